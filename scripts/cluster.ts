@@ -1,0 +1,91 @@
+/**
+ * `npm start`: the whole local cluster in the foreground (PROTOCOL.md "Local cluster").
+ * Installs what is missing, starts Redis, Cassandra (schema migrated), two socket nodes, a
+ * flusher and the HAProxy gateway, prints the URL and a dev token, and stops everything it
+ * started on SIGINT/SIGTERM.
+ *
+ * Ports (env): GATEWAY_PORT 8080, CHAT_LOCAL_REDIS_PORT 6379, CHAT_LOCAL_CASSANDRA_PORT 9042,
+ * CHAT_LOCAL_CASSANDRA_STORAGE_PORT 7000. Data and logs: .data/ (git-ignored).
+ */
+import { join } from "node:path";
+import { EnvReader } from "../common/env.js";
+import { DEV_JWT_SECRET, mintToken } from "./lib/tokens.js";
+import { DATA_ROOT } from "./infra/paths.js";
+import { isPortOpen } from "./infra/process.js";
+import { cassandraConfigFor, migrateKeyspace, startApps, startStores, type Apps, type Stores } from "./infra/stack.js";
+
+const started = Date.now();
+const env = new EnvReader();
+const gatewayPort = env.integer("GATEWAY_PORT", 8080, { min: 1, max: 65535 });
+const redisPort = env.integer("CHAT_LOCAL_REDIS_PORT", 6379, { min: 1, max: 65535 });
+const cassandraPort = env.integer("CHAT_LOCAL_CASSANDRA_PORT", 9042, { min: 1, max: 65535 });
+const cassandraStoragePort = env.integer("CHAT_LOCAL_CASSANDRA_STORAGE_PORT", 7000, { min: 1, max: 65535 });
+const appendFsync = env.oneOf("CHAT_REDIS_APPENDFSYNC", ["always", "everysec", "no"] as const, "everysec");
+const keyspace = env.string("CHAT_CASSANDRA_KEYSPACE", "chat");
+const secret = env.optionalString("CHAT_JWT_SECRET");
+
+const log = (line: string) => console.log(`[cluster +${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`);
+
+for (const [name, port] of [["gateway", gatewayPort], ["redis", redisPort], ["cassandra", cassandraPort], ["cassandra storage", cassandraStoragePort]] as const) {
+  if (await isPortOpen(port)) {
+    console.error(`port ${port} (${name}) is already in use: is another cluster running? Stop it, or set the port's variable (see scripts/cluster.ts).`);
+    process.exit(1);
+  }
+}
+
+let stores: Stores | undefined;
+let apps: Apps | undefined;
+let stopping = false;
+async function stopAll(exitCode: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    log("stopping…");
+    await apps?.stop();
+    await stores?.stop();
+    log("stopped");
+  }
+  process.exit(exitCode);
+}
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => void stopAll(0));
+
+try {
+  stores = await startStores({ dir: DATA_ROOT, redisPort, cassandraNativePort: cassandraPort, cassandraStoragePort, appendFsync, log });
+  log(`Redis ${stores.redis.url} (appendfsync ${appendFsync}), Cassandra ${stores.cassandraContactPoint}`);
+  await migrateKeyspace(cassandraConfigFor(stores.cassandraContactPoint, keyspace));
+  log(`schema applied to keyspace ${keyspace}`);
+  apps = await startApps({
+    dir: join(DATA_ROOT, "logs"),
+    nodeCount: 2,
+    gatewayPort,
+    env: {
+      CHAT_REDIS_URL: stores.redis.url,
+      CHAT_CASSANDRA_CONTACT_POINTS: stores.cassandraContactPoint,
+      CHAT_CASSANDRA_KEYSPACE: keyspace,
+      CHAT_JWT_SECRET: secret ?? DEV_JWT_SECRET,
+    },
+  });
+  log(`nodes ${apps.nodes.map((node) => `127.0.0.1:${node.port}`).join(", ")}, flusher metrics :${apps.flusher.port}`);
+} catch (error) {
+  console.error(error instanceof Error ? error.message : error);
+  await stopAll(1);
+}
+
+const token = await mintToken({ secret: secret ?? DEV_JWT_SECRET, userId: "dev", rooms: ["*"] });
+console.log(`
+Chat cluster ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${apps!.gateway.url}
+  readiness   ${apps!.gateway.url}/readyz
+  JWT secret  ${secret ? "from CHAT_JWT_SECRET" : `${DEV_JWT_SECRET} (dev default; set CHAT_JWT_SECRET)`}
+  dev token   ${token}
+              (user "dev", all rooms; more with: npm run token -- <user> [room-pattern ...])
+  logs        ${DATA_ROOT}
+Ctrl-C stops everything.`);
+
+// A component that dies on its own takes the cluster down with it, loudly: a half cluster
+// that looks up is worse than none.
+for (const app of [...apps!.nodes, apps!.flusher, apps!.gateway, stores!.redis, stores!.cassandra]) {
+  void app.process.exited.then((code) => {
+    if (stopping) return;
+    console.error(`${app.process.name} exited unexpectedly (${code}); see ${app.process.logFile}`);
+    void stopAll(1);
+  });
+}

@@ -1,0 +1,22 @@
+/** Starts the HAProxy gateway (Debian's haproxy) in the foreground with a rendered config. */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { renderHaproxyConfig, type GatewayConfig } from "../../gateway/haproxy-config.js";
+import { startProcess, waitFor, type ManagedProcess } from "./process.js";
+
+export interface Gateway {
+  process: ManagedProcess;
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startGateway(config: GatewayConfig, dir: string): Promise<Gateway> {
+  mkdirSync(dir, { recursive: true });
+  const configFile = join(dir, "haproxy.cfg");
+  writeFileSync(configFile, renderHaproxyConfig(config));
+  // -db: stay in the foreground, so the process we supervise is HAProxy itself.
+  const child = startProcess({ name: "haproxy", command: "haproxy", args: ["-db", "-f", configFile], logFile: join(dir, "haproxy.log") });
+  const url = `http://${config.bindHost}:${config.bindPort}`;
+  await waitFor("gateway /readyz", async () => (await fetch(`${url}/readyz`)).status === 200, { timeoutInMs: 30_000, process: child });
+  return { process: child, url, stop: () => child.stop() };
+}

@@ -1,0 +1,114 @@
+/**
+ * The cluster's pieces, composed: the stores (Redis, Cassandra + schema) and the apps
+ * (socket nodes, flusher, HAProxy gateway). `npm start` and the test harness both use it, so
+ * the tests run the same bring-up a user does.
+ */
+import { join } from "node:path";
+import { createCassandraClient } from "../../storage/cassandra/client.js";
+import { migrate } from "../../storage/cassandra/migrate.js";
+import type { CassandraConfig } from "../../storage/config.js";
+import { startFlusher, startSocketNode, type AppProcess } from "./apps.js";
+import { ensureCassandraJars, LOCAL_DATA_CENTER, startCassandra, type CassandraNode } from "./cassandra.js";
+import { startGateway, type Gateway } from "./haproxy.js";
+import { ensureDebianPackages } from "./install.js";
+import { startRedis, type AppendFsync, type RedisServer } from "./redis.js";
+
+export interface StoresOptions {
+  dir: string;
+  redisPort: number;
+  cassandraNativePort: number;
+  cassandraStoragePort: number;
+  appendFsync?: AppendFsync;
+  log?: (line: string) => void;
+}
+
+export interface Stores {
+  redis: RedisServer;
+  cassandra: CassandraNode;
+  /** host:port of Cassandra's native protocol. */
+  cassandraContactPoint: string;
+  stop(): Promise<void>;
+}
+
+export async function startStores({ dir, redisPort, cassandraNativePort, cassandraStoragePort, appendFsync, log = () => undefined }: StoresOptions): Promise<Stores> {
+  ensureDebianPackages();
+  await ensureCassandraJars();
+  log("starting Redis and Cassandra…");
+  const [redis, cassandra] = await allOrStopAll([
+    startRedis({ dataDir: join(dir, "redis"), port: redisPort, appendFsync }),
+    startCassandra({ dataDir: join(dir, "cassandra"), logFile: join(dir, "cassandra", "stdout.log"), nativePort: cassandraNativePort, storagePort: cassandraStoragePort }),
+  ] as const);
+  return {
+    redis,
+    cassandra,
+    cassandraContactPoint: `${cassandra.host}:${cassandra.port}`,
+    async stop() {
+      await Promise.allSettled([cassandra.stop(), redis.stop()]);
+    },
+  };
+}
+
+/** Creates the keyspace and applies every migration. */
+export async function migrateKeyspace(config: CassandraConfig): Promise<void> {
+  const client = createCassandraClient(config, { withKeyspace: false });
+  try {
+    await migrate(client, config);
+  } finally {
+    await client.shutdown();
+  }
+}
+
+export function cassandraConfigFor(contactPoint: string, keyspace: string): CassandraConfig {
+  return { contactPoints: [contactPoint], localDataCenter: LOCAL_DATA_CENTER, keyspace, replicationFactor: 1, consistency: "LOCAL_ONE", username: undefined, password: undefined };
+}
+
+export interface AppsOptions {
+  dir: string;
+  /** Environment shared by all app processes: storage locations, secret, prefix. */
+  env: NodeJS.ProcessEnv;
+  nodeCount: number;
+  gatewayPort: number;
+  gatewayHost?: string;
+}
+
+export interface Apps {
+  nodes: AppProcess[];
+  flusher: AppProcess;
+  gateway: Gateway;
+  stop(): Promise<void>;
+}
+
+export async function startApps({ dir, env, nodeCount, gatewayPort, gatewayHost = "127.0.0.1" }: AppsOptions): Promise<Apps> {
+  const appEnv = { HOST: "127.0.0.1", PORT: "0", ...env };
+  const nodeNames = Array.from({ length: nodeCount }, (_, i) => `n${i + 1}`);
+  const [flusher, ...nodes] = await allOrStopAll([
+    startFlusher({ name: "flusher-1", env: { CHAT_FLUSHER_HTTP_PORT: "0", ...appEnv }, logFile: join(dir, "flusher-1.log") }),
+    ...nodeNames.map((name) => startSocketNode({ name, env: appEnv, logFile: join(dir, `${name}.log`) })),
+  ]);
+  try {
+    const gateway = await startGateway({ bindHost: gatewayHost, bindPort: gatewayPort, backends: nodes.map((node, i) => ({ name: nodeNames[i]!, host: "127.0.0.1", port: node.port })) }, join(dir, "gateway"));
+    return {
+      nodes,
+      flusher: flusher!,
+      gateway,
+      async stop() {
+        await gateway.stop();
+        await Promise.allSettled([...nodes.map((node) => node.stop()), flusher!.stop()]);
+      },
+    };
+  } catch (error) {
+    await Promise.allSettled([flusher!, ...nodes].map((app) => app.stop()));
+    throw error;
+  }
+}
+
+/** Like Promise.all, but when one start fails, the ones that succeeded are stopped before rethrowing. */
+async function allOrStopAll<T extends readonly Promise<{ stop(): Promise<void> }>[]>(starts: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const results = await Promise.allSettled(starts);
+  const failure = results.find((result): result is PromiseRejectedResult => result.status === "rejected");
+  if (failure) {
+    await Promise.allSettled(results.map((result) => (result.status === "fulfilled" ? result.value.stop() : undefined)));
+    throw failure.reason;
+  }
+  return results.map((result) => (result as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
+}

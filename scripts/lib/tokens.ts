@@ -1,0 +1,23 @@
+/** Minting JWTs for people, tests and load tests (HS256 with the cluster's secret). */
+import { SignJWT } from "jose";
+
+/** The secret `npm start` uses when CHAT_JWT_SECRET is unset. Printed at start; never for production. */
+export const DEV_JWT_SECRET = "dev-secret-change-me-before-production";
+
+export interface TokenOptions {
+  secret: string;
+  userId: string;
+  /** Room ids or prefixes ending in "*". */
+  rooms?: string[];
+  /** Lifetime in seconds (negative for an already expired token, in tests). */
+  ttlInSeconds?: number;
+  /** Not valid before this many seconds from now. */
+  notBeforeInSeconds?: number;
+}
+
+export async function mintToken({ secret, userId, rooms = [], ttlInSeconds = 24 * 3600, notBeforeInSeconds }: TokenOptions): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  const jwt = new SignJWT({ rooms }).setProtectedHeader({ alg: "HS256", typ: "JWT" }).setSubject(userId).setIssuedAt(now).setExpirationTime(now + ttlInSeconds);
+  if (notBeforeInSeconds !== undefined) jwt.setNotBefore(now + notBeforeInSeconds);
+  return jwt.sign(new TextEncoder().encode(secret));
+}

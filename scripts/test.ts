@@ -1,0 +1,59 @@
+/**
+ * `npm test`: starts Redis and Cassandra when none is given (CHAT_TEST_REDIS_URL,
+ * CHAT_TEST_CASSANDRA), creates a unique keyspace for this run, then runs every compiled
+ * `*.test.js` with node's test runner. Integration tests start their own socket nodes,
+ * flusher and HAProxy against these stores, with a unique Redis key prefix each.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { REPO_ROOT } from "./infra/paths.js";
+import { freePort } from "./infra/process.js";
+import { cassandraConfigFor, migrateKeyspace, startStores, type Stores } from "./infra/stack.js";
+
+const started = Date.now();
+const log = (line: string) => console.log(`[test harness +${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`);
+const filter = process.argv.slice(2);
+
+function findTests(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return entry.name === "node_modules" ? [] : findTests(path);
+    return entry.name.endsWith(".test.js") ? [path] : [];
+  });
+}
+
+const tests = findTests(join(REPO_ROOT, "dist")).filter((file) => filter.length === 0 || filter.some((part) => file.includes(part)));
+const dir = mkdtempSync(join(tmpdir(), "chat-test-"));
+let stores: Stores | undefined;
+let exitCode = 1;
+try {
+  let redisUrl = process.env.CHAT_TEST_REDIS_URL;
+  let cassandra = process.env.CHAT_TEST_CASSANDRA;
+  if (!redisUrl || !cassandra) {
+    stores = await startStores({ dir, redisPort: await freePort(), cassandraNativePort: await freePort(), cassandraStoragePort: await freePort(), log });
+    redisUrl ??= stores.redis.url;
+    cassandra ??= stores.cassandraContactPoint;
+    log(`stores up: Redis ${redisUrl}, Cassandra ${cassandra}`);
+  }
+  const keyspace = `chat_test_${Date.now().toString(36)}_${process.pid}`;
+  await migrateKeyspace(cassandraConfigFor(cassandra, keyspace));
+  log(`keyspace ${keyspace} migrated; running ${tests.length} test files`);
+  exitCode = await new Promise<number>((resolve) => {
+    const child = spawn(process.execPath, ["--enable-source-maps", "--test", "--test-reporter=spec", ...tests.map((file) => relative(REPO_ROOT, file))], {
+      cwd: REPO_ROOT,
+      stdio: "inherit",
+      env: { ...process.env, CHAT_TEST_REDIS_URL: redisUrl, CHAT_TEST_CASSANDRA: cassandra, CHAT_TEST_KEYSPACE: keyspace, CHAT_TEST_LOG_DIR: join(dir, "logs") },
+    });
+    child.on("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+} catch (error) {
+  console.error(error);
+} finally {
+  await stores?.stop();
+  if (exitCode === 0) rmSync(dir, { recursive: true, force: true });
+  else log(`logs kept in ${dir}`);
+}
+log(`done (exit ${exitCode})`);
+process.exit(exitCode);

@@ -1,0 +1,65 @@
+/**
+ * The socket node's configuration, read and validated once at boot (see common/env.ts).
+ * Every setting, its unit and its default is listed here and in the README.
+ */
+import { ConfigError, EnvReader } from "../common/env.js";
+import { readStorageConfig, type StorageConfig } from "../storage/config.js";
+
+export interface Limits {
+  /** Longest message text, in characters (UTF-16 code units, as String.length counts). */
+  maxTextChars: number;
+  /** Largest `meta`, in bytes of its JSON. */
+  maxMetaBytes: number;
+  maxClientIdChars: number;
+  /** Sustained sends per second per user, and the burst above it (token bucket). */
+  sendsPerSecond: number;
+  sendBurst: number;
+}
+
+export interface JwtConfig {
+  /** HS256 shared secret. */
+  secret: string | undefined;
+  /** RS256/ES256 public key, PEM. */
+  publicKeyPem: string | undefined;
+}
+
+export interface ServerConfig {
+  /** Unique per node; the prefix of its engine.io session ids, which the gateway routes on. */
+  nodeName: string;
+  host: string;
+  /** 0 picks a free port (tests); the node reports the real one over IPC and in its log. */
+  port: number;
+  /** Origins allowed for browser connections; empty means same origin only. */
+  allowedOrigins: string[];
+  jwt: JwtConfig;
+  /** How long a draining node waits for clients to leave before it closes the rest. */
+  drainDeadlineInMs: number;
+  limits: Limits;
+  storage: StorageConfig;
+}
+
+export const DEFAULT_LIMITS: Limits = { maxTextChars: 4000, maxMetaBytes: 2048, maxClientIdChars: 64, sendsPerSecond: 20, sendBurst: 40 };
+
+export function readServerConfig(env = new EnvReader()): ServerConfig {
+  const nodeName = env.string("CHAT_NODE_NAME", "node1");
+  if (!/^[A-Za-z0-9_.-]{1,63}$/.test(nodeName)) throw new ConfigError(`CHAT_NODE_NAME must match [A-Za-z0-9_.-]{1,63}, got "${nodeName}"`);
+  const jwt: JwtConfig = { secret: env.optionalString("CHAT_JWT_SECRET"), publicKeyPem: env.optionalString("CHAT_JWT_PUBLIC_KEY") };
+  if (jwt.secret === undefined && jwt.publicKeyPem === undefined) throw new ConfigError("CHAT_JWT_SECRET or CHAT_JWT_PUBLIC_KEY must be set");
+  if (jwt.secret !== undefined && jwt.secret.length < 16) throw new ConfigError("CHAT_JWT_SECRET must be at least 16 characters");
+  return {
+    nodeName,
+    host: env.string("HOST", "0.0.0.0"),
+    port: env.integer("PORT", 3000, { min: 0, max: 65535 }),
+    allowedOrigins: env.list("CHAT_ALLOWED_ORIGINS", []),
+    jwt,
+    drainDeadlineInMs: env.integer("CHAT_DRAIN_DEADLINE_MS", 10_000, { min: 0 }),
+    limits: {
+      maxTextChars: env.integer("CHAT_MAX_TEXT_CHARS", DEFAULT_LIMITS.maxTextChars, { min: 1 }),
+      maxMetaBytes: env.integer("CHAT_MAX_META_BYTES", DEFAULT_LIMITS.maxMetaBytes, { min: 0 }),
+      maxClientIdChars: env.integer("CHAT_MAX_CLIENT_ID_CHARS", DEFAULT_LIMITS.maxClientIdChars, { min: 1 }),
+      sendsPerSecond: env.integer("CHAT_SENDS_PER_SECOND", DEFAULT_LIMITS.sendsPerSecond, { min: 1 }),
+      sendBurst: env.integer("CHAT_SEND_BURST", DEFAULT_LIMITS.sendBurst, { min: 1 }),
+    },
+    storage: readStorageConfig(env),
+  };
+}

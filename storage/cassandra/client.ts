@@ -1,0 +1,26 @@
+/** One cassandra-driver Client per process, configured from StorageConfig. */
+import cassandra from "cassandra-driver";
+import type { CassandraConfig } from "../config.js";
+
+export type CassandraClient = cassandra.Client;
+
+export function createCassandraClient(config: CassandraConfig, { withKeyspace = true } = {}): CassandraClient {
+  return new cassandra.Client({
+    contactPoints: config.contactPoints,
+    localDataCenter: config.localDataCenter,
+    keyspace: withKeyspace ? config.keyspace : undefined,
+    credentials: config.username !== undefined ? { username: config.username, password: config.password ?? "" } : undefined,
+    queryOptions: {
+      consistency: cassandra.types.consistencies[toDriverConsistencyKey(config.consistency)],
+      prepare: true,
+    },
+    // Fail fast instead of queueing forever while Cassandra is down: the flusher backs off and
+    // the write buffer holds the messages; readers answer UNAVAILABLE.
+    socketOptions: { connectTimeout: 5000, readTimeout: 12000 },
+  });
+}
+
+function toDriverConsistencyKey(name: CassandraConfig["consistency"]): keyof typeof cassandra.types.consistencies {
+  const keys = { ONE: "one", LOCAL_ONE: "localOne", QUORUM: "quorum", LOCAL_QUORUM: "localQuorum", ALL: "all" } as const;
+  return keys[name];
+}

@@ -1,0 +1,90 @@
+/**
+ * Settings of the write path and the stores, shared by socket nodes, the flusher and the
+ * migration script. Defaults are for the local cluster that `npm start` runs.
+ */
+import { ConfigError, EnvReader } from "../common/env.js";
+
+export const CONSISTENCY_LEVELS = ["ONE", "LOCAL_ONE", "QUORUM", "LOCAL_QUORUM", "ALL"] as const;
+export type ConsistencyName = (typeof CONSISTENCY_LEVELS)[number];
+
+export interface RedisConfig {
+  /** redis://host:port/db */
+  url: string;
+  /** Prefix of every key this product writes, so several clusters or test runs share one Redis. */
+  keyPrefix: string;
+}
+
+export interface CassandraConfig {
+  /** host:port pairs. */
+  contactPoints: string[];
+  localDataCenter: string;
+  keyspace: string;
+  /** Used by migrations when they create the keyspace. */
+  replicationFactor: number;
+  consistency: ConsistencyName;
+  username: string | undefined;
+  password: string | undefined;
+}
+
+export interface StreamConfig {
+  /** Number of write-buffer streams; a room always maps to the same one, so its order is kept. */
+  shards: number;
+  /**
+   * Entries one shard may hold before sends are refused with UNAVAILABLE: the buffer cap that
+   * bounds Redis memory while Cassandra is down.
+   */
+  maxEntriesPerShard: number;
+  /** How long an idempotency record (from, room, clientId) → first ack is kept. */
+  idempotencyTtlInMs: number;
+  /** How many of a room's newest flushed messages stay in Redis for fast history. */
+  recentKeepPerRoom: number;
+  /** Width of a Cassandra timeline partition (room, bucket). */
+  bucketWidthInMs: number;
+}
+
+export interface StorageConfig {
+  redis: RedisConfig;
+  cassandra: CassandraConfig;
+  stream: StreamConfig;
+}
+
+export const DEFAULT_STREAM_CONFIG: StreamConfig = {
+  shards: 4,
+  maxEntriesPerShard: 250_000,
+  idempotencyTtlInMs: 24 * 60 * 60 * 1000,
+  recentKeepPerRoom: 200,
+  bucketWidthInMs: 24 * 60 * 60 * 1000,
+};
+
+export function readStorageConfig(env = new EnvReader()): StorageConfig {
+  const contactPoints = env.list("CHAT_CASSANDRA_CONTACT_POINTS", ["127.0.0.1:9042"]);
+  if (contactPoints.length === 0) throw new ConfigError("CHAT_CASSANDRA_CONTACT_POINTS must name at least one host:port");
+  const keyspace = env.string("CHAT_CASSANDRA_KEYSPACE", "chat");
+  if (!/^[a-z][a-z0-9_]{0,47}$/.test(keyspace)) {
+    throw new ConfigError(`CHAT_CASSANDRA_KEYSPACE must match [a-z][a-z0-9_]{0,47}, got "${keyspace}"`);
+  }
+  const maxBufferEntries = env.integer("CHAT_BUFFER_MAX_ENTRIES", DEFAULT_STREAM_CONFIG.maxEntriesPerShard * DEFAULT_STREAM_CONFIG.shards, { min: 1 });
+  const shards = env.integer("CHAT_STREAM_SHARDS", DEFAULT_STREAM_CONFIG.shards, { min: 1, max: 1024 });
+  return {
+    redis: {
+      url: env.string("CHAT_REDIS_URL", "redis://127.0.0.1:6379"),
+      keyPrefix: env.string("CHAT_REDIS_PREFIX", "chat:"),
+    },
+    cassandra: {
+      contactPoints,
+      localDataCenter: env.string("CHAT_CASSANDRA_LOCAL_DC", "datacenter1"),
+      keyspace,
+      replicationFactor: env.integer("CHAT_CASSANDRA_REPLICATION_FACTOR", 1, { min: 1, max: 9 }),
+      consistency: env.oneOf("CHAT_CASSANDRA_CONSISTENCY", CONSISTENCY_LEVELS, "LOCAL_ONE"),
+      username: env.optionalString("CHAT_CASSANDRA_USERNAME"),
+      password: env.optionalString("CHAT_CASSANDRA_PASSWORD"),
+    },
+    stream: {
+      shards,
+      maxEntriesPerShard: Math.max(1, Math.floor(maxBufferEntries / shards)),
+      idempotencyTtlInMs: env.integer("CHAT_IDEMPOTENCY_TTL_MS", DEFAULT_STREAM_CONFIG.idempotencyTtlInMs, { min: 1000 }),
+      recentKeepPerRoom: env.integer("CHAT_RECENT_KEEP_PER_ROOM", DEFAULT_STREAM_CONFIG.recentKeepPerRoom, { min: 0 }),
+      bucketWidthInMs: env.integer("CHAT_BUCKET_WIDTH_MS", DEFAULT_STREAM_CONFIG.bucketWidthInMs, { min: 1000 }),
+    },
+  };
+}

@@ -1,0 +1,63 @@
+/**
+ * The flusher process: `node dist/storage/flusher/main.js`.
+ * Drains the Redis write-buffer streams into Cassandra until SIGTERM/SIGINT.
+ */
+import { hostname } from "node:os";
+import { Redis } from "ioredis";
+import { Counter, Gauge, Histogram } from "prom-client";
+import { EnvReader } from "../../common/env.js";
+import { createLogger } from "../../common/logger.js";
+import { createRegistry } from "../../common/metrics.js";
+import { createCassandraClient } from "../cassandra/client.js";
+import { Timeline } from "../cassandra/timeline.js";
+import { readStorageConfig } from "../config.js";
+import { RedisKeys } from "../keys.js";
+import { DEFAULT_FLUSHER_OPTIONS, Flusher } from "./flusher.js";
+import { startFlusherHttp } from "./http.js";
+
+const env = new EnvReader();
+const config = readStorageConfig(env);
+const httpPort = env.integer("CHAT_FLUSHER_HTTP_PORT", 9100, { min: 0, max: 65535 });
+const consumer = env.string("CHAT_FLUSHER_NAME", `${hostname()}-${process.pid}`);
+const logger = createLogger("flusher").child({ consumer });
+
+const keys = new RedisKeys(config.redis.keyPrefix, config.stream.shards);
+const redis = new Redis(config.redis.url, { lazyConnect: true });
+const cassandra = createCassandraClient(config.cassandra);
+redis.on("error", (error) => logger.warn({ err: error }, "redis connection error"));
+
+const registry = createRegistry("flusher", consumer);
+const flushed = new Counter({ name: "chat_flushed_messages_total", help: "Messages written to Cassandra by the flusher", registers: [registry] });
+const flushFailures = new Counter({ name: "chat_flush_failures_total", help: "Failed flush batches (retried)", registers: [registry] });
+const deadLettered = new Counter({ name: "chat_dead_lettered_total", help: "Entries moved to the dead-letter stream", registers: [registry] });
+const flushSeconds = new Histogram({ name: "chat_flush_batch_seconds", help: "Time to write and acknowledge one batch", buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] });
+new Gauge({
+  name: "chat_stream_backlog",
+  help: "Entries in the write-buffer streams not yet flushed",
+  registers: [registry],
+  async collect() {
+    const lengths = await Promise.all(keys.streams().map((stream) => redis.xlen(stream)));
+    this.set(lengths.reduce((sum, length) => sum + length, 0));
+  },
+});
+
+const flusher = new Flusher(redis, keys, new Timeline(cassandra, config.stream.bucketWidthInMs), { ...DEFAULT_FLUSHER_OPTIONS, consumer, recentKeepPerRoom: config.stream.recentKeepPerRoom }, logger, {
+  flushed(count, seconds) {
+    flushed.inc(count);
+    flushSeconds.observe(seconds);
+  },
+  failed: () => flushFailures.inc(),
+  deadLettered: (count) => deadLettered.inc(count),
+});
+
+const stop = new AbortController();
+for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => stop.abort());
+
+await redis.connect();
+const http = await startFlusherHttp(httpPort, registry, () => redis.status === "ready");
+logger.info({ httpPort, shards: config.stream.shards, keyspace: config.cassandra.keyspace }, "flusher started");
+process.send?.({ type: "listening", port: (http.address() as { port: number }).port });
+await flusher.run(stop.signal);
+logger.info("flusher stopping");
+http.close();
+await Promise.allSettled([cassandra.shutdown(), redis.quit()]);

@@ -1,0 +1,55 @@
+/**
+ * Every Redis key the product writes, in one place. All keys start with the configured prefix
+ * so test runs and clusters can share a Redis without touching each other's data.
+ *
+ * Separators: user ids and room ids never contain "|" (see PROTOCOL.md "Names"), so
+ * `from|room|clientId` splits back unambiguously even though room ids may contain ":".
+ */
+export class RedisKeys {
+  constructor(readonly prefix: string, readonly shardCount: number) {}
+
+  /** Hash { seq, ts }: the room's last assigned seq and timestamp. Never expires. */
+  roomMeta(room: string): string {
+    return `${this.prefix}room:${room}:meta`;
+  }
+
+  /** Sorted set seq → message JSON: the room's newest messages, for history without Cassandra. */
+  roomRecent(room: string): string {
+    return `${this.prefix}room:${room}:recent`;
+  }
+
+  /** String: the first receipt of (from, room, clientId), for idempotent sends. */
+  idempotency(from: string, room: string, clientId: string): string {
+    return `${this.prefix}idem:${from}|${room}|${clientId}`;
+  }
+
+  /** Write-buffer stream number `shard`. */
+  stream(shard: number): string {
+    return `${this.prefix}stream:${shard}`;
+  }
+
+  /** Every write-buffer stream, in shard order. */
+  streams(): string[] {
+    return Array.from({ length: this.shardCount }, (_, shard) => this.stream(shard));
+  }
+
+  /** Where entries go after failing to flush too many times. */
+  deadLetterStream(): string {
+    return `${this.prefix}stream:dead-letter`;
+  }
+
+  /** The shard stream a room's messages go to: fixed per room, so the room's order is kept. */
+  streamOf(room: string): string {
+    return this.stream(fnv1a32(room) % this.shardCount);
+  }
+}
+
+/** 32-bit FNV-1a: a fast, stable hash; it only has to spread rooms evenly over shards. */
+export function fnv1a32(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}

@@ -1,0 +1,138 @@
+/**
+ * Integration-test fixture: a real cluster (socket nodes, flusher, HAProxy) started against
+ * the stores the test harness (scripts/test.ts) runs, under a Redis key prefix of its own.
+ * Each test file is its own process, so each has its own uWS server (one per process).
+ */
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { Redis } from "ioredis";
+import { io as connect, type Socket, type SocketOptions, type ManagerOptions } from "socket.io-client";
+import { createCassandraClient, type CassandraClient } from "../storage/cassandra/client.js";
+import { freePort } from "../scripts/infra/process.js";
+import { cassandraConfigFor, startApps, type Apps } from "../scripts/infra/stack.js";
+import { mintToken, type TokenOptions } from "../scripts/lib/tokens.js";
+
+export const TEST_JWT_SECRET = "test-secret-0123456789abcdef";
+
+export interface TestStores {
+  redisUrl: string;
+  cassandraContactPoint: string;
+  keyspace: string;
+}
+
+export function testStores(): TestStores {
+  const redisUrl = process.env.CHAT_TEST_REDIS_URL;
+  const cassandraContactPoint = process.env.CHAT_TEST_CASSANDRA;
+  const keyspace = process.env.CHAT_TEST_KEYSPACE;
+  if (!redisUrl || !cassandraContactPoint || !keyspace) {
+    throw new Error("integration tests need the stores the harness starts: run them with `npm test` (scripts/test.ts)");
+  }
+  return { redisUrl, cassandraContactPoint, keyspace };
+}
+
+/** A key prefix no other test (or run) uses. */
+export function uniquePrefix(): string {
+  return `t${randomBytes(5).toString("hex")}:`;
+}
+
+export interface TestCluster {
+  apps: Apps;
+  url: string;
+  prefix: string;
+  stores: TestStores;
+  /** A Redis client on the same server, for checks (keys must be prefixed by hand). */
+  redis: Redis;
+  cassandra: CassandraClient;
+  token(userId: string, rooms?: string[], options?: Partial<TokenOptions>): Promise<string>;
+  /** A socket.io client through the gateway; resolves once connected. */
+  client(token: string, options?: Partial<ManagerOptions & SocketOptions>): Promise<Socket>;
+  stop(): Promise<void>;
+}
+
+export async function startTestCluster({ nodeCount = 2, env = {} }: { nodeCount?: number; env?: NodeJS.ProcessEnv } = {}): Promise<TestCluster> {
+  const stores = testStores();
+  const prefix = uniquePrefix();
+  const logDir = join(process.env.CHAT_TEST_LOG_DIR ?? tmpdir(), prefix.slice(0, -1));
+  const apps = await startApps({
+    dir: logDir,
+    nodeCount,
+    gatewayPort: await freePort(),
+    env: {
+      CHAT_REDIS_URL: stores.redisUrl,
+      CHAT_REDIS_PREFIX: prefix,
+      CHAT_CASSANDRA_CONTACT_POINTS: stores.cassandraContactPoint,
+      CHAT_CASSANDRA_KEYSPACE: stores.keyspace,
+      CHAT_JWT_SECRET: TEST_JWT_SECRET,
+      CHAT_DRAIN_DEADLINE_MS: "1000",
+      LOG_LEVEL: "info",
+      ...env,
+    },
+  });
+  const redis = new Redis(stores.redisUrl);
+  const cassandra = createCassandraClient(cassandraConfigFor(stores.cassandraContactPoint, stores.keyspace));
+  const sockets: Socket[] = [];
+  return {
+    apps,
+    url: apps.gateway.url,
+    prefix,
+    stores,
+    redis,
+    cassandra,
+    token: (userId, rooms = [], options = {}) => mintToken({ secret: TEST_JWT_SECRET, userId, rooms, ...options }),
+    async client(token, options = {}) {
+      const socket = connect(apps.gateway.url, { auth: { token }, reconnection: false, forceNew: true, ...options });
+      sockets.push(socket);
+      await new Promise<void>((resolve, reject) => {
+        socket.once("connect", resolve);
+        socket.once("connect_error", reject);
+      });
+      return socket;
+    },
+    async stop() {
+      for (const socket of sockets) socket.disconnect();
+      await apps.stop();
+      redis.disconnect();
+      await cassandra.shutdown();
+    },
+  };
+}
+
+/** Emits with an ack and resolves with the ack's value (socket.io's emitWithAck, with a timeout). */
+export function request<T = Record<string, unknown>>(socket: Socket, event: string, payload?: unknown): Promise<T> {
+  return socket.timeout(10_000).emitWithAck(event, payload) as Promise<T>;
+}
+
+/** Resolves with the next `event` the socket receives that satisfies `match`. */
+export function nextEvent<T>(socket: Socket, event: string, match: (value: T) => boolean = () => true, timeoutInMs = 10_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.off(event, listener);
+      reject(new Error(`no ${event} within ${timeoutInMs} ms`));
+    }, timeoutInMs);
+    function listener(value: T) {
+      if (!match(value)) return;
+      clearTimeout(timer);
+      socket.off(event, listener);
+      resolve(value);
+    }
+    socket.on(event, listener);
+  });
+}
+
+/** The node a client's engine.io session lives on: its session ids start with the node name. */
+export function nodeOf(socket: Socket): string {
+  const sid = socket.io.engine.id;
+  return sid.slice(0, sid.indexOf("-"));
+}
+
+/** Polls `probe` until it returns a value, for effects that happen asynchronously (the flusher). */
+export async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutInMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutInMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutInMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
