@@ -78,7 +78,10 @@ export function startProcess(options: ManagedProcessOptions): ManagedProcess {
       if (!alive()) return;
       signalGroup("SIGTERM");
       const timedOut = Symbol("timeout");
-      const outcome = await Promise.race([exited.catch(() => undefined), sleep(deadlineInMs, timedOut)]);
+      // The timer is cancelled once the child exits, so the caller is not held for the deadline.
+      const timer = new AbortController();
+      const outcome = await Promise.race([exited.catch(() => undefined), sleep(deadlineInMs, timedOut, { signal: timer.signal }).catch(() => undefined)]);
+      timer.abort();
       if (outcome === timedOut) {
         signalGroup("SIGKILL");
         await exited.catch(() => undefined);
