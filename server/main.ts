@@ -1,26 +1,38 @@
 /**
  * The socket node's composition root: `node dist/server/main.js`.
- * Reads the configuration, connects Redis and Cassandra, serves socket.io on uWebSockets.js,
- * and shuts down in order on SIGTERM/SIGINT.
+ * Reads the configuration, connects Redis and Cassandra, serves socket.io and the REST API on
+ * uWebSockets.js, and shuts down in order on SIGTERM/SIGINT.
  */
 import { Redis } from "ioredis";
+import { Gauge } from "prom-client";
 import { EnvReader } from "../common/env.js";
 import { createLogger } from "../common/logger.js";
 import { createRegistry } from "../common/metrics.js";
 import { createCassandraClient } from "../storage/cassandra/client.js";
 import { Timeline } from "../storage/cassandra/timeline.js";
+import { UserRooms } from "../storage/cassandra/user-rooms.js";
 import { History } from "../storage/history.js";
 import { RedisKeys } from "../storage/keys.js";
 import { MessageBuffer } from "../storage/stream/producer.js";
+import { SendRateLimiter } from "./chat/rate-limit.js";
+import { ChatService } from "./chat/service.js";
 import { readServerConfig } from "./config.js";
 import { redisFanout } from "./fanout/redis-adapter.js";
+import { mountApiRoutes } from "./http/api.js";
 import { mountProbeRoutes } from "./http/routes.js";
 import { createNodeMetrics } from "./metrics.js";
 import { TokenVerifier } from "./realtime/auth.js";
-import { bindEvent } from "./realtime/dispatch.js";
-import { historyEvent, joinEvent, leaveEvent } from "./realtime/events/rooms.js";
+import { bindEvent, type EventDefinition } from "./realtime/dispatch.js";
+import { historyEvent } from "./realtime/events/history.js";
+import { joinEvent } from "./realtime/events/join.js";
+import { leaveEvent } from "./realtime/events/leave.js";
+import { presenceEvent } from "./realtime/events/presence.js";
+import { readEvent } from "./realtime/events/read.js";
+import { roomsEvent } from "./realtime/events/rooms.js";
 import { sendEvent } from "./realtime/events/send.js";
+import { typingEvent } from "./realtime/events/typing.js";
 import { createRealtime, onConnection } from "./realtime/io.js";
+import { Presence } from "./realtime/presence.js";
 import { loadNativeUws } from "./realtime/uws.js";
 import { createShutdown } from "./shutdown.js";
 
@@ -29,6 +41,7 @@ const config = readServerConfig(new EnvReader());
 const logger = createLogger("node").child({ node: config.nodeName });
 const { storage } = config;
 
+// Stores
 const redis = new Redis(storage.redis.url);
 const subscriber = redis.duplicate();
 for (const [name, client] of [["redis", redis], ["redis-subscriber", subscriber]] as const) {
@@ -37,24 +50,63 @@ for (const [name, client] of [["redis", redis], ["redis-subscriber", subscriber]
 const cassandra = createCassandraClient(storage.cassandra);
 const keys = new RedisKeys(storage.redis.keyPrefix, storage.stream.shards);
 const timeline = new Timeline(cassandra, storage.stream.bucketWidthInMs);
-const buffer = new MessageBuffer(redis, keys, storage.stream, timeline);
-const history = new History(redis, keys, timeline);
 
+// Metrics
 const metrics = createNodeMetrics(createRegistry("node", config.nodeName));
+new Gauge({
+  name: "chat_stream_backlog",
+  help: "Entries in the write-buffer streams not yet flushed (cluster-wide)",
+  registers: [metrics.registry],
+  async collect() {
+    const lengths = await Promise.all(keys.streams().map((stream) => redis.xlen(stream)));
+    this.set(lengths.reduce((sum, length) => sum + length, 0));
+  },
+});
+
+// socket.io on uWS
 const app = uws.App();
 let draining = false;
-mountProbeRoutes(app, metrics.registry, { isReady: () => !draining && redis.status === "ready" && subscriber.status === "ready" });
-
-const realtimeOptions = { nodeName: config.nodeName, allowedOrigins: config.allowedOrigins, verifier: TokenVerifier.fromConfig(config.jwt), metrics, logger };
+const verifier = TokenVerifier.fromConfig(config.jwt);
+const realtimeOptions = { nodeName: config.nodeName, acceptsClients: () => !draining, allowedOrigins: config.allowedOrigins, verifier, metrics, logger };
 const io = createRealtime(app, realtimeOptions);
 io.adapter(redisFanout(redis, subscriber, storage.redis.keyPrefix));
+
+// The chat itself
+const presence = new Presence(redis, storage.redis.keyPrefix, config.nodeName);
+const chat = new ChatService({
+  io,
+  buffer: new MessageBuffer(redis, keys, storage.stream, timeline),
+  history: new History(redis, keys, timeline),
+  userRooms: new UserRooms(cassandra),
+  rateLimiter: new SendRateLimiter(redis, storage.redis.keyPrefix, { perSecond: config.limits.sendsPerSecond, burst: config.limits.sendBurst }),
+  limits: config.limits,
+  metrics,
+  logger,
+});
+const bind = <P>(event: EventDefinition<P>) => bindEvent(event, metrics, logger);
 const events = [
-  bindEvent(joinEvent(history, logger), metrics, logger),
-  bindEvent(leaveEvent(), metrics, logger),
-  bindEvent(sendEvent(io, buffer, config.limits, metrics, logger), metrics, logger),
-  bindEvent(historyEvent(history, logger), metrics, logger),
+  bind(joinEvent(io, chat, presence)),
+  bind(leaveEvent(io, presence)),
+  bind(sendEvent(chat)),
+  bind(historyEvent(chat)),
+  bind(typingEvent(chat)),
+  bind(presenceEvent(chat, presence)),
+  bind(readEvent(chat)),
+  bind(roomsEvent(chat)),
 ];
-onConnection(io, events, realtimeOptions);
+onConnection(io, events, realtimeOptions, (principal, rooms) => {
+  for (const room of rooms) {
+    presence.left(room, principal.userId).then(
+      (change) => change && io.to(room).emit("presence", change),
+      (error: unknown) => logger.warn({ err: error, room }, "presence update failed"),
+    );
+  }
+});
+presence.start((error) => logger.warn({ err: error }, "presence heartbeat failed"));
+
+// HTTP
+mountProbeRoutes(app, metrics.registry, { isReady: () => !draining && redis.status === "ready" && subscriber.status === "ready" });
+mountApiRoutes(app, { chat, verifier, metrics, logger });
 
 let listenSocket: unknown;
 const shutdown = createShutdown({
@@ -63,6 +115,7 @@ const shutdown = createShutdown({
   drainDeadlineInMs: config.drainDeadlineInMs,
   markDraining: () => (draining = true),
   async closeResources() {
+    presence.stop();
     if (listenSocket) uws.us_listen_socket_close(listenSocket as never);
     io.close();
     await Promise.allSettled([cassandra.shutdown(), redis.quit(), subscriber.quit()]);

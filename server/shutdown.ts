@@ -1,9 +1,11 @@
 /**
  * Ordered, idempotent, deadline-bound shutdown of a socket node (SIGTERM/SIGINT):
- * 1. readiness turns 503, so the gateway stops sending new clients here;
- * 2. every client gets `draining { reconnectAfterMs }` and reconnects through the gateway;
- * 3. after the clients left, or at the drain deadline, the rest are disconnected;
- * 4. the listen socket and the storage clients close, and the process exits.
+ * 1. readiness turns 503 and new connections are refused, so the gateway sends clients elsewhere;
+ * 2. every client gets `draining { reconnectAfterMs }`;
+ * 3. after that pause (long enough for the gateway's health check to take the node out), the
+ *    remaining connections are closed at the transport level, which socket.io clients answer by
+ *    reconnecting through the gateway (a server-side `disconnect` would tell them not to);
+ * 4. once they are gone, or at the drain deadline, the listen socket and storage clients close.
  */
 import type { Server } from "socket.io";
 import type { Logger } from "../common/logger.js";
@@ -12,15 +14,15 @@ export interface ShutdownDeps {
   io: Server;
   logger: Logger;
   drainDeadlineInMs: number;
-  /** Called first: makes /readyz answer 503. */
+  /** Called first: makes /readyz answer 503 and refuses new connections. */
   markDraining(): void;
   /** Closes the listen socket and storage connections. */
   closeResources(): Promise<void>;
 }
 
-/** How long clients are asked to wait before reconnecting: long enough for the gateway to see the 503. */
-const RECONNECT_AFTER_MS = 1000;
-const POLL_INTERVAL_MS = 100;
+/** The gateway checks every second and needs two failures: 2 s takes the node out of rotation. */
+export const RECONNECT_AFTER_MS = 2000;
+const POLL_INTERVAL_MS = 50;
 
 export function createShutdown(deps: ShutdownDeps): () => Promise<void> {
   let running: Promise<void> | undefined;
@@ -32,11 +34,14 @@ async function shutdown({ io, logger, drainDeadlineInMs, markDraining, closeReso
   markDraining();
   logger.info({ clients: io.engine.clientsCount, drainDeadlineInMs }, "draining");
   io.local.emit("draining", { reconnectAfterMs: RECONNECT_AFTER_MS });
-  while (io.engine.clientsCount > 0 && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
-  }
-  if (io.engine.clientsCount > 0) logger.info({ clients: io.engine.clientsCount }, "drain deadline reached; disconnecting the rest");
-  io.local.disconnectSockets(true);
+  await waitUntil(() => io.engine.clientsCount === 0, Math.min(deadline, Date.now() + RECONNECT_AFTER_MS));
+  for (const socket of io.of("/").sockets.values()) socket.conn.close();
+  await waitUntil(() => io.engine.clientsCount === 0, deadline);
+  if (io.engine.clientsCount > 0) logger.info({ clients: io.engine.clientsCount }, "drain deadline reached; closing the rest");
   await closeResources();
   logger.info("stopped");
+}
+
+async function waitUntil(done: () => boolean, deadline: number): Promise<void> {
+  while (!done() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
 }

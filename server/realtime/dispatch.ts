@@ -51,14 +51,3 @@ function registerEvent<P>(context: EventContext, definition: EventDefinition<P>,
     }
   });
 }
-
-/** Turns a failure of Redis or Cassandra into UNAVAILABLE: the client may retry. */
-export async function fromStorage<T>(logger: Logger, what: string, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    if (error instanceof ChatError) throw error;
-    logger.warn({ err: error, what }, "storage call failed");
-    throw new ChatError("UNAVAILABLE", "storage is unavailable, retry later", 1000);
-  }
-}

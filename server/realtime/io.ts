@@ -12,6 +12,8 @@ import type { EventBinding, EventContext } from "./dispatch.js";
 
 export interface RealtimeOptions {
   nodeName: string;
+  /** False while the node drains: new connections are refused so clients go to another node. */
+  acceptsClients: () => boolean;
   allowedOrigins: string[];
   verifier: TokenVerifier;
   metrics: NodeMetrics;
@@ -25,7 +27,7 @@ export function createRealtime(app: TemplatedApp, options: RealtimeOptions): Ser
   const io = new Server({
     serveClient: false,
     maxHttpBufferSize: MAX_PACKET_BYTES,
-    allowRequest: (req, callback) => callback(null, isOriginAllowed(req.headers.origin, req.headers.host, options.allowedOrigins)),
+    allowRequest: (req, callback) => callback(null, options.acceptsClients() && isOriginAllowed(req.headers.origin, req.headers.host, options.allowedOrigins)),
     cors: options.allowedOrigins.length > 0 ? { origin: options.allowedOrigins, credentials: true } : undefined,
   });
   // attachApp patches socket.io-adapter's Adapter.prototype for the whole process: one uWS
@@ -71,8 +73,11 @@ function authenticate(verifier: TokenVerifier) {
   };
 }
 
-/** Wires a connected socket: its events, its metrics, and its end when the token expires. */
-export function onConnection(io: Server, events: readonly EventBinding[], options: RealtimeOptions): void {
+/**
+ * Wires a connected socket: its events, its metrics, its end when the token expires, and
+ * `onLeaveRooms` with the rooms it was in when it disconnects (for presence).
+ */
+export function onConnection(io: Server, events: readonly EventBinding[], options: RealtimeOptions, onLeaveRooms: (principal: Principal, rooms: string[]) => void): void {
   io.on("connection", (socket) => {
     const principal = socket.data.principal as Principal;
     const context: EventContext = { socket, principal };
@@ -81,6 +86,7 @@ export function onConnection(io: Server, events: readonly EventBinding[], option
     // setTimeout takes at most 2^31-1 ms (~24.8 days); longer tokens are cut there and the
     // client reconnects with a fresh one.
     const expiry = setTimeout(() => socket.disconnect(true), Math.min(Math.max(0, principal.expiresAt - Date.now()), 2 ** 31 - 1));
+    socket.once("disconnecting", () => onLeaveRooms(principal, [...socket.rooms].filter((room) => room !== socket.id)));
     socket.once("disconnect", () => {
       clearTimeout(expiry);
       options.metrics.connections.dec();

@@ -1,0 +1,123 @@
+/**
+ * The REST API (PROTOCOL.md "HTTP API") on the node's uWS app, for bots and servers that do not
+ * keep a socket: the same ChatService as the socket events, with Bearer-token auth.
+ * Errors are `{ error: { code, message } }` with the status of server/errors.ts.
+ */
+import type { HttpRequest, HttpResponse, TemplatedApp } from "uWebSockets.js";
+import type { Logger } from "../../common/logger.js";
+import type { ChatService } from "../chat/service.js";
+import { ChatError, ERROR_CODES, toErrorBody, type ErrorCode } from "../errors.js";
+import type { NodeMetrics } from "../metrics.js";
+import { AuthError, type Principal, type TokenVerifier } from "../realtime/auth.js";
+import { describeIssue, historyPayload, sendPayload } from "../realtime/schemas.js";
+
+/** Bodies above this are refused with 413 before they are buffered further. */
+const MAX_BODY_BYTES = 64 * 1024;
+
+const STATUS_TEXT: Record<number, string> = { 200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 413: "Payload Too Large", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable" };
+
+interface ApiDeps {
+  chat: ChatService;
+  verifier: TokenVerifier;
+  metrics: NodeMetrics;
+  logger: Logger;
+}
+
+/** What a handler gets: everything read from the request up front (uWS requests die after the first await). */
+interface ApiRequest {
+  authorization: string;
+  params: string[];
+  query: URLSearchParams;
+  body: () => Promise<unknown>;
+}
+
+type ApiHandler = (request: ApiRequest, principal: Principal) => Promise<{ status: number; body: unknown }>;
+
+export function mountApiRoutes(app: TemplatedApp, deps: ApiDeps): void {
+  const { chat } = deps;
+  route(app, "get", "/api/rooms/:room/messages", deps, "history", async ({ params, query }, principal) => {
+    const payload = historyPayload.safeParse({ room: params[0], beforeSeq: optionalInteger(query.get("beforeSeq")), limit: optionalInteger(query.get("limit")) });
+    if (!payload.success) throw new ChatError("BAD_REQUEST", describeIssue(payload.error));
+    const page = await chat.history(principal, payload.data.room, payload.data.beforeSeq, payload.data.limit);
+    return { status: 200, body: { messages: page.messages, more: page.more } };
+  });
+  route(app, "post", "/api/rooms/:room/messages", deps, "send", async ({ params, body }, principal) => {
+    const input = await body();
+    const payload = sendPayload.safeParse(typeof input === "object" && input !== null ? { ...input, room: params[0] } : input);
+    if (!payload.success) throw new ChatError("BAD_REQUEST", describeIssue(payload.error));
+    const result = await chat.send(principal, payload.data);
+    return { status: result.duplicate ? 200 : 201, body: result };
+  });
+  route(app, "get", "/api/me/rooms", deps, "rooms", async (_request, principal) => ({ status: 200, body: { rooms: await chat.rooms(principal) } }));
+  app.any("/api/*", (res) => send(res, 404, { error: { code: "NOT_FOUND", message: "no such API route" } }));
+}
+
+function route(app: TemplatedApp, method: "get" | "post", pattern: string, deps: ApiDeps, event: string, handler: ApiHandler): void {
+  const paramCount = (pattern.match(/:/g) ?? []).length;
+  app[method](pattern, (res: HttpResponse, req: HttpRequest) => {
+    const request: ApiRequest = {
+      authorization: req.getHeader("authorization"),
+      params: Array.from({ length: paramCount }, (_, i) => decodeURIComponent(req.getParameter(i) ?? "")),
+      query: new URLSearchParams(req.getQuery() ?? ""),
+      body: method === "post" ? readJsonBody(res) : async () => undefined,
+    };
+    let aborted = false;
+    res.onAborted(() => (aborted = true));
+    answer(request, deps, event, handler).then(({ status, body }) => {
+      if (!aborted) res.cork(() => send(res, status, body));
+    });
+  });
+}
+
+async function answer(request: ApiRequest, deps: ApiDeps, event: string, handler: ApiHandler): Promise<{ status: number; body: unknown }> {
+  try {
+    const principal = await authenticate(request.authorization, deps.verifier);
+    return await handler(request, principal);
+  } catch (error) {
+    if (error instanceof AuthError) {
+      deps.metrics.errors.inc({ code: "UNAUTHORIZED", event: `http:${event}` });
+      return { status: 401, body: { error: { code: "UNAUTHORIZED", message: error.message, reason: error.code } } };
+    }
+    const body = toErrorBody(error);
+    deps.metrics.errors.inc({ code: body.code, event: `http:${event}` });
+    if (body.code === "INTERNAL") deps.logger.error({ err: error, event }, "API handler failed");
+    return { status: ERROR_CODES[body.code as ErrorCode].status, body: { error: body } };
+  }
+}
+
+function authenticate(header: string, verifier: TokenVerifier): Promise<Principal> {
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  return verifier.verify(match?.[1]);
+}
+
+function optionalInteger(value: string | null): number | string | undefined {
+  if (value === null || value === "") return undefined;
+  // Leave non-numbers as strings so the schema reports them as the wrong type.
+  return /^-?\d+$/.test(value) ? Number(value) : value;
+}
+
+/** Buffers the request body (up to MAX_BODY_BYTES) and parses it as JSON. Must be set up synchronously. */
+function readJsonBody(res: HttpResponse): () => Promise<unknown> {
+  const body = new Promise<unknown>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.onData((chunk, isLast) => {
+      size += chunk.byteLength;
+      if (size > MAX_BODY_BYTES) return reject(new ChatError("TOO_LARGE", `the body must be at most ${MAX_BODY_BYTES} bytes`));
+      // uWS reuses the chunk's memory after this callback returns: copy it.
+      chunks.push(Buffer.from(new Uint8Array(chunk).slice()));
+      if (!isLast) return;
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+      } catch {
+        reject(new ChatError("BAD_REQUEST", "the body must be JSON"));
+      }
+    });
+  });
+  body.catch(() => undefined);
+  return () => body;
+}
+
+function send(res: HttpResponse, status: number, body: unknown): void {
+  res.writeStatus(`${status} ${STATUS_TEXT[status] ?? ""}`).writeHeader("content-type", "application/json").end(JSON.stringify(body));
+}

@@ -1,0 +1,49 @@
+/**
+ * Each user's rooms with their read pointers, in partitions keyed by user id (user_rooms from
+ * migration 1): the rooms list with unread counts is one partition read.
+ */
+import cassandra from "cassandra-driver";
+import type { CassandraClient } from "./client.js";
+
+const Q = {
+  remember: `INSERT INTO user_rooms (user_id, room, joined_at) VALUES (?, ?, ?)`,
+  setRead: `UPDATE user_rooms SET read_seq = ? WHERE user_id = ? AND room = ?`,
+  readOf: `SELECT read_seq FROM user_rooms WHERE user_id = ? AND room = ?`,
+  ofUser: `SELECT room, read_seq FROM user_rooms WHERE user_id = ?`,
+} as const;
+
+export interface UserRoom {
+  room: string;
+  readSeq: number;
+}
+
+export class UserRooms {
+  constructor(private readonly client: CassandraClient) {}
+
+  /** Records that the user uses the room (join or send); leaves the read pointer as it is. */
+  async remember(userId: string, room: string): Promise<void> {
+    await this.client.execute(Q.remember, [userId, room, new Date()]);
+  }
+
+  /**
+   * Moves the read pointer forward, never back: a late "read 5" after "read 9" from another
+   * device must not resurrect unread messages. Read-then-write is not atomic, but both writers
+   * only move forward, so the race can at worst keep a pointer lower than the highest seen
+   * until the next read.
+   */
+  async markRead(userId: string, room: string, seq: number): Promise<void> {
+    const current = (await this.client.execute(Q.readOf, [userId, room])).first();
+    const currentSeq = current ? toNumber(current["read_seq"]) : 0;
+    if (seq > currentSeq) await this.client.execute(Q.setRead, [seq, userId, room]);
+  }
+
+  async ofUser(userId: string): Promise<UserRoom[]> {
+    const result = await this.client.execute(Q.ofUser, [userId], { fetchSize: 5000 });
+    return result.rows.map((row) => ({ room: row["room"] as string, readSeq: toNumber(row["read_seq"]) }));
+  }
+}
+
+function toNumber(value: unknown): number {
+  if (value === null || value === undefined) return 0;
+  return typeof value === "number" ? value : (value as cassandra.types.Long).toNumber();
+}
