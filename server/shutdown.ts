@@ -35,7 +35,8 @@ async function shutdown({ io, logger, drainDeadlineInMs, markDraining, closeReso
   logger.info({ clients: io.engine.clientsCount, drainDeadlineInMs }, "draining");
   io.local.emit("draining", { reconnectAfterMs: RECONNECT_AFTER_MS });
   await waitUntil(() => io.engine.clientsCount === 0, Math.min(deadline, Date.now() + RECONNECT_AFTER_MS));
-  for (const socket of io.of("/").sockets.values()) socket.conn.close();
+  // Every engine.io connection, including ones that never completed a socket.io connect.
+  io.engine.close();
   await waitUntil(() => io.engine.clientsCount === 0, deadline);
   if (io.engine.clientsCount > 0) logger.info({ clients: io.engine.clientsCount }, "drain deadline reached; closing the rest");
   await closeResources();

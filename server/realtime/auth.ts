@@ -46,7 +46,7 @@ export class TokenVerifier {
   }
 
   async verify(token: unknown): Promise<Principal> {
-    if (typeof token !== "string" || token === "") throw new AuthError("AUTH_MISSING", "a token is required in auth.token");
+    if (typeof token !== "string" || token === "") throw new AuthError("AUTH_MISSING", "a token is required (auth.token on connect, or Authorization: Bearer)");
     try {
       const { payload } = await jwtVerify(token, this.key, { algorithms: this.algorithms, requiredClaims: ["sub", "exp"] });
       const userId = payload.sub;
