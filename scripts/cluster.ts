@@ -5,7 +5,7 @@
  * started on SIGINT/SIGTERM.
  *
  * Ports (env): GATEWAY_PORT 8080, CHAT_LOCAL_REDIS_PORT 6379, CHAT_LOCAL_CASSANDRA_PORT 9042,
- * CHAT_LOCAL_CASSANDRA_STORAGE_PORT 7000. Data and logs: .data/ (git-ignored).
+ * CHAT_LOCAL_CASSANDRA_STORAGE_PORT 7000. Data and logs: CHAT_LOCAL_DATA_DIR, default .data/ (git-ignored).
  */
 import { join } from "node:path";
 import { EnvReader } from "../common/env.js";
@@ -23,6 +23,7 @@ const cassandraStoragePort = env.integer("CHAT_LOCAL_CASSANDRA_STORAGE_PORT", 70
 const appendFsync = env.oneOf("CHAT_REDIS_APPENDFSYNC", ["always", "everysec", "no"] as const, "everysec");
 const keyspace = env.string("CHAT_CASSANDRA_KEYSPACE", "chat");
 const secret = env.optionalString("CHAT_JWT_SECRET");
+const dataDir = env.string("CHAT_LOCAL_DATA_DIR", DATA_ROOT);
 
 const log = (line: string) => console.log(`[cluster +${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`);
 
@@ -49,12 +50,12 @@ async function stopAll(exitCode: number): Promise<never> {
 for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => void stopAll(0));
 
 try {
-  stores = await startStores({ dir: DATA_ROOT, redisPort, cassandraNativePort: cassandraPort, cassandraStoragePort, appendFsync, log });
+  stores = await startStores({ dir: dataDir, redisPort, cassandraNativePort: cassandraPort, cassandraStoragePort, appendFsync, log });
   log(`Redis ${stores.redis.url} (appendfsync ${appendFsync}), Cassandra ${stores.cassandraContactPoint}`);
   await migrateKeyspace(cassandraConfigFor(stores.cassandraContactPoint, keyspace));
   log(`schema applied to keyspace ${keyspace}`);
   apps = await startApps({
-    dir: join(DATA_ROOT, "logs"),
+    dir: join(dataDir, "logs"),
     nodeCount: 2,
     gatewayPort,
     env: {
@@ -77,7 +78,7 @@ Chat cluster ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${apps!.g
   JWT secret  ${secret ? "from CHAT_JWT_SECRET" : `${DEV_JWT_SECRET} (dev default; set CHAT_JWT_SECRET)`}
   dev token   ${token}
               (user "dev", all rooms; more with: npm run token -- <user> [room-pattern ...])
-  logs        ${DATA_ROOT}
+  logs        ${dataDir}
 Ctrl-C stops everything.`);
 
 // A component that dies on its own takes the cluster down with it, loudly: a half cluster
