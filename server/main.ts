@@ -42,7 +42,9 @@ const logger = createLogger("node").child({ node: config.nodeName });
 const { storage } = config;
 
 // Stores
-const redis = new Redis(storage.redis.url);
+// Fail a command after two reconnect attempts instead of queueing it for long: a send that
+// cannot reach Redis should get UNAVAILABLE quickly, so the client retries (same clientId).
+const redis = new Redis(storage.redis.url, { maxRetriesPerRequest: 2 });
 const subscriber = redis.duplicate();
 for (const [name, client] of [["redis", redis], ["redis-subscriber", subscriber]] as const) {
   client.on("error", (error) => logger.warn({ err: error, client: name }, "redis connection error"));
@@ -125,9 +127,9 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.once(signal, () => void shutdown().then(() => process.exit(0)));
 }
 
-// Connect Cassandra before accepting clients: history and seq seeding need it. The driver
-// keeps reconnecting on its own after that.
-await cassandra.connect();
+// Cassandra is not needed to accept sends (the write buffer holds them), so a node also starts
+// while Cassandra is down; reads answer UNAVAILABLE until the driver connects.
+cassandra.connect().catch((error: unknown) => logger.warn({ err: error }, "Cassandra not reachable yet; reads will retry"));
 app.listen(config.host, config.port, (socket) => {
   if (!socket) {
     logger.fatal({ port: config.port }, "could not listen");
