@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""Run the chart's rendered haproxy.cfg against fake socket nodes on 127.0.0.1 and check the
+routing the chat cluster relies on (the same as the local gateway's):
+
+  * a request whose `sid` is `<pod>-<random>` reaches that pod, for every live pod of every
+    backend (stable, blue/green, canary);
+  * a request without `sid` (a new engine.io session) reaches only the ready nodes of the active
+    backend, or the canary backend for about haproxy.canary.weight percent of new sessions;
+  * a node that fails /readyz (draining) gets no new session but keeps its existing sessions;
+  * /healthz, /readyz and /metrics of the nodes are not reachable through HAProxy.
+
+  haproxy_routing_test.py NAME HAPROXY_CFG LIVE_PODS_PER_BACKEND
+
+Only the addresses change: every `server <pod> <dns>:<port>` becomes a loopback port, the
+listeners bind to free loopback ports and the health checks run every 100 ms. Needs `haproxy`.
+"""
+import http.server
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class FakeNode(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, name):
+        self.node_name = name
+        self.ready = True
+        super().__init__(("127.0.0.1", 0), Handler)
+
+    def handle_error(self, request, client_address):
+        pass  # HAProxy's health checks reset the connection once they have the status line
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/readyz":
+            status = 200 if self.server.ready else 503
+        else:
+            status = 200
+        body = self.server.node_name.encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def get(port, path):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, ""
+
+
+def main():
+    name, cfg_path, live = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    cfg = open(cfg_path).read()
+    errors = []
+
+    backends = {}
+    for block in re.split(r"\n(?=backend )", cfg):
+        m = re.match(r"backend (\S+)", block)
+        if m:
+            backends[m.group(1)] = re.findall(r"^\s*server (\S+) ", block, re.M)
+    default_backend = re.search(r"^\s*default_backend (\S+)", cfg, re.M).group(1)
+    canary = re.search(r"use_backend (\S+) if !has_sid \{ rand\(100\) lt (\d+) \}", cfg)
+
+    nodes = {}
+    for backend, servers in backends.items():
+        for server in servers[:live]:
+            node = FakeNode(server)
+            threading.Thread(target=node.serve_forever, daemon=True).start()
+            nodes[server] = node
+
+    chat_port, stats_port = free_port(), free_port()
+    dead_port = free_port()  # slots without a pod: connection refused, check fails
+
+    test_cfg = re.sub(r"(?m)^(\s*server) (\S+) \S+", lambda m: f"{m.group(1)} {m.group(2)} 127.0.0.1:" +
+                      str(nodes[m.group(2)].server_address[1] if m.group(2) in nodes else dead_port), cfg)
+    test_cfg = re.sub(r"(?m)^(\s*default-server) .*$", r"\1 check inter 100ms fall 2 rise 1", test_cfg)
+    test_cfg = re.sub(r"(?ms)^resolvers kubedns\n.*?(?=\n\S|\Z)", "", test_cfg)
+    test_cfg = re.sub(r"(?m)^(frontend chat\n\s*bind) \S+", rf"\1 127.0.0.1:{chat_port}", test_cfg)
+    test_cfg = re.sub(r"(?m)^(frontend stats\n\s*bind) \S+", rf"\1 127.0.0.1:{stats_port}", test_cfg)
+    test_cfg = re.sub(r"(?m)^(\s*)log stdout .*$", r"\1log stderr format raw local0 warning", test_cfg)
+    test_cfg = re.sub(r"(?m)^(\s*maxconn) \d+", r"\1 2000", test_cfg)  # no 200k-fd ulimit needed here
+
+    with tempfile.NamedTemporaryFile("w", suffix=".cfg", delete=False) as fh:
+        fh.write(test_cfg)
+    proc = subprocess.Popen(["haproxy", "-db", "-f", fh.name], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                if get(stats_port, "/healthz")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise SystemExit(f"haproxy did not start: {proc.stderr.read() if proc.poll() is not None else ''}")
+        time.sleep(0.6)  # first health checks
+
+        # 1. every live pod gets its own sessions
+        for server in nodes:
+            status, body = get(chat_port, f"/socket.io/?EIO=4&transport=polling&sid={server}-AbC123xyz")
+            if body != server:
+                errors.append(f"sid {server}-... reached {body or status}, not {server}")
+
+        # 2. new sessions: active backend (and the canary share)
+        def new_sessions(n=400):
+            seen = {}
+            for _ in range(n):
+                status, body = get(chat_port, "/socket.io/?EIO=4&transport=polling")
+                seen[body or f"HTTP {status}"] = seen.get(body or f"HTTP {status}", 0) + 1
+            return seen
+
+        seen = new_sessions()
+        active = set(backends[default_backend][:live])
+        canary_nodes = set(backends[canary.group(1)][:live]) if canary else set()
+        stray = {k: v for k, v in seen.items() if k not in active | canary_nodes}
+        if stray:
+            errors.append(f"new sessions reached {stray}, outside {default_backend} and the canary")
+        if not active <= set(seen):
+            errors.append(f"new sessions did not spread over every ready node of {default_backend}: {seen}")
+        if canary:
+            share = sum(v for k, v in seen.items() if k in canary_nodes) * 100 / sum(seen.values())
+            weight = int(canary.group(2))
+            if not (weight / 3 <= share <= weight * 2 + 2):
+                errors.append(f"canary got {share:.1f}% of new sessions, configured {weight}%")
+            print(f"    canary share: {share:.1f}% of {sum(seen.values())} new sessions (weight {weight}%)")
+
+        # 3. a draining node keeps its sessions and gets no new one
+        draining = backends[default_backend][0]
+        nodes[draining].ready = False
+        time.sleep(0.6)
+        status, body = get(chat_port, f"/socket.io/?EIO=4&transport=polling&sid={draining}-old")
+        if body != draining:
+            errors.append(f"draining {draining}: its session went to {body or status}")
+        seen = new_sessions(100)
+        if draining in seen:
+            errors.append(f"draining {draining} still got {seen[draining]} new sessions")
+
+        # 4. node-internal endpoints are not public
+        for path in ("/healthz", "/readyz", "/metrics"):
+            status, _ = get(chat_port, path)
+            if status != 404:
+                errors.append(f"{path} through HAProxy answered {status}, expected 404")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        for node in nodes.values():
+            node.shutdown()
+
+    for e in errors:
+        print(f"ERROR {name}: {e}")
+    if errors:
+        sys.exit(1)
+    print(f"  {name}: haproxy routed sid -> pod for {len(nodes)} live pods in {len(backends)} backend(s); "
+          f"new sessions -> {default_backend}{' + canary' if canary else ''}; draining pod kept its sessions")
+
+
+if __name__ == "__main__":
+    main()
