@@ -27,10 +27,26 @@ export interface EventDefinition<P> {
 type Ack = (reply: unknown) => void;
 
 /** An event definition bound to its dependencies, ready to attach to each connected socket. */
-export type EventBinding = (context: EventContext) => void;
+export interface EventBinding {
+  name: string;
+  attach(context: EventContext): void;
+}
 
 export function bindEvent<P>(definition: EventDefinition<P>, metrics: NodeMetrics, logger: Logger): EventBinding {
-  return (context) => registerEvent(context, definition, metrics, logger);
+  return { name: definition.name, attach: (context) => registerEvent(context, definition, metrics, logger) };
+}
+
+/**
+ * Answers events nobody handles with BAD_REQUEST when they carry an ack: without this a client
+ * that misspells an event waits for its ack timeout instead of learning what is wrong.
+ */
+export function rejectUnknownEvents(context: EventContext, known: ReadonlySet<string>, metrics: NodeMetrics): void {
+  context.socket.onAny((event: unknown, ...args: unknown[]) => {
+    if (typeof event === "string" && known.has(event)) return;
+    const last = args[args.length - 1];
+    metrics.errors.inc({ code: "BAD_REQUEST", event: "unknown" });
+    if (typeof last === "function") (last as Ack)({ ok: false, error: { code: "BAD_REQUEST", message: `unknown event ${JSON.stringify(String(event)).slice(0, 80)}` } });
+  });
 }
 
 function registerEvent<P>(context: EventContext, definition: EventDefinition<P>, metrics: NodeMetrics, logger: Logger): void {

@@ -8,7 +8,7 @@ import type { TemplatedApp } from "uWebSockets.js";
 import type { Logger } from "../../common/logger.js";
 import type { NodeMetrics } from "../metrics.js";
 import { AuthError, type Principal, type TokenVerifier } from "./auth.js";
-import type { EventBinding, EventContext } from "./dispatch.js";
+import { rejectUnknownEvents, type EventBinding, type EventContext } from "./dispatch.js";
 
 export interface RealtimeOptions {
   nodeName: string;
@@ -78,10 +78,12 @@ function authenticate(verifier: TokenVerifier) {
  * `onLeaveRooms` with the rooms it was in when it disconnects (for presence).
  */
 export function onConnection(io: Server, events: readonly EventBinding[], options: RealtimeOptions, onLeaveRooms: (principal: Principal, rooms: string[]) => void): void {
+  const known = new Set(events.map((event) => event.name));
   io.on("connection", (socket) => {
     const principal = socket.data.principal as Principal;
     const context: EventContext = { socket, principal };
-    for (const bind of events) bind(context);
+    for (const event of events) event.attach(context);
+    rejectUnknownEvents(context, known, options.metrics);
     options.metrics.connections.inc();
     // setTimeout takes at most 2^31-1 ms (~24.8 days); longer tokens are cut there and the
     // client reconnects with a fresh one.
