@@ -38,6 +38,14 @@ export class RedisKeys {
     return `${this.prefix}stream:dead-letter`;
   }
 
+  /**
+   * Hash entry id → how many times writing that entry failed for a reason of its own (not an
+   * outage), so the count survives flusher restarts; fields go when the entry is acked.
+   */
+  flushFailures(stream: string): string {
+    return `${stream}:failures`;
+  }
+
   /** The shard stream a room's messages go to: fixed per room, so the room's order is kept. */
   streamOf(room: string): string {
     return this.stream(fnv1a32(room) % this.shardCount);

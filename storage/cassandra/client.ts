@@ -17,6 +17,11 @@ export function createCassandraClient(config: CassandraConfig, { withKeyspace = 
     // Fail fast instead of queueing forever while Cassandra is down: the flusher backs off and
     // the write buffer holds the messages; readers answer UNAVAILABLE.
     socketOptions: { connectTimeout: 5000, readTimeout: 12000 },
+    policies: {
+      // The driver's default schedule backs off to 10 minutes, so after a long outage the
+      // flusher's backlog (and readers) would wait minutes for the next attempt.
+      reconnection: new cassandra.policies.reconnection.ConstantReconnectionPolicy(1000),
+    },
   });
 }
 

@@ -19,28 +19,81 @@ const Q = {
   after: `SELECT room, seq, id, sender, client_id, body, meta, ts FROM messages_by_room WHERE room = ? AND bucket = ? AND seq > ? ORDER BY seq ASC LIMIT ?`,
 } as const;
 
+/**
+ * How a batch of messages goes to Cassandra (bench/flush.ts measures both on a real node):
+ * - "concurrent": one prepared INSERT per row, at most `concurrency` in flight;
+ * - "partition-batches": rows grouped by partition, one UNLOGGED batch per partition (no batch
+ *   log, one mutation per replica set), the batches run with the same bounded concurrency.
+ */
+export const WRITE_STRATEGIES = ["concurrent", "partition-batches"] as const;
+export type WriteStrategy = (typeof WRITE_STRATEGIES)[number];
+
+export interface TimelineWriteOptions {
+  strategy: WriteStrategy;
+  /** Statements (or batches) in flight at once. */
+  concurrency: number;
+}
+
+/**
+ * The default, chosen by measurement (bench/flush.ts, see docs/durability.md "Batch strategy").
+ * Kept here, beside the strategies, so the flusher and the benchmark agree.
+ */
+export const DEFAULT_WRITE_OPTIONS: TimelineWriteOptions = { strategy: "partition-batches", concurrency: 32 };
+
+/** Rows per UNLOGGED batch: single-partition batches have no batch-size cap, but huge ones stall a replica. */
+const MAX_ROWS_PER_BATCH = 100;
+
+interface Statement {
+  query: string;
+  params: unknown[];
+  /** The partition the row belongs to, for grouping into single-partition batches. */
+  partition: string;
+}
+
 export class Timeline {
   constructor(
     private readonly client: CassandraClient,
     private readonly bucketWidthInMs: number,
+    private readonly writeOptions: TimelineWriteOptions = DEFAULT_WRITE_OPTIONS,
   ) {}
 
-  /** Writes messages idempotently (upserts keyed by room, bucket, seq): a retried batch is harmless. */
-  async write(messages: readonly ChatMessage[], concurrencyLevel = 64): Promise<void> {
-    const statements: { query: string; params: unknown[] }[] = [];
+  /**
+   * Writes messages idempotently: every statement is an upsert keyed by (room, bucket, seq),
+   * (user, id) or (room, bucket), so a retried batch, or an entry written twice by two
+   * flushers, leaves exactly one row. Rejects if any row failed; rows that succeeded stay.
+   * A number as `how` means "concurrent" with that many in flight (the older signature).
+   */
+  async write(messages: readonly ChatMessage[], how: TimelineWriteOptions | number = this.writeOptions): Promise<void> {
+    if (messages.length === 0) return;
+    const options: TimelineWriteOptions = typeof how === "number" ? { strategy: "concurrent", concurrency: how } : how;
+    const statements = this.statementsOf(messages);
+    if (options.strategy === "concurrent") {
+      await cassandra.concurrent.executeConcurrent(this.client, statements, { concurrencyLevel: options.concurrency, raiseOnFirstError: true });
+      return;
+    }
+    const batches = groupIntoBatches(statements);
+    await runBounded(batches, options.concurrency, (batch) =>
+      batch.length === 1
+        ? this.client.execute(batch[0]!.query, batch[0]!.params, { prepare: true, isIdempotent: true })
+        : this.client.batch(batch.map(({ query, params }) => ({ query, params })), { prepare: true, logged: false, isIdempotent: true }),
+    );
+  }
+
+  private statementsOf(messages: readonly ChatMessage[]): Statement[] {
+    const statements: Statement[] = [];
     const buckets = new Set<string>();
     for (const m of messages) {
       const bucket = bucketOf(m.ts, this.bucketWidthInMs);
       const ts = new Date(m.ts);
-      statements.push({ query: Q.insertMessage, params: [m.room, bucket, m.seq, m.id, m.from, m.clientId, m.text, m.meta === undefined ? null : JSON.stringify(m.meta), ts] });
-      statements.push({ query: Q.insertUserIndex, params: [m.from, m.id, m.room, m.seq, bucket, ts] });
-      const bucketKey = `${bucket}|${m.room}`;
+      statements.push({ query: Q.insertMessage, params: [m.room, bucket, m.seq, m.id, m.from, m.clientId, m.text, m.meta === undefined ? null : JSON.stringify(m.meta), ts], partition: `r|${bucket}|${m.room}` });
+      statements.push({ query: Q.insertUserIndex, params: [m.from, m.id, m.room, m.seq, bucket, ts], partition: `u|${m.from}` });
+      const bucketKey = `b|${bucket}|${m.room}`;
       if (!buckets.has(bucketKey)) {
         buckets.add(bucketKey);
-        statements.push({ query: Q.insertBucket, params: [m.room, bucket] });
+        statements.push({ query: Q.insertBucket, params: [m.room, bucket], partition: `b|${m.room}` });
       }
     }
-    await cassandra.concurrent.executeConcurrent(this.client, statements, { concurrencyLevel, raiseOnFirstError: true });
+    return statements;
   }
 
   /** The room's newest stored seq and ts; {0, 0} for a room with no stored messages. */
@@ -100,6 +153,39 @@ export class Timeline {
     }
     return low;
   }
+}
+
+/** Statements grouped by partition, each group cut into batches of at most MAX_ROWS_PER_BATCH. */
+function groupIntoBatches(statements: readonly Statement[]): Statement[][] {
+  const byPartition = new Map<string, Statement[]>();
+  for (const statement of statements) {
+    const group = byPartition.get(statement.partition);
+    if (group) group.push(statement);
+    else byPartition.set(statement.partition, [statement]);
+  }
+  const batches: Statement[][] = [];
+  for (const group of byPartition.values()) {
+    for (let i = 0; i < group.length; i += MAX_ROWS_PER_BATCH) batches.push(group.slice(i, i + MAX_ROWS_PER_BATCH));
+  }
+  return batches;
+}
+
+/** Runs `work` on every item with at most `limit` in flight; rejects with the first error once all settled. */
+async function runBounded<T>(items: readonly T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  let firstError: unknown;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      try {
+        await work(item);
+      } catch (error) {
+        firstError ??= error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (firstError !== undefined) throw firstError;
 }
 
 function toNumber(value: unknown): number {

@@ -5,21 +5,42 @@
  * its rows, so a flusher killed at any point leaves the entry pending; it is read again by the
  * same consumer on restart (pending entries are read first) or claimed by another one with
  * XAUTOCLAIM once idle. Writes are idempotent upserts, so writing an entry twice is harmless.
+ *
+ * Failures are told apart: an outage (no host, timeouts, unavailable replicas) fails the whole
+ * batch, which stays pending and is retried with bounded backoff, however long it lasts. A
+ * failure of one entry's own (Cassandra rejects the row, the driver cannot encode it) is found
+ * by writing the batch's entries one by one; the others are acknowledged at once, and the
+ * entry goes to the dead-letter stream, with the error, after `maxEntryFailures` such failures.
  */
+import { writeSync } from "node:fs";
 import type { Redis } from "ioredis";
 import type { Timeline } from "../cassandra/timeline.js";
 import type { RedisKeys } from "../keys.js";
 import { decodeMessage, type ChatMessage } from "../message.js";
 import { parseReadReply, type StreamEntry } from "../stream/entries.js";
 import type { Logger } from "../../common/logger.js";
+import { isEntryError } from "./errors.js";
+
+/**
+ * Fault injection for the fault tests (test/faults/), off unless CHAT_FLUSHER_CRASH_AT is set:
+ * the process SIGKILLs itself at that point of its first non-empty batch, which is the only way
+ * to kill it reliably *between* two given steps. Never set it in production.
+ */
+export const CRASH_POINTS = ["before-write", "before-ack"] as const;
+export type CrashPoint = (typeof CRASH_POINTS)[number];
 
 export interface FlusherOptions {
   /** Consumer group shared by all flushers. */
   group: string;
   /** This process's consumer name: unique per process. */
   consumer: string;
-  /** Entries read per XREADGROUP, over all shards. */
+  /** At most this many entries per shard stream in one batch. */
   batchSize: number;
+  /**
+   * Time-based batching: after a read that did not fill the batch, keep reading for up to this
+   * long before writing, so a trickle of sends becomes a few batches instead of many tiny ones.
+   */
+  lingerInMs: number;
   /** How long one XREADGROUP blocks when the streams are empty; bounds shutdown time too. */
   blockInMs: number;
   /** Pending entries idle this long are claimed from their (presumably dead) consumer. */
@@ -29,16 +50,21 @@ export interface FlusherOptions {
   /** Backoff after a failed Cassandra write, doubling from min to max. */
   retryMinInMs: number;
   retryMaxInMs: number;
+  /** An entry that failed this many times for a reason of its own is dead-lettered. */
+  maxEntryFailures: number;
+  crashAt?: CrashPoint | undefined;
 }
 
 export const DEFAULT_FLUSHER_OPTIONS: Omit<FlusherOptions, "consumer"> = {
   group: "flushers",
   batchSize: 500,
+  lingerInMs: 20,
   blockInMs: 1000,
   claimIdleInMs: 30_000,
   recentKeepPerRoom: 200,
   retryMinInMs: 100,
   retryMaxInMs: 5000,
+  maxEntryFailures: 5,
 };
 
 export interface FlusherEvents {
@@ -47,10 +73,29 @@ export interface FlusherEvents {
   deadLettered(count: number): void;
 }
 
+interface DecodedEntry {
+  entry: StreamEntry;
+  message: ChatMessage;
+}
+
+interface Poison {
+  entry: StreamEntry;
+  error: string;
+}
+
+/** What happened to a batch: entries done with (acked), and whether some must be retried. */
+interface BatchOutcome {
+  /** Entries left pending because of an outage: back off before the next try. */
+  outage: unknown;
+  /** Entries left pending after failing for a reason of their own: retry soon. */
+  retryEntries: boolean;
+}
+
 export class Flusher {
   /** Read our own pending entries (id "0") before new ones (">"): after a restart or a failure. */
   private readPendingFirst = true;
   private lastClaimAt = 0;
+  private crashArmed: boolean;
 
   constructor(
     /** A connection of its own: XREADGROUP BLOCK holds it while waiting. */
@@ -60,7 +105,9 @@ export class Flusher {
     private readonly options: FlusherOptions,
     private readonly logger: Logger,
     private readonly events: FlusherEvents,
-  ) {}
+  ) {
+    this.crashArmed = options.crashAt !== undefined;
+  }
 
   /** Creates the consumer group on every shard stream (and the streams), if missing. */
   async ensureGroups(): Promise<void> {
@@ -75,17 +122,26 @@ export class Flusher {
 
   /** Runs until `signal` aborts; resolves after the batch in progress is finished. */
   async run(signal: AbortSignal): Promise<void> {
-    await this.ensureGroups();
     let backoffInMs = 0;
+    let groupsReady = false;
     while (!signal.aborted) {
       try {
+        // Also after a Redis restart that lost the groups (no AOF): XREADGROUP would fail NOGROUP.
+        if (!groupsReady) await this.ensureGroups();
+        groupsReady = true;
         await this.claimAbandonedEntries();
         const entries = await this.read();
-        if (entries.length > 0) await this.flush(entries);
+        const outcome = entries.length > 0 ? await this.flush(entries) : { outage: undefined, retryEntries: false };
+        if (outcome.outage !== undefined) throw outcome.outage;
         backoffInMs = 0;
+        if (outcome.retryEntries) {
+          this.readPendingFirst = true;
+          await sleepUnlessAborted(this.options.retryMinInMs, signal);
+        }
       } catch (error) {
         this.events.failed(error);
         this.readPendingFirst = true;
+        if (error instanceof Error && error.message.startsWith("NOGROUP")) groupsReady = false;
         backoffInMs = Math.min(this.options.retryMaxInMs, Math.max(this.options.retryMinInMs, backoffInMs * 2));
         this.logger.warn({ err: error, backoffInMs }, "flush failed; entries stay pending and are retried");
         await sleepUnlessAborted(backoffInMs, signal);
@@ -93,15 +149,44 @@ export class Flusher {
     }
   }
 
+  /**
+   * One batch: our pending entries first (after a restart, a claim or a failure), topped up
+   * with new ones so that an entry being retried never holds back the entries behind it; a
+   * partial batch lingers briefly for more.
+   */
   private async read(): Promise<StreamEntry[]> {
-    const streams = this.keys.streams();
-    const { group, consumer, batchSize, blockInMs } = this.options;
+    const { batchSize, blockInMs, lingerInMs } = this.options;
+    let entries: StreamEntry[] = [];
     if (this.readPendingFirst) {
-      const pending = parseReadReply(await this.redis.xreadgroup("GROUP", group, consumer, "COUNT", batchSize, "STREAMS", ...streams, ...streams.map(() => "0")));
-      if (pending.length > 0) return pending;
-      this.readPendingFirst = false;
+      entries = await this.readGroup("0", batchSize);
+      if (entries.length === 0) this.readPendingFirst = false;
     }
-    return parseReadReply(await this.redis.xreadgroup("GROUP", group, consumer, "COUNT", batchSize, "BLOCK", blockInMs, "STREAMS", ...streams, ...streams.map(() => ">")));
+    const fresh = await this.readGroup(">", batchSize, entries.length === 0 ? blockInMs : undefined);
+    entries = entries.concat(fresh);
+    if (fresh.length === 0 || fresh.length >= batchSize || lingerInMs <= 0) return entries;
+    const lingerUntil = Date.now() + lingerInMs;
+    let added = fresh.length;
+    while (added < batchSize) {
+      const left = lingerUntil - Date.now();
+      if (left < 1) break;
+      const more = await this.readGroup(">", batchSize - added, left);
+      if (more.length === 0) break;
+      entries = entries.concat(more);
+      added += more.length;
+    }
+    return entries;
+  }
+
+  /** XREADGROUP over every shard stream from `from` ("0": our pending ones, ">": new ones). */
+  private async readGroup(from: "0" | ">", count: number, blockInMs?: number): Promise<StreamEntry[]> {
+    const streams = this.keys.streams();
+    const { group, consumer } = this.options;
+    const ids = streams.map(() => from);
+    const reply =
+      blockInMs === undefined
+        ? await this.redis.xreadgroup("GROUP", group, consumer, "COUNT", count, "STREAMS", ...streams, ...ids)
+        : await this.redis.xreadgroup("GROUP", group, consumer, "COUNT", count, "BLOCK", Math.max(1, Math.round(blockInMs)), "STREAMS", ...streams, ...ids);
+    return parseReadReply(reply);
   }
 
   /** XAUTOCLAIM entries another consumer took but never acknowledged; they are then ours to read. */
@@ -122,45 +207,95 @@ export class Flusher {
     }
   }
 
-  private async flush(entries: StreamEntry[]): Promise<void> {
+  private async flush(entries: StreamEntry[]): Promise<BatchOutcome> {
     const started = process.hrtime.bigint();
-    const messages: ChatMessage[] = [];
-    const poison: { entry: StreamEntry; error: string }[] = [];
+    const decoded: DecodedEntry[] = [];
+    const undecodable: Poison[] = [];
     for (const entry of entries) {
       try {
-        messages.push(decodeMessage(entry.payload ?? ""));
+        decoded.push({ entry, message: decodeMessage(entry.payload ?? "") });
       } catch (error) {
-        poison.push({ entry, error: error instanceof Error ? error.message : String(error) });
+        undecodable.push({ entry, error: errorText(error) });
       }
     }
-    if (poison.length > 0) await this.deadLetter(poison);
-    await this.timeline.write(messages);
-    await this.acknowledge(entries, messages);
-    this.events.flushed(messages.length, Number(process.hrtime.bigint() - started) / 1e9);
+    // Nothing can ever make these decodable: no point in retrying them.
+    if (undecodable.length > 0) await this.deadLetter(undecodable);
+    if (decoded.length === 0) return { outage: undefined, retryEntries: false };
+
+    this.crashIfArmed("before-write");
+    try {
+      await this.timeline.write(decoded.map(({ message }) => message));
+    } catch (error) {
+      if (!isEntryError(error)) return { outage: error, retryEntries: false };
+      this.logger.warn({ err: error, entries: decoded.length }, "a batch write was rejected; writing its entries one by one to find the culprit");
+      return this.flushOneByOne(decoded, started);
+    }
+    this.crashIfArmed("before-ack");
+    await this.acknowledge(decoded);
+    this.events.flushed(decoded.length, secondsSince(started));
+    return { outage: undefined, retryEntries: false };
   }
 
-  /** Moves entries that can never be written to the dead-letter stream, with the reason. */
-  private async deadLetter(poison: { entry: StreamEntry; error: string }[]): Promise<void> {
-    const pipeline = this.redis.pipeline();
-    for (const { entry, error } of poison) {
-      pipeline.xadd(this.keys.deadLetterStream(), "*", "stream", entry.stream, "entry", entry.id, "error", error, "m", entry.payload ?? "");
+  /** Isolates the entries Cassandra rejects, so that one poison row does not block the rest. */
+  private async flushOneByOne(decoded: DecodedEntry[], started: bigint): Promise<BatchOutcome> {
+    const results = await Promise.allSettled(decoded.map(({ message }) => this.timeline.write([message])));
+    const written: DecodedEntry[] = [];
+    const rejected: { item: DecodedEntry; error: unknown }[] = [];
+    let outage: unknown;
+    results.forEach((result, i) => {
+      if (result.status === "fulfilled") written.push(decoded[i]!);
+      else if (isEntryError(result.reason)) rejected.push({ item: decoded[i]!, error: result.reason });
+      else outage ??= result.reason;
+    });
+    if (written.length > 0) {
+      await this.acknowledge(written);
+      this.events.flushed(written.length, secondsSince(started));
     }
-    await pipeline.exec();
+    const poison: Poison[] = [];
+    for (const { item, error } of rejected) {
+      const failures = await this.redis.hincrby(this.keys.flushFailures(item.entry.stream), item.entry.id, 1);
+      this.logger.warn({ stream: item.entry.stream, id: item.entry.id, failures, err: error }, "Cassandra rejected an entry");
+      if (failures >= this.options.maxEntryFailures) poison.push({ entry: item.entry, error: errorText(error) });
+    }
+    if (poison.length > 0) await this.deadLetter(poison);
+    return { outage, retryEntries: rejected.length > poison.length };
+  }
+
+  /**
+   * Moves entries that can never be written to the dead-letter stream, with the reason, and
+   * takes them out of the buffer in the same MULTI: an entry is in exactly one of the two.
+   */
+  private async deadLetter(poison: Poison[]): Promise<void> {
+    const multi = this.redis.multi();
+    for (const { entry, error } of poison) {
+      multi.xadd(this.keys.deadLetterStream(), "*", "stream", entry.stream, "entry", entry.id, "error", error, "m", entry.payload ?? "");
+      multi.xack(entry.stream, this.options.group, entry.id);
+      multi.xdel(entry.stream, entry.id);
+      multi.hdel(this.keys.flushFailures(entry.stream), entry.id);
+    }
+    throwOnFailure(await multi.exec());
     this.events.deadLettered(poison.length);
     this.logger.error({ count: poison.length, entries: poison.map(({ entry, error }) => ({ stream: entry.stream, id: entry.id, error })) }, "entries moved to the dead-letter stream");
   }
 
   /** XACK + XDEL the flushed entries, and trim recent-history zsets to what readers still want. */
-  private async acknowledge(entries: StreamEntry[], messages: ChatMessage[]): Promise<void> {
+  private async acknowledge(flushed: DecodedEntry[]): Promise<void> {
     const idsByStream = new Map<string, string[]>();
-    for (const entry of entries) idsByStream.set(entry.stream, [...(idsByStream.get(entry.stream) ?? []), entry.id]);
     const newestSeqByRoom = new Map<string, number>();
-    for (const m of messages) newestSeqByRoom.set(m.room, Math.max(m.seq, newestSeqByRoom.get(m.room) ?? 0));
+    for (const { entry, message } of flushed) {
+      const ids = idsByStream.get(entry.stream);
+      if (ids) ids.push(entry.id);
+      else idsByStream.set(entry.stream, [entry.id]);
+      newestSeqByRoom.set(message.room, Math.max(message.seq, newestSeqByRoom.get(message.room) ?? 0));
+    }
 
-    const pipeline = this.redis.pipeline();
+    // MULTI: an entry acknowledged but not deleted would count against the buffer cap forever.
+    const pipeline = this.redis.multi();
     for (const [stream, ids] of idsByStream) {
       pipeline.xack(stream, this.options.group, ...ids);
       pipeline.xdel(stream, ...ids);
+      // Failure counts of entries that failed before and were written now.
+      pipeline.hdel(this.keys.flushFailures(stream), ...ids);
     }
     for (const [room, newestSeq] of newestSeqByRoom) {
       // Only flushed seqs are trimmed: everything at or below newestSeq of this room is in Cassandra
@@ -168,10 +303,30 @@ export class Flusher {
       // which are claimed and rewritten; readers fall back to Cassandra for any seq Redis lacks.
       pipeline.zremrangebyscore(this.keys.roomRecent(room), "-inf", newestSeq - this.options.recentKeepPerRoom);
     }
-    const results = await pipeline.exec();
-    const failure = results?.find(([error]) => error);
-    if (failure) throw failure[0];
+    throwOnFailure(await pipeline.exec());
   }
+
+  private crashIfArmed(point: CrashPoint): void {
+    if (!this.crashArmed || this.options.crashAt !== point) return;
+    this.crashArmed = false;
+    // Written synchronously: pino's asynchronous line would die with the process.
+    writeSync(2, `${JSON.stringify({ level: 40, time: Date.now(), consumer: this.options.consumer, crashAt: point, msg: "CHAT_FLUSHER_CRASH_AT: killing this process with SIGKILL (fault injection)" })}\n`);
+    process.kill(process.pid, "SIGKILL");
+  }
+}
+
+function throwOnFailure(results: [Error | null, unknown][] | null): void {
+  const failure = results?.find(([error]) => error);
+  if (failure) throw failure[0];
+  if (results === null) throw new Error("Redis transaction aborted");
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+function secondsSince(started: bigint): number {
+  return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
 function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {

@@ -1,6 +1,11 @@
 /**
  * The flusher process: `node dist/storage/flusher/main.js`.
  * Drains the Redis write-buffer streams into Cassandra until SIGTERM/SIGINT.
+ *
+ * Its own settings (besides storage/config.ts): CHAT_FLUSHER_BATCH_SIZE, CHAT_FLUSHER_LINGER_MS,
+ * CHAT_FLUSHER_CLAIM_IDLE_MS, CHAT_FLUSHER_MAX_ENTRY_FAILURES, CHAT_FLUSH_STRATEGY
+ * (concurrent | partition-batches), CHAT_FLUSH_CONCURRENCY, and the fault-injection hook
+ * CHAT_FLUSHER_CRASH_AT (before-write | before-ack; off by default, for test/faults/ only).
  */
 import { hostname } from "node:os";
 import { Redis } from "ioredis";
@@ -9,10 +14,10 @@ import { EnvReader } from "../../common/env.js";
 import { createLogger } from "../../common/logger.js";
 import { createRegistry } from "../../common/metrics.js";
 import { createCassandraClient } from "../cassandra/client.js";
-import { Timeline } from "../cassandra/timeline.js";
+import { DEFAULT_WRITE_OPTIONS, Timeline, WRITE_STRATEGIES } from "../cassandra/timeline.js";
 import { readStorageConfig } from "../config.js";
 import { RedisKeys } from "../keys.js";
-import { DEFAULT_FLUSHER_OPTIONS, Flusher } from "./flusher.js";
+import { CRASH_POINTS, DEFAULT_FLUSHER_OPTIONS, Flusher, type FlusherOptions } from "./flusher.js";
 import { startFlusherHttp } from "./http.js";
 
 const env = new EnvReader();
@@ -20,6 +25,20 @@ const config = readStorageConfig(env);
 const httpPort = env.integer("CHAT_FLUSHER_HTTP_PORT", 9100, { min: 0, max: 65535 });
 const consumer = env.string("CHAT_FLUSHER_NAME", `${hostname()}-${process.pid}`);
 const logger = createLogger("flusher").child({ consumer });
+const options: FlusherOptions = {
+  ...DEFAULT_FLUSHER_OPTIONS,
+  consumer,
+  recentKeepPerRoom: config.stream.recentKeepPerRoom,
+  batchSize: env.integer("CHAT_FLUSHER_BATCH_SIZE", DEFAULT_FLUSHER_OPTIONS.batchSize, { min: 1, max: 10_000 }),
+  lingerInMs: env.integer("CHAT_FLUSHER_LINGER_MS", DEFAULT_FLUSHER_OPTIONS.lingerInMs, { min: 0, max: 10_000 }),
+  claimIdleInMs: env.integer("CHAT_FLUSHER_CLAIM_IDLE_MS", DEFAULT_FLUSHER_OPTIONS.claimIdleInMs, { min: 100 }),
+  maxEntryFailures: env.integer("CHAT_FLUSHER_MAX_ENTRY_FAILURES", DEFAULT_FLUSHER_OPTIONS.maxEntryFailures, { min: 1 }),
+  crashAt: process.env.CHAT_FLUSHER_CRASH_AT ? env.oneOf("CHAT_FLUSHER_CRASH_AT", CRASH_POINTS, "before-write") : undefined,
+};
+const writeOptions = {
+  strategy: env.oneOf("CHAT_FLUSH_STRATEGY", WRITE_STRATEGIES, DEFAULT_WRITE_OPTIONS.strategy),
+  concurrency: env.integer("CHAT_FLUSH_CONCURRENCY", DEFAULT_WRITE_OPTIONS.concurrency, { min: 1, max: 1024 }),
+};
 
 const keys = new RedisKeys(config.redis.keyPrefix, config.stream.shards);
 const redis = new Redis(config.redis.url, { lazyConnect: true });
@@ -41,7 +60,7 @@ new Gauge({
   },
 });
 
-const flusher = new Flusher(redis, keys, new Timeline(cassandra, config.stream.bucketWidthInMs), { ...DEFAULT_FLUSHER_OPTIONS, consumer, recentKeepPerRoom: config.stream.recentKeepPerRoom }, logger, {
+const flusher = new Flusher(redis, keys, new Timeline(cassandra, config.stream.bucketWidthInMs, writeOptions), options, logger, {
   flushed(count, seconds) {
     flushed.inc(count);
     flushSeconds.observe(seconds);
@@ -55,7 +74,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => 
 
 await redis.connect();
 const http = await startFlusherHttp(httpPort, registry, () => redis.status === "ready");
-logger.info({ httpPort, shards: config.stream.shards, keyspace: config.cassandra.keyspace }, "flusher started");
+logger.info({ httpPort, shards: config.stream.shards, keyspace: config.cassandra.keyspace, batchSize: options.batchSize, lingerInMs: options.lingerInMs, ...writeOptions, crashAt: options.crashAt }, "flusher started");
 process.send?.({ type: "listening", port: (http.address() as { port: number }).port });
 await flusher.run(stop.signal);
 logger.info("flusher stopping");

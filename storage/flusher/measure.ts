@@ -1,0 +1,81 @@
+/**
+ * Measures how fast each write strategy of the Timeline (storage/cassandra/timeline.ts) puts
+ * messages into a real Cassandra, the way the flusher does: batches of `batchSize` messages
+ * spread over rooms and senders, one batch after the other. bench/flush.ts prints the result;
+ * the faster strategy is DEFAULT_WRITE_OPTIONS.
+ */
+import { randomBytes } from "node:crypto";
+import { createCassandraClient } from "../cassandra/client.js";
+import { DEFAULT_WRITE_OPTIONS, Timeline, WRITE_STRATEGIES, type WriteStrategy } from "../cassandra/timeline.js";
+import { DEFAULT_STREAM_CONFIG, type CassandraConfig } from "../config.js";
+import type { ChatMessage } from "../message.js";
+import { DEFAULT_FLUSHER_OPTIONS } from "./flusher.js";
+
+export interface MeasureFlushOptions {
+  cassandra: CassandraConfig;
+  /** Messages written per strategy and round. */
+  rows: number;
+  rooms?: number;
+  senders?: number;
+  batchSize?: number;
+  concurrency?: number;
+  /** Rounds per strategy, alternating strategies so neither always runs on a warmer node. */
+  rounds?: number;
+  log?: (line: string) => void;
+}
+
+export interface StrategyResult {
+  strategy: WriteStrategy;
+  /** Messages per second in each round (each message is a messages_by_room and a messages_by_user row). */
+  rounds: number[];
+  /** The median round. */
+  rowsPerSecond: number;
+}
+
+export async function measureFlush(options: MeasureFlushOptions): Promise<{ results: StrategyResult[]; fastest: WriteStrategy }> {
+  const { rows, rooms = 50, senders = 200, batchSize = DEFAULT_FLUSHER_OPTIONS.batchSize, concurrency = DEFAULT_WRITE_OPTIONS.concurrency, rounds = 3, log = () => undefined } = options;
+  const client = createCassandraClient(options.cassandra);
+  try {
+    await client.connect();
+    const timeline = new Timeline(client, DEFAULT_STREAM_CONFIG.bucketWidthInMs);
+    const perStrategy = new Map<WriteStrategy, number[]>(WRITE_STRATEGIES.map((strategy) => [strategy, []]));
+    // Warm-up: prepares the statements and lets Cassandra's JIT compile the write path.
+    for (const strategy of WRITE_STRATEGIES) await writeAll(timeline, messages(Math.min(rows, 5000), rooms, senders), batchSize, strategy, concurrency);
+    for (let round = 0; round < rounds; round++) {
+      for (const strategy of WRITE_STRATEGIES) {
+        const batch = messages(rows, rooms, senders);
+        const started = performance.now();
+        await writeAll(timeline, batch, batchSize, strategy, concurrency);
+        const rate = (rows * 1000) / (performance.now() - started);
+        perStrategy.get(strategy)!.push(rate);
+        log(`round ${round + 1} ${strategy}: ${rate.toFixed(0)} rows/s`);
+      }
+    }
+    const results = WRITE_STRATEGIES.map((strategy) => ({ strategy, rounds: perStrategy.get(strategy)!, rowsPerSecond: median(perStrategy.get(strategy)!) }));
+    const fastest = results.reduce((best, result) => (result.rowsPerSecond > best.rowsPerSecond ? result : best)).strategy;
+    return { results, fastest };
+  } finally {
+    await client.shutdown();
+  }
+}
+
+async function writeAll(timeline: Timeline, all: ChatMessage[], batchSize: number, strategy: WriteStrategy, concurrency: number): Promise<void> {
+  for (let i = 0; i < all.length; i += batchSize) await timeline.write(all.slice(i, i + batchSize), { strategy, concurrency });
+}
+
+/** `count` messages of ~100 characters in `rooms` fresh rooms, seqs 1, 2, ... per room. */
+function messages(count: number, rooms: number, senders: number): ChatMessage[] {
+  const run = randomBytes(4).toString("hex");
+  const seqs = new Array<number>(rooms).fill(0);
+  const now = Date.now();
+  return Array.from({ length: count }, (_, i) => {
+    const room = i % rooms;
+    const seq = ++seqs[room]!;
+    return { id: `${run}-${i}`, room: `bench-${run}-${room}`, seq, from: `user-${i % senders}`, clientId: `c-${i}`, text: "x".repeat(100), ts: now + i };
+  });
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
