@@ -41,6 +41,12 @@ const config = readServerConfig(new EnvReader());
 const logger = createLogger("node").child({ node: config.nodeName });
 const { storage } = config;
 
+// @socket.io/redis-adapter publishes without handling the returned promise (dist/index.js,
+// broadcast(): `this.pubClient.publish(channel, msg)`), so a broadcast while Redis is
+// unreachable rejects unhandled, and Node's default would kill the node with every connection
+// on it. Such a broadcast is lost either way (clients recover with `join { since }`): log it.
+process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unhandled promise rejection"));
+
 // Stores
 // Fail a command after two reconnect attempts instead of queueing it for long: a send that
 // cannot reach Redis should get UNAVAILABLE quickly, so the client retries (same clientId).
@@ -88,7 +94,7 @@ const chat = new ChatService({
 const bind = <P>(event: EventDefinition<P>) => bindEvent(event, metrics, logger);
 const events = [
   bind(joinEvent(io, chat, presence)),
-  bind(leaveEvent(io, presence)),
+  bind(leaveEvent(io, chat, presence)),
   bind(sendEvent(chat)),
   bind(historyEvent(chat)),
   bind(typingEvent(chat)),
@@ -96,12 +102,17 @@ const events = [
   bind(readEvent(chat)),
   bind(roomsEvent(chat)),
 ];
+// Presence updates of disconnecting sockets run after the socket is gone; shutdown waits for
+// them before closing Redis.
+const presenceUpdates = new Set<Promise<unknown>>();
 onConnection(io, events, realtimeOptions, (principal, rooms) => {
   for (const room of rooms) {
-    presence.left(room, principal.userId).then(
+    const update = presence.left(room, principal.userId).then(
       (change) => change && io.to(room).emit("presence", change),
       (error: unknown) => logger.warn({ err: error, room }, "presence update failed"),
     );
+    presenceUpdates.add(update);
+    void update.finally(() => presenceUpdates.delete(update));
   }
 });
 presence.start((error) => logger.warn({ err: error }, "presence heartbeat failed"));
@@ -119,6 +130,7 @@ const shutdown = createShutdown({
   async closeResources() {
     presence.stop();
     if (listenSocket) uws.us_listen_socket_close(listenSocket as never);
+    await Promise.allSettled(presenceUpdates);
     io.close();
     await Promise.allSettled([cassandra.shutdown(), redis.quit(), subscriber.quit()]);
   },

@@ -11,6 +11,7 @@ import { io as connect, type Socket, type SocketOptions, type ManagerOptions } f
 import { createCassandraClient, type CassandraClient } from "../storage/cassandra/client.js";
 import { freePort } from "../scripts/infra/process.js";
 import { cassandraConfigFor, startApps, type Apps } from "../scripts/infra/stack.js";
+import type { AppProcess } from "../scripts/infra/apps.js";
 import { mintToken, type TokenOptions } from "../scripts/lib/tokens.js";
 
 export const TEST_JWT_SECRET = "test-secret-0123456789abcdef";
@@ -48,27 +49,57 @@ export interface TestCluster {
   /** A socket.io client through the gateway; resolves once connected. */
   client(token: string, options?: Partial<ManagerOptions & SocketOptions>): Promise<Socket>;
   stop(): Promise<void>;
+  /**
+   * SIGTERM node `index` (it drains), wait for it to exit, and start it again under the same
+   * name on the same port, so the gateway's config stays valid. Resolves once it listens;
+   * `apps.nodes[index]` is the new process.
+   */
+  restartNode(index: number): Promise<AppProcess>;
+  /** Stops the flusher if it runs and starts a new one; `apps.flusher` is the new process. */
+  restartFlusher(): Promise<AppProcess>;
+  /** The node's own base URL, bypassing the gateway (probes of one node). */
+  nodeUrl(index: number): string;
+  /** An HTTP request through the gateway, with a Bearer token when given; JSON bodies are parsed. */
+  http(path: string, options?: HttpOptions): Promise<HttpAnswer>;
 }
 
-export async function startTestCluster({ nodeCount = 2, env = {} }: { nodeCount?: number; env?: NodeJS.ProcessEnv } = {}): Promise<TestCluster> {
+export interface HttpOptions {
+  method?: string;
+  token?: string;
+  /** Serialized as JSON unless it is a string (sent as is, for malformed-body tests). */
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface HttpAnswer {
+  status: number;
+  headers: Headers;
+  /** Parsed JSON when the response says application/json, else the text; its shape is what the tests assert. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  body: any;
+  text: string;
+}
+
+export interface TestClusterOptions {
+  nodeCount?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function startTestCluster({ nodeCount = 2, env = {} }: TestClusterOptions = {}): Promise<TestCluster> {
   const stores = testStores();
   const prefix = uniquePrefix();
   const logDir = join(process.env.CHAT_TEST_LOG_DIR ?? tmpdir(), prefix.slice(0, -1));
-  const apps = await startApps({
-    dir: logDir,
-    nodeCount,
-    gatewayPort: await freePort(),
-    env: {
-      CHAT_REDIS_URL: stores.redisUrl,
-      CHAT_REDIS_PREFIX: prefix,
-      CHAT_CASSANDRA_CONTACT_POINTS: stores.cassandraContactPoint,
-      CHAT_CASSANDRA_KEYSPACE: stores.keyspace,
-      CHAT_JWT_SECRET: TEST_JWT_SECRET,
-      CHAT_DRAIN_DEADLINE_MS: "1000",
-      LOG_LEVEL: "info",
-      ...env,
-    },
-  });
+  const appEnv: NodeJS.ProcessEnv = {
+    CHAT_REDIS_URL: stores.redisUrl,
+    CHAT_REDIS_PREFIX: prefix,
+    CHAT_CASSANDRA_CONTACT_POINTS: stores.cassandraContactPoint,
+    CHAT_CASSANDRA_KEYSPACE: stores.keyspace,
+    CHAT_JWT_SECRET: TEST_JWT_SECRET,
+    CHAT_DRAIN_DEADLINE_MS: "1000",
+    LOG_LEVEL: "info",
+    ...env,
+  };
+  const apps = await startApps({ dir: logDir, nodeCount, gatewayPort: await freePort(), env: appEnv });
   const redis = new Redis(stores.redisUrl);
   const cassandra = createCassandraClient(cassandraConfigFor(stores.cassandraContactPoint, stores.keyspace));
   const sockets: Socket[] = [];
@@ -95,7 +126,38 @@ export async function startTestCluster({ nodeCount = 2, env = {} }: { nodeCount?
       redis.disconnect();
       await cassandra.shutdown();
     },
+    restartNode: (index) => apps.restartNode(index),
+    restartFlusher: () => apps.restartFlusher(),
+    nodeUrl(index) {
+      const node = apps.nodes[index];
+      if (!node) throw new Error(`no node ${index}`);
+      return `http://127.0.0.1:${node.port}`;
+    },
+    http: (path, options) => httpRequest(`${apps.gateway.url}${path}`, options),
   };
+}
+
+
+/** An HTTP request with an optional Bearer token; the answer's JSON body parsed when it is JSON. */
+export async function httpRequest(url: string, { method = "GET", token, body, headers = {} }: HttpOptions = {}): Promise<HttpAnswer> {
+  const requestHeaders: Record<string, string> = { ...headers };
+  if (token !== undefined) requestHeaders["authorization"] = `Bearer ${token}`;
+  let payload: string | undefined;
+  if (body !== undefined) {
+    payload = typeof body === "string" ? body : JSON.stringify(body);
+    requestHeaders["content-type"] ??= "application/json";
+  }
+  const response = await fetch(url, { method, headers: requestHeaders, body: payload, signal: AbortSignal.timeout(10_000) });
+  const text = await response.text();
+  let parsed: unknown = text;
+  if ((response.headers.get("content-type") ?? "").includes("application/json")) {
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // Left as text: the test's assertion on the body shows what came back.
+    }
+  }
+  return { status: response.status, headers: response.headers, body: parsed, text };
 }
 
 /** Emits with an ack and resolves with the ack's value (socket.io's emitWithAck, with a timeout). */

@@ -11,6 +11,7 @@ import { startFlusher, startSocketNode, type AppProcess } from "./apps.js";
 import { ensureCassandraJars, LOCAL_DATA_CENTER, startCassandra, type CassandraNode } from "./cassandra.js";
 import { startGateway, type Gateway } from "./haproxy.js";
 import { ensureDebianPackages } from "./install.js";
+import { freePort } from "./process.js";
 import { startRedis, type AppendFsync, type RedisServer } from "./redis.js";
 
 export interface StoresOptions {
@@ -72,30 +73,48 @@ export interface AppsOptions {
 }
 
 export interface Apps {
+  /** Current processes: restartNode/restartFlusher replace entries. */
   nodes: AppProcess[];
   flusher: AppProcess;
   gateway: Gateway;
+  /** Stops node `index` (drain) and starts it again under the same name and port, so the gateway's config stays valid. */
+  restartNode(index: number): Promise<AppProcess>;
+  restartFlusher(): Promise<AppProcess>;
   stop(): Promise<void>;
 }
 
 export async function startApps({ dir, env, nodeCount, gatewayPort, gatewayHost = "127.0.0.1" }: AppsOptions): Promise<Apps> {
-  const appEnv = { HOST: "127.0.0.1", PORT: "0", ...env };
+  const appEnv = { HOST: "127.0.0.1", ...env };
   const nodeNames = Array.from({ length: nodeCount }, (_, i) => `n${i + 1}`);
-  const [flusher, ...nodes] = await allOrStopAll([
-    startFlusher({ name: "flusher-1", env: { CHAT_FLUSHER_HTTP_PORT: "0", ...appEnv }, logFile: join(dir, "flusher-1.log") }),
-    ...nodeNames.map((name) => startSocketNode({ name, env: appEnv, logFile: join(dir, `${name}.log`) })),
-  ]);
+  // Ports chosen up front rather than PORT=0: uSockets sets SO_REUSEADDR only for a nonzero
+  // port, and a node restarted on its old port must not wait out TIME_WAIT connections.
+  const nodePorts = await Promise.all(nodeNames.map(() => freePort()));
+  const startNode = (i: number) => startSocketNode({ name: nodeNames[i]!, env: { ...appEnv, PORT: String(nodePorts[i]) }, logFile: join(dir, `${nodeNames[i]}.log`) });
+  const startTheFlusher = () => startFlusher({ name: "flusher-1", env: { CHAT_FLUSHER_HTTP_PORT: "0", ...appEnv }, logFile: join(dir, "flusher-1.log") });
+
+  const [flusher, ...nodes] = await allOrStopAll([startTheFlusher(), ...nodeNames.map((_, i) => startNode(i))]);
   try {
-    const gateway = await startGateway({ bindHost: gatewayHost, bindPort: gatewayPort, backends: nodes.map((node, i) => ({ name: nodeNames[i]!, host: "127.0.0.1", port: node.port })) }, join(dir, "gateway"));
-    return {
+    const gateway = await startGateway({ bindHost: gatewayHost, bindPort: gatewayPort, backends: nodeNames.map((name, i) => ({ name, host: "127.0.0.1", port: nodePorts[i]! })) }, join(dir, "gateway"));
+    const apps: Apps = {
       nodes,
       flusher: flusher!,
       gateway,
+      async restartNode(index) {
+        const old = apps.nodes[index];
+        if (!old) throw new Error(`no node ${index}`);
+        await old.stop();
+        return (apps.nodes[index] = await startNode(index));
+      },
+      async restartFlusher() {
+        await apps.flusher.stop();
+        return (apps.flusher = await startTheFlusher());
+      },
       async stop() {
         await gateway.stop();
-        await Promise.allSettled([...nodes.map((node) => node.stop()), flusher!.stop()]);
+        await Promise.allSettled([...apps.nodes.map((node) => node.stop()), apps.flusher.stop()]);
       },
     };
+    return apps;
   } catch (error) {
     await Promise.allSettled([flusher!, ...nodes].map((app) => app.stop()));
     throw error;

@@ -142,7 +142,7 @@ export class ChatService {
     const { limits } = this.deps;
     if (clientId.length > limits.maxClientIdChars) throw new ChatError("BAD_REQUEST", `clientId must be at most ${limits.maxClientIdChars} characters`);
     if (text.length > limits.maxTextChars) throw new ChatError("TOO_LARGE", `text must be at most ${limits.maxTextChars} characters`);
-    if (meta !== undefined && Buffer.byteLength(JSON.stringify(meta)) > limits.maxMetaBytes) {
+    if (meta !== undefined && metaBytes(meta) > limits.maxMetaBytes) {
       throw new ChatError("TOO_LARGE", `meta must be at most ${limits.maxMetaBytes} bytes as JSON`);
     }
   }
@@ -156,5 +156,18 @@ export class ChatService {
       this.deps.logger.warn({ err: error, what }, "storage call failed");
       throw new ChatError("UNAVAILABLE", "storage is unavailable, retry later", STORAGE_RETRY_AFTER_MS);
     }
+  }
+}
+
+/**
+ * Size of meta as JSON. A structure nested deeply enough to overflow JSON.stringify's stack is
+ * far larger than any limit once serialised, so it counts as too large.
+ */
+function metaBytes(meta: Record<string, unknown>): number {
+  try {
+    return Buffer.byteLength(JSON.stringify(meta));
+  } catch (error) {
+    if (error instanceof RangeError) return Number.POSITIVE_INFINITY;
+    throw error;
   }
 }

@@ -1,0 +1,165 @@
+/**
+ * Shared pieces of the protocol suites (PROTOCOL.md, black-box through the gateway): ack
+ * shapes, error assertions, names no other test uses, "the cluster is still up" checks, and a
+ * watcher that proves nothing leaked into a room it did not ask for.
+ */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import type { Socket } from "socket.io-client";
+import type { ChatMessage } from "../../storage/message.js";
+import { httpRequest, nextEvent, nodeOf, request, type TestCluster } from "../fixture.js";
+
+export type ErrorCode = "BAD_REQUEST" | "FORBIDDEN" | "NOT_FOUND" | "TOO_LARGE" | "RATE_LIMITED" | "UNAVAILABLE" | "INTERNAL";
+export interface ErrorAck {
+  ok: false;
+  error: { code: ErrorCode; message: string; retryAfterMs?: number };
+}
+export type Ack<T = Record<string, unknown>> = ({ ok: true } & T) | ErrorAck;
+export type SendResult = { id: string; seq: number; ts: number; duplicate?: boolean };
+export type Page = { messages: ChatMessage[]; more: boolean };
+export type RoomEntry = { room: string; lastSeq: number; readSeq: number; unread: number };
+
+/**
+ * A tag for user and room names. The Cassandra keyspace is shared by every file of a test run
+ * (only Redis keys are prefixed per cluster), so names must not repeat across files.
+ */
+export function uniqueTag(): string {
+  return randomBytes(4).toString("hex");
+}
+
+/** Asserts an `{ ok: false, error: { code } }` ack with a non-empty message; returns the error. */
+export function assertError(ack: unknown, code: ErrorCode, what = ""): ErrorAck["error"] {
+  const reply = ack as ErrorAck;
+  assert.equal(typeof reply, "object", `${what}: ack should be an object, got ${JSON.stringify(ack)}`);
+  assert.equal(reply?.ok, false, `${what}: expected ok: false with ${code}, got ${JSON.stringify(ack)}`);
+  assert.equal(reply.error?.code, code, `${what}: expected ${code}, got ${JSON.stringify(ack)}`);
+  assert.equal(typeof reply.error.message, "string", `${what}: error.message should be a string`);
+  assert.ok(reply.error.message.length > 0, `${what}: error.message should not be empty`);
+  return reply.error;
+}
+
+/** Asserts `{ ok: true, ... }` and returns the ack. */
+export function assertOk<T>(ack: Ack<T>, what = ""): { ok: true } & T {
+  assert.equal(ack?.ok, true, `${what}: expected ok: true, got ${JSON.stringify(ack)}`);
+  return ack as { ok: true } & T;
+}
+
+export async function send(socket: Socket, room: string, clientId: string, text: string, meta?: Record<string, unknown>): Promise<Ack<SendResult>> {
+  return request<Ack<SendResult>>(socket, "send", meta === undefined ? { room, clientId, text } : { room, clientId, text, meta });
+}
+
+/**
+ * No node process has exited, every node answers /readyz 200 directly, and so does the gateway:
+ * what "no crash" means after hostile input.
+ */
+export async function assertClusterAlive(cluster: TestCluster): Promise<void> {
+  for (const [index, node] of cluster.apps.nodes.entries()) {
+    assert.equal(node.process.child.exitCode, null, `node ${index + 1} exited with ${node.process.child.exitCode}; see ${node.process.logFile}`);
+    assert.equal(node.process.child.signalCode, null, `node ${index + 1} was killed by ${node.process.child.signalCode}`);
+    const ready = await httpRequest(`${cluster.nodeUrl(index)}/readyz`);
+    assert.equal(ready.status, 200, `node ${index + 1} /readyz`);
+  }
+  assert.equal((await cluster.http("/readyz")).status, 200, "gateway /readyz");
+}
+
+/**
+ * A socket that joined a room of its own and records every server event it gets. `assertQuiet`
+ * sends a sentinel into that room and, once the sentinel arrives, asserts nothing else came
+ * before it: the barrier that makes "received nothing" a deterministic check.
+ */
+export class Watcher {
+  private readonly received: { event: string; args: unknown[] }[] = [];
+  private sentinels = 0;
+
+  private constructor(
+    readonly socket: Socket,
+    readonly room: string,
+  ) {
+    socket.onAny((event: string, ...args: unknown[]) => this.received.push({ event, args }));
+  }
+
+  static async start(cluster: TestCluster, userId: string, room: string, options: Parameters<TestCluster["client"]>[1] = {}): Promise<Watcher> {
+    const socket = await cluster.client(await cluster.token(userId, [room]), options);
+    assertOk(await request<Ack>(socket, "join", { room }), "watcher join");
+    const watcher = new Watcher(socket, room);
+    // Whatever its own join caused (a presence event, say) arrives before this first sentinel.
+    await watcher.sentinel();
+    watcher.received.length = 0;
+    return watcher;
+  }
+
+  async assertQuiet(what: string): Promise<void> {
+    const clientId = await this.sentinel();
+    const others = this.received.filter(({ event, args }) => !(event === "message" && (args[0] as ChatMessage).clientId === clientId));
+    assert.deepEqual(others, [], `${what}: the watcher in another room received events`);
+    this.received.length = 0;
+  }
+
+  /** Sends a message to the watcher's own room and waits for it; returns its clientId. */
+  private async sentinel(): Promise<string> {
+    const clientId = `sentinel-${++this.sentinels}`;
+    const arrived = nextEvent<ChatMessage>(this.socket, "message", (m) => m.room === this.room && m.clientId === clientId);
+    assertOk(await send(this.socket, this.room, clientId, "sentinel"), "sentinel send");
+    await arrived;
+    return clientId;
+  }
+}
+
+/**
+ * Sends `count` messages to `room` from several users, sequentially, at most `perUser` each
+ * (below the default burst of 40, so the rate limit is not what the test measures). Returns
+ * the acks in send order.
+ */
+export async function fillRoom(cluster: TestCluster, room: string, count: number, userPrefix: string, perUser = 35): Promise<SendResult[]> {
+  const acks: SendResult[] = [];
+  let socket: Socket | undefined;
+  for (let i = 0; i < count; i++) {
+    if (i % perUser === 0) {
+      socket?.disconnect();
+      socket = await cluster.client(await cluster.token(`${userPrefix}${i / perUser}`, [room]));
+    }
+    acks.push(assertOk(await send(socket!, room, `fill-${i}`, `message ${i}`), `fill ${i}`));
+  }
+  socket?.disconnect();
+  return acks;
+}
+
+/** Every message of the room, paging history backwards until `more` is false. */
+export async function wholeHistory(socket: Socket, room: string): Promise<ChatMessage[]> {
+  const pages: ChatMessage[][] = [];
+  let beforeSeq: number | undefined;
+  for (;;) {
+    const page = assertOk(await request<Ack<Page>>(socket, "history", beforeSeq === undefined ? { room, limit: 100 } : { room, beforeSeq, limit: 100 }), "history page");
+    pages.unshift(page.messages);
+    if (!page.more || page.messages.length === 0) break;
+    beforeSeq = page.messages[0]!.seq;
+  }
+  return pages.flat();
+}
+
+/** Records every `event` the socket receives from now on, until `stop()`. */
+export function collect<T>(socket: Socket, event: string): { values: T[]; stop(): T[] } {
+  const values: T[] = [];
+  const listener = (value: T) => values.push(value);
+  socket.on(event, listener);
+  return {
+    values,
+    stop() {
+      socket.off(event, listener);
+      return values;
+    },
+  };
+}
+
+/**
+ * A client through the gateway on a different node than `other`. The gateway balances
+ * handshakes round-robin, so a second attempt lands elsewhere; the loop is bounded and says so.
+ */
+export async function clientOnOtherNode(cluster: TestCluster, token: string, other: Socket, options: Parameters<TestCluster["client"]>[1] = {}): Promise<Socket> {
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const socket = await cluster.client(token, options);
+    if (nodeOf(socket) !== nodeOf(other)) return socket;
+    socket.disconnect();
+  }
+  throw new Error(`the gateway put 4 handshakes in a row on ${nodeOf(other)}`);
+}
