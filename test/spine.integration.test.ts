@@ -5,6 +5,7 @@
  * is gone.
  */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { DEFAULT_STREAM_CONFIG } from "../storage/config.js";
 import { bucketOf, type ChatMessage } from "../storage/message.js";
@@ -61,3 +62,26 @@ for (const transport of ["websocket", "polling"] as const) {
     });
   });
 }
+
+test("logs never contain a token or a message's text", async () => {
+  const room = `logs-${Date.now()}`;
+  const secretText = `do-not-log-${Date.now()}`;
+  const token = await cluster.token("carol", [room]);
+  const carol = await cluster.client(token);
+  assert.equal((await request(carol, "join", { room })).ok, true);
+  assert.equal((await request(carol, "send", { room, clientId: "log-1", text: secretText })).ok, true);
+  // Failures log too: a forbidden send, an oversized one, and a bad token on REST and on connect.
+  await request(carol, "send", { room: "elsewhere", clientId: "log-2", text: secretText });
+  await request(carol, "send", { room, clientId: "log-3", text: secretText.repeat(400) });
+  await fetch(`${cluster.url}/api/me/rooms`, { headers: { authorization: `Bearer ${token}x` } });
+  await assert.rejects(cluster.client(`${token}x`));
+  await eventually("flushed", async () => ((await cluster.cassandra.execute("SELECT seq FROM messages_by_room WHERE room = ? AND bucket = ?", [room, bucketOf(Date.now(), DEFAULT_STREAM_CONFIG.bucketWidthInMs)])).rowLength > 0 ? true : undefined));
+  carol.disconnect();
+
+  const logs = [...cluster.apps.nodes, cluster.apps.flusher].map((app) => readFileSync(app.process.logFile, "utf8"));
+  assert.ok(logs.every((log) => log.length > 0), "every process logged something");
+  for (const log of logs) {
+    assert.equal(log.includes(secretText), false, "a message text reached a log");
+    assert.equal(log.includes(token.split(".")[2]!), false, "a token reached a log");
+  }
+});
