@@ -23,6 +23,11 @@ export class RedisKeys {
     return `${this.prefix}idem:${from}|${room}|${clientId}`;
   }
 
+  /** Hash { tokens, at }: the user's send-rate token bucket. */
+  sendRate(userId: string): string {
+    return `${this.prefix}rate:${userId}`;
+  }
+
   /** Write-buffer stream number `shard`. */
   stream(shard: number): string {
     return `${this.prefix}stream:${shard}`;

@@ -13,7 +13,6 @@ import { ChatError } from "../errors.js";
 import type { NodeMetrics } from "../metrics.js";
 import type { Principal } from "../realtime/auth.js";
 import { mayUseRoom } from "../realtime/names.js";
-import type { SendRateLimiter } from "./rate-limit.js";
 
 /** At most this many missed messages come back with `join { since }`. */
 export const CATCH_UP_LIMIT = 500;
@@ -48,7 +47,6 @@ export interface ChatServiceDeps {
   buffer: MessageBuffer;
   history: History;
   userRooms: UserRooms;
-  rateLimiter: SendRateLimiter;
   limits: Limits;
   metrics: NodeMetrics;
   logger: Logger;
@@ -71,13 +69,12 @@ export class ChatService {
     const started = process.hrtime.bigint();
     this.assertMayUseRoom(principal, room);
     this.checkLimits(clientId, text, meta);
-    const waitInMs = await this.fromStorage("rate limit", () => this.deps.rateLimiter.take(principal.userId));
-    if (waitInMs > 0) throw new ChatError("RATE_LIMITED", "too many messages, slow down", waitInMs);
-
     const outcome = await this.fromStorage("append", () => this.deps.buffer.append({ room, from: principal.userId, clientId, text, meta }));
     switch (outcome.kind) {
       case "duplicate":
         return { ...outcome.receipt, duplicate: true };
+      case "rate_limited":
+        throw new ChatError("RATE_LIMITED", "too many messages, slow down", outcome.retryAfterMs);
       case "buffer_full":
         throw new ChatError("UNAVAILABLE", "the write buffer is full, retry later", BUFFER_FULL_RETRY_AFTER_MS);
       case "stored":

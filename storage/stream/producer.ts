@@ -1,6 +1,6 @@
 /**
  * The socket node's side of the write buffer: appends a message to its room's shard stream and
- * returns the receipt to acknowledge. See append.lua.ts for the atomicity argument.
+ * returns the receipt to acknowledge. See append-script.ts for the atomicity argument.
  */
 import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
@@ -17,7 +17,14 @@ export interface LatestSeqSource {
 export type AppendOutcome =
   | { kind: "stored"; message: ChatMessage }
   | { kind: "duplicate"; receipt: SendReceipt }
-  | { kind: "buffer_full" };
+  | { kind: "buffer_full" }
+  | { kind: "rate_limited"; retryAfterMs: number };
+
+/** A sender's allowance: `perSecond` sends per second with bursts of `burst`. */
+export interface SendRateLimit {
+  perSecond: number;
+  burst: number;
+}
 
 /** Recent-history zsets of idle rooms expire after this long; the flusher trims active ones. */
 const RECENT_TTL_IN_MS = 7 * 24 * 60 * 60 * 1000;
@@ -35,8 +42,10 @@ export class MessageBuffer {
     private readonly keys: RedisKeys,
     private readonly config: StreamConfig,
     private readonly latestSeqs: LatestSeqSource,
+    /** Per-sender limit, cluster-wide; none when absent (tools that fill the buffer). */
+    private readonly sendRate?: SendRateLimit,
   ) {
-    redis.defineCommand("chatAppend", { numberOfKeys: 4, lua: APPEND_SCRIPT });
+    redis.defineCommand("chatAppend", { numberOfKeys: 5, lua: APPEND_SCRIPT });
     this.scripted = redis as unknown as RedisWithAppend;
   }
 
@@ -58,6 +67,8 @@ export class MessageBuffer {
         return { kind: "duplicate", receipt: parseReceipt(reply[1]) };
       case "full":
         return { kind: "buffer_full" };
+      case "rate_limited":
+        return { kind: "rate_limited", retryAfterMs: Number(reply[1]) };
       default:
         throw new Error(`append script answered ${JSON.stringify(reply)}`);
     }
@@ -69,8 +80,12 @@ export class MessageBuffer {
       this.keys.roomMeta(message.room),
       this.keys.streamOf(message.room),
       this.keys.roomRecent(message.room),
+      this.keys.sendRate(message.from),
     ];
-    const args = [head, randomIdPart(), this.config.idempotencyTtlInMs, this.config.maxEntriesPerShard, RECENT_TTL_IN_MS];
+    const rate = this.sendRate ?? { perSecond: 0, burst: 0 };
+    // A full bucket refills in burst/rate seconds; after that its key carries no information.
+    const rateTtlInMs = rate.perSecond > 0 ? Math.ceil((rate.burst / rate.perSecond) * 1000) + 1000 : 1;
+    const args = [head, randomIdPart(), this.config.idempotencyTtlInMs, this.config.maxEntriesPerShard, RECENT_TTL_IN_MS, rate.perSecond, rate.burst, rateTtlInMs];
     return (await this.scripted.chatAppend(...keys, ...args)) as [string, string?];
   }
 
