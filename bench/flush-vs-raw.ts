@@ -1,0 +1,171 @@
+/**
+ * Item 5: rows per second into Cassandra through the flusher vs the raw ceiling.
+ *
+ * Raw ceiling: the same kind of rows written straight by cassandra-driver, no Redis, the whole
+ * set handed to the driver at once with bounded concurrency (so it never waits for a batch
+ * boundary), in each of Timeline's write strategies (one INSERT per row, or one UNLOGGED batch
+ * per partition); the ceiling is the faster of the two.
+ * (bench/flush.ts, by the storage engineer, compares Timeline's write strategies in-process;
+ * this measures the flusher process as deployed.)
+ * Flusher: `rows` messages are appended to the Redis write buffer first (with the node's own
+ * MessageBuffer, under a prefix of their own), then a flusher process is started on that
+ * prefix and timed from its start until the streams are empty (entries are deleted only after
+ * Cassandra confirmed them). Both runs are checked by counting the rows back from Cassandra.
+ */
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Redis } from "ioredis";
+import { startFlusher } from "../scripts/infra/apps.js";
+import { createCassandraClient, type CassandraClient } from "../storage/cassandra/client.js";
+import { DEFAULT_WRITE_OPTIONS, Timeline, WRITE_STRATEGIES } from "../storage/cassandra/timeline.js";
+import { DEFAULT_STREAM_CONFIG, type CassandraConfig } from "../storage/config.js";
+import { RedisKeys } from "../storage/keys.js";
+import { bucketOf, type ChatMessage } from "../storage/message.js";
+import { MessageBuffer } from "../storage/stream/producer.js";
+import { procCpuInMicros } from "./lib/servers.js";
+
+export interface FlushSettings {
+  rows: number;
+  rooms: number;
+  textBytes: number;
+}
+
+export interface FlushResult {
+  rows: number;
+  /** The faster raw strategy's rows/s. */
+  rawRowsPerSecond: number;
+  rawByStrategy: Record<string, number>;
+  flusherRowsPerSecond: number;
+  /** Flusher CPU while draining, 1 = one core. */
+  flusherCpuUtilisation: number;
+  /** Seconds to fill the buffer (not part of the flusher's time). */
+  fillSeconds: number;
+  /**
+   * From the flusher's own /metrics (chat_flush_batch_seconds): batches written, their mean size
+   * and time, and the share of the drain spent writing + acknowledging (the rest is reading
+   * from Redis, decoding, and nothing in flight).
+   */
+  flusherBatches: { count: number; meanRows: number; meanWriteAndAckInMs: number; shareOfDrain: number } | null;
+  /** Rows read back for the raw run with the fewer (should be `rows`). */
+  rawRowsCounted: number;
+  flusherRowsCounted: number;
+}
+
+/** Statements (or batches) in flight for the raw writes: the flusher's own bound. */
+const RAW_CONCURRENCY = DEFAULT_WRITE_OPTIONS.concurrency;
+
+export async function measureFlushVsRaw(options: { cassandra: CassandraConfig; redisUrl: string; prefix: string; env: NodeJS.ProcessEnv; logDir: string; settings: FlushSettings; log: (line: string) => void }): Promise<FlushResult> {
+  const { cassandra: config, redisUrl, prefix, env, logDir, settings, log } = options;
+  const bucketWidthInMs = DEFAULT_STREAM_CONFIG.bucketWidthInMs;
+  const client = createCassandraClient(config);
+  const redis = new Redis(redisUrl);
+  try {
+    await client.connect();
+    const timeline = new Timeline(client, bucketWidthInMs);
+    // Warm-up: prepared statements and Cassandra's JIT, so neither side pays them alone.
+    for (const strategy of WRITE_STRATEGIES) await timeline.write(messages(`warm-${strategy}`, Math.min(5000, settings.rows), settings), { strategy, concurrency: RAW_CONCURRENCY });
+
+    const rawByStrategy: Record<string, number> = {};
+    let rawRowsCounted = Number.POSITIVE_INFINITY;
+    for (const strategy of WRITE_STRATEGIES) {
+      const kind = `raw-${strategy}`;
+      const rows = messages(kind, settings.rows, settings);
+      const started = performance.now();
+      await timeline.write(rows, { strategy, concurrency: RAW_CONCURRENCY });
+      rawByStrategy[strategy] = (settings.rows * 1000) / (performance.now() - started);
+      rawRowsCounted = Math.min(rawRowsCounted, await countRows(client, kind, settings, bucketWidthInMs));
+      log(`  raw cassandra-driver, ${strategy}, ${RAW_CONCURRENCY} in flight: ${rawByStrategy[strategy]!.toFixed(0)} rows/s`);
+    }
+    const rawRowsPerSecond = Math.max(...Object.values(rawByStrategy));
+
+    const flushPrefix = `${prefix}flush-${randomBytes(3).toString("hex")}:`;
+    const keys = new RedisKeys(flushPrefix, DEFAULT_STREAM_CONFIG.shards);
+    const buffer = new MessageBuffer(redis, keys, DEFAULT_STREAM_CONFIG, timeline);
+    const fillStarted = performance.now();
+    const toAppend = messages("flush", settings.rows, settings);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 256 }, async () => {
+        while (next < toAppend.length) {
+          const m = toAppend[next++]!;
+          const outcome = await buffer.append({ room: m.room, from: m.from, clientId: m.clientId, text: m.text });
+          if (outcome.kind !== "stored") throw new Error(`buffer append answered ${outcome.kind}`);
+        }
+      }),
+    );
+    const fillSeconds = (performance.now() - fillStarted) / 1000;
+
+    const flusher = await startFlusher({ name: "flusher-bench", env: { ...env, CHAT_REDIS_PREFIX: flushPrefix, CHAT_FLUSHER_HTTP_PORT: "0" }, logFile: join(logDir, "flusher-bench.log") });
+    try {
+      const pid = flusher.process.child.pid ?? -1;
+      const cpuBefore = procCpuInMicros(pid);
+      const started = performance.now();
+      while ((await backlog(redis, keys)) > 0) await sleep(10);
+      const elapsedInMs = performance.now() - started;
+      const flusherCpuUtilisation = (procCpuInMicros(pid) - cpuBefore) / 1000 / elapsedInMs;
+      const flusherRowsPerSecond = (settings.rows * 1000) / elapsedInMs;
+      const flusherRowsCounted = await countRows(client, "flush", settings, bucketWidthInMs);
+      const flusherBatches = await batchMetrics(flusher.port, settings.rows, elapsedInMs);
+      if (flusherBatches) log(`  flusher batches: ${flusherBatches.count}, ${flusherBatches.meanRows.toFixed(0)} rows and ${flusherBatches.meanWriteAndAckInMs.toFixed(1)} ms (write + ack) each; writing ${(flusherBatches.shareOfDrain * 100).toFixed(0)} % of the drain time`);
+      log(`  flusher: ${flusherRowsPerSecond.toFixed(0)} rows/s (${flusherRowsCounted} rows read back; flusher CPU ${(flusherCpuUtilisation * 100).toFixed(0)} %)`);
+      return { rows: settings.rows, rawRowsPerSecond, rawByStrategy, flusherRowsPerSecond, flusherCpuUtilisation, fillSeconds, rawRowsCounted, flusherRowsCounted, flusherBatches };
+    } finally {
+      await flusher.stop(5000);
+    }
+  } finally {
+    redis.disconnect();
+    await client.shutdown();
+  }
+}
+
+function roomOf(kind: string, index: number): string {
+  return `fl-${kind}-${index}`;
+}
+
+/** `count` messages spread round-robin over the rooms, seq 1, 2, … per room. */
+function messages(kind: string, count: number, settings: FlushSettings): ChatMessage[] {
+  const now = Date.now();
+  const text = "x".repeat(settings.textBytes);
+  return Array.from({ length: count }, (_, i) => ({
+    id: `${now.toString(36)}${randomBytes(10).toString("hex")}`,
+    room: roomOf(kind, i % settings.rooms),
+    seq: Math.floor(i / settings.rooms) + 1,
+    from: `user-${i % 97}`,
+    clientId: `${kind}-${i}`,
+    text,
+    ts: now,
+  }));
+}
+
+async function backlog(redis: Redis, keys: RedisKeys): Promise<number> {
+  const lengths = await Promise.all(keys.streams().map((stream) => redis.xlen(stream)));
+  return lengths.reduce((sum, length) => sum + length, 0);
+}
+
+/** Rows in messages_by_room for the run's rooms (every message of a run falls in today's bucket or the next). */
+async function countRows(client: CassandraClient, kind: string, settings: FlushSettings, bucketWidthInMs: number): Promise<number> {
+  const today = bucketOf(Date.now(), bucketWidthInMs);
+  let total = 0;
+  for (let room = 0; room < settings.rooms; room++) {
+    for (const bucket of [today - 1, today]) {
+      const result = await client.execute("SELECT count(*) AS n FROM messages_by_room WHERE room = ? AND bucket = ?", [roomOf(kind, room), bucket], { prepare: true });
+      total += Number(result.first()?.["n"] ?? 0);
+    }
+  }
+  return total;
+}
+
+/** Reads chat_flush_batch_seconds from the flusher's /metrics; null when it is not there. */
+async function batchMetrics(port: number, rows: number, drainInMs: number): Promise<FlushResult["flusherBatches"]> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const read = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+    const sum = read("chat_flush_batch_seconds_sum");
+    const count = read("chat_flush_batch_seconds_count");
+    if (!(count > 0)) return null;
+    return { count, meanRows: rows / count, meanWriteAndAckInMs: (sum / count) * 1000, shareOfDrain: (sum * 1000) / drainInMs };
+  } catch {
+    return null;
+  }
+}

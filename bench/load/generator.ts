@@ -1,0 +1,262 @@
+/**
+ * A load generator process: many websocket clients speaking the wire protocol by hand, driven
+ * over IPC by the bench (see protocol.ts). It runs apart from the servers so that their CPU
+ * time is theirs alone, and it stays cheap per message: deliveries are counted from the first
+ * bytes of the frame, and decoded only while end-to-end latency is being recorded.
+ *
+ * socket.io framing (Engine.IO v4 + socket.io v4, default JSON parser): server "0{…}" opens,
+ * client "40{auth}" connects, server "40{sid}" confirms (or "44{…}" refuses), "2" ping → "3"
+ * pong, "42[event,…]" is an event, client "42<id>[…]" an event with ack, server "43<id>[…]" the ack.
+ */
+import { WebSocket, type RawData } from "ws";
+import type { GeneratorAnswer, GeneratorCommand, SendPlan, SendResult, WireKind } from "./protocol.js";
+
+interface Client {
+  ws: WebSocket;
+  kind: WireKind;
+  nextAckId: number;
+  pending: Map<number, (reply: string) => void>;
+}
+
+const clients: Client[] = [];
+let received = 0;
+let recording = false;
+let e2eLatencies: number[] = [];
+
+const CHAR_0 = 0x30;
+const CHAR_2 = 0x32;
+const CHAR_3 = 0x33;
+const CHAR_4 = 0x34;
+const CHAR_M = 0x6d;
+const CHAR_J = 0x6a;
+
+function nowInMs(): number {
+  // CLOCK_MONOTONIC: the same clock in every process on the machine, so a send time written
+  // by one generator can be compared with a receive time taken by another.
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+/** The text of a benchmark message: its send time, padded to `bytes`. */
+function messageText(bytes: number): string {
+  const head = `${process.hrtime.bigint()}|`;
+  return head + "x".repeat(Math.max(0, bytes - head.length));
+}
+
+function recordE2e(text: string): void {
+  const match = /(\d{6,})\|/.exec(text);
+  if (match) e2eLatencies.push(nowInMs() - Number(BigInt(match[1]!)) / 1e6);
+}
+
+function onSocketIoFrame(client: Client, data: Buffer, token: string | undefined, connected: (error?: string) => void): void {
+  const type = data[0];
+  if (type === CHAR_4) {
+    const packet = data[1];
+    if (packet === CHAR_2) {
+      // `42["message",…]` is the only event the servers push in these runs besides acks.
+      received++;
+      if (recording) recordE2e(data.toString());
+    } else if (packet === CHAR_3) {
+      const text = data.toString();
+      const bracket = text.indexOf("[");
+      const id = Number(text.slice(2, bracket));
+      const resolve = client.pending.get(id);
+      if (resolve) {
+        client.pending.delete(id);
+        resolve(text.slice(bracket));
+      }
+    } else if (packet === CHAR_0) {
+      connected();
+    } else if (packet === CHAR_4) {
+      connected(`connect_error ${data.toString().slice(2, 200)}`);
+    }
+  } else if (type === CHAR_2) {
+    client.ws.send("3");
+  } else if (type === CHAR_0) {
+    client.ws.send(token ? `40${JSON.stringify({ token })}` : "40");
+  }
+}
+
+function onUwsFrame(client: Client, data: Buffer): void {
+  if (data[0] === CHAR_M) {
+    received++;
+    if (recording) recordE2e(data.toString());
+  } else if (data[0] === CHAR_J) {
+    const resolve = client.pending.get(0);
+    client.pending.delete(0);
+    resolve?.("[{\"ok\":true}]");
+  }
+}
+
+function openClient(kind: WireKind, url: string, token: string | undefined, localAddress: string | undefined): Promise<Client> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false, localAddress });
+    const client: Client = { ws, kind, nextAckId: 1, pending: new Map() };
+    let settled = false;
+    const connected = (error?: string) => {
+      if (settled) return;
+      settled = true;
+      if (error) {
+        ws.terminate();
+        reject(new Error(error));
+      } else resolve(client);
+    };
+    ws.on("message", (data: RawData) => {
+      const buffer = data as Buffer;
+      if (kind === "socketio") onSocketIoFrame(client, buffer, token, connected);
+      else onUwsFrame(client, buffer);
+    });
+    ws.on("open", () => {
+      if (kind === "uws") connected();
+    });
+    ws.on("error", (error) => connected(error.message));
+    ws.on("close", () => connected("closed before connecting"));
+  });
+}
+
+async function connectMany(command: Extract<GeneratorCommand, { type: "connect" }>): Promise<GeneratorAnswer> {
+  const first = clients.length;
+  let connectedCount = 0;
+  let failed = 0;
+  let firstError: string | undefined;
+  let next = 0;
+  const worker = async () => {
+    while (next < command.count) {
+      const index = next++;
+      const localAddress = command.localAddresses[index % command.localAddresses.length];
+      try {
+        clients.push(await openClient(command.kind, command.url, command.token, localAddress));
+        connectedCount++;
+      } catch (error) {
+        failed++;
+        firstError ??= (error as Error).message;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(command.concurrency, command.count) }, worker));
+  return { type: "connected", first, connected: connectedCount, failed, firstError };
+}
+
+/** Sends an event with an ack id (socket.io) and resolves with the ack's JSON array text. */
+function request(client: Client, event: string, payload: unknown): Promise<string> {
+  return new Promise((resolve) => {
+    const id = client.nextAckId++;
+    client.pending.set(id, resolve);
+    client.ws.send(`42${id}${JSON.stringify([event, payload])}`);
+  });
+}
+
+async function joinAll(from: number, to: number, room: string): Promise<void> {
+  const joins: Promise<string>[] = [];
+  for (let i = from; i < to; i++) {
+    const client = clients[i]!;
+    if (client.kind === "socketio") joins.push(request(client, "join", { room }));
+    else {
+      joins.push(new Promise((resolve) => client.pending.set(0, resolve)));
+      client.ws.send(`j${room}`);
+    }
+  }
+  const replies = await Promise.all(joins);
+  const refused = replies.find((reply) => !reply.includes('"ok":true'));
+  if (refused) throw new Error(`join ${room} refused: ${refused.slice(0, 200)}`);
+}
+
+let sendCounter = 0;
+
+/** One send; resolves with null on success or the failure code. uws has no ack: sent = done. */
+function sendOne(client: Client, room: string, textBytes: number): Promise<string | null> {
+  const text = messageText(textBytes);
+  if (client.kind === "uws") {
+    client.ws.send(`s${room}|${text}`);
+    return Promise.resolve(null);
+  }
+  const clientId = `${process.pid}-${++sendCounter}`;
+  return request(client, "send", { room, clientId, text }).then((reply) => {
+    if (reply.includes('"ok":true')) return null;
+    return /"code":"([A-Z_]+)"/.exec(reply)?.[1] ?? "UNKNOWN";
+  });
+}
+
+async function runSends(plan: SendPlan): Promise<SendResult> {
+  const senders = clients.slice(plan.from, plan.to);
+  if (senders.length === 0) throw new Error("no senders in range");
+  const result: SendResult = { sent: 0, acked: 0, failed: 0, failures: {}, elapsedInMs: 0, ackLatenciesInMs: [] };
+  const outstanding = new Set<Promise<void>>();
+  const started = nowInMs();
+  const deadline = started + plan.durationInMs;
+
+  const fire = (senderIndex: number): Promise<void> => {
+    const sentAt = nowInMs();
+    result.sent++;
+    const done = sendOne(senders[senderIndex]!, plan.rooms[senderIndex % plan.rooms.length]!, plan.textBytes).then((failure) => {
+      if (failure === null) {
+        result.acked++;
+        if (plan.recordAckLatency) result.ackLatenciesInMs.push(nowInMs() - sentAt);
+      } else {
+        result.failed++;
+        result.failures[failure] = (result.failures[failure] ?? 0) + 1;
+      }
+    });
+    outstanding.add(done);
+    void done.then(() => outstanding.delete(done));
+    return done;
+  };
+
+  if (plan.inFlightPerSender !== undefined) {
+    const loop = async (senderIndex: number) => {
+      while (nowInMs() < deadline) await fire(senderIndex);
+    };
+    await Promise.all(senders.flatMap((_, i) => Array.from({ length: plan.inFlightPerSender!}, () => loop(i))));
+  } else {
+    const rate = plan.ratePerSecond ?? 0;
+    let fired = 0;
+    await new Promise<void>((resolve) => {
+      const tick = () => {
+        const now = nowInMs();
+        const due = Math.min(Math.floor(((now - started) * rate) / 1000), Math.floor((plan.durationInMs * rate) / 1000));
+        while (fired < due) fire(fired++ % senders.length);
+        if (now >= deadline) resolve();
+        else setTimeout(tick, 1);
+      };
+      tick();
+    });
+    await Promise.all(outstanding);
+  }
+  result.elapsedInMs = nowInMs() - started;
+  return result;
+}
+
+async function handle(command: GeneratorCommand): Promise<GeneratorAnswer> {
+  switch (command.type) {
+    case "connect":
+      return connectMany(command);
+    case "join":
+      await joinAll(command.from, command.to, command.room);
+      return { type: "done" };
+    case "count":
+      return { type: "count", received };
+    case "reset":
+      received = 0;
+      return { type: "done" };
+    case "record":
+      recording = command.on;
+      return { type: "done" };
+    case "collect": {
+      const latenciesInMs = e2eLatencies;
+      e2eLatencies = [];
+      return { type: "collected", latenciesInMs };
+    }
+    case "send":
+      return { type: "sent", result: await runSends(command.plan) };
+    case "close":
+      for (const client of clients.splice(0)) client.ws.terminate();
+      return { type: "done" };
+  }
+}
+
+process.on("message", (message: { id: number; command: GeneratorCommand }) => {
+  handle(message.command).then(
+    (answer) => process.send?.({ id: message.id, answer }),
+    (error: unknown) => process.send?.({ id: message.id, error: (error as Error).message ?? String(error) }),
+  );
+});
+process.on("disconnect", () => process.exit(0));

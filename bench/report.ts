@@ -1,0 +1,107 @@
+/** Turns a run's measurements into the checks table, results.json, the PNG chart and the README section. */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { check, markdownTable, type Check } from "./lib/checks.js";
+import { chartSvg, renderPng } from "./lib/chart.js";
+import type { Machine } from "./lib/machine.js";
+import { round } from "./lib/stats.js";
+import type { FlushResult } from "./flush-vs-raw.js";
+import type { ClusterRow, FanoutRow } from "./scenarios/fanout.js";
+import type { EndToEndResult, IngestResult } from "./scenarios/ingest.js";
+import type { MemoryRow } from "./scenarios/memory.js";
+
+export interface BenchResults {
+  mode: "full" | "quick";
+  startedAt: string;
+  durationInSeconds: number;
+  machine: Machine;
+  /** 1-minute load averages when the run started and ended: how shared the machine was. */
+  loadAverages: { atStart: number; atEnd: number };
+  fanout: FanoutRow[];
+  cluster: ClusterRow[];
+  memory: MemoryRow[];
+  ingest: IngestResult;
+  endToEnd: EndToEndResult;
+  flush: FlushResult;
+}
+
+const us = (micros: number) => `${micros.toFixed(2)} µs`;
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(2)} KB`;
+const ms = (millis: number) => `${millis.toFixed(2)} ms`;
+
+export function buildChecks(r: BenchResults): Check[] {
+  const checks: Check[] = [];
+  const fan = (stack: FanoutRow["stack"], size: number) => r.fanout.find((row) => row.stack === stack && row.roomSize === size);
+  for (const size of [...new Set(r.fanout.map((row) => row.roomSize))]) {
+    const ours = fan("ours", size);
+    const uws = fan("uws", size);
+    const sio = fan("socketio", size);
+    if (!ours) continue;
+    if (uws) checks.push(check({ item: 1, what: `fan-out CPU/delivery, room ${size}, vs raw uWS`, ours: us(ours.cpuPerDeliveryInMicros), reference: us(uws.cpuPerDeliveryInMicros), value: ours.cpuPerDeliveryInMicros / uws.cpuPerDeliveryInMicros, unit: "×", kind: "max", limit: 1.25 }));
+    if (sio) checks.push(check({ item: 1, what: `fan-out CPU/delivery, room ${size}, vs socket.io/ws`, ours: us(ours.cpuPerDeliveryInMicros), reference: us(sio.cpuPerDeliveryInMicros), value: ours.cpuPerDeliveryInMicros / sio.cpuPerDeliveryInMicros, unit: "×", kind: "max", limit: 0.2 }));
+  }
+  for (const row of r.cluster) {
+    checks.push(check({ item: 2, what: `cluster CPU/delivery (2 nodes+Redis), room ${row.roomSize}`, ours: us(row.cpuPerDeliveryInMicros), reference: `${us(row.oneNodeCpuPerDeliveryInMicros)} (1 node+Redis)`, value: row.cpuPerDeliveryInMicros / row.oneNodeCpuPerDeliveryInMicros, unit: "×", kind: "max", limit: 1.5 }));
+  }
+  const ours = r.memory.find((row) => row.stack === "ours");
+  const sio = r.memory.find((row) => row.stack === "socketio");
+  if (ours) {
+    const at = `${ours.connections} idle conns`;
+    checks.push(check({ item: 3, what: `heap per idle connection (${at})`, ours: kb(ours.heapPerConnectionInBytes), reference: sio ? `${kb(sio.heapPerConnectionInBytes)} socket.io/ws` : "n/a", value: ours.heapPerConnectionInBytes / 1024, unit: "KB", kind: "max", limit: 4 }));
+    checks.push(check({ item: 3, what: `RSS per idle connection (${at})`, ours: kb(ours.rssPerConnectionInBytes), reference: sio ? `${kb(sio.rssPerConnectionInBytes)} socket.io/ws` : "n/a", value: ours.rssPerConnectionInBytes / 1024, unit: "KB", kind: "max", limit: 10 }));
+  }
+  const half = r.ingest.points.find((point) => point.loadFraction === 0.5);
+  const high = r.ingest.points.find((point) => point.loadFraction === 0.8);
+  if (half) {
+    const detail = (p: typeof half) => `p50 ${ms(p.ack.p50InMs)}, p99 ${ms(p.ack.p99InMs)}, p99.9 ${ms(p.ack.p999InMs)}`;
+    checks.push(check({ item: 4, what: `ack p99 at 50 % of max (${r.ingest.maxAckedPerSecond.toFixed(0)} acked/s)`, ours: detail(half), reference: high ? `at 80 %: ${detail(high)}` : "n/a", value: half.ack.p99InMs, unit: "ms", kind: "max", limit: 5 }));
+  }
+  checks.push(check({ item: 5, what: `flusher rows/s vs raw cassandra-driver`, ours: `${r.flush.flusherRowsPerSecond.toFixed(0)} rows/s`, reference: `${r.flush.rawRowsPerSecond.toFixed(0)} rows/s raw (${Object.entries(r.flush.rawByStrategy).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(", ")})`, value: r.flush.flusherRowsPerSecond / r.flush.rawRowsPerSecond, unit: "×", kind: "min", limit: 0.9 }));
+  checks.push(check({ item: 6, what: `end to end A→B p99 at 50 % load`, ours: `p50 ${ms(r.endToEnd.latency.p50InMs)}, p99 ${ms(r.endToEnd.latency.p99InMs)}`, reference: `${r.endToEnd.offeredPerSecond.toFixed(0)} sends/s, ${r.endToEnd.received}/${r.endToEnd.acked} received`, value: r.endToEnd.latency.p99InMs, unit: "ms", kind: "max", limit: 10 }));
+  return checks;
+}
+
+export function fanoutTable(r: BenchResults): string {
+  const lines = ["| stack | room | sends | deliveries (counted / expected) | server CPU µs/delivery (best round) | of it kernel | + Redis µs/delivery | idle floor µs/delivery | rounds |", "|---|---|---|---|---|---|---|---|---|"];
+  for (const row of r.fanout) {
+    lines.push(`| ${row.stack} | ${row.roomSize} | ${row.sends} | ${row.deliveries} / ${row.expectedDeliveries} | ${row.cpuPerDeliveryInMicros.toFixed(2)} | ${row.systemCpuPerDeliveryInMicros.toFixed(2)} | ${row.cpuWithRedisPerDeliveryInMicros === null ? "–" : row.cpuWithRedisPerDeliveryInMicros.toFixed(2)} | ${row.idleCpuPerDeliveryInMicros.toFixed(2)} | ${row.rounds.map((v) => v.toFixed(1)).join(", ")} |`);
+  }
+  for (const row of r.cluster) {
+    lines.push(`| ours, 2 nodes | ${row.roomSize} | ${row.sends} | ${row.deliveries} / ${row.expectedDeliveries} | – | – | ${row.cpuPerDeliveryInMicros.toFixed(2)} (${Object.entries(row.cpuByProcessInMicros).map(([name, micros]) => `${name} ${(micros / Math.max(1, row.deliveries)).toFixed(2)}`).join(", ")}) | – | 2 nodes ${row.rounds.map((v) => v.cluster.toFixed(1)).join(", ")}; 1 node ${row.rounds.map((v) => v.oneNode.toFixed(1)).join(", ")} |`);
+  }
+  return lines.join("\n");
+}
+
+export function machineLine(r: BenchResults): string {
+  const m = r.machine;
+  return `${m.cpuModel}, ${m.cores} cores (nproc), ${m.memory} RAM (free -h), Node ${m.node}, Linux ${m.kernel}`;
+}
+
+export function writeOutputs(r: BenchResults, checks: readonly Check[], paths: { json: string; png: string; readme: string }): void {
+  writeFileSync(paths.json, `${JSON.stringify({ ...r, checks: checks.map((c) => ({ ...c, value: round(c.value, 4) })) }, null, 2)}\n`);
+  const subtitle = `${r.mode} run ${r.startedAt} · ${machineLine(r)}`;
+  writeFileSync(paths.png, renderPng(chartSvg(checks, "npm run bench: how close to the limit", subtitle)));
+  const section = [
+    "<!-- results:start (written by bench/run.ts; do not edit by hand) -->",
+    `Latest run: **${r.mode}**, ${r.startedAt}, ${r.durationInSeconds.toFixed(0)} s.`,
+    `Machine: ${machineLine(r)}; 1-minute load average ${r.loadAverages.atStart} at the start, ${r.loadAverages.atEnd} at the end (other work shared the machine).`,
+    "",
+    markdownTable(checks),
+    "",
+    "Fan-out detail (CPU time of the server process(es) in the measuring window, divided by the deliveries the clients counted):",
+    "",
+    fanoutTable(r),
+    "",
+    `Ingest: max ${r.ingest.maxAckedPerSecond.toFixed(0)} acked sends/s, node CPU ${(r.ingest.nodeCpuUtilisation * 100).toFixed(0)} % of a core (${r.ingest.nodeCpuPerSendInMicros.toFixed(1)} µs/send), Redis ${(r.ingest.redisCpuUtilisation * 100).toFixed(0)} %. ` +
+      `Flush: ${r.flush.rows} rows each way (read back: raw ${r.flush.rawRowsCounted}, flusher ${r.flush.flusherRowsCounted}), flusher CPU ${(r.flush.flusherCpuUtilisation * 100).toFixed(0)} % of a core while draining` +
+      (r.flush.flusherBatches ? `; ${r.flush.flusherBatches.count} batches of ${r.flush.flusherBatches.meanRows.toFixed(0)} rows, ${r.flush.flusherBatches.meanWriteAndAckInMs.toFixed(1)} ms write + ack each, ${(r.flush.flusherBatches.shareOfDrain * 100).toFixed(0)} % of the drain time.` : "."),
+    "",
+    `Machine load while measuring latency: ${r.ingest.points.map((p) => `at ${p.loadFraction * 100} % the node's main thread waited for a CPU ${(p.nodeRunQueueWaitShare * 100).toFixed(0)} % of the time (Redis ${(p.redisRunQueueWaitShare * 100).toFixed(0)} %, load average ${p.loadAverage})`).join("; ")}; ` +
+      `end to end: node A ${(r.endToEnd.runQueueWaitShares.nodeA * 100).toFixed(0)} %, node B ${(r.endToEnd.runQueueWaitShares.nodeB * 100).toFixed(0)} %, Redis ${(r.endToEnd.runQueueWaitShares.redis * 100).toFixed(0)} % (from /proc/<pid>/schedstat).`,
+    "",
+    "![results](results.png)",
+    "<!-- results:end -->",
+  ].join("\n");
+  const readme = existsSync(paths.readme) ? readFileSync(paths.readme, "utf8") : "";
+  const marked = /<!-- results:start[\s\S]*?<!-- results:end -->/;
+  writeFileSync(paths.readme, marked.test(readme) ? readme.replace(marked, () => section) : `${readme}\n## Latest results\n\n${section}\n`);
+}

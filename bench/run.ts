@@ -1,0 +1,220 @@
+/**
+ * `npm run bench [-- --quick]`: every stack side by side in one run on this machine.
+ *
+ * Starts Redis + Cassandra (free ports, a tmp dir, a keyspace and key prefix of the run's own),
+ * then measures, each against its reference in the same run: fan-out CPU per delivery (ours,
+ * raw uWS, socket.io on ws), the two-node cluster, memory per idle connection, durable ingest
+ * and ack latency, flusher vs raw Cassandra, and end-to-end latency across two nodes. Prints
+ * the table, writes bench/results.json, bench/results.png and the results section of
+ * bench/README.md. Everything it started is stopped on exit, on failure and on Ctrl-C.
+ */
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startFlusher } from "../scripts/infra/apps.js";
+import { freePort } from "../scripts/infra/process.js";
+import { cassandraConfigFor, migrateKeyspace, startStores } from "../scripts/infra/stack.js";
+import { mintToken } from "../scripts/lib/tokens.js";
+import { measureFlushVsRaw } from "./flush-vs-raw.js";
+import { markdownTable } from "./lib/checks.js";
+import { describeMachine } from "./lib/machine.js";
+import { loadAverage, startOurNode, startReference, type MeasuredServer } from "./lib/servers.js";
+import { Generator } from "./load/pool.js";
+import { buildChecks, fanoutTable, writeOutputs, type BenchResults } from "./report.js";
+import { connectStack, measureCluster, measureFanout } from "./scenarios/fanout.js";
+import { connectSenders, measureEndToEnd, measureIngest } from "./scenarios/ingest.js";
+import { measureMemory, type MemoryRow } from "./scenarios/memory.js";
+import { FULL, QUICK } from "./settings.js";
+import { formatCpuSummary, summarizeCpuProfile } from "./profile/cpu-profile.js";
+import { formatHeapGrowth, heapGrowthPerConnection } from "./profile/heap-snapshot.js";
+
+/** Where results.json, results.png and README.md go: the source bench/ folder, not dist/. */
+const BENCH_SOURCE_DIR = fileURLToPath(new URL("../../bench/", import.meta.url));
+const JWT_SECRET = `bench-${randomBytes(16).toString("hex")}`;
+const ROOM_PATTERNS = ["fan-*", "cl-*", "ing-*", "e2e-*"];
+
+const FLAGS = ["--quick", "--profile"];
+const unknown = process.argv.slice(2).filter((arg) => !FLAGS.includes(arg));
+if (unknown.length > 0) {
+  console.error(`unknown argument ${unknown.join(" ")}\nusage: npm run bench [-- --quick] [-- --profile]`);
+  process.exit(2);
+}
+const settings = process.argv.includes("--quick") ? QUICK : FULL;
+/** --profile: CPU profiles of the servers and heap snapshots around the memory scenario (slower; figures perturbed). */
+const profiling = process.argv.includes("--profile");
+const runStarted = performance.now();
+const log = (line: string) => console.log(`[bench ${((performance.now() - runStarted) / 1000).toFixed(0).padStart(4)} s] ${line}`);
+
+/** Things to stop, newest first, whatever happens. */
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+function onCleanup<T>(value: T, stop: (value: T) => Promise<unknown> | unknown): T {
+  cleanups.push(() => stop(value));
+  return value;
+}
+async function cleanUp(): Promise<void> {
+  while (cleanups.length > 0) await Promise.resolve(cleanups.pop()!()).catch((error: unknown) => console.error("cleanup:", error));
+}
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => void cleanUp().then(() => process.exit(130)));
+}
+
+/**
+ * 20 000 connections need more descriptors than a 20 000 per-process limit once the server's
+ * own are counted; children (servers, generators) inherit a raised limit. Raising it needs
+ * CAP_SYS_RESOURCE; without it the memory scenario uses as many connections as fit (it says so).
+ */
+function raiseFileLimit(): void {
+  try {
+    execFileSync("prlimit", ["--pid", String(process.pid), "--nofile=65536:65536"], { stdio: "pipe" });
+  } catch {
+    log("could not raise the open-files limit (no CAP_SYS_RESOURCE); the memory scenario is capped by it");
+  }
+}
+
+/** For onCleanup: stopping a server that was already stopped is harmless. */
+const stopped = (server: MeasuredServer) => server.stop();
+
+function socketIoUrl(port: number): string {
+  return `ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`;
+}
+
+async function main(): Promise<void> {
+  raiseFileLimit();
+  const startedAt = new Date().toISOString();
+  const loadAtStart = loadAverage();
+  const dir = mkdtempSync(join(tmpdir(), "chat-bench-"));
+  runDir = dir;
+  log(`${settings.mode} run${profiling ? " with profiling" : ""}; logs and data in ${dir}`);
+  const profileDir = profiling ? join(dir, "profiles") : undefined;
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
+  /** Runs `measure` with the servers' CPU profilers on when profiling, saving <label>-<server>.cpuprofile. */
+  const profiled = async <T>(servers: readonly MeasuredServer[], label: string, measure: () => Promise<T>): Promise<T> => {
+    if (!profileDir) return measure();
+    await Promise.all(servers.map((server) => server.cpuProfile("start")));
+    const result = await measure();
+    await Promise.all(servers.map((server) => server.cpuProfile("stop", join(profileDir, `${label}-${server.name}.cpuprofile`))));
+    return result;
+  };
+  const stores = onCleanup(
+    await startStores({ dir, redisPort: await freePort(), cassandraNativePort: await freePort(), cassandraStoragePort: await freePort(), log }),
+    (s) => s.stop(),
+  );
+  const keyspace = `bench_${randomBytes(4).toString("hex")}`;
+  const cassandra = cassandraConfigFor(stores.cassandraContactPoint, keyspace);
+  await migrateKeyspace(cassandra);
+  const prefix = `bench-${randomBytes(4).toString("hex")}:`;
+  const redisPid = stores.redis.process.child.pid!;
+  const env: NodeJS.ProcessEnv = {
+    CHAT_REDIS_URL: stores.redis.url,
+    CHAT_REDIS_PREFIX: prefix,
+    CHAT_CASSANDRA_CONTACT_POINTS: stores.cassandraContactPoint,
+    CHAT_CASSANDRA_KEYSPACE: keyspace,
+    CHAT_JWT_SECRET: JWT_SECRET,
+    CHAT_DRAIN_DEADLINE_MS: "1000",
+    // The per-user send limit protects a real cluster from one user; the bench drives many
+    // sends per user on purpose, so it is lifted (its cost, one Redis script call, remains).
+    CHAT_SENDS_PER_SECOND: "1000000",
+    CHAT_SEND_BURST: "1000000",
+    LOG_LEVEL: "warn",
+  };
+  const tokens = await Promise.all(Array.from({ length: Math.max(2, settings.memoryGenerators) }, (_, g) => mintToken({ secret: JWT_SECRET, userId: `bench-${g}`, rooms: ROOM_PATTERNS })));
+  log(`stores up: Redis ${stores.redis.url}, Cassandra ${stores.cassandraContactPoint}, keyspace ${keyspace}, prefix ${prefix}`);
+
+  const generators: [Generator, Generator] = [onCleanup(Generator.start("gen-0"), (g) => g.stop()), onCleanup(Generator.start("gen-1"), (g) => g.stop())];
+
+  // 1. Fan-out: all three stacks connected at once, measured interleaved (see scenarios/fanout.ts).
+  log("1. fan-out CPU per delivery");
+  const flusher = onCleanup(await startFlusher({ name: "flusher-1", env: { ...env, CHAT_FLUSHER_HTTP_PORT: "0" }, logFile: join(dir, "flusher-1.log") }), (f) => f.stop());
+  const uws = onCleanup(await startReference("uws", dir), stopped);
+  const sio = onCleanup(await startReference("socketio", dir), stopped);
+  const nodeA = onCleanup(await startOurNode("bench-a", env, dir), stopped);
+  const urlA = socketIoUrl(nodeA.port);
+  const sizes = settings.fanout.roomSizes;
+  const stacks = [
+    await connectStack({ stack: "uws", kind: "uws", server: uws, url: `ws://127.0.0.1:${uws.port}/` }, generators, sizes, "fan"),
+    await connectStack({ stack: "socketio", kind: "socketio", server: sio, url: socketIoUrl(sio.port) }, generators, sizes, "fan"),
+    await connectStack({ stack: "ours", kind: "socketio", server: nodeA, url: urlA, tokens, redisPid }, generators, sizes, "fan"),
+  ];
+  const fanout = await profiled([uws, sio, nodeA], "1-fanout", () => measureFanout(stacks, generators, settings.fanout, log));
+  await Promise.all([uws.stop(), sio.stop()]);
+
+  log("2. cluster fan-out (two nodes through Redis)");
+  const nodeB = onCleanup(await startOurNode("bench-b", env, dir), stopped);
+  const urlB = socketIoUrl(nodeB.port);
+  const clusterSettings = { ...settings.fanout, roomSizes: settings.clusterRoomSizes };
+  const twoNodes = await connectStack({ stack: "ours", kind: "socketio", server: nodeA, url: urlA, tokens, redisPid }, generators, clusterSettings.roomSizes, "cl", [urlA, urlB]);
+  const cluster = await profiled([nodeA, nodeB], "2-cluster", () => measureCluster(twoNodes, stacks[2]!, [nodeA, nodeB], generators, clusterSettings, log));
+
+  log("4. durable ingest on one node");
+  const senders = await connectSenders(generators, urlA, tokens, settings.ingest);
+  const ingest = await profiled([nodeA], "4-ingest", () => measureIngest(nodeA, redisPid, generators, senders, settings.ingest, log));
+
+  log("6. end to end, sent on node A, received on node B, at 50 % load");
+  const endToEnd = await measureEndToEnd(generators[0], senders, generators[1], urlB, tokens[1]!, ingest.maxAckedPerSecond * 0.5, settings.ingest, { nodeA: nodeA.pid, nodeB: nodeB.pid, redis: redisPid }, log);
+  await Promise.all(generators.map((g) => g.close()));
+  generators.forEach((g) => g.stop());
+  await Promise.all([nodeA.stop(), nodeB.stop(), flusher.stop()]);
+
+  log(`3. memory per idle connection at ${settings.memoryConnections} connections`);
+  const memory: MemoryRow[] = [];
+  const memoryTokens = tokens.slice(0, settings.memoryGenerators);
+  const nodeM = onCleanup(await startOurNode("bench-m", env, dir), stopped);
+  memory.push(await measureMemory("ours", "socketio", nodeM, socketIoUrl(nodeM.port), memoryTokens, settings.memoryConnections, 1, log, profileDir));
+  await nodeM.stop();
+  const sioM = onCleanup(await startReference("socketio", dir), stopped);
+  memory.push(await measureMemory("socketio", "socketio", sioM, socketIoUrl(sioM.port), memoryTokens.map(() => ""), settings.memoryConnections, 2, log, profileDir));
+  await sioM.stop();
+
+  log("5. flusher vs raw Cassandra writes");
+  const flush = await measureFlushVsRaw({ cassandra, redisUrl: stores.redis.url, prefix, env, logDir: dir, settings: settings.flush, log });
+
+  const results: BenchResults = { mode: settings.mode, startedAt, durationInSeconds: (performance.now() - runStarted) / 1000, machine: describeMachine(), loadAverages: { atStart: loadAtStart, atEnd: loadAverage() }, fanout, cluster, memory, ingest, endToEnd, flush };
+  const checks = buildChecks(results);
+  console.log(`\n${markdownTable(checks)}\n\n${fanoutTable(results)}\n`);
+  log(`${checks.filter((c) => c.met).length}/${checks.length} targets met`);
+  // A profiled run's figures are perturbed by the profiler: they do not replace the published ones.
+  if (!profileDir) {
+    writeOutputs(results, checks, { json: join(BENCH_SOURCE_DIR, "results.json"), png: join(BENCH_SOURCE_DIR, "results.png"), readme: join(BENCH_SOURCE_DIR, "README.md") });
+    log("wrote bench/results.json, bench/results.png, bench/README.md");
+  }
+  if (profileDir) {
+    const text = summarizeProfiles(profileDir, memory);
+    console.log(`\n${text}`);
+    writeFileSync(join(BENCH_SOURCE_DIR, "profile.txt"), `${settings.mode} run ${startedAt} with --profile\n\n${text}\n`);
+    log("wrote bench/profile.txt");
+  }
+}
+
+/** CPU profiles of every server (what its time went to) and the heap growth per idle connection. */
+function summarizeProfiles(profileDir: string, memory: readonly MemoryRow[]): string {
+  const parts: string[] = [];
+  for (const file of readdirSync(profileDir).filter((name) => name.endsWith(".cpuprofile")).sort()) {
+    parts.push(formatCpuSummary(file, summarizeCpuProfile(join(profileDir, file))));
+  }
+  for (const row of memory) {
+    const before = join(profileDir, `${row.stack}-before.heapsnapshot`);
+    const after = join(profileDir, `${row.stack}-after.heapsnapshot`);
+    parts.push(formatHeapGrowth(`heap growth, ${row.stack}, ${row.connections} idle connections`, heapGrowthPerConnection(before, after, row.connections)));
+  }
+  return parts.join("\n\n");
+}
+
+/** The run's directory, once created: its store data is removed after a successful run, its logs kept. */
+let runDir: string | undefined;
+
+try {
+  await main();
+} catch (error) {
+  console.error("bench failed:", error);
+  process.exitCode = 1;
+} finally {
+  await cleanUp();
+}
+if (runDir && process.exitCode !== 1) {
+  // Hundreds of MB of Redis/Cassandra data and heap snapshots per run; the logs stay for reading.
+  for (const data of ["redis", "cassandra"]) rmSync(join(runDir, data), { recursive: true, force: true });
+  for (const file of profiling ? readdirSync(join(runDir, "profiles")).filter((name) => name.endsWith(".heapsnapshot")) : []) rmSync(join(runDir, "profiles", file));
+}

@@ -1,0 +1,151 @@
+/**
+ * Item 4: durable ingest on one node. The maximum is the acknowledged sends per second of a
+ * closed loop (every sender keeps a few sends awaiting their ack); latency is then taken open
+ * loop, at a fixed 50 % and 80 % of that maximum, from each send to its ack.
+ *
+ * Item 6: end to end. Senders on node A, one receiver per room on node B, at 50 % of the
+ * maximum ingest; latency from the send (time written in the text) to the receipt on B.
+ */
+import type { Generator } from "../load/pool.js";
+import { loadAverage, runQueueWaitInMs, type MeasuredServer } from "../lib/servers.js";
+import { summarize, type LatencySummary } from "../lib/stats.js";
+import { cpuSnapshot, sumCpu } from "./measure.js";
+
+export interface IngestSettings {
+  sendersPerGenerator: number;
+  rooms: number;
+  inFlightPerSender: number;
+  maxDurationInMs: number;
+  /** Unmeasured closed loop before the maximum is taken. */
+  warmupInMs: number;
+  latencyDurationInMs: number;
+  textBytes: number;
+}
+
+export interface LoadPoint {
+  loadFraction: number;
+  offeredPerSecond: number;
+  ackedPerSecond: number;
+  failed: number;
+  failures: Record<string, number>;
+  ack: LatencySummary;
+  /** Share of the window the node's / Redis's main thread was runnable but waiting for a CPU. */
+  nodeRunQueueWaitShare: number;
+  redisRunQueueWaitShare: number;
+  loadAverage: number;
+}
+
+/** Runs `during` and returns the share of its wall time each pid spent waiting for a CPU. */
+async function withRunQueueWait<T>(pids: readonly number[], during: () => Promise<T>): Promise<{ result: T; waitShares: number[] }> {
+  const started = performance.now();
+  const before = pids.map(runQueueWaitInMs);
+  const result = await during();
+  const elapsed = performance.now() - started;
+  return { result, waitShares: pids.map((pid, i) => (runQueueWaitInMs(pid) - before[i]!) / elapsed) };
+}
+
+export interface IngestResult {
+  maxAckedPerSecond: number;
+  /** Node CPU per acknowledged send at the maximum, and the node's CPU utilisation (1 = one core). */
+  nodeCpuPerSendInMicros: number;
+  nodeCpuUtilisation: number;
+  redisCpuUtilisation: number;
+  maxFailures: Record<string, number>;
+  points: LoadPoint[];
+}
+
+export interface IngestClients {
+  /** Index of the first sender in each generator. */
+  firsts: number[];
+}
+
+export async function connectSenders(generators: readonly Generator[], url: string, tokens: readonly string[], settings: IngestSettings): Promise<IngestClients> {
+  const firsts = await Promise.all(generators.map((generator, g) => generator.connect("socketio", url, settings.sendersPerGenerator, { token: tokens[g] })));
+  return { firsts };
+}
+
+function roomsFor(prefix: string, generatorIndex: number, settings: IngestSettings): string[] {
+  // Rooms spread so that the two generators' senders share them, like users of one room on two clients.
+  return Array.from({ length: settings.sendersPerGenerator }, (_, i) => `${prefix}-${(i * 2 + generatorIndex) % settings.rooms}`);
+}
+
+export async function measureIngest(node: MeasuredServer, redisPid: number, generators: readonly Generator[], clients: IngestClients, settings: IngestSettings, log: (line: string) => void): Promise<IngestResult> {
+  const plan = (g: number) => ({ from: clients.firsts[g]!, to: clients.firsts[g]! + settings.sendersPerGenerator, rooms: roomsFor("ing", g, settings), textBytes: settings.textBytes });
+  // Warm-up (unmeasured): JIT, and the first send to each new room seeds its seq from Cassandra.
+  await Promise.all(generators.map((generator, g) => generator.send({ ...plan(g), inFlightPerSender: 1, durationInMs: settings.warmupInMs, recordAckLatency: false })));
+  const finish = await cpuSnapshot([node], redisPid);
+  const closed = await Promise.all(generators.map((generator, g) => generator.send({ ...plan(g), inFlightPerSender: settings.inFlightPerSender, durationInMs: settings.maxDurationInMs, recordAckLatency: false })));
+  const window = await finish();
+  const acked = closed.reduce((sum, result) => sum + result.acked, 0);
+  const elapsedInMs = Math.max(...closed.map((result) => result.elapsedInMs));
+  const maxAckedPerSecond = (acked * 1000) / elapsedInMs;
+  const nodeCpu = sumCpu(window, { withRedis: false });
+  const result: IngestResult = {
+    maxAckedPerSecond,
+    nodeCpuPerSendInMicros: nodeCpu / Math.max(1, acked),
+    nodeCpuUtilisation: nodeCpu / 1000 / window.wallInMs,
+    redisCpuUtilisation: (window.redisCpuInMicros ?? 0) / 1000 / window.wallInMs,
+    maxFailures: mergeFailures(closed.map((r) => r.failures)),
+    points: [],
+  };
+  log(`  ingest max: ${maxAckedPerSecond.toFixed(0)} acked sends/s (node CPU ${(result.nodeCpuUtilisation * 100).toFixed(0)} %, redis ${(result.redisCpuUtilisation * 100).toFixed(0)} %)`);
+  for (const loadFraction of [0.5, 0.8]) {
+    const offeredPerSecond = maxAckedPerSecond * loadFraction;
+    const { result: results, waitShares } = await withRunQueueWait([node.pid, redisPid], () =>
+      Promise.all(generators.map((generator, g) => generator.send({ ...plan(g), ratePerSecond: offeredPerSecond / generators.length, durationInMs: settings.latencyDurationInMs, recordAckLatency: true }))),
+    );
+    const point: LoadPoint = {
+      loadFraction,
+      offeredPerSecond,
+      ackedPerSecond: (results.reduce((sum, r) => sum + r.acked, 0) * 1000) / Math.max(...results.map((r) => r.elapsedInMs)),
+      failed: results.reduce((sum, r) => sum + r.failed, 0),
+      failures: mergeFailures(results.map((r) => r.failures)),
+      ack: summarize(results.flatMap((r) => r.ackLatenciesInMs)),
+      nodeRunQueueWaitShare: waitShares[0]!,
+      redisRunQueueWaitShare: waitShares[1]!,
+      loadAverage: loadAverage(),
+    };
+    log(`  ingest at ${loadFraction * 100} %: ack p50 ${point.ack.p50InMs.toFixed(2)} ms, p99 ${point.ack.p99InMs.toFixed(2)} ms, p99.9 ${point.ack.p999InMs.toFixed(2)} ms; node waited for a CPU ${(point.nodeRunQueueWaitShare * 100).toFixed(0)} % of the time, Redis ${(point.redisRunQueueWaitShare * 100).toFixed(0)} %, load average ${point.loadAverage}`);
+    result.points.push(point);
+  }
+  return result;
+}
+
+export interface EndToEndResult {
+  offeredPerSecond: number;
+  sent: number;
+  acked: number;
+  received: number;
+  latency: LatencySummary;
+  /** Share of the window each node's main thread (A, B) and Redis were runnable but waiting for a CPU. */
+  runQueueWaitShares: { nodeA: number; nodeB: number; redis: number };
+  loadAverage: number;
+}
+
+/** Senders are generator 0's ingest clients (on node A); generator 1 opens one receiver per room on node B. */
+export async function measureEndToEnd(sender: Generator, senders: IngestClients, receiver: Generator, urlB: string, tokenB: string, ratePerSecond: number, settings: IngestSettings, pids: { nodeA: number; nodeB: number; redis: number }, log: (line: string) => void): Promise<EndToEndResult> {
+  const rooms = Array.from({ length: settings.rooms }, (_, i) => `e2e-${i}`);
+  const first = await receiver.connect("socketio", urlB, rooms.length, { token: tokenB });
+  for (const [i, room] of rooms.entries()) await receiver.join(first + i, first + i + 1, room);
+  await receiver.reset();
+  await receiver.collect();
+  await receiver.record(true);
+  const from = senders.firsts[0]!;
+  const { result, waitShares } = await withRunQueueWait([pids.nodeA, pids.nodeB, pids.redis], () =>
+    sender.send({ from, to: from + settings.sendersPerGenerator, rooms, textBytes: settings.textBytes, ratePerSecond, durationInMs: settings.latencyDurationInMs, recordAckLatency: false }),
+  );
+  // Let the last messages arrive before reading the receiver.
+  const deadline = performance.now() + 5000;
+  while ((await receiver.received()) < result.acked && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  await receiver.record(false);
+  const latencies = await receiver.collect();
+  const out: EndToEndResult = { offeredPerSecond: ratePerSecond, sent: result.sent, acked: result.acked, received: await receiver.received(), latency: summarize(latencies), runQueueWaitShares: { nodeA: waitShares[0]!, nodeB: waitShares[1]!, redis: waitShares[2]! }, loadAverage: loadAverage() };
+  log(`  end to end at ${ratePerSecond.toFixed(0)}/s: p50 ${out.latency.p50InMs.toFixed(2)} ms, p99 ${out.latency.p99InMs.toFixed(2)} ms (${out.received}/${out.acked} received); waited for a CPU: node A ${(waitShares[0]! * 100).toFixed(0)} %, node B ${(waitShares[1]! * 100).toFixed(0)} %, Redis ${(waitShares[2]! * 100).toFixed(0)} %`);
+  return out;
+}
+
+function mergeFailures(all: readonly Record<string, number>[]): Record<string, number> {
+  const merged: Record<string, number> = {};
+  for (const failures of all) for (const [code, count] of Object.entries(failures)) merged[code] = (merged[code] ?? 0) + count;
+  return merged;
+}
