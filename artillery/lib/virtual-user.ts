@@ -1,0 +1,274 @@
+/**
+ * One virtual chat user: a socket.io client through the gateway that joins its rooms, sends,
+ * receives, and at the end checks by seq that it got every acknowledged message it had to
+ * get (ledger.ts). It also measures what Artillery alone cannot: ack latency, broadcast
+ * latency (the sender's clock at send → receipt by another user, same machine so same clock)
+ * and, in the reconnect storm, catch-up with `join { since }`.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { io, type Socket } from "socket.io-client";
+import { auditDelivery, type DeliveryLedger } from "./ledger.js";
+import { allRooms, pickSendRoom, type RoomModel, type UserRooms } from "./rooms.js";
+
+/** Where measurements go: Artillery's per-worker event emitter in the processor. */
+export interface MetricSink {
+  counter(name: string, value?: number): void;
+  histogram(name: string, valueInMs: number): void;
+}
+
+export type Transport = "websocket" | "polling";
+
+export interface VirtualUserOptions {
+  url: string;
+  token: string;
+  userId: string;
+  rooms: UserRooms;
+  model: RoomModel;
+  transports: Transport[];
+  ackTimeoutInMs: number;
+  ledger: DeliveryLedger;
+}
+
+interface ErrorAck {
+  ok: false;
+  error?: { code?: string; message?: string; retryAfterMs?: number };
+}
+type Ack<T> = ({ ok: true } & T) | ErrorAck;
+
+interface ChatMessage {
+  room: string;
+  seq: number;
+  from: string;
+  meta?: { sentAt?: unknown };
+}
+
+/** An event the server refused (or did not answer): the virtual user fails with it. */
+export class ChatRequestError extends Error {
+  override name = "ChatRequestError";
+  constructor(readonly event: string, readonly code: string, detail: string) {
+    super(`${event}: ${code}${detail ? ` (${detail})` : ""}`);
+  }
+}
+
+interface RoomState {
+  /** Latest seq when the (first) join was acknowledged; undefined while the join is pending. */
+  joinSeq: number | undefined;
+  /** Every seq received, live or by catch-up. */
+  received: Set<number>;
+  /** Seqs that came by `join { since }`: the same seq arriving live afterwards is the expected overlap, not a duplicate. */
+  caughtUp: Set<number>;
+}
+
+const RECONNECT_ATTEMPTS = 6;
+const RECONNECT_FIRST_BACKOFF_IN_MS = 500;
+/** `join { since }` returns at most 500 messages (PROTOCOL.md); more pages than this is a bug. */
+const MAX_CATCH_UP_PAGES = 100;
+
+export class VirtualUser {
+  private readonly socket: Socket;
+  private readonly roomStates = new Map<string, RoomState>();
+  private sent = 0;
+  private closed = false;
+
+  constructor(private readonly options: VirtualUserOptions, private readonly metrics: MetricSink) {
+    this.socket = io(options.url, {
+      auth: { token: options.token },
+      transports: options.transports,
+      // Reconnection is this class's job (reconnect()), so the storm controls when and counts retries.
+      reconnection: false,
+      autoConnect: false,
+      forceNew: true,
+      timeout: options.ackTimeoutInMs,
+    });
+    this.socket.on("message", (message: ChatMessage) => this.onMessage(message));
+  }
+
+  get userId(): string {
+    return this.options.userId;
+  }
+
+  async connect(): Promise<void> {
+    const started = Date.now();
+    await this.openSocket();
+    this.metrics.histogram("chat.connect_latency", Date.now() - started);
+  }
+
+  async joinRooms(): Promise<void> {
+    for (const room of allRooms(this.options.rooms)) {
+      // The state exists before the join is sent: a message fanned out to us can arrive before the ack.
+      this.roomStates.set(room, { joinSeq: undefined, received: new Set(), caughtUp: new Set() });
+      const started = Date.now();
+      const ack = await this.request<{ seq: number }>("join", { room });
+      this.metrics.histogram("chat.join_latency", Date.now() - started);
+      this.roomStates.get(room)!.joinSeq = ack.seq;
+      this.options.ledger.join({ memberId: this.userId, room, joinSeq: ack.seq });
+    }
+  }
+
+  async send(): Promise<void> {
+    const room = pickSendRoom(this.options.model, this.options.rooms);
+    const sentAt = Date.now();
+    this.sent += 1;
+    this.metrics.counter("chat.messages_sent");
+    const ack = await this.request<{ seq: number; duplicate?: boolean }>("send", {
+      room,
+      clientId: `${this.userId}-${this.sent}`,
+      text: messageText(this.sent),
+      meta: { sentAt },
+    });
+    const ackedAt = Date.now();
+    this.metrics.histogram("chat.ack_latency", ackedAt - sentAt);
+    this.metrics.counter("chat.messages_acked");
+    // Every clientId is new, so a duplicate ack means the server's idempotency misfired.
+    if (ack.duplicate) this.metrics.counter("chat.unexpected_duplicate_acks");
+    this.options.ledger.acknowledged(room, ack.seq, ackedAt);
+  }
+
+  /**
+   * The reconnect storm's client side: keeps chatting until `dropAt`, loses its connection
+   * (the transport closes under it, as on a network failure), stays offline until
+   * `reconnectAt` (the same instant for every user), then reconnects and catches up with
+   * `join { since: lastSeenSeq }` for each room, and checks that nothing in between is missing.
+   */
+  async outageAndReconnect({ dropAt, reconnectAt, thinkInMs }: { dropAt: number; reconnectAt: number; thinkInMs: number }): Promise<void> {
+    while (Date.now() + thinkInMs < dropAt) {
+      await this.send();
+      await sleep(thinkInMs);
+    }
+    await sleep(Math.max(0, dropAt - Date.now()));
+    const lastSeen = new Map([...this.roomStates].map(([room, state]) => [room, contiguousSeq(state)]));
+    this.socket.io.engine?.close();
+    await sleep(Math.max(0, reconnectAt - Date.now()));
+
+    const started = Date.now();
+    await this.openSocket(RECONNECT_ATTEMPTS);
+    for (const [room, since] of lastSeen) {
+      const latest = await this.catchUp(room, since);
+      const state = this.roomStates.get(room)!;
+      let gaps = 0;
+      for (let seq = since + 1; seq <= latest; seq += 1) if (!state.received.has(seq)) gaps += 1;
+      this.metrics.counter("chat.storm_gaps", gaps);
+    }
+    this.metrics.histogram("chat.reconnect_latency", Date.now() - started);
+    this.metrics.counter("chat.reconnects");
+  }
+
+  /**
+   * Waits `graceInMs` for messages still in flight, then counts, for each room, the
+   * acknowledged messages it should have received but did not (lost) against the ledger.
+   * Live duplicates are counted as they arrive (onMessage). Then disconnects.
+   */
+  async finish(graceInMs: number): Promise<void> {
+    await sleep(graceInMs);
+    const ackedBy = Date.now() - graceInMs;
+    let expected = 0;
+    let lost = 0;
+    for (const [room, state] of this.roomStates) {
+      if (state.joinSeq === undefined) continue;
+      const audit = auditDelivery(this.options.ledger.expected(this.userId, room, ackedBy), state.received);
+      expected += audit.expected;
+      lost += audit.lost.length;
+    }
+    this.metrics.counter("chat.messages_expected", expected);
+    this.metrics.counter("chat.messages_lost", lost);
+    this.close();
+  }
+
+  /** Disconnects and leaves the ledger; safe to call twice (a failed user is closed by the processor). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const room of this.roomStates.keys()) this.options.ledger.leave(this.userId, room);
+    this.socket.disconnect();
+  }
+
+  private onMessage(message: ChatMessage): void {
+    const state = this.roomStates.get(message.room);
+    if (!state || typeof message.seq !== "number") return;
+    if (state.received.has(message.seq)) {
+      // PROTOCOL.md: join adds the socket before it reads, so a message sent in between comes both ways.
+      if (state.caughtUp.delete(message.seq)) this.metrics.counter("chat.catch_up_overlaps");
+      else this.metrics.counter("chat.messages_duplicated");
+      return;
+    }
+    state.received.add(message.seq);
+    this.metrics.counter("chat.messages_received");
+    const sentAt = message.meta?.sentAt;
+    if (message.from !== this.userId && typeof sentAt === "number") this.metrics.histogram("chat.broadcast_latency", Date.now() - sentAt);
+  }
+
+  /** Pages through `join { since }` until the room is caught up; returns the room's latest seq. */
+  private async catchUp(room: string, since: number): Promise<number> {
+    const state = this.roomStates.get(room)!;
+    let cursor = since;
+    for (let page = 0; page < MAX_CATCH_UP_PAGES; page += 1) {
+      const ack = await this.request<{ seq: number; messages?: ChatMessage[]; more?: boolean }>("join", { room, since: cursor });
+      for (const message of ack.messages ?? []) {
+        if (!state.received.has(message.seq)) state.caughtUp.add(message.seq);
+        state.received.add(message.seq);
+        cursor = Math.max(cursor, message.seq);
+      }
+      this.metrics.counter("chat.caught_up_messages", ack.messages?.length ?? 0);
+      if (!ack.more) return ack.seq;
+    }
+    throw new ChatRequestError("join", "CATCH_UP_INCOMPLETE", `still more after ${MAX_CATCH_UP_PAGES} pages`);
+  }
+
+  /** Connects, retrying a refused or timed-out handshake with exponential backoff as a real client does. */
+  private async openSocket(attempts = 1): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const onConnect = () => {
+            this.socket.off("connect_error", onError);
+            resolve();
+          };
+          const onError = (error: Error & { data?: { code?: string } }) => {
+            this.socket.off("connect", onConnect);
+            reject(new ChatRequestError("connect", error.data?.code ?? error.message, ""));
+          };
+          this.socket.once("connect", onConnect);
+          this.socket.once("connect_error", onError);
+          this.socket.connect();
+        });
+        return;
+      } catch (error) {
+        if (attempt >= attempts) throw error;
+        this.metrics.counter("chat.reconnect_retries");
+        const backoff = RECONNECT_FIRST_BACKOFF_IN_MS * 2 ** (attempt - 1);
+        await sleep(backoff / 2 + Math.random() * backoff);
+      }
+    }
+  }
+
+  private async request<T>(event: string, payload: unknown): Promise<T> {
+    let ack: Ack<T>;
+    try {
+      ack = (await this.socket.timeout(this.options.ackTimeoutInMs).emitWithAck(event, payload)) as Ack<T>;
+    } catch {
+      this.metrics.counter(`chat.errors.${event}.TIMEOUT`);
+      throw new ChatRequestError(event, "TIMEOUT", `no ack within ${this.options.ackTimeoutInMs} ms`);
+    }
+    if (!ack.ok) {
+      const code = ack.error?.code ?? "UNKNOWN";
+      this.metrics.counter(`chat.errors.${event}.${code}`);
+      throw new ChatRequestError(event, code, ack.error?.message ?? "");
+    }
+    return ack;
+  }
+}
+
+/** The highest seq up to which a room's messages arrived without a gap: what a client would pass as `since`. */
+function contiguousSeq(state: RoomState): number {
+  let seq = state.joinSeq ?? 0;
+  while (state.received.has(seq + 1)) seq += 1;
+  return seq;
+}
+
+const WORDS = ["ok", "ship it", "looks good", "on my way", "can you review", "lunch?", "the build is green", "merged", "see the doc", "thanks!"];
+
+/** Short chat lines of varying length, like people type. */
+function messageText(n: number): string {
+  const words = 1 + (n % 7);
+  return Array.from({ length: words }, (_, i) => WORDS[(n + i) % WORDS.length]).join(" ");
+}

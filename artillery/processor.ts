@@ -1,0 +1,167 @@
+/**
+ * The Artillery processor of the chat suites (artillery/*.yml).
+ *
+ * Why the processor drives socket.io-client instead of Artillery's socketio engine: the
+ * engine connects before the first step of a scenario with `socketio.auth` templated from the
+ * scenario's variables, and it runs no beforeScenario hook, so nothing can mint a JWT for
+ * each virtual user (a distinct `sub`: rate limits and room permissions are per user) before
+ * that connect; and its `emit`/`acknowledge` steps cannot time a broadcast from one user to
+ * another or check seqs. So each scenario's steps are these functions, run by Artillery's
+ * scheduler (arrival phases, loops, think, ensure), with socket.io-client 4.8 (the version
+ * Artillery 2.0.21's socketio engine bundles too) connecting the way PROTOCOL.md says:
+ * `io(url, { auth: { token } })`.
+ *
+ * Variables (config.variables in the YAML; defaults below): smallRooms, smallRoomsPerUser,
+ * largeRooms, largeRoomShare, largeRoomSendShare, ackTimeoutMs, deliveryGraceMs,
+ * transports ("websocket" or "polling,websocket"), thinkMs, and for the storm stormAtSeconds
+ * and outageSeconds. Environment: CHAT_JWT_SECRET (else the dev default of `npm start`),
+ * LOAD_RUN_ID (names this run's rooms; scripts/load.ts sets it).
+ */
+import { randomBytes } from "node:crypto";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { threadId } from "node:worker_threads";
+import type { EventEmitter } from "node:events";
+import { DEV_JWT_SECRET, mintToken } from "../scripts/lib/tokens.js";
+import { DeliveryLedger } from "./lib/ledger.js";
+import { pickRooms, validateRoomModel, type RoomModel } from "./lib/rooms.js";
+import { VirtualUser, type MetricSink, type Transport } from "./lib/virtual-user.js";
+
+// Every step is an `async function`: Artillery tells a promise-returning step from a
+// callback-style one by `fn.constructor.name`, so a plain function returning a promise would
+// be handed a callback it never calls, and the scenario would hang.
+
+/** What Artillery passes to a function step. */
+interface ArtilleryContext {
+  vars: Record<string, unknown>;
+}
+
+const runId = process.env.LOAD_RUN_ID || randomBytes(4).toString("hex");
+const secret = process.env.CHAT_JWT_SECRET || DEV_JWT_SECRET;
+/** When this worker started its scenarios: the storm's shared clock. */
+const workerStartedAt = Date.now();
+const roomPrefix = `load:${runId}:w${threadId}:`;
+const ledger = new DeliveryLedger();
+const users = new WeakMap<ArtilleryContext, VirtualUser>();
+let userCount = 0;
+let connectedUsers = 0;
+
+export async function connect(context: ArtilleryContext, events: EventEmitter): Promise<void> {
+  const settings = readSettings(context.vars);
+  userCount += 1;
+  const userId = `lu-${runId}-${threadId}-${userCount}`;
+  const token = await mintToken({ secret, userId, rooms: [`load:${runId}:*`], ttlInSeconds: 6 * 3600 });
+  const user = new VirtualUser(
+    {
+      url: String(context.vars["target"]),
+      token,
+      userId,
+      rooms: pickRooms(settings.model, roomPrefix),
+      model: settings.model,
+      transports: settings.transports,
+      ackTimeoutInMs: settings.ackTimeoutInMs,
+      ledger,
+    },
+    sink(events),
+  );
+  users.set(context, user);
+  connectedUsers += 1;
+  await step(context, () => user.connect());
+}
+
+export async function joinRooms(context: ArtilleryContext): Promise<void> {
+  return step(context, (user) => user.joinRooms());
+}
+
+export async function sendMessage(context: ArtilleryContext): Promise<void> {
+  return step(context, (user) => user.send());
+}
+
+export async function stormOutage(context: ArtilleryContext): Promise<void> {
+  const { stormAtInMs, outageInMs, thinkInMs } = readSettings(context.vars);
+  const reconnectAt = workerStartedAt + stormAtInMs;
+  const dropAt = reconnectAt - Math.random() * outageInMs;
+  return step(context, (user) => user.outageAndReconnect({ dropAt, reconnectAt, thinkInMs }));
+}
+
+export async function finish(context: ArtilleryContext): Promise<void> {
+  const { deliveryGraceInMs } = readSettings(context.vars);
+  await step(context, (user) => user.finish(deliveryGraceInMs));
+  users.delete(context);
+  connectedUsers -= 1;
+}
+
+/** Runs a step of the context's user; a failing step closes the user (its socket, its ledger entries) before Artillery counts it failed. */
+async function step(context: ArtilleryContext, action: (user: VirtualUser) => Promise<void>): Promise<void> {
+  const user = users.get(context);
+  if (!user) throw new Error("no virtual user for this scenario: the flow must start with the `connect` function");
+  try {
+    await action(user);
+  } catch (error) {
+    user.close();
+    users.delete(context);
+    connectedUsers -= 1;
+    throw error;
+  }
+}
+
+interface Settings {
+  model: RoomModel;
+  transports: Transport[];
+  ackTimeoutInMs: number;
+  deliveryGraceInMs: number;
+  thinkInMs: number;
+  stormAtInMs: number;
+  outageInMs: number;
+}
+
+let cachedSettings: Settings | undefined;
+
+/** Reads and checks the suite's variables once per worker; a bad value stops the first user with a message naming it. */
+function readSettings(vars: Record<string, unknown>): Settings {
+  if (cachedSettings) return cachedSettings;
+  const number = (key: string, fallback: number): number => {
+    const value = vars[key] ?? fallback;
+    if (typeof value !== "number" || !Number.isFinite(value) || value < 0) throw new Error(`config.variables.${key} must be a non-negative number, got ${JSON.stringify(value)}`);
+    return value;
+  };
+  const transports = String(vars["transports"] ?? "websocket").split(",").map((t) => t.trim());
+  for (const transport of transports) {
+    if (transport !== "websocket" && transport !== "polling") throw new Error(`config.variables.transports: unknown transport "${transport}"`);
+  }
+  cachedSettings = {
+    model: validateRoomModel({
+      smallRooms: number("smallRooms", 50),
+      smallRoomsPerUser: number("smallRoomsPerUser", 2),
+      largeRooms: number("largeRooms", 2),
+      largeRoomShare: number("largeRoomShare", 0.3),
+      largeRoomSendShare: number("largeRoomSendShare", 0.1),
+    }),
+    transports: transports as Transport[],
+    ackTimeoutInMs: number("ackTimeoutMs", 10_000),
+    deliveryGraceInMs: number("deliveryGraceMs", 5000),
+    thinkInMs: number("thinkMs", 1000),
+    stormAtInMs: number("stormAtSeconds", 50) * 1000,
+    outageInMs: number("outageSeconds", 10) * 1000,
+  };
+  return cachedSettings;
+}
+
+// The generator's own health: a saturated Artillery worker inflates every latency it measures,
+// so its event-loop delay and connected users go into the report beside the server's.
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
+let latestEvents: EventEmitter | undefined;
+setInterval(() => {
+  if (!latestEvents) return;
+  latestEvents.emit("histogram", "loadgen.event_loop_delay_p99", loopDelay.percentile(99) / 1e6);
+  latestEvents.emit("histogram", "loadgen.connected_users", connectedUsers);
+  loopDelay.reset();
+}, 5000).unref();
+
+function sink(events: EventEmitter): MetricSink {
+  latestEvents = events;
+  return {
+    counter: (name, value = 1) => events.emit("counter", name, value),
+    histogram: (name, valueInMs) => events.emit("histogram", name, valueInMs),
+  };
+}

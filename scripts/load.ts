@@ -1,0 +1,263 @@
+/**
+ * `npm run load:<suite>`: runs an Artillery suite (artillery/<suite>.yml) against the chat
+ * cluster and writes a report a person reads (artillery/reports/<suite>-<timestamp>/).
+ *
+ * Target: TARGET when set; else the cluster answering on http://127.0.0.1:8080 (`npm start`);
+ * else this script starts a whole local cluster itself on free ports in a temporary directory
+ * (Redis, Cassandra, two socket nodes, a flusher, HAProxy: the bring-up of `npm start`) and
+ * stops it afterwards, so the suite runs on a fresh machine and in CI with nothing else up.
+ *
+ * Server-side figures: while Artillery runs, /metrics is sampled every LOAD_SAMPLE_SECONDS
+ * (5): from each process directly when this script started the cluster, from the URLs in
+ * LOAD_METRICS_URLS (comma-separated) when given, else through the gateway (which answers
+ * from one node at a time, so each sample scrapes it several times, one answer per node).
+ *
+ * Environment: TARGET, CHAT_JWT_SECRET (else the dev default that `npm start` uses),
+ * SOAK_MINUTES (the soak's steady phase; default: as in soak.yml, 60), LOAD_METRICS_URLS,
+ * LOAD_SAMPLE_SECONDS, LOAD_ALLOW_REMOTE_TARGET=1 (TARGET must be a loopback address
+ * otherwise: a load test must never hit a host by accident).
+ * Exit code: Artillery's (non-zero when an `ensure` check failed), or 1 when the run could not start.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { EnvReader } from "../common/env.js";
+import { renderReport, rerenderReport } from "../artillery/report/render.js";
+import { MetricsSampler, type ScrapeTarget } from "../artillery/report/sampler.js";
+import { DEV_JWT_SECRET } from "./lib/tokens.js";
+import { REPO_ROOT } from "./infra/paths.js";
+import { freePort } from "./infra/process.js";
+import { cassandraConfigFor, migrateKeyspace, startApps, startStores, type Apps, type Stores } from "./infra/stack.js";
+
+const SUITES = ["smoke", "load", "soak", "spike", "storm", "capacity"] as const;
+type Suite = (typeof SUITES)[number];
+const DEFAULT_TARGET = "http://127.0.0.1:8080";
+/** Scrapes of the gateway's /metrics per sample: with round robin over two nodes, four see both. */
+const GATEWAY_SCRAPES_PER_SAMPLE = 4;
+
+const started = Date.now();
+const log = (line: string) => console.log(`[load +${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`);
+
+if (process.argv[2] === "report" && process.argv[3]) {
+  // Renders a report folder again from its saved files (after a change to the report code).
+  console.log(await rerenderReport(process.argv[3]));
+  process.exit(0);
+}
+const suite = process.argv[2] as Suite | undefined;
+if (!suite || !SUITES.includes(suite)) {
+  console.error(`usage: node dist/scripts/load.js <${SUITES.join("|")}>  (npm run load:<suite>; see artillery/README.md)
+       node dist/scripts/load.js report <report folder>   (renders a report again)`);
+  process.exit(2);
+}
+
+const env = new EnvReader();
+const secret = env.optionalString("CHAT_JWT_SECRET") ?? DEV_JWT_SECRET;
+const sampleEveryInMs = env.integer("LOAD_SAMPLE_SECONDS", 5, { min: 1, max: 300 }) * 1000;
+const soakMinutes = env.optionalString("SOAK_MINUTES") === undefined ? undefined : env.integer("SOAK_MINUTES", 60, { min: 1, max: 24 * 60 });
+const runId = randomBytes(4).toString("hex");
+const suiteFile = join(REPO_ROOT, "artillery", `${suite}.yml`);
+const reportDir = join(REPO_ROOT, "artillery", "reports", `${suite}-${new Date(started).toISOString().replace(/[:.]/g, "-")}`);
+
+let cluster: LocalCluster | undefined;
+let artilleryChild: ChildProcess | undefined;
+let exitCode = 1;
+// Ctrl-C (or a CI timeout) during a run must leave neither Artillery nor a cluster behind.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    log(`${signal}: stopping Artillery${cluster ? " and the local cluster" : ""}…`);
+    artilleryChild?.kill("SIGKILL");
+    void (cluster?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  });
+}
+try {
+  const target = await resolveTarget();
+  mkdirSync(reportDir, { recursive: true });
+  const sampler = new MetricsSampler(target.scrapeTargets, sampleEveryInMs);
+  log(`suite ${suite} → ${target.url} (${target.description}); report in ${reportDir}`);
+  log(`server metrics: ${target.scrapeDescription}`);
+  sampler.start();
+  const artillery = await runArtillery(target.url);
+  await sampler.stop();
+  exitCode = artillery.exitCode;
+  const summary = await renderReport({
+    suite,
+    suiteFile,
+    target: target.url,
+    targetDescription: target.description,
+    scrapeDescription: target.scrapeDescription,
+    artilleryJsonFile: artillery.jsonFile,
+    artilleryLog: artillery.output,
+    artilleryExitCode: artillery.exitCode,
+    serverSamples: sampler.samples,
+    scrapeFailures: sampler.failures,
+    reportDir,
+    startedAt: started,
+  });
+  log(`report: ${summary}`);
+} catch (error) {
+  console.error(error instanceof Error ? error.message : error);
+  exitCode = 1;
+} finally {
+  await cluster?.stop();
+}
+log(`done (exit ${exitCode})`);
+process.exit(exitCode);
+
+interface ResolvedTarget {
+  url: string;
+  description: string;
+  scrapeTargets: ScrapeTarget[];
+  scrapeDescription: string;
+}
+
+async function resolveTarget(): Promise<ResolvedTarget> {
+  const explicit = env.optionalString("TARGET");
+  const metricsUrls = env.list("LOAD_METRICS_URLS", []);
+  if (explicit !== undefined) {
+    const url = checkedTarget(explicit);
+    return { url, description: "TARGET", ...viaGatewayOrUrls(url, metricsUrls) };
+  }
+  if (await answersReady(DEFAULT_TARGET)) return { url: DEFAULT_TARGET, description: "the cluster already running on :8080", ...viaGatewayOrUrls(DEFAULT_TARGET, metricsUrls) };
+  log("nothing answers on http://127.0.0.1:8080/readyz: starting a local cluster for this run…");
+  cluster = await startLocalCluster();
+  const direct = [...cluster.apps.nodes, cluster.apps.flusher].map((app) => `http://127.0.0.1:${app.port}/metrics`);
+  return {
+    url: cluster.apps.gateway.url,
+    description: `a local cluster started for this run (2 nodes, flusher, HAProxy, Redis, Cassandra; logs in ${cluster.dir})`,
+    scrapeTargets: direct.map((url) => ({ kind: "direct", url })),
+    scrapeDescription: `each process directly: ${direct.join(", ")}`,
+  };
+}
+
+function viaGatewayOrUrls(url: string, metricsUrls: string[]): Pick<ResolvedTarget, "scrapeTargets" | "scrapeDescription"> {
+  if (metricsUrls.length > 0) {
+    return { scrapeTargets: metricsUrls.map((u) => ({ kind: "direct", url: u })), scrapeDescription: `LOAD_METRICS_URLS: ${metricsUrls.join(", ")}` };
+  }
+  return {
+    scrapeTargets: [{ kind: "gateway", url: `${url}/metrics`, scrapesPerSample: GATEWAY_SCRAPES_PER_SAMPLE }],
+    scrapeDescription: `the gateway's /metrics, ${GATEWAY_SCRAPES_PER_SAMPLE} scrapes per sample, one answer kept per node (socket nodes only: the flusher is not behind the gateway; set LOAD_METRICS_URLS to add it)`,
+  };
+}
+
+/** TARGET must be an http(s) URL on the loopback interface unless LOAD_ALLOW_REMOTE_TARGET=1. */
+function checkedTarget(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`TARGET must be a URL such as http://127.0.0.1:8080, got "${raw}"`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error(`TARGET must be http(s), got "${raw}"`);
+  const loopback = url.hostname === "localhost" || url.hostname === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
+  if (!loopback && !env.boolean("LOAD_ALLOW_REMOTE_TARGET", false)) {
+    throw new Error(`TARGET ${raw} is not a loopback address; set LOAD_ALLOW_REMOTE_TARGET=1 to load a host you are responsible for`);
+  }
+  return url.origin;
+}
+
+async function answersReady(url: string): Promise<boolean> {
+  try {
+    return (await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) })).status === 200;
+  } catch {
+    return false;
+  }
+}
+
+interface LocalCluster {
+  apps: Apps;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+async function startLocalCluster(): Promise<LocalCluster> {
+  const dir = mkdtempSync(join(tmpdir(), "chat-load-"));
+  let stores: Stores | undefined;
+  let apps: Apps | undefined;
+  const stop = async () => {
+    await apps?.stop();
+    await stores?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    stores = await startStores({ dir, redisPort: await freePort(), cassandraNativePort: await freePort(), cassandraStoragePort: await freePort(), log });
+    const keyspace = "chat_load";
+    await migrateKeyspace(cassandraConfigFor(stores.cassandraContactPoint, keyspace));
+    apps = await startApps({
+      dir: join(dir, "logs"),
+      nodeCount: 2,
+      gatewayPort: await freePort(),
+      env: {
+        CHAT_REDIS_URL: stores.redis.url,
+        CHAT_CASSANDRA_CONTACT_POINTS: stores.cassandraContactPoint,
+        CHAT_CASSANDRA_KEYSPACE: keyspace,
+        CHAT_JWT_SECRET: secret,
+        LOG_LEVEL: "warn",
+      },
+    });
+    log(`local cluster up: gateway ${apps.gateway.url}, nodes ${apps.nodes.map((node) => `:${node.port}`).join(" ")}, flusher :${apps.flusher.port}`);
+    return { apps, dir, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+interface ArtilleryRun {
+  exitCode: number;
+  jsonFile: string;
+  /** What Artillery printed (its console report and the `ensure` verdicts). */
+  output: string;
+}
+
+/** Runs Artillery's CLI in a child process, its output both on the console and in the report folder. */
+async function runArtillery(target: string): Promise<ArtilleryRun> {
+  const jsonFile = join(reportDir, "artillery.json");
+  // The preload works around a broken `artillery run` in this install (see the file).
+  const args = ["-r", join(REPO_ROOT, "artillery/preload/typescript-estree.cjs"), join(REPO_ROOT, "node_modules/artillery/bin/run"), "run", "--target", target, "--output", jsonFile];
+  const overrides = phaseOverrides();
+  if (overrides) args.push("--overrides", JSON.stringify(overrides));
+  args.push(suiteFile);
+  const logFile = createWriteStream(join(reportDir, "artillery.log"));
+  // The console and `output` still have everything: a lost log file must not end the run (and orphan the cluster).
+  logFile.on("error", (error) => console.error(`could not write artillery.log: ${error.message}`));
+  let output = "";
+  const exitCode = await new Promise<number>((resolve, reject) => {
+    const child = (artilleryChild = spawn(process.execPath, args, {
+      cwd: REPO_ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+      // Telemetry would send a request off this machine; LOAD_RUN_ID names this run's rooms.
+      env: { ...process.env, CHAT_JWT_SECRET: secret, LOAD_RUN_ID: runId, ARTILLERY_DISABLE_TELEMETRY: "true", AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: "1" },
+    }));
+    for (const stream of [child.stdout, child.stderr]) {
+      stream.on("data", (chunk: Buffer) => {
+        process.stdout.write(chunk);
+        logFile.write(chunk);
+        output += chunk.toString();
+      });
+    }
+    child.once("error", reject);
+    child.once("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+  logFile.end();
+  return { exitCode, jsonFile, output };
+}
+
+/**
+ * SOAK_MINUTES replaces the duration of the soak's steady phase (at the same arrival rate). Artillery's --overrides
+ * replaces arrays whole, so the phases are read from soak.yml's `phases:` line (JSON flow
+ * style there for this reason) and only the steady phase's duration changes.
+ */
+function phaseOverrides(): { config: { phases: unknown[] } } | undefined {
+  if (suite !== "soak" || soakMinutes === undefined) return undefined;
+  const line = /^\s*phases:\s*(\[.*\])\s*$/m.exec(readFileSync(suiteFile, "utf8"));
+  if (!line) throw new Error(`${suiteFile}: expected a one-line "phases: [...]" (JSON flow style) for SOAK_MINUTES to change`);
+  const phases = JSON.parse(line[1]!) as { name?: string; duration?: number; arrivalCount?: number }[];
+  const steady = phases.find((phase) => phase.name === "steady");
+  if (!steady?.duration) throw new Error(`${suiteFile}: no phase named "steady" with a duration for SOAK_MINUTES to change`);
+  // An arrivalCount is spread over the duration: scale it so the rate stays the same.
+  if (steady.arrivalCount !== undefined) steady.arrivalCount = Math.round((steady.arrivalCount / steady.duration) * soakMinutes * 60);
+  steady.duration = soakMinutes * 60;
+  return { config: { phases } };
+}
