@@ -17,6 +17,7 @@ import {
   fillRoom,
   send,
   uniqueTag,
+  ULID,
   Watcher,
   wholeHistory,
   type Ack,
@@ -28,7 +29,6 @@ import {
 const tag = uniqueTag();
 const user = (name: string) => `${name}-${tag}`;
 const roomName = (name: string) => `${name}-${tag}`;
-const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
 let cluster: TestCluster;
 before(async () => (cluster = await startTestCluster({ nodeCount: 2 })));

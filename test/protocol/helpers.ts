@@ -23,6 +23,9 @@ export type RoomEntry = { room: string; lastSeq: number; readSeq: number; unread
  * A tag for user and room names. The Cassandra keyspace is shared by every file of a test run
  * (only Redis keys are prefixed per cluster), so names must not repeat across files.
  */
+/** A message id: a ULID in Crockford base 32. */
+export const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
 export function uniqueTag(): string {
   return randomBytes(4).toString("hex");
 }

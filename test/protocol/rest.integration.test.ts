@@ -7,12 +7,11 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { ChatMessage } from "../../storage/message.js";
 import { httpRequest, nextEvent, request, startTestCluster, type HttpAnswer, type TestCluster } from "../fixture.js";
-import { assertOk, fillRoom, uniqueTag, type Ack, type RoomEntry } from "./helpers.js";
+import { assertOk, fillRoom, uniqueTag, ULID, type Ack, type RoomEntry } from "./helpers.js";
 
 const tag = uniqueTag();
 const user = (name: string) => `${name}-${tag}`;
 const roomName = (name: string) => `${name}-${tag}`;
-const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
 let cluster: TestCluster;
 before(async () => (cluster = await startTestCluster({ nodeCount: 2 })));
