@@ -4,7 +4,6 @@
  * uWebSockets.js, and shuts down in order on SIGTERM/SIGINT.
  */
 import { Redis } from "ioredis";
-import { Gauge } from "prom-client";
 import { EnvReader } from "../common/env.js";
 import { createLogger } from "../common/logger.js";
 import { createRegistry } from "../common/metrics.js";
@@ -13,6 +12,7 @@ import { Timeline } from "../storage/cassandra/timeline.js";
 import { UserRooms } from "../storage/cassandra/user-rooms.js";
 import { History } from "../storage/history.js";
 import { RedisKeys } from "../storage/keys.js";
+import { registerStreamBacklogGauge } from "../storage/stream/backlog.js";
 import { MessageBuffer } from "../storage/stream/producer.js";
 import { ChatService } from "./chat/service.js";
 import { readServerConfig } from "./config.js";
@@ -62,15 +62,7 @@ const timeline = new Timeline(cassandra, storage.stream.bucketWidthInMs);
 
 // Metrics
 const metrics = createNodeMetrics(createRegistry("node", config.nodeName));
-new Gauge({
-  name: "chat_stream_backlog",
-  help: "Entries in the write-buffer streams not yet flushed (cluster-wide)",
-  registers: [metrics.registry],
-  async collect() {
-    const lengths = await Promise.all(keys.streams().map((stream) => redis.xlen(stream)));
-    this.set(lengths.reduce((sum, length) => sum + length, 0));
-  },
-});
+registerStreamBacklogGauge(metrics.registry, redis, keys);
 
 // socket.io on uWS
 const app = uws.App();

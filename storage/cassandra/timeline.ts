@@ -7,6 +7,7 @@
 import cassandra from "cassandra-driver";
 import { bucketOf, type ChatMessage } from "../message.js";
 import type { CassandraClient } from "./client.js";
+import { bigintToNumber } from "./values.js";
 
 const Q = {
   insertMessage: `INSERT INTO messages_by_room (room, bucket, seq, id, sender, client_id, body, meta, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -63,9 +64,8 @@ export class Timeline {
    * flushers, leaves exactly one row. Rejects if any row failed; rows that succeeded stay.
    * A number as `how` means "concurrent" with that many in flight (the older signature).
    */
-  async write(messages: readonly ChatMessage[], how: TimelineWriteOptions | number = this.writeOptions): Promise<void> {
+  async write(messages: readonly ChatMessage[], options: TimelineWriteOptions = this.writeOptions): Promise<void> {
     if (messages.length === 0) return;
-    const options: TimelineWriteOptions = typeof how === "number" ? { strategy: "concurrent", concurrency: how } : how;
     const statements = this.statementsOf(messages);
     if (options.strategy === "concurrent") {
       await cassandra.concurrent.executeConcurrent(this.client, statements, { concurrencyLevel: options.concurrency, raiseOnFirstError: true });
@@ -101,7 +101,7 @@ export class Timeline {
     const [newest] = await this.buckets(room);
     if (newest === undefined) return { seq: 0, ts: 0 };
     const row = (await this.client.execute(Q.newestOfBucket, [room, newest])).first();
-    return row ? { seq: toNumber(row["seq"]), ts: (row["ts"] as Date).getTime() } : { seq: 0, ts: 0 };
+    return row ? { seq: bigintToNumber(row["seq"]), ts: (row["ts"] as Date).getTime() } : { seq: 0, ts: 0 };
   }
 
   /** Up to `limit` messages with seq < beforeSeq, newest first. */
@@ -148,7 +148,7 @@ export class Timeline {
       const middle = (low + high) >>> 1;
       const row = (await this.client.execute(Q.firstSeqOfBucket, [room, buckets[middle]])).first();
       // An empty bucket (never expected: buckets are recorded with their messages) is skipped as older.
-      if (row && accept(toNumber(row["seq"]))) high = middle;
+      if (row && accept(bigintToNumber(row["seq"]))) high = middle;
       else low = middle + 1;
     }
     return low;
@@ -188,16 +188,12 @@ async function runBounded<T>(items: readonly T[], limit: number, work: (item: T)
   if (firstError !== undefined) throw firstError;
 }
 
-function toNumber(value: unknown): number {
-  return typeof value === "number" ? value : (value as cassandra.types.Long).toNumber();
-}
-
 function toMessage(row: cassandra.types.Row): ChatMessage {
   const meta = row["meta"] as string | null;
   const message: ChatMessage = {
     id: row["id"] as string,
     room: row["room"] as string,
-    seq: toNumber(row["seq"]),
+    seq: bigintToNumber(row["seq"]),
     from: row["sender"] as string,
     clientId: row["client_id"] as string,
     text: row["body"] as string,

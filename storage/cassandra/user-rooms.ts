@@ -2,8 +2,8 @@
  * Each user's rooms with their read pointers, in partitions keyed by user id (user_rooms from
  * migration 1): the rooms list with unread counts is one partition read.
  */
-import cassandra from "cassandra-driver";
 import type { CassandraClient } from "./client.js";
+import { bigintToNumber } from "./values.js";
 
 const Q = {
   remember: `INSERT INTO user_rooms (user_id, room, joined_at) VALUES (?, ?, ?)`,
@@ -33,17 +33,12 @@ export class UserRooms {
    */
   async markRead(userId: string, room: string, seq: number): Promise<void> {
     const current = (await this.client.execute(Q.readOf, [userId, room])).first();
-    const currentSeq = current ? toNumber(current["read_seq"]) : 0;
+    const currentSeq = current ? bigintToNumber(current["read_seq"]) : 0;
     if (seq > currentSeq) await this.client.execute(Q.setRead, [seq, userId, room]);
   }
 
   async ofUser(userId: string): Promise<UserRoom[]> {
     const result = await this.client.execute(Q.ofUser, [userId], { fetchSize: 5000 });
-    return result.rows.map((row) => ({ room: row["room"] as string, readSeq: toNumber(row["read_seq"]) }));
+    return result.rows.map((row) => ({ room: row["room"] as string, readSeq: bigintToNumber(row["read_seq"]) }));
   }
-}
-
-function toNumber(value: unknown): number {
-  if (value === null || value === undefined) return 0;
-  return typeof value === "number" ? value : (value as cassandra.types.Long).toNumber();
 }

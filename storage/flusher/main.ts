@@ -9,7 +9,7 @@
  */
 import { hostname } from "node:os";
 import { Redis } from "ioredis";
-import { Counter, Gauge, Histogram } from "prom-client";
+import { Counter, Histogram } from "prom-client";
 import { EnvReader } from "../../common/env.js";
 import { createLogger } from "../../common/logger.js";
 import { createRegistry } from "../../common/metrics.js";
@@ -17,6 +17,7 @@ import { createCassandraClient } from "../cassandra/client.js";
 import { DEFAULT_WRITE_OPTIONS, Timeline, WRITE_STRATEGIES } from "../cassandra/timeline.js";
 import { readStorageConfig } from "../config.js";
 import { RedisKeys } from "../keys.js";
+import { registerStreamBacklogGauge } from "../stream/backlog.js";
 import { CRASH_POINTS, DEFAULT_FLUSHER_OPTIONS, Flusher, type FlusherOptions } from "./flusher.js";
 import { startFlusherHttp } from "./http.js";
 
@@ -50,15 +51,7 @@ const flushed = new Counter({ name: "chat_flushed_messages_total", help: "Messag
 const flushFailures = new Counter({ name: "chat_flush_failures_total", help: "Failed flush batches (retried)", registers: [registry] });
 const deadLettered = new Counter({ name: "chat_dead_lettered_total", help: "Entries moved to the dead-letter stream", registers: [registry] });
 const flushSeconds = new Histogram({ name: "chat_flush_batch_seconds", help: "Time to write and acknowledge one batch", buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] });
-new Gauge({
-  name: "chat_stream_backlog",
-  help: "Entries in the write-buffer streams not yet flushed",
-  registers: [registry],
-  async collect() {
-    const lengths = await Promise.all(keys.streams().map((stream) => redis.xlen(stream)));
-    this.set(lengths.reduce((sum, length) => sum + length, 0));
-  },
-});
+registerStreamBacklogGauge(registry, redis, keys);
 
 const flusher = new Flusher(redis, keys, new Timeline(cassandra, config.stream.bucketWidthInMs, writeOptions), options, logger, {
   flushed(count, seconds) {
