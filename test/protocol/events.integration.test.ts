@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import type { Socket } from "socket.io-client";
+import { io, type Socket } from "socket.io-client";
 import type { ChatMessage } from "../../storage/message.js";
 import { nextEvent, nodeOf, request, startTestCluster, type TestCluster } from "../fixture.js";
 import {
@@ -36,6 +36,17 @@ after(async () => cluster?.stop());
 
 async function connect(name: string, rooms: string[]): Promise<Socket> {
   return cluster.client(await cluster.token(user(name), rooms));
+}
+
+/** A client connected straight to the node `peer` lives on (nodes are named n1, n2, ...), bypassing the gateway. */
+async function connectToNodeOf(peer: Socket, name: string, rooms: string[]): Promise<Socket> {
+  const nodeIndex = Number(nodeOf(peer).slice(1)) - 1;
+  const socket = io(cluster.nodeUrl(nodeIndex), { auth: { token: await cluster.token(user(name), rooms) }, reconnection: false, forceNew: true });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("connect_error", reject);
+  });
+  return socket;
 }
 
 async function join(socket: Socket, room: string, since?: number) {
@@ -97,10 +108,16 @@ describe("leave", () => {
     assertOk(await join(bob, room));
     const bobMessages = collect<ChatMessage>(bob, "message");
 
+    // A witness on bob's own node: alice's echo is local to her node, so only a socket on bob's
+    // node proves the fan-out reached it (and passed bob by) before bob joins again.
+    const witness = await connectToNodeOf(bob, "leave-witness", [room]);
+    assert.equal(nodeOf(witness), nodeOf(bob));
+    assertOk(await join(witness, room));
+
     assert.deepEqual(await request(bob, "leave", { room }), { ok: true });
-    const seenByAlice = nextEvent<ChatMessage>(alice, "message", (m) => m.clientId === "after-leave");
+    const seenOnBobsNode = nextEvent<ChatMessage>(witness, "message", (m) => m.clientId === "after-leave");
     assertOk(await send(alice, room, "after-leave", "bob left"));
-    await seenByAlice;
+    await seenOnBobsNode;
 
     // Barrier: bob joins again and waits for a later message; the one sent while he was out
     // would have arrived first.
@@ -109,6 +126,7 @@ describe("leave", () => {
     assertOk(await send(alice, room, "after-rejoin", "welcome back"));
     await back;
     assert.deepEqual(bobMessages.stop().map((m) => m.clientId), ["after-rejoin"]);
+    witness.disconnect();
   });
 
   test("leaving a room the socket never joined is fine", async () => {
