@@ -3,7 +3,10 @@
  * through the Redis write buffer to the flusher. This file is the server ↔ flusher contract.
  */
 export interface ChatMessage {
-  /** Unique across the cluster, time-ordered (a ULID: 48-bit ms time + 80 random bits). */
+  /**
+   * Unique across the cluster, time-ordered: 26 Crockford base-32 characters, ULID-shaped, of
+   * 48-bit ms time, 30 bits of the room's seq and 50 random bits; in send order within a room.
+   */
   id: string;
   room: string;
   /** Per room: 1, 2, 3, ... with no gaps among acknowledged messages. */

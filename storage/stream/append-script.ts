@@ -15,7 +15,7 @@
  *
  * KEYS: 1 idempotency key, 2 room meta hash, 3 shard stream, 4 room recent zset, 5 sender's
  *       rate bucket hash { tokens, at }
- * ARGV: 1 message JSON without its closing brace, 2 random part of the id (16 Crockford chars),
+ * ARGV: 1 message JSON without its closing brace, 2 random part of the id (10 Crockford chars),
  *       3 idempotency TTL ms, 4 max entries in the shard, 5 recent-zset TTL ms,
  *       6 sends per second (0 = no limit), 7 burst, 8 rate-bucket TTL ms
  * Returns: {"ok", receipt} | {"duplicate", receipt} | {"unseeded"} | {"full"} | {"rate_limited", waitMs}
@@ -46,15 +46,20 @@ if now < last then now = last end
 local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
 redis.call('HSET', KEYS[2], 'ts', string.format('%.0f', now))
 
+-- id: 10 chars of ms time, 6 chars of the room's seq (mod 32^6), then ARGV[2]'s 10 random chars.
+-- Within a room, ts never decreases and seq increases, so ids sort in send order even inside
+-- one millisecond, which random bits alone would not give.
 local alphabet = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
-local timePart = {}
-local rest = now
-for i = 10, 1, -1 do
-  local digit = rest % 32
-  timePart[i] = string.sub(alphabet, digit + 1, digit + 1)
-  rest = (rest - digit) / 32
+local function base32(value, width)
+  local digits = {}
+  for i = width, 1, -1 do
+    local digit = value % 32
+    digits[i] = string.sub(alphabet, digit + 1, digit + 1)
+    value = (value - digit) / 32
+  end
+  return table.concat(digits)
 end
-local id = table.concat(timePart) .. ARGV[2]
+local id = base32(now, 10) .. base32(seq % 1073741824, 6) .. ARGV[2]
 local seqText = string.format('%.0f', seq)
 local tsText = string.format('%.0f', now)
 local json = ARGV[1] .. ',"id":"' .. id .. '","seq":' .. seqText .. ',"ts":' .. tsText .. '}'

@@ -104,10 +104,10 @@ function parseReceipt(text: string | undefined): SendReceipt {
 
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
-/** The 80 random bits of a ULID, as 16 Crockford base-32 characters. */
+/** The 50 random bits of a message id, as 10 Crockford base-32 characters (see append-script.ts). */
 function randomIdPart(): string {
-  const bytes = randomBytes(16);
+  const bytes = randomBytes(10);
   let out = "";
-  for (let i = 0; i < 16; i++) out += CROCKFORD[bytes[i]! & 31];
+  for (let i = 0; i < 10; i++) out += CROCKFORD[bytes[i]! & 31];
   return out;
 }
