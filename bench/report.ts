@@ -1,4 +1,5 @@
 /** Turns a run's measurements into the checks table, results.json, the PNG chart and the README section. */
+import type { Placement } from "./lib/cpu-placement.js";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { check, markdownTable, type Check } from "./lib/checks.js";
 import { chartSvg, renderPng } from "./lib/chart.js";
@@ -22,6 +23,8 @@ export interface BenchResults {
   ingest: IngestResult;
   endToEnd: EndToEndResult;
   flush: FlushResult;
+  /** CPUs of the ack path (nodes + Redis) and of everything else while latency was measured; null: unplaced. */
+  latencyPlacement: Placement | null;
 }
 
 const us = (micros: number) => `${micros.toFixed(2)} µs`;
@@ -95,7 +98,8 @@ export function writeOutputs(r: BenchResults, checks: readonly Check[], paths: {
       `Flush: ${r.flush.rows} rows each way (read back: raw ${r.flush.rawRowsCounted}, flusher ${r.flush.flusherRowsCounted}), flusher CPU ${(r.flush.flusherCpuUtilisation * 100).toFixed(0)} % of a core while draining` +
       (r.flush.flusherBatches ? `; ${r.flush.flusherBatches.count} batches of ${r.flush.flusherBatches.meanRows.toFixed(0)} rows, ${r.flush.flusherBatches.meanWriteAndAckInMs.toFixed(1)} ms write + ack each, ${(r.flush.flusherBatches.shareOfDrain * 100).toFixed(0)} % of the drain time.` : "."),
     "",
-    `Machine load while measuring latency: ${r.ingest.points.map((p) => `at ${p.loadFraction * 100} % the node's main thread waited for a CPU ${(p.nodeRunQueueWaitShare * 100).toFixed(0)} % of the time (Redis ${(p.redisRunQueueWaitShare * 100).toFixed(0)} %, load average ${p.loadAverage})`).join("; ")}; ` +
+    `CPU placement while measuring latency (items 4 and 6): ${r.latencyPlacement ? `socket nodes and Redis on CPU ${r.latencyPlacement.measured.join(",")}; load generators, flusher, Cassandra and the bench driver on CPU ${r.latencyPlacement.rest.join(",")} (bench/lib/cpu-placement.ts)` : "none (one CPU)"}. ` +
+      `Machine load while measuring latency: ${r.ingest.points.map((p) => `at ${p.loadFraction * 100} % the node's main thread waited for a CPU ${(p.nodeRunQueueWaitShare * 100).toFixed(0)} % of the time (Redis ${(p.redisRunQueueWaitShare * 100).toFixed(0)} %, load average ${p.loadAverage})`).join("; ")}; ` +
       `end to end: node A ${(r.endToEnd.runQueueWaitShares.nodeA * 100).toFixed(0)} %, node B ${(r.endToEnd.runQueueWaitShares.nodeB * 100).toFixed(0)} %, Redis ${(r.endToEnd.runQueueWaitShares.redis * 100).toFixed(0)} % (from /proc/<pid>/schedstat).`,
     "",
     "![results](results.png)",

@@ -18,14 +18,15 @@ import { startFlusher } from "../scripts/infra/apps.js";
 import { freePort } from "../scripts/infra/process.js";
 import { cassandraConfigFor, migrateKeyspace, startStores } from "../scripts/infra/stack.js";
 import { mintToken } from "../scripts/lib/tokens.js";
-import { measureFlushVsRaw } from "./flush-vs-raw.js";
+import { measureFlushVsRaw, type FlushResult } from "./flush-vs-raw.js";
 import { markdownTable } from "./lib/checks.js";
+import { withPlacement, type Placement } from "./lib/cpu-placement.js";
 import { describeMachine } from "./lib/machine.js";
 import { loadAverage, startOurNode, startReference, type MeasuredServer } from "./lib/servers.js";
 import { Generator } from "./load/pool.js";
 import { buildChecks, fanoutTable, writeOutputs, type BenchResults } from "./report.js";
 import { connectStack, measureCluster, measureFanout } from "./scenarios/fanout.js";
-import { connectSenders, measureEndToEnd, measureIngest } from "./scenarios/ingest.js";
+import { connectSenders, measureEndToEnd, measureIngest, type EndToEndResult, type IngestResult } from "./scenarios/ingest.js";
 import { measureMemory, type MemoryRow } from "./scenarios/memory.js";
 import { FULL, QUICK } from "./settings.js";
 import { formatCpuSummary, summarizeCpuProfile } from "./profile/cpu-profile.js";
@@ -37,11 +38,18 @@ const JWT_SECRET = `bench-${randomBytes(16).toString("hex")}`;
 const ROOM_PATTERNS = ["fan-*", "cl-*", "ing-*", "e2e-*"];
 
 const FLAGS = ["--quick", "--profile"];
-const unknown = process.argv.slice(2).filter((arg) => !FLAGS.includes(arg));
-if (unknown.length > 0) {
-  console.error(`unknown argument ${unknown.join(" ")}\nusage: npm run bench [-- --quick] [-- --profile]`);
+/** `--only=fanout,flush`: run just these parts (to iterate on one); prints figures, writes nothing. */
+const PARTS = ["fanout", "cluster", "ingest", "memory", "flush"] as const;
+type Part = (typeof PARTS)[number];
+const onlyArg = process.argv.slice(2).find((arg) => arg.startsWith("--only="));
+const only = onlyArg ? new Set(onlyArg.slice("--only=".length).split(",")) : undefined;
+const unknown = process.argv.slice(2).filter((arg) => !FLAGS.includes(arg) && arg !== onlyArg);
+const unknownParts = [...(only ?? [])].filter((part) => !(PARTS as readonly string[]).includes(part));
+if (unknown.length > 0 || unknownParts.length > 0) {
+  console.error(`unknown argument ${[...unknown, ...unknownParts].join(" ")}\nusage: npm run bench [-- --quick] [-- --profile] [-- --only=${PARTS.join(",")}]`);
   process.exit(2);
 }
+const wanted = (part: Part) => only === undefined || only.has(part);
 const settings = process.argv.includes("--quick") ? QUICK : FULL;
 /** --profile: CPU profiles of the servers and heap snapshots around the memory scenario (slower; figures perturbed). */
 const profiling = process.argv.includes("--profile");
@@ -124,54 +132,86 @@ async function main(): Promise<void> {
   log(`stores up: Redis ${stores.redis.url}, Cassandra ${stores.cassandraContactPoint}, keyspace ${keyspace}, prefix ${prefix}`);
 
   const generators: [Generator, Generator] = [onCleanup(Generator.start("gen-0"), (g) => g.stop()), onCleanup(Generator.start("gen-1"), (g) => g.stop())];
-
-  // 1. Fan-out: all three stacks connected at once, measured interleaved (see scenarios/fanout.ts).
-  log("1. fan-out CPU per delivery");
   const flusher = onCleanup(await startFlusher({ name: "flusher-1", env: { ...env, CHAT_FLUSHER_HTTP_PORT: "0" }, logFile: join(dir, "flusher-1.log") }), (f) => f.stop());
-  const uws = onCleanup(await startReference("uws", dir), stopped);
-  const sio = onCleanup(await startReference("socketio", dir), stopped);
   const nodeA = onCleanup(await startOurNode("bench-a", env, dir), stopped);
   const urlA = socketIoUrl(nodeA.port);
-  const sizes = settings.fanout.roomSizes;
-  const stacks = [
-    await connectStack({ stack: "uws", kind: "uws", server: uws, url: `ws://127.0.0.1:${uws.port}/` }, generators, sizes, "fan"),
-    await connectStack({ stack: "socketio", kind: "socketio", server: sio, url: socketIoUrl(sio.port) }, generators, sizes, "fan"),
-    await connectStack({ stack: "ours", kind: "socketio", server: nodeA, url: urlA, tokens, redisPid }, generators, sizes, "fan"),
-  ];
-  const fanout = await profiled([uws, sio, nodeA], "1-fanout", () => measureFanout(stacks, generators, settings.fanout, log));
-  await Promise.all([uws.stop(), sio.stop()]);
 
-  log("2. cluster fan-out (two nodes through Redis)");
+  // 1. Fan-out: all three stacks connected at once, measured interleaved (see scenarios/fanout.ts).
+  let fanout: BenchResults["fanout"] = [];
+  let oneNode: Awaited<ReturnType<typeof connectStack>> | undefined;
+  if (wanted("fanout") || wanted("cluster")) {
+    const sizes = wanted("fanout") ? settings.fanout.roomSizes : settings.clusterRoomSizes;
+    oneNode = await connectStack({ stack: "ours", kind: "socketio", server: nodeA, url: urlA, tokens, redisPid }, generators, sizes, "fan");
+  }
+  if (wanted("fanout")) {
+    log("1. fan-out CPU per delivery");
+    const uws = onCleanup(await startReference("uws", dir), stopped);
+    const sio = onCleanup(await startReference("socketio", dir), stopped);
+    const sizes = settings.fanout.roomSizes;
+    const stacks = [
+      await connectStack({ stack: "uws", kind: "uws", server: uws, url: `ws://127.0.0.1:${uws.port}/` }, generators, sizes, "fan"),
+      await connectStack({ stack: "socketio", kind: "socketio", server: sio, url: socketIoUrl(sio.port) }, generators, sizes, "fan"),
+      oneNode!,
+    ];
+    fanout = await profiled([uws, sio, nodeA], "1-fanout", () => measureFanout(stacks, generators, settings.fanout, log));
+    await Promise.all([uws.stop(), sio.stop()]);
+  }
+
   const nodeB = onCleanup(await startOurNode("bench-b", env, dir), stopped);
   const urlB = socketIoUrl(nodeB.port);
-  const clusterSettings = { ...settings.fanout, roomSizes: settings.clusterRoomSizes };
-  const twoNodes = await connectStack({ stack: "ours", kind: "socketio", server: nodeA, url: urlA, tokens, redisPid }, generators, clusterSettings.roomSizes, "cl", [urlA, urlB]);
-  const cluster = await profiled([nodeA, nodeB], "2-cluster", () => measureCluster(twoNodes, stacks[2]!, [nodeA, nodeB], generators, clusterSettings, log));
+  let cluster: BenchResults["cluster"] = [];
+  if (wanted("cluster")) {
+    log("2. cluster fan-out (two nodes through Redis)");
+    const clusterSettings = { ...settings.fanout, roomSizes: settings.clusterRoomSizes };
+    const twoNodes = await connectStack({ stack: "ours", kind: "socketio", server: nodeA, url: urlA, tokens, redisPid }, generators, clusterSettings.roomSizes, "cl", [urlA, urlB]);
+    cluster = await profiled([nodeA, nodeB], "2-cluster", () => measureCluster(twoNodes, oneNode!, [nodeA, nodeB], generators, clusterSettings, log));
+  }
 
-  log("4. durable ingest on one node");
-  const senders = await connectSenders(generators, urlA, tokens, settings.ingest);
-  const ingest = await profiled([nodeA], "4-ingest", () => measureIngest(nodeA, redisPid, generators, senders, settings.ingest, log));
-
-  log("6. end to end, sent on node A, received on node B, at 50 % load");
-  const endToEnd = await measureEndToEnd(generators[0], senders, generators[1], urlB, tokens[1]!, ingest.maxAckedPerSecond * 0.5, settings.ingest, { nodeA: nodeA.pid, nodeB: nodeB.pid, redis: redisPid }, log);
+  let ingest: IngestResult | undefined;
+  let endToEnd: EndToEndResult | undefined;
+  let latencyPlacement: Placement | null = null;
+  if (wanted("ingest")) {
+    log("4. durable ingest on one node");
+    const senders = await connectSenders(generators, urlA, tokens, settings.ingest);
+    // Latency is measured with the ack path on a core of its own (see lib/cpu-placement.ts).
+    const placed = await withPlacement({ measured: [nodeA.pid, nodeB.pid, redisPid], rest: [...generators.map((g) => g.pid), flusher.process.child.pid!, stores.cassandra.process.child.pid!] }, async () => {
+      const ingestResult = await profiled([nodeA], "4-ingest", () => measureIngest(nodeA, redisPid, generators, senders, settings.ingest, log));
+      log("6. end to end, sent on node A, received on node B, at 50 % load");
+      const endToEndResult = await measureEndToEnd(generators[0], senders, generators[1], urlB, tokens[1]!, ingestResult.maxAckedPerSecond * 0.5, settings.ingest, { nodeA: nodeA.pid, nodeB: nodeB.pid, redis: redisPid }, log);
+      return { ingestResult, endToEndResult };
+    });
+    ({ ingestResult: ingest, endToEndResult: endToEnd } = placed.result);
+    latencyPlacement = placed.placement;
+    if (latencyPlacement) log(`  (ack path on CPU ${latencyPlacement.measured.join(",")}, everything else on CPU ${latencyPlacement.rest.join(",")})`);
+  }
   await Promise.all(generators.map((g) => g.close()));
   generators.forEach((g) => g.stop());
   await Promise.all([nodeA.stop(), nodeB.stop(), flusher.stop()]);
 
-  log(`3. memory per idle connection at ${settings.memoryConnections} connections`);
   const memory: MemoryRow[] = [];
-  const memoryTokens = tokens.slice(0, settings.memoryGenerators);
-  const nodeM = onCleanup(await startOurNode("bench-m", env, dir), stopped);
-  memory.push(await measureMemory("ours", "socketio", nodeM, socketIoUrl(nodeM.port), memoryTokens, settings.memoryConnections, 1, log, profileDir));
-  await nodeM.stop();
-  const sioM = onCleanup(await startReference("socketio", dir), stopped);
-  memory.push(await measureMemory("socketio", "socketio", sioM, socketIoUrl(sioM.port), memoryTokens.map(() => ""), settings.memoryConnections, 2, log, profileDir));
-  await sioM.stop();
+  if (wanted("memory")) {
+    log(`3. memory per idle connection at ${settings.memoryConnections} connections`);
+    const memoryTokens = tokens.slice(0, settings.memoryGenerators);
+    const nodeM = onCleanup(await startOurNode("bench-m", env, dir), stopped);
+    memory.push(await measureMemory("ours", "socketio", nodeM, socketIoUrl(nodeM.port), memoryTokens, settings.memoryConnections, 1, log, profileDir));
+    await nodeM.stop();
+    const sioM = onCleanup(await startReference("socketio", dir), stopped);
+    memory.push(await measureMemory("socketio", "socketio", sioM, socketIoUrl(sioM.port), memoryTokens.map(() => ""), settings.memoryConnections, 2, log, profileDir));
+    await sioM.stop();
+  }
 
-  log("5. flusher vs raw Cassandra writes");
-  const flush = await measureFlushVsRaw({ cassandra, redisUrl: stores.redis.url, prefix, env, logDir: dir, settings: settings.flush, log });
+  let flush: FlushResult | undefined;
+  if (wanted("flush")) {
+    log("5. flusher vs raw Cassandra writes");
+    flush = await measureFlushVsRaw({ cassandra, redisUrl: stores.redis.url, prefix, env, logDir: dir, settings: settings.flush, log });
+  }
 
-  const results: BenchResults = { mode: settings.mode, startedAt, durationInSeconds: (performance.now() - runStarted) / 1000, machine: describeMachine(), loadAverages: { atStart: loadAtStart, atEnd: loadAverage() }, fanout, cluster, memory, ingest, endToEnd, flush };
+  if (only) {
+    // A partial run has no table: its figures are the lines logged above.
+    if (profileDir) writeProfileSummary(profileDir, memory, startedAt);
+    return;
+  }
+  const results: BenchResults = { mode: settings.mode, startedAt, durationInSeconds: (performance.now() - runStarted) / 1000, machine: describeMachine(), loadAverages: { atStart: loadAtStart, atEnd: loadAverage() }, fanout, cluster, memory, ingest: ingest!, endToEnd: endToEnd!, flush: flush!, latencyPlacement };
   const checks = buildChecks(results);
   console.log(`\n${markdownTable(checks)}\n\n${fanoutTable(results)}\n`);
   log(`${checks.filter((c) => c.met).length}/${checks.length} targets met`);
@@ -180,12 +220,14 @@ async function main(): Promise<void> {
     writeOutputs(results, checks, { json: join(BENCH_SOURCE_DIR, "results.json"), png: join(BENCH_SOURCE_DIR, "results.png"), readme: join(BENCH_SOURCE_DIR, "README.md") });
     log("wrote bench/results.json, bench/results.png, bench/README.md");
   }
-  if (profileDir) {
-    const text = summarizeProfiles(profileDir, memory);
-    console.log(`\n${text}`);
-    writeFileSync(join(BENCH_SOURCE_DIR, "profile.txt"), `${settings.mode} run ${startedAt} with --profile\n\n${text}\n`);
-    log("wrote bench/profile.txt");
-  }
+  if (profileDir) writeProfileSummary(profileDir, memory, startedAt);
+}
+
+function writeProfileSummary(profileDir: string, memory: readonly MemoryRow[], startedAt: string): void {
+  const text = summarizeProfiles(profileDir, memory);
+  console.log(`\n${text}`);
+  writeFileSync(join(BENCH_SOURCE_DIR, "profile.txt"), `${settings.mode} run ${startedAt} with --profile${only ? ` (--only=${[...only].join(",")})` : ""}\n\n${text}\n`);
+  log("wrote bench/profile.txt");
 }
 
 /** CPU profiles of every server (what its time went to) and the heap growth per idle connection. */

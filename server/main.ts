@@ -30,6 +30,7 @@ import { readEvent } from "./realtime/events/read.js";
 import { roomsEvent } from "./realtime/events/rooms.js";
 import { sendEvent } from "./realtime/events/send.js";
 import { typingEvent } from "./realtime/events/typing.js";
+import { installRoomBroadcast } from "./realtime/broadcast.js";
 import { createRealtime, onConnection } from "./realtime/io.js";
 import { Presence } from "./realtime/presence.js";
 import { loadNativeUws } from "./realtime/uws.js";
@@ -71,6 +72,7 @@ const verifier = TokenVerifier.fromConfig(config.jwt);
 const realtimeOptions = { nodeName: config.nodeName, acceptsClients: () => !draining, allowedOrigins: config.allowedOrigins, verifier, metrics, logger };
 const io = createRealtime(app, realtimeOptions);
 io.adapter(redisFanout(redis, subscriber, storage.redis.keyPrefix));
+installRoomBroadcast(io, app);
 
 // The chat itself
 const presence = new Presence(redis, storage.redis.keyPrefix, config.nodeName);
