@@ -67,8 +67,14 @@ export async function assertClusterAlive(cluster: TestCluster): Promise<void> {
 
 /**
  * A socket that joined a room of its own and records every server event it gets. `assertQuiet`
- * sends a sentinel into that room and, once the sentinel arrives, asserts nothing else came
- * before it: the barrier that makes "received nothing" a deterministic check.
+ * sends a sentinel into that room through every node and, once all sentinels arrived, asserts
+ * nothing else came before them: the barrier that makes "received nothing" a deterministic check.
+ *
+ * Why through every node: an event leaked by node X reaches the watcher's node through Redis.
+ * X publishes it before it handles a later send, on the same Redis connection, and Redis
+ * delivers one publisher's messages in order; so once X's sentinel arrived, anything X leaked
+ * before it has arrived too. A sentinel sent only on the watcher's own node is delivered
+ * locally and proves nothing about the other nodes.
  */
 export class Watcher {
   private readonly received: { event: string; args: unknown[] }[] = [];
@@ -77,14 +83,17 @@ export class Watcher {
   private constructor(
     readonly socket: Socket,
     readonly room: string,
+    /** One sender per node (the watcher itself on its own node). */
+    private readonly senders: readonly Socket[],
   ) {
     socket.onAny((event: string, ...args: unknown[]) => this.received.push({ event, args }));
   }
 
   static async start(cluster: TestCluster, userId: string, room: string, options: Parameters<TestCluster["client"]>[1] = {}): Promise<Watcher> {
-    const socket = await cluster.client(await cluster.token(userId, [room]), options);
+    const token = await cluster.token(userId, [room]);
+    const socket = await cluster.client(token, options);
     assertOk(await request<Ack>(socket, "join", { room }), "watcher join");
-    const watcher = new Watcher(socket, room);
+    const watcher = new Watcher(socket, room, [socket, ...(await socketsOnOtherNodes(cluster, token, socket))]);
     // Whatever its own join caused (a presence event, say) arrives before this first sentinel.
     await watcher.sentinel();
     watcher.received.length = 0;
@@ -92,20 +101,35 @@ export class Watcher {
   }
 
   async assertQuiet(what: string): Promise<void> {
-    const clientId = await this.sentinel();
-    const others = this.received.filter(({ event, args }) => !(event === "message" && (args[0] as ChatMessage).clientId === clientId));
+    const clientIds = await this.sentinel();
+    const others = this.received.filter(({ event, args }) => !(event === "message" && clientIds.includes((args[0] as ChatMessage).clientId)));
     assert.deepEqual(others, [], `${what}: the watcher in another room received events`);
     this.received.length = 0;
   }
 
-  /** Sends a message to the watcher's own room and waits for it; returns its clientId. */
-  private async sentinel(): Promise<string> {
-    const clientId = `sentinel-${++this.sentinels}`;
-    const arrived = nextEvent<ChatMessage>(this.socket, "message", (m) => m.room === this.room && m.clientId === clientId);
-    assertOk(await send(this.socket, this.room, clientId, "sentinel"), "sentinel send");
-    await arrived;
-    return clientId;
+  /** Sends a message to the watcher's room through every node and waits for all; returns their clientIds. */
+  private async sentinel(): Promise<string[]> {
+    const round = ++this.sentinels;
+    const clientIds = this.senders.map((_, i) => `sentinel-${round}-${i}`);
+    const arrived = clientIds.map((clientId) => nextEvent<ChatMessage>(this.socket, "message", (m) => m.room === this.room && m.clientId === clientId));
+    for (const [i, sender] of this.senders.entries()) assertOk(await send(sender, this.room, clientIds[i]!, "sentinel"), "sentinel send");
+    await Promise.all(arrived);
+    return clientIds;
   }
+}
+
+/** One client on each node other than `socket`'s (the gateway balances handshakes round-robin). */
+async function socketsOnOtherNodes(cluster: TestCluster, token: string, socket: Socket): Promise<Socket[]> {
+  const wanted = cluster.apps.nodes.length - 1;
+  const found = new Map<string, Socket>();
+  for (let attempt = 0; found.size < wanted && attempt < 4 * cluster.apps.nodes.length; attempt++) {
+    const candidate = await cluster.client(token);
+    const node = nodeOf(candidate);
+    if (node === nodeOf(socket) || found.has(node)) candidate.disconnect();
+    else found.set(node, candidate);
+  }
+  if (found.size < wanted) throw new Error(`could not reach every node through the gateway: found ${found.size + 1} of ${cluster.apps.nodes.length}`);
+  return [...found.values()];
 }
 
 /**
