@@ -174,7 +174,7 @@ async function main(): Promise<void> {
     log("4. durable ingest on one node");
     const senders = await connectSenders(generators, urlA, tokens, settings.ingest);
     // Latency is measured with the ack path on a core of its own (see lib/cpu-placement.ts).
-    const placed = await withPlacement({ measured: [nodeA.pid, nodeB.pid, redisPid], rest: [...generators.map((g) => g.pid), flusher.process.child.pid!, stores.cassandra.process.child.pid!] }, async () => {
+    const placed = await withPlacement({ measured: [nodeA.pid, nodeB.pid, redisPid], rest: [...generators.map((g) => g.pid), flusher.process.child.pid!], background: [stores.cassandra.process.child.pid!] }, async () => {
       const ingestResult = await profiled([nodeA], "4-ingest", () => measureIngest(nodeA, redisPid, generators, senders, settings.ingest, log));
       log("6. end to end, sent on node A, received on node B, at 50 % load");
       const endToEndResult = await measureEndToEnd(generators[0], senders, generators[1], urlB, tokens[1]!, ingestResult.maxAckedPerSecond * 0.5, settings.ingest, { nodeA: nodeA.pid, nodeB: nodeB.pid, redis: redisPid }, log);
