@@ -1,9 +1,13 @@
 /**
- * Registers one client event: payload validation, the handler, and the ack. Every event takes
- * an ack callback (PROTOCOL.md "Acks and errors"); whatever the handler throws becomes an
+ * Client events: payload validation, the handler, and the ack. Every event takes an ack
+ * callback (PROTOCOL.md "Acks and errors"); whatever the handler throws becomes an
  * `{ ok: false, error }` ack, so bad input never crashes the node or disappears silently.
+ *
+ * One dispatcher function serves every socket of the node: socket.io calls "any" listeners
+ * with `this` bound to the socket, so no socket needs closures of its own (a closure and its
+ * context per event per socket was ~1 KB of heap for each idle connection).
  */
-import type { Socket } from "socket.io";
+import { Socket } from "socket.io";
 import type { ZodType } from "zod";
 import type { Logger } from "../../common/logger.js";
 import { ChatError, toErrorBody } from "../errors.js";
@@ -26,44 +30,58 @@ export interface EventDefinition<P> {
 
 type Ack = (reply: unknown) => void;
 
-/** An event definition bound to its dependencies, ready to attach to each connected socket. */
+/** An event definition bound to its dependencies. */
 export interface EventBinding {
   name: string;
-  attach(context: EventContext): void;
+  /** Handles one received event: `args` as socket.io passes them, the ack (if any) last. */
+  receive(args: unknown[], context: EventContext): void;
 }
 
 export function bindEvent<P>(definition: EventDefinition<P>, metrics: NodeMetrics, logger: Logger): EventBinding {
-  return { name: definition.name, attach: (context) => registerEvent(context, definition, metrics, logger) };
+  return { name: definition.name, receive: (args, context) => void receiveEvent(definition, args, context, metrics, logger) };
 }
 
+/** A socket's "any" listener; socket.io calls it with `this` = the socket. */
+export type Dispatcher = (this: Socket, event: unknown, ...args: unknown[]) => void;
+
 /**
- * Answers events nobody handles with BAD_REQUEST when they carry an ack: without this a client
- * that misspells an event waits for its ack timeout instead of learning what is wrong.
+ * The one listener every socket gets (`socket.onAny(dispatcher)`). Events nobody handles are
+ * answered with BAD_REQUEST when they carry an ack: without this a client that misspells an
+ * event waits for its ack timeout instead of learning what is wrong.
  */
-export function rejectUnknownEvents(context: EventContext, known: ReadonlySet<string>, metrics: NodeMetrics): void {
-  context.socket.onAny((event: unknown, ...args: unknown[]) => {
-    if (typeof event === "string" && known.has(event)) return;
+export function createDispatcher(events: readonly EventBinding[], metrics: NodeMetrics): Dispatcher {
+  const byName = new Map(events.map((event) => [event.name, event]));
+  return function dispatch(this: Socket, event: unknown, ...args: unknown[]): void {
+    // The shared listener relies on socket.io's `listener.apply(socket, args)` (socket.js
+    // onevent): if a socket.io version stops doing that, fail at the first event rather than
+    // answer with another socket's identity.
+    if (!(this instanceof Socket)) throw new Error("socket.io called an any-listener without the socket as `this`; the event dispatcher needs it");
+    // socket.io itself drops events that arrive after the socket disconnected.
+    if (!this.connected) return;
+    const binding = typeof event === "string" ? byName.get(event) : undefined;
+    if (binding) {
+      binding.receive(args, { socket: this, principal: this.data.principal as Principal });
+      return;
+    }
     const last = args[args.length - 1];
     metrics.errors.inc({ code: "BAD_REQUEST", event: "unknown" });
     if (typeof last === "function") (last as Ack)({ ok: false, error: { code: "BAD_REQUEST", message: `unknown event ${JSON.stringify(String(event)).slice(0, 80)}` } });
-  });
+  };
 }
 
-function registerEvent<P>(context: EventContext, definition: EventDefinition<P>, metrics: NodeMetrics, logger: Logger): void {
-  context.socket.on(definition.name, async (...args: unknown[]) => {
-    const last = args[args.length - 1];
-    const ack = typeof last === "function" ? (last as Ack) : undefined;
-    const payload = ack ? args.slice(0, -1)[0] : args[0];
-    try {
-      const parsed = definition.schema.safeParse(payload);
-      if (!parsed.success) throw new ChatError("BAD_REQUEST", describeIssue(parsed.error));
-      const result = await definition.handle(parsed.data, context);
-      ack?.({ ok: true, ...result });
-    } catch (error) {
-      const body = toErrorBody(error);
-      metrics.errors.inc({ code: body.code, event: definition.name });
-      if (body.code === "INTERNAL") logger.error({ err: error, event: definition.name, user: context.principal.userId }, "event handler failed");
-      ack?.({ ok: false, error: body });
-    }
-  });
+async function receiveEvent<P>(definition: EventDefinition<P>, args: unknown[], context: EventContext, metrics: NodeMetrics, logger: Logger): Promise<void> {
+  const last = args[args.length - 1];
+  const ack = typeof last === "function" ? (last as Ack) : undefined;
+  const payload = ack ? args.slice(0, -1)[0] : args[0];
+  try {
+    const parsed = definition.schema.safeParse(payload);
+    if (!parsed.success) throw new ChatError("BAD_REQUEST", describeIssue(parsed.error));
+    const result = await definition.handle(parsed.data, context);
+    ack?.({ ok: true, ...result });
+  } catch (error) {
+    const body = toErrorBody(error);
+    metrics.errors.inc({ code: body.code, event: definition.name });
+    if (body.code === "INTERNAL") logger.error({ err: error, event: definition.name, user: context.principal.userId }, "event handler failed");
+    ack?.({ ok: false, error: body });
+  }
 }

@@ -1,6 +1,16 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
-import { isOriginAllowed } from "./io.js";
+import { after, before, test } from "node:test";
+import type { Socket as ServerSocket } from "socket.io";
+import { io as connectClient, type Socket as ClientSocket } from "socket.io-client";
+import { z } from "zod";
+import { createLogger } from "../../common/logger.js";
+import { createRegistry } from "../../common/metrics.js";
+import { mintToken } from "../../scripts/lib/tokens.js";
+import { createNodeMetrics } from "../metrics.js";
+import { TokenVerifier, type Principal } from "./auth.js";
+import { bindEvent, type EventDefinition } from "./dispatch.js";
+import { createRealtime, isOriginAllowed, onConnection } from "./io.js";
+import { loadNativeUws } from "./uws.js";
 
 test("clients without an Origin header (not browsers) are let through to token auth", () => {
   assert.equal(isOriginAllowed(undefined, "chat.example:8080", []), true);
@@ -17,4 +27,107 @@ test("with an allow-list, exactly the listed origins are allowed", () => {
   assert.equal(isOriginAllowed("https://app.example", "chat.example", allowed), true);
   assert.equal(isOriginAllowed("https://app.example.evil", "chat.example", allowed), false);
   assert.equal(isOriginAllowed("http://chat.example", "chat.example", allowed), false);
+});
+
+// A real socket.io server on uWS and a real socket.io client: what an idle connection keeps,
+// the shared event dispatcher and the token-expiry disconnect. One server for the whole file:
+// attachApp patches socket.io's adapter for the process, so one uWS server per process.
+const SECRET = "io-unit-test-secret-0123456789";
+
+async function startNode() {
+  const uws = loadNativeUws();
+  const app = uws.App();
+  const metrics = createNodeMetrics(createRegistry("node", "io-test"));
+  const logger = createLogger("io-test", "silent");
+  const options = { nodeName: "io-test", acceptsClients: () => true, allowedOrigins: [], verifier: TokenVerifier.fromConfig({ secret: SECRET, publicKeyPem: undefined }), metrics, logger };
+  const io = createRealtime(app, options);
+  const handled: string[] = [];
+  const echo: EventDefinition<{ value: string }> = {
+    name: "echo",
+    schema: z.object({ value: z.string() }),
+    handle: async ({ value }, { socket, principal }) => {
+      handled.push(value);
+      return { value, user: principal.userId, socket: socket.id };
+    },
+  };
+  const left: { principal: Principal; rooms: string[] }[] = [];
+  onConnection(io, [bindEvent(echo, metrics, logger)], options, (principal, rooms) => left.push({ principal, rooms }));
+  const listenSocket = await new Promise<unknown>((resolve, reject) => app.listen("127.0.0.1", 0, (socket) => (socket ? resolve(socket) : reject(new Error("could not listen")))));
+  const url = `http://127.0.0.1:${uws.us_socket_local_port(listenSocket as never)}`;
+  const clients: ClientSocket[] = [];
+  return {
+    io,
+    metrics,
+    left,
+    handled,
+    async client(user: string, ttlInSeconds = 3600): Promise<ClientSocket> {
+      const socket = connectClient(url, { transports: ["websocket"], reconnection: false, auth: { token: await mintToken({ secret: SECRET, userId: user, ttlInSeconds }) } });
+      clients.push(socket);
+      await new Promise<void>((resolve, reject) => {
+        socket.once("connect", resolve);
+        socket.once("connect_error", reject);
+      });
+      return socket;
+    },
+    serverSocket: (client: ClientSocket) => io.of("/").sockets.get(client.id!) as ServerSocket,
+    disconnectClients() {
+      for (const socket of clients.splice(0)) socket.disconnect();
+    },
+    stop() {
+      this.disconnectClients();
+      io.close();
+      uws.us_listen_socket_close(listenSocket as never);
+    },
+  };
+}
+
+let node: Awaited<ReturnType<typeof startNode>>;
+before(async () => (node = await startNode()));
+after(() => node.stop());
+
+test("one shared dispatcher serves each socket with its own principal, and answers unknown events and bad payloads", async () => {
+  try {
+    const [alice, bob] = [await node.client("alice"), await node.client("bob")];
+    assert.deepEqual(await alice.emitWithAck("echo", { value: "a" }), { ok: true, value: "a", user: "alice", socket: alice.id });
+    assert.deepEqual(await bob.emitWithAck("echo", { value: "b" }), { ok: true, value: "b", user: "bob", socket: bob.id });
+    assert.deepEqual(node.handled, ["a", "b"], "each event is handled exactly once");
+    const unknown = (await alice.emitWithAck("ecko", { value: "a" })) as { ok: boolean; error: { code: string } };
+    assert.equal(unknown.ok, false);
+    assert.equal(unknown.error.code, "BAD_REQUEST");
+    const bad = (await alice.emitWithAck("echo", { value: 7 })) as { ok: boolean; error: { code: string } };
+    assert.equal(bad.error.code, "BAD_REQUEST");
+  } finally {
+    node.disconnectClients();
+  }
+});
+
+test("an authenticated socket keeps neither the upgrade request nor the token", async () => {
+  try {
+    const alice = await node.client("alice");
+    const socket = node.serverSocket(alice);
+    assert.equal((socket.conn as unknown as { request: unknown }).request, null);
+    assert.deepEqual(socket.handshake.auth, {});
+    assert.equal(JSON.stringify(socket.handshake).includes("eyJ"), false, "a JWT is still in the handshake");
+    assert.equal((socket.data.principal as Principal).userId, "alice");
+  } finally {
+    node.disconnectClients();
+  }
+});
+
+test("a socket is disconnected within a second after its token expires, and its rooms are reported", async () => {
+  try {
+    const client = await node.client("shorty", 2);
+    const exp = (JSON.parse(Buffer.from((client.auth as { token: string }).token.split(".")[1]!, "base64url").toString()) as { exp: number }).exp * 1000;
+    await node.serverSocket(client).join("lobby");
+    const reason = await new Promise<string>((resolve) => client.once("disconnect", resolve));
+    const at = Date.now();
+    assert.equal(reason, "io server disconnect");
+    assert.ok(at >= exp, `disconnected ${exp - at} ms before the token expired`);
+    assert.ok(at < exp + 1_500, `disconnected ${at - exp} ms after the token expired`);
+    assert.deepEqual(node.left.filter(({ principal }) => principal.userId === "shorty").map(({ rooms }) => rooms), [["lobby"]]);
+    // The earlier tests' clients disconnected seconds ago: every connection has been counted out.
+    assert.equal((await node.metrics.connections.get()).values[0]?.value, 0);
+  } finally {
+    node.disconnectClients();
+  }
 });

@@ -8,7 +8,8 @@ import type { TemplatedApp } from "uWebSockets.js";
 import type { Logger } from "../../common/logger.js";
 import type { NodeMetrics } from "../metrics.js";
 import { AuthError, type Principal, type TokenVerifier } from "./auth.js";
-import { rejectUnknownEvents, type EventBinding, type EventContext } from "./dispatch.js";
+import { createDispatcher, type EventBinding } from "./dispatch.js";
+import { ExpiryWheel } from "./expiry.js";
 
 export interface RealtimeOptions {
   nodeName: string;
@@ -37,9 +38,31 @@ export function createRealtime(app: TemplatedApp, options: RealtimeOptions): Ser
   // clients such as socket.io-client on Node keep no cookies. Must be set after attachApp,
   // which creates the engine.
   io.engine.generateId = () => `${options.nodeName}-${randomBytes(15).toString("base64url")}`;
+  io.engine.on("connection", forgetUpgradeRequest);
   io.use(authenticate(options.verifier));
   return io;
 }
+
+/**
+ * engine.io keeps the upgrade request of every connection for its whole life (`request`: the
+ * uWS request object with a copy of every header, the query, the response): ~0.6 KB per idle
+ * connection that nothing reads after the handshake (allowRequest has run by then). socket.io's
+ * documentation recommends this ("Memory usage"). socket.io builds `socket.handshake` from it
+ * later, so handshake headers and query are empty; our authentication reads only `auth`.
+ */
+function forgetUpgradeRequest(rawSocket: { request?: unknown }): void {
+  // If engine.io renames the field, the request would silently stay: refuse the connection instead.
+  if (!("request" in rawSocket)) throw new Error("engine.io sockets no longer have `request`: review forgetUpgradeRequest in server/realtime/io.ts");
+  rawSocket.request = null;
+}
+
+/**
+ * What `socket.handshake` keeps once authenticated, shared by every socket: the client's auth
+ * payload holds the token, a credential the session does not need once verified; headers and
+ * query are empty (the request is dropped above) but socket.io makes a new `{}` for each.
+ * Frozen, so a write to them fails loudly instead of leaking into other sockets.
+ */
+const NOTHING: Record<string, never> = Object.freeze({});
 
 /**
  * Non-browser clients send no Origin and are let through (they are authenticated by token);
@@ -62,6 +85,7 @@ function authenticate(verifier: TokenVerifier) {
     verifier.verify(token).then(
       (principal) => {
         socket.data.principal = principal;
+        Object.assign(socket.handshake, { auth: NOTHING, headers: NOTHING, query: NOTHING });
         next();
       },
       (error: unknown) => {
@@ -74,24 +98,30 @@ function authenticate(verifier: TokenVerifier) {
 }
 
 /**
- * Wires a connected socket: its events, its metrics, its end when the token expires, and
- * `onLeaveRooms` with the rooms it was in when it disconnects (for presence).
+ * Wires connected sockets: their events, their metrics, their end when the token expires, and
+ * `onLeaveRooms` with the rooms a socket was in when it disconnects (for presence). Every
+ * listener is shared by all sockets (Node's EventEmitter calls listeners with `this` = the
+ * emitter), so an idle connection carries no closures of ours.
  */
 export function onConnection(io: Server, events: readonly EventBinding[], options: RealtimeOptions, onLeaveRooms: (principal: Principal, rooms: string[]) => void): void {
-  const known = new Set(events.map((event) => event.name));
+  const dispatch = createDispatcher(events, options.metrics);
+  const expiry = new ExpiryWheel<Socket>((socket) => socket.disconnect(true));
+  function onDisconnecting(this: Socket): void {
+    onLeaveRooms(principalOf(this), [...this.rooms].filter((room) => room !== this.id));
+  }
+  function onDisconnect(this: Socket): void {
+    expiry.remove(this, principalOf(this).expiresAt);
+    options.metrics.connections.dec();
+  }
   io.on("connection", (socket) => {
-    const principal = socket.data.principal as Principal;
-    const context: EventContext = { socket, principal };
-    for (const event of events) event.attach(context);
-    rejectUnknownEvents(context, known, options.metrics);
+    socket.onAny(dispatch);
+    socket.on("disconnecting", onDisconnecting);
+    socket.on("disconnect", onDisconnect);
+    expiry.add(socket, principalOf(socket).expiresAt);
     options.metrics.connections.inc();
-    // setTimeout takes at most 2^31-1 ms (~24.8 days); longer tokens are cut there and the
-    // client reconnects with a fresh one.
-    const expiry = setTimeout(() => socket.disconnect(true), Math.min(Math.max(0, principal.expiresAt - Date.now()), 2 ** 31 - 1));
-    socket.once("disconnecting", () => onLeaveRooms(principal, [...socket.rooms].filter((room) => room !== socket.id)));
-    socket.once("disconnect", () => {
-      clearTimeout(expiry);
-      options.metrics.connections.dec();
-    });
   });
+}
+
+function principalOf(socket: Socket): Principal {
+  return socket.data.principal as Principal;
 }

@@ -93,7 +93,10 @@ export class Watcher {
     const token = await cluster.token(userId, [room]);
     const socket = await cluster.client(token, options);
     assertOk(await request<Ack>(socket, "join", { room }), "watcher join");
-    const watcher = new Watcher(socket, room, [socket, ...(await socketsOnOtherNodes(cluster, token, socket))]);
+    // The other nodes' senders are another user: each user's sends stay at one per barrier,
+    // well inside the per-user rate limit however many barriers a suite raises.
+    const relayToken = await cluster.token(`${userId}-relay`, [room]);
+    const watcher = new Watcher(socket, room, [socket, ...(await socketsOnOtherNodes(cluster, relayToken, socket))]);
     // Whatever its own join caused (a presence event, say) arrives before this first sentinel.
     await watcher.sentinel();
     watcher.received.length = 0;
