@@ -4,6 +4,7 @@
  */
 import { ConfigError, EnvReader } from "../common/env.js";
 import { readStorageConfig, type StorageConfig } from "../storage/config.js";
+import { DEFAULT_PRESENCE_TTL_IN_MS } from "./realtime/presence.js";
 
 export interface Limits {
   /** Longest message text, in characters (UTF-16 code units, as String.length counts). */
@@ -34,6 +35,11 @@ export interface ServerConfig {
   jwt: JwtConfig;
   /** How long a draining node waits for clients to leave before it closes the rest. */
   drainDeadlineInMs: number;
+  /**
+   * How long a user stays in a room's presence without a heartbeat from their node: the delay
+   * before the users of a node that died are announced offline (heartbeat every third of it).
+   */
+  presenceTtlInMs: number;
   limits: Limits;
   storage: StorageConfig;
 }
@@ -53,6 +59,7 @@ export function readServerConfig(env = new EnvReader()): ServerConfig {
     allowedOrigins: env.list("CHAT_ALLOWED_ORIGINS", []),
     jwt,
     drainDeadlineInMs: env.integer("CHAT_DRAIN_DEADLINE_MS", 10_000, { min: 0 }),
+    presenceTtlInMs: env.integer("CHAT_PRESENCE_TTL_MS", DEFAULT_PRESENCE_TTL_IN_MS, { min: 300 }),
     limits: {
       maxTextChars: env.integer("CHAT_MAX_TEXT_CHARS", DEFAULT_LIMITS.maxTextChars, { min: 1 }),
       maxMetaBytes: env.integer("CHAT_MAX_META_BYTES", DEFAULT_LIMITS.maxMetaBytes, { min: 0 }),

@@ -75,7 +75,7 @@ io.adapter(redisFanout(redis, subscriber, storage.redis.keyPrefix));
 installRoomBroadcast(io, app);
 
 // The chat itself
-const presence = new Presence(redis, storage.redis.keyPrefix, config.nodeName);
+const presence = new Presence(redis, storage.redis.keyPrefix, config.nodeName, config.presenceTtlInMs);
 const chat = new ChatService({
   io,
   buffer: new MessageBuffer(redis, keys, storage.stream, timeline, { perSecond: config.limits.sendsPerSecond, burst: config.limits.sendBurst }),
@@ -109,7 +109,10 @@ onConnection(io, events, realtimeOptions, (principal, rooms) => {
     void update.finally(() => presenceUpdates.delete(update));
   }
 });
-presence.start((error) => logger.warn({ err: error }, "presence heartbeat failed"));
+presence.start(
+  (change) => io.to(change.room).emit("presence", change),
+  (error) => logger.warn({ err: error }, "presence heartbeat failed"),
+);
 
 // HTTP
 mountProbeRoutes(app, metrics.registry, { isReady: () => !draining && redis.status === "ready" && subscriber.status === "ready" });
