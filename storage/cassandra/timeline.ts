@@ -52,31 +52,53 @@ interface Statement {
 }
 
 export class Timeline {
+  /** Shared by the calls of write() without options: see write(). */
+  private readonly window: Window;
+
   constructor(
     private readonly client: CassandraClient,
     private readonly bucketWidthInMs: number,
     private readonly writeOptions: TimelineWriteOptions = DEFAULT_WRITE_OPTIONS,
-  ) {}
+  ) {
+    this.window = new Window(writeOptions.concurrency);
+  }
 
   /**
    * Writes messages idempotently: every statement is an upsert keyed by (room, bucket, seq),
    * (user, id) or (room, bucket), so a retried batch, or an entry written twice by two
    * flushers, leaves exactly one row. Rejects if any row failed; rows that succeeded stay.
-   * A number as `how` means "concurrent" with that many in flight (the older signature).
+   *
+   * Without `options`, the Timeline's own strategy is used and every such call shares one
+   * window of `concurrency` statements in flight (first come, first served): a flusher that
+   * hands over its next batch while the last one is still being written keeps the driver's
+   * window full across the batch boundary without ever exceeding it. With explicit `options`
+   * (the benchmarks), the call gets a window of its own.
    */
-  async write(messages: readonly ChatMessage[], options: TimelineWriteOptions = this.writeOptions): Promise<void> {
+  async write(messages: readonly ChatMessage[], options?: TimelineWriteOptions): Promise<void> {
     if (messages.length === 0) return;
     const statements = this.statementsOf(messages);
+    if (options === undefined) {
+      await this.writeInSharedWindow(statements);
+      return;
+    }
     if (options.strategy === "concurrent") {
       await cassandra.concurrent.executeConcurrent(this.client, statements, { concurrencyLevel: options.concurrency, raiseOnFirstError: true });
       return;
     }
-    const batches = groupIntoBatches(statements);
-    await runBounded(batches, options.concurrency, (batch) =>
-      batch.length === 1
-        ? this.client.execute(batch[0]!.query, batch[0]!.params, { prepare: true, isIdempotent: true })
-        : this.client.batch(batch.map(({ query, params }) => ({ query, params })), { prepare: true, logged: false, isIdempotent: true }),
-    );
+    await runBounded(groupIntoBatches(statements), options.concurrency, (batch) => this.executeBatch(batch));
+  }
+
+  /** Queues every request in the shared window; rejects with the first error once all settled. */
+  private writeInSharedWindow(statements: Statement[]): Promise<void> {
+    const requests = this.writeOptions.strategy === "concurrent" ? statements.map((statement) => [statement]) : groupIntoBatches(statements);
+    return runAllIn(this.window, requests, (batch) => this.executeBatch(batch));
+  }
+
+  /** One request: a lone statement, or an UNLOGGED batch of one partition's statements. */
+  private executeBatch(batch: readonly Statement[]): Promise<unknown> {
+    return batch.length === 1
+      ? this.client.execute(batch[0]!.query, batch[0]!.params, { prepare: true, isIdempotent: true })
+      : this.client.batch(batch.map(({ query, params }) => ({ query, params })), { prepare: true, logged: false, isIdempotent: true });
   }
 
   private statementsOf(messages: readonly ChatMessage[]): Statement[] {
@@ -171,21 +193,36 @@ function groupIntoBatches(statements: readonly Statement[]): Statement[][] {
 }
 
 /** Runs `work` on every item with at most `limit` in flight; rejects with the first error once all settled. */
-async function runBounded<T>(items: readonly T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  let firstError: unknown;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      try {
-        await work(item);
-      } catch (error) {
-        firstError ??= error;
-      }
+function runBounded<T>(items: readonly T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
+  return runAllIn(new Window(limit), items, work);
+}
+
+/** Queues `work` for every item in `window`; rejects with the first error once all settled. */
+async function runAllIn<T>(window: Window, items: readonly T[], work: (item: T) => Promise<unknown>): Promise<void> {
+  const results = await Promise.allSettled(items.map((item) => window.run(() => work(item))));
+  const failure = results.find((result) => result.status === "rejected");
+  if (failure) throw failure.reason;
+}
+
+/** At most `limit` tasks running at once; the others wait their turn in arrival order. */
+export class Window {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running < this.limit) this.running++;
+    // The finishing task hands its slot over directly, so `running` stays as it is.
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await task();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (firstError !== undefined) throw firstError;
+  }
 }
 
 function toMessage(row: cassandra.types.Row): ChatMessage {

@@ -6,6 +6,12 @@
  * same consumer on restart (pending entries are read first) or claimed by another one with
  * XAUTOCLAIM once idle. Writes are idempotent upserts, so writing an entry twice is harmless.
  *
+ * Batches are pipelined: while up to `maxBatchesInFlight` batches are being written (sharing
+ * the Timeline's one window of requests), the next one is read and decoded, so Cassandra does
+ * not wait for Redis at batch boundaries. Batches are still acknowledged in the order they were
+ * read, each only after its own rows and every earlier batch's are confirmed; behind an outage
+ * nothing is acknowledged, and our pending entries are re-read only once nothing is in flight.
+ *
  * Failures are told apart: an outage (no host, timeouts, unavailable replicas) fails the whole
  * batch, which stays pending and is retried with bounded backoff, however long it lasts. A
  * failure of one entry's own (Cassandra rejects the row, the driver cannot encode it) is found
@@ -37,6 +43,12 @@ export interface FlusherOptions {
   /** At most this many entries per shard stream in one batch. */
   batchSize: number;
   /**
+   * Batches between being read and being acknowledged at once: the next batch is read, decoded
+   * and queued for Cassandra while the earlier ones are written and acknowledged. 1 = one
+   * batch after the other.
+   */
+  maxBatchesInFlight: number;
+  /**
    * Time-based batching: after a read that did not fill the batch, keep reading for up to this
    * long before writing, so a trickle of sends becomes a few batches instead of many tiny ones.
    */
@@ -57,7 +69,8 @@ export interface FlusherOptions {
 
 export const DEFAULT_FLUSHER_OPTIONS: Omit<FlusherOptions, "consumer"> = {
   group: "flushers",
-  batchSize: 500,
+  batchSize: 5000,
+  maxBatchesInFlight: 3,
   lingerInMs: 20,
   blockInMs: 1000,
   claimIdleInMs: 30_000,
@@ -83,6 +96,11 @@ interface Poison {
   error: string;
 }
 
+/** The result of a batch's Cassandra write: the error, if it failed. */
+interface WriteResult {
+  error: unknown;
+}
+
 /** What happened to a batch: entries done with (acked), and whether some must be retried. */
 interface BatchOutcome {
   /** Entries left pending because of an outage: back off before the next try. */
@@ -91,11 +109,18 @@ interface BatchOutcome {
   retryEntries: boolean;
 }
 
+const CLEAN: BatchOutcome = { outage: undefined, retryEntries: false };
+
 export class Flusher {
   /** Read our own pending entries (id "0") before new ones (">"): after a restart or a failure. */
   private readPendingFirst = true;
   private lastClaimAt = 0;
   private crashArmed: boolean;
+  private backoffInMs = 0;
+  /** Batches handed to Cassandra and not yet collected, oldest first. */
+  private inFlight: Promise<BatchOutcome>[] = [];
+  /** The newest batch's outcome: each batch is acknowledged only after the one read before it. */
+  private lastInOrder: Promise<BatchOutcome> = Promise.resolve(CLEAN);
 
   constructor(
     /** A connection of its own: XREADGROUP BLOCK holds it while waiting. */
@@ -120,9 +145,8 @@ export class Flusher {
     }
   }
 
-  /** Runs until `signal` aborts; resolves after the batch in progress is finished. */
+  /** Runs until `signal` aborts; resolves after the batches in flight are finished. */
   async run(signal: AbortSignal): Promise<void> {
-    let backoffInMs = 0;
     let groupsReady = false;
     while (!signal.aborted) {
       try {
@@ -130,29 +154,64 @@ export class Flusher {
         if (!groupsReady) await this.ensureGroups();
         groupsReady = true;
         await this.claimAbandonedEntries();
-        const entries = await this.read();
-        const outcome = entries.length > 0 ? await this.flush(entries) : { outage: undefined, retryEntries: false };
-        if (outcome.outage !== undefined) throw outcome.outage;
-        backoffInMs = 0;
-        if (outcome.retryEntries) {
-          this.readPendingFirst = true;
-          await sleepUnlessAborted(this.options.retryMinInMs, signal);
-        }
+        await this.step(signal);
       } catch (error) {
+        // Nothing may be in flight while we back off and then read our pending entries again.
+        await this.settleAll();
         this.events.failed(error);
         this.readPendingFirst = true;
         if (error instanceof Error && error.message.startsWith("NOGROUP")) groupsReady = false;
-        backoffInMs = Math.min(this.options.retryMaxInMs, Math.max(this.options.retryMinInMs, backoffInMs * 2));
-        this.logger.warn({ err: error, backoffInMs }, "flush failed; entries stay pending and are retried");
-        await sleepUnlessAborted(backoffInMs, signal);
+        this.backoffInMs = Math.min(this.options.retryMaxInMs, Math.max(this.options.retryMinInMs, this.backoffInMs * 2));
+        this.logger.warn({ err: error, backoffInMs: this.backoffInMs }, "flush failed; entries stay pending and are retried");
+        await sleepUnlessAborted(this.backoffInMs, signal);
       }
     }
+    await this.settleAll();
   }
 
   /**
-   * One batch: our pending entries first (after a restart, a claim or a failure), topped up
-   * with new ones so that an entry being retried never holds back the entries behind it; a
-   * partial batch lingers briefly for more.
+   * One step of the pipeline: hand the next batch to Cassandra while up to
+   * `maxBatchesInFlight - 1` earlier ones are still being written or acknowledged, so that
+   * Cassandra never waits for Redis reads, decoding or acknowledgements; or, when the pipeline
+   * is full or the streams are empty, wait for the oldest batch.
+   */
+  private async step(signal: AbortSignal): Promise<void> {
+    // Our pending entries include those in flight: read them again only once none is.
+    const mustWait = this.inFlight.length >= this.options.maxBatchesInFlight || (this.readPendingFirst && this.inFlight.length > 0);
+    if (mustWait) return this.collectOldest(signal);
+    if (this.inFlight.length === 0) {
+      const entries = await this.read();
+      if (entries.length > 0) this.submit(entries);
+      return;
+    }
+    // Never BLOCK with batches in flight: their XACKs queue behind a blocked read on this connection.
+    const entries = await this.readGroup(">", this.options.batchSize);
+    if (entries.length > 0) this.submit(entries);
+    else await this.collectOldest(signal);
+  }
+
+  /** Waits for the oldest batch in flight; throws its outage, so the loop backs off. */
+  private async collectOldest(signal: AbortSignal): Promise<void> {
+    const outcome = await this.inFlight.shift()!;
+    if (outcome.outage !== undefined) throw outcome.outage;
+    this.backoffInMs = 0;
+    if (outcome.retryEntries) {
+      this.readPendingFirst = true;
+      await sleepUnlessAborted(this.options.retryMinInMs, signal);
+    }
+  }
+
+  /** Waits for every batch in flight, whatever its outcome (the loop re-reads what stayed pending). */
+  private async settleAll(): Promise<void> {
+    await Promise.all(this.inFlight);
+    this.inFlight = [];
+    this.lastInOrder = Promise.resolve(CLEAN);
+  }
+
+  /**
+   * One batch when nothing is in flight: our pending entries first (after a restart, a claim or
+   * a failure), topped up with new ones so that an entry being retried never holds back the
+   * entries behind it; a partial batch lingers briefly for more.
    */
   private async read(): Promise<StreamEntry[]> {
     const { batchSize, blockInMs, lingerInMs } = this.options;
@@ -207,7 +266,8 @@ export class Flusher {
     }
   }
 
-  private async flush(entries: StreamEntry[]): Promise<BatchOutcome> {
+  /** Decodes the entries and starts writing them at once; the outcome joins the pipeline. */
+  private submit(entries: StreamEntry[]): void {
     const started = process.hrtime.bigint();
     const decoded: DecodedEntry[] = [];
     const undecodable: Poison[] = [];
@@ -218,25 +278,52 @@ export class Flusher {
         undecodable.push({ entry, error: errorText(error) });
       }
     }
-    // Nothing can ever make these decodable: no point in retrying them.
-    if (undecodable.length > 0) await this.deadLetter(undecodable);
-    if (decoded.length === 0) return { outage: undefined, retryEntries: false };
-
-    this.crashIfArmed("before-write");
-    try {
-      await this.timeline.write(decoded.map(({ message }) => message));
-    } catch (error) {
-      if (!isEntryError(error)) return { outage: error, retryEntries: false };
-      this.logger.warn({ err: error, entries: decoded.length }, "a batch write was rejected; writing its entries one by one to find the culprit");
-      return this.flushOneByOne(decoded, started);
-    }
-    this.crashIfArmed("before-ack");
-    await this.acknowledge(decoded);
-    this.events.flushed(decoded.length, secondsSince(started));
-    return { outage: undefined, retryEntries: false };
+    if (decoded.length > 0) this.crashIfArmed("before-write");
+    const written: Promise<WriteResult> =
+      decoded.length === 0
+        ? Promise.resolve({ error: undefined })
+        : this.timeline.write(decoded.map(({ message }) => message)).then(
+            () => ({ error: undefined }),
+            (error: unknown) => ({ error: error ?? new Error("Cassandra write failed") }),
+          );
+    const done = this.finish({ decoded, undecodable, written, started, earlier: this.lastInOrder });
+    this.lastInOrder = done;
+    this.inFlight.push(done);
   }
 
-  /** Isolates the entries Cassandra rejects, so that one poison row does not block the rest. */
+  /**
+   * Settles a batch once its write and every earlier batch are done: acknowledges its entries,
+   * or isolates the entries Cassandra rejects, or leaves it all pending. Never rejects: a failure
+   * is an outcome, collected by the loop in order.
+   */
+  private async finish(batch: { decoded: DecodedEntry[]; undecodable: Poison[]; written: Promise<WriteResult>; started: bigint; earlier: Promise<BatchOutcome> }): Promise<BatchOutcome> {
+    const { decoded, undecodable, started } = batch;
+    try {
+      const [{ error }, earlier] = await Promise.all([batch.written, batch.earlier]);
+      // Behind an outage nothing is acknowledged (the recent-history trim assumes earlier seqs
+      // are in Cassandra); the loop backs off and reads every pending entry again.
+      if (earlier.outage !== undefined) return earlier;
+      // Nothing can ever make these decodable: no point in retrying them.
+      if (undecodable.length > 0) await this.deadLetter(undecodable);
+      if (decoded.length === 0) return CLEAN;
+      if (error !== undefined) {
+        if (!isEntryError(error)) return { outage: error, retryEntries: false };
+        this.logger.warn({ err: error, entries: decoded.length }, "a batch write was rejected; writing its entries one by one to find the culprit");
+        return await this.flushOneByOne(decoded, started);
+      }
+      this.crashIfArmed("before-ack");
+      await this.acknowledge(decoded);
+      this.events.flushed(decoded.length, secondsSince(started));
+      return CLEAN;
+    } catch (error) {
+      return { outage: error ?? new Error("flush failed"), retryEntries: false };
+    }
+  }
+
+  /**
+   * Isolates the entries Cassandra rejects, so that one poison row does not block the rest.
+   * The single-row writes share the Timeline's bounded window, however large the batch.
+   */
   private async flushOneByOne(decoded: DecodedEntry[], started: bigint): Promise<BatchOutcome> {
     const results = await Promise.allSettled(decoded.map(({ message }) => this.timeline.write([message])));
     const written: DecodedEntry[] = [];

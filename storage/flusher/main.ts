@@ -2,9 +2,10 @@
  * The flusher process: `node dist/storage/flusher/main.js`.
  * Drains the Redis write-buffer streams into Cassandra until SIGTERM/SIGINT.
  *
- * Its own settings (besides storage/config.ts): CHAT_FLUSHER_BATCH_SIZE, CHAT_FLUSHER_LINGER_MS,
- * CHAT_FLUSHER_CLAIM_IDLE_MS, CHAT_FLUSHER_MAX_ENTRY_FAILURES, CHAT_FLUSH_STRATEGY
- * (concurrent | partition-batches), CHAT_FLUSH_CONCURRENCY, and the fault-injection hook
+ * Its own settings (besides storage/config.ts): CHAT_FLUSHER_BATCH_SIZE,
+ * CHAT_FLUSHER_BATCHES_IN_FLIGHT, CHAT_FLUSHER_LINGER_MS, CHAT_FLUSHER_CLAIM_IDLE_MS,
+ * CHAT_FLUSHER_MAX_ENTRY_FAILURES, CHAT_FLUSH_STRATEGY (concurrent | partition-batches),
+ * CHAT_FLUSH_CONCURRENCY, and the fault-injection hook
  * CHAT_FLUSHER_CRASH_AT (before-write | before-ack; off by default, for test/faults/ only).
  */
 import { hostname } from "node:os";
@@ -31,6 +32,7 @@ const options: FlusherOptions = {
   consumer,
   recentKeepPerRoom: config.stream.recentKeepPerRoom,
   batchSize: env.integer("CHAT_FLUSHER_BATCH_SIZE", DEFAULT_FLUSHER_OPTIONS.batchSize, { min: 1, max: 10_000 }),
+  maxBatchesInFlight: env.integer("CHAT_FLUSHER_BATCHES_IN_FLIGHT", DEFAULT_FLUSHER_OPTIONS.maxBatchesInFlight, { min: 1, max: 16 }),
   lingerInMs: env.integer("CHAT_FLUSHER_LINGER_MS", DEFAULT_FLUSHER_OPTIONS.lingerInMs, { min: 0, max: 10_000 }),
   claimIdleInMs: env.integer("CHAT_FLUSHER_CLAIM_IDLE_MS", DEFAULT_FLUSHER_OPTIONS.claimIdleInMs, { min: 100 }),
   maxEntryFailures: env.integer("CHAT_FLUSHER_MAX_ENTRY_FAILURES", DEFAULT_FLUSHER_OPTIONS.maxEntryFailures, { min: 1 }),
@@ -67,7 +69,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => 
 
 await redis.connect();
 const http = await startFlusherHttp(httpPort, registry, () => redis.status === "ready");
-logger.info({ httpPort, shards: config.stream.shards, keyspace: config.cassandra.keyspace, batchSize: options.batchSize, lingerInMs: options.lingerInMs, ...writeOptions, crashAt: options.crashAt }, "flusher started");
+logger.info({ httpPort, shards: config.stream.shards, keyspace: config.cassandra.keyspace, batchSize: options.batchSize, maxBatchesInFlight: options.maxBatchesInFlight, lingerInMs: options.lingerInMs, ...writeOptions, crashAt: options.crashAt }, "flusher started");
 process.send?.({ type: "listening", port: (http.address() as { port: number }).port });
 await flusher.run(stop.signal);
 logger.info("flusher stopping");

@@ -1,11 +1,12 @@
 /**
  * Measures how fast each write strategy of the Timeline (storage/cassandra/timeline.ts) puts
- * messages into a real Cassandra, the way the flusher does: batches of `batchSize` messages
- * spread over rooms and senders, one batch after the other. bench/flush.ts prints the result;
- * the faster strategy is DEFAULT_WRITE_OPTIONS.
+ * messages into a real Cassandra, the way the flusher does: batches of `batchSize` messages per
+ * shard spread over rooms and senders, up to `maxBatchesInFlight` of them at once sharing one
+ * window of `concurrency` requests. bench/flush.ts prints the result; the faster strategy is
+ * DEFAULT_WRITE_OPTIONS.
  */
 import { randomBytes } from "node:crypto";
-import { createCassandraClient } from "../cassandra/client.js";
+import { createCassandraClient, type CassandraClient } from "../cassandra/client.js";
 import { DEFAULT_WRITE_OPTIONS, Timeline, WRITE_STRATEGIES, type WriteStrategy } from "../cassandra/timeline.js";
 import { DEFAULT_STREAM_CONFIG, type CassandraConfig } from "../config.js";
 import type { ChatMessage } from "../message.js";
@@ -37,15 +38,14 @@ export async function measureFlush(options: MeasureFlushOptions): Promise<{ resu
   const client = createCassandraClient(options.cassandra);
   try {
     await client.connect();
-    const timeline = new Timeline(client, DEFAULT_STREAM_CONFIG.bucketWidthInMs);
     const perStrategy = new Map<WriteStrategy, number[]>(WRITE_STRATEGIES.map((strategy) => [strategy, []]));
     // Warm-up: prepares the statements and lets Cassandra's JIT compile the write path.
-    for (const strategy of WRITE_STRATEGIES) await writeAll(timeline, messages(Math.min(rows, 5000), rooms, senders), batchSize, strategy, concurrency);
+    for (const strategy of WRITE_STRATEGIES) await writeAll(client, messages(Math.min(rows, 5000), rooms, senders), batchSize, strategy, concurrency);
     for (let round = 0; round < rounds; round++) {
       for (const strategy of WRITE_STRATEGIES) {
         const batch = messages(rows, rooms, senders);
         const started = performance.now();
-        await writeAll(timeline, batch, batchSize, strategy, concurrency);
+        await writeAll(client, batch, batchSize, strategy, concurrency);
         const rate = (rows * 1000) / (performance.now() - started);
         perStrategy.get(strategy)!.push(rate);
         log(`round ${round + 1} ${strategy}: ${rate.toFixed(0)} rows/s`);
@@ -59,8 +59,16 @@ export async function measureFlush(options: MeasureFlushOptions): Promise<{ resu
   }
 }
 
-async function writeAll(timeline: Timeline, all: ChatMessage[], batchSize: number, strategy: WriteStrategy, concurrency: number): Promise<void> {
-  for (let i = 0; i < all.length; i += batchSize) await timeline.write(all.slice(i, i + batchSize), { strategy, concurrency });
+/** As the flusher writes: batches of a read's size, a bounded number in flight, one shared window. */
+async function writeAll(client: CassandraClient, all: ChatMessage[], batchSize: number, strategy: WriteStrategy, concurrency: number): Promise<void> {
+  const timeline = new Timeline(client, DEFAULT_STREAM_CONFIG.bucketWidthInMs, { strategy, concurrency });
+  const readSize = batchSize * DEFAULT_STREAM_CONFIG.shards;
+  const inFlight: Promise<void>[] = [];
+  for (let i = 0; i < all.length; i += readSize) {
+    inFlight.push(timeline.write(all.slice(i, i + readSize)));
+    if (inFlight.length >= DEFAULT_FLUSHER_OPTIONS.maxBatchesInFlight) await inFlight.shift();
+  }
+  await Promise.all(inFlight);
 }
 
 /** `count` messages of ~100 characters in `rooms` fresh rooms, seqs 1, 2, ... per room. */

@@ -6,6 +6,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { io as connect, type Socket } from "socket.io-client";
+import { nodeOf } from "../fixture.js";
 
 export interface SendAck {
   clientId: string;
@@ -32,8 +33,11 @@ export interface KnownSetOptions {
   /** Give up (the test then fails) when a message is still unacknowledged after this long. */
   deadlineInMs: number;
   ackTimeoutInMs?: number;
-  /** Called once `count * fraction` acks arrived, e.g. to inject the fault under load. */
-  onProgress?: { fraction: number; run: () => void | Promise<void> };
+  /**
+   * Called once `count * fraction` acks arrived, e.g. to inject the fault under load, with the
+   * node each user is connected to at that moment (undefined while a user reconnects).
+   */
+  onProgress?: { fraction: number; run: (nodesOfUsers: (string | undefined)[]) => void | Promise<void> };
 }
 
 export interface KnownSetResult {
@@ -65,6 +69,11 @@ class UserConnection {
     private readonly url: string,
     private readonly token: string,
   ) {}
+
+  /** The node the socket is connected to (the prefix of its session id), if connected. */
+  node(): string | undefined {
+    return this.socket?.connected ? nodeOf(this.socket) : undefined;
+  }
 
   /** The connected socket; concurrent callers share one connection attempt. */
   ready(deadline: number): Promise<Socket> {
@@ -132,7 +141,7 @@ export async function sendKnownSet(options: KnownSetOptions): Promise<KnownSetRe
         result.acks.push({ clientId, room, id: reply.id!, seq: reply.seq!, duplicate: reply.duplicate === true, at: Date.now() });
         if (onProgress && !progressFired && result.acks.length >= count * onProgress.fraction) {
           progressFired = true;
-          progressRun = Promise.resolve(onProgress.run());
+          progressRun = Promise.resolve(onProgress.run(connections.map((c) => c.node())));
         }
         return;
       }
