@@ -168,6 +168,9 @@ CHAT_STREAM_SHARDS: {{ .Values.config.streamShards | int64 | toString | quote }}
 {{- if not (kindIs "invalid" .Values.config.bufferMaxEntries) }}
 CHAT_BUFFER_MAX_ENTRIES: {{ .Values.config.bufferMaxEntries | int64 | toString | quote }}
 {{- end }}
+{{- if not (kindIs "invalid" .Values.config.presenceTtlMs) }}
+CHAT_PRESENCE_TTL_MS: {{ .Values.config.presenceTtlMs | int64 | toString | quote }}
+{{- end }}
 {{- end -}}
 
 {{/* Secret-backed environment (Redis URL from a Secret, Cassandra credentials). (dict "ctx" $ "cassandraSecret" $name) */}}
