@@ -12,6 +12,7 @@
  * room, no exceptions) in the main namespace, the only one this server uses; everything else
  * goes to socket.io's own broadcast.
  */
+import { uServer } from "engine.io";
 import { Adapter, type BroadcastOptions } from "socket.io-adapter";
 import type { Namespace, Server, Socket } from "socket.io";
 import type { TemplatedApp } from "uWebSockets.js";
@@ -33,6 +34,9 @@ type Broadcast = (this: Adapter, packet: Record<string, unknown>, opts: Broadcas
  * the fallback is the broadcast attachApp installed).
  */
 export function installRoomBroadcast(io: Server, app: TemplatedApp): void {
+  // Websocket clients are subscribed to their rooms' topics by socket.io's uWS integration;
+  // without it every publish below would reach nobody.
+  if (!(io.engine instanceof uServer)) throw new Error("installRoomBroadcast needs io.attachApp(app) first");
   const adapter = io.of("/").adapter;
   // One copy of socket.io-adapter: the prototype patched here is the one every adapter uses.
   if (!(adapter instanceof Adapter)) throw new Error("the namespace adapter is not a socket.io-adapter Adapter: two copies of socket.io-adapter are installed");
