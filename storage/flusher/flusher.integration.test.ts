@@ -101,6 +101,19 @@ function assertEveryMessageOnce(seqs: number[][], count: number): void {
   });
 }
 
+/** Nothing pending in the group, and every message in Cassandra exactly once. */
+async function assertAllFlushedOnce(setup: Setup, count: number): Promise<void> {
+  assert.equal(await pendingCount(setup), 0);
+  assertEveryMessageOnce(await storedSeqs(setup), count);
+}
+
+/** `count` messages buffered, and a flusher (batches of 20, 3 in flight) whose first batch's write is held. */
+async function flusherWithHeldFirstBatch(setup: Setup, count: number): Promise<{ timeline: HeldFirstWrite; flusher: ReturnType<typeof startFlusher> }> {
+  await appendMessages(setup, count);
+  const timeline = new HeldFirstWrite(setup.cassandra);
+  return { timeline, flusher: startFlusher(setup, timeline, { batchSize: 20, maxBatchesInFlight: 3 }) };
+}
+
 /** A Timeline whose first write is held until `release()` (or failed with `fail()`); the others go through. */
 class HeldFirstWrite extends Timeline {
   private calls = 0;
@@ -164,9 +177,7 @@ test("a batch is not acknowledged before the batches read before it are in Cassa
   const setup = await setUp();
   try {
     const count = 120;
-    await appendMessages(setup, count);
-    const timeline = new HeldFirstWrite(setup.cassandra);
-    const flusher = startFlusher(setup, timeline, { batchSize: 20, maxBatchesInFlight: 3 });
+    const { timeline, flusher } = await flusherWithHeldFirstBatch(setup, count);
     try {
       // A later batch is in Cassandra while the first one is still being written...
       await timeline.laterWriteDone;
@@ -180,8 +191,7 @@ test("a batch is not acknowledged before the batches read before it are in Cassa
       timeline.release();
       await flusher.stop();
     }
-    assert.equal(await pendingCount(setup), 0);
-    assertEveryMessageOnce(await storedSeqs(setup), count);
+    await assertAllFlushedOnce(setup, count);
   } finally {
     await setup.stop();
   }
@@ -191,9 +201,7 @@ test("an outage on an earlier batch leaves the later ones pending; all are writt
   const setup = await setUp();
   try {
     const count = 120;
-    await appendMessages(setup, count);
-    const timeline = new HeldFirstWrite(setup.cassandra);
-    const flusher = startFlusher(setup, timeline, { batchSize: 20, maxBatchesInFlight: 3 });
+    const { timeline, flusher } = await flusherWithHeldFirstBatch(setup, count);
     try {
       await timeline.laterWriteDone;
       // Not an entry error (it names no row): the whole batch, and those behind it, stay pending.
@@ -203,8 +211,7 @@ test("an outage on an earlier batch leaves the later ones pending; all are writt
       await flusher.stop();
     }
     assert.ok(flusher.events.failed >= 1, "the outage was counted");
-    assert.equal(await pendingCount(setup), 0);
-    assertEveryMessageOnce(await storedSeqs(setup), count);
+    await assertAllFlushedOnce(setup, count);
   } finally {
     await setup.stop();
   }
