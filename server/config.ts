@@ -4,18 +4,7 @@
  */
 import { ConfigError, EnvReader } from "../common/env.js";
 import { readStorageConfig, type StorageConfig } from "../storage/config.js";
-import { DEFAULT_PRESENCE_TTL_IN_MS } from "./realtime/presence.js";
-
-export interface Limits {
-  /** Longest message text, in characters (UTF-16 code units, as String.length counts). */
-  maxTextChars: number;
-  /** Largest `meta`, in bytes of its JSON. */
-  maxMetaBytes: number;
-  maxClientIdChars: number;
-  /** Sustained sends per second per user, and the burst above it (token bucket). */
-  sendsPerSecond: number;
-  sendBurst: number;
-}
+import { DEFAULT_LIMITS, type Limits } from "./chat/limits.js";
 
 export interface JwtConfig {
   /** HS256 shared secret. */
@@ -44,7 +33,8 @@ export interface ServerConfig {
   storage: StorageConfig;
 }
 
-export const DEFAULT_LIMITS: Limits = { maxTextChars: 4000, maxMetaBytes: 2048, maxClientIdChars: 64, sendsPerSecond: 20, sendBurst: 40 };
+/** CHAT_PRESENCE_TTL_MS's default: users of a node that died are announced offline after 30 s. */
+export const DEFAULT_PRESENCE_TTL_IN_MS = 30_000;
 
 export function readServerConfig(env = new EnvReader()): ServerConfig {
   const nodeName = env.string("CHAT_NODE_NAME", "node1");

@@ -14,13 +14,13 @@ import { History } from "../storage/history.js";
 import { RedisKeys } from "../storage/keys.js";
 import { registerStreamBacklogGauge } from "../storage/stream/backlog.js";
 import { MessageBuffer } from "../storage/stream/producer.js";
+import { TokenVerifier } from "./auth/tokens.js";
 import { ChatService } from "./chat/service.js";
 import { readServerConfig } from "./config.js";
-import { redisFanout } from "./fanout/redis-adapter.js";
+import { installFanout } from "./fanout/install.js";
 import { mountApiRoutes } from "./http/api.js";
 import { mountProbeRoutes } from "./http/routes.js";
 import { createNodeMetrics } from "./metrics.js";
-import { TokenVerifier } from "./realtime/auth.js";
 import { bindEvent, type EventDefinition } from "./realtime/dispatch.js";
 import { historyEvent } from "./realtime/events/history.js";
 import { joinEvent } from "./realtime/events/join.js";
@@ -30,7 +30,6 @@ import { readEvent } from "./realtime/events/read.js";
 import { roomsEvent } from "./realtime/events/rooms.js";
 import { sendEvent } from "./realtime/events/send.js";
 import { typingEvent } from "./realtime/events/typing.js";
-import { installRoomBroadcast } from "./realtime/broadcast.js";
 import { createRealtime, onConnection } from "./realtime/io.js";
 import { Presence } from "./realtime/presence.js";
 import { loadNativeUws } from "./realtime/uws.js";
@@ -71,24 +70,24 @@ let draining = false;
 const verifier = TokenVerifier.fromConfig(config.jwt);
 const realtimeOptions = { nodeName: config.nodeName, acceptsClients: () => !draining, allowedOrigins: config.allowedOrigins, verifier, metrics, logger };
 const io = createRealtime(app, realtimeOptions);
-io.adapter(redisFanout(redis, subscriber, storage.redis.keyPrefix));
-installRoomBroadcast(io, app);
+// Fan-out: this node's sockets, and the other nodes through Redis.
+const publisher = installFanout({ io, app, pubClient: redis, subClient: subscriber, keys, metrics });
 
 // The chat itself
-const presence = new Presence(redis, storage.redis.keyPrefix, config.nodeName, config.presenceTtlInMs);
+const presence = new Presence(redis, keys, config.nodeName, config.presenceTtlInMs);
 const chat = new ChatService({
-  io,
-  buffer: new MessageBuffer(redis, keys, storage.stream, timeline, { perSecond: config.limits.sendsPerSecond, burst: config.limits.sendBurst }),
+  publisher,
+  log: new MessageBuffer(redis, keys, storage.stream, timeline, { perSecond: config.limits.sendsPerSecond, burst: config.limits.sendBurst }),
   history: new History(redis, keys, timeline),
   userRooms: new UserRooms(cassandra),
   limits: config.limits,
   metrics,
   logger,
 });
-const bind = <P>(event: EventDefinition<P>) => bindEvent(event, metrics, logger);
+const bind = (event: EventDefinition) => bindEvent(event, metrics, logger);
 const events = [
-  bind(joinEvent(io, chat, presence)),
-  bind(leaveEvent(io, chat, presence)),
+  bind(joinEvent(chat, presence, publisher)),
+  bind(leaveEvent(chat, presence, publisher)),
   bind(sendEvent(chat)),
   bind(historyEvent(chat)),
   bind(typingEvent(chat)),
@@ -102,7 +101,7 @@ const presenceUpdates = new Set<Promise<unknown>>();
 onConnection(io, events, realtimeOptions, (principal, rooms) => {
   for (const room of rooms) {
     const update = presence.left(room, principal.userId).then(
-      (change) => change && io.to(room).emit("presence", change),
+      (change) => change && publisher.presence(change),
       (error: unknown) => logger.warn({ err: error, room }, "presence update failed"),
     );
     presenceUpdates.add(update);
@@ -110,7 +109,7 @@ onConnection(io, events, realtimeOptions, (principal, rooms) => {
   }
 });
 presence.start(
-  (change) => io.to(change.room).emit("presence", change),
+  (change) => publisher.presence(change),
   (error) => logger.warn({ err: error }, "presence heartbeat failed"),
 );
 

@@ -1,5 +1,5 @@
 /**
- * Every Redis key the product writes, in one place. All keys start with the configured prefix
+ * Every Redis key the product writes, and every pub/sub channel it uses, in one place. All keys start with the configured prefix
  * so test runs and clusters can share a Redis without touching each other's data.
  *
  * Separators: user ids and room ids never contain "|" (see PROTOCOL.md "Names"), so
@@ -49,6 +49,22 @@ export class RedisKeys {
    */
   flushFailures(stream: string): string {
     return `${stream}:failures`;
+  }
+
+  /**
+   * Sorted set "<user>|<node>" → expiry (ms since the epoch): who is online in the room through
+   * which node (server/realtime/presence.ts).
+   */
+  presence(room: string): string {
+    return `${this.prefix}presence:${room}`;
+  }
+
+  /**
+   * The prefix of the socket.io Redis adapter's pub/sub channels (its `key` option; the adapter
+   * appends "#<namespace>#..."): cross-node fan-out (server/fanout/).
+   */
+  fanoutChannelPrefix(): string {
+    return `${this.prefix}socket.io`;
   }
 
   /** The shard stream a room's messages go to: fixed per room, so the room's order is kept. */

@@ -1,18 +1,30 @@
 /**
  * The REST API (PROTOCOL.md "HTTP API") on the node's uWS app, for bots and servers that do not
  * keep a socket: the same ChatService as the socket events, with Bearer-token auth.
- * Errors are `{ error: { code, message } }` with the status of server/errors.ts.
+ * Errors are `{ error: { code, message } }` with the status HTTP_STATUS gives their code.
  */
 import type { HttpRequest, HttpResponse, TemplatedApp } from "uWebSockets.js";
 import type { Logger } from "../../common/logger.js";
+import { AuthError, type TokenVerifier } from "../auth/tokens.js";
+import { ChatError, toErrorBody, type ErrorCode } from "../chat/errors.js";
+import type { Principal } from "../chat/principal.js";
 import type { ChatService } from "../chat/service.js";
-import { ChatError, ERROR_CODES, toErrorBody, type ErrorCode } from "../errors.js";
 import type { NodeMetrics } from "../metrics.js";
-import { AuthError, type Principal, type TokenVerifier } from "../realtime/auth.js";
-import { describeIssue, historyPayload, sendPayload } from "../realtime/schemas.js";
 
 /** Bodies above this are refused with 413 before they are buffered further. */
 const MAX_BODY_BYTES = 64 * 1024;
+
+/** The HTTP status of each error code of the chat domain. */
+const HTTP_STATUS: Record<ErrorCode, number> = {
+  BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  TOO_LARGE: 413,
+  RATE_LIMITED: 429,
+  UNAVAILABLE: 503,
+  INTERNAL: 500,
+};
 
 const STATUS_TEXT: Record<number, string> = { 200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 413: "Payload Too Large", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable" };
 
@@ -36,19 +48,15 @@ type ApiHandler = (request: ApiRequest, principal: Principal) => Promise<{ statu
 export function mountApiRoutes(app: TemplatedApp, deps: ApiDeps): void {
   const { chat } = deps;
   route(app, "get", "/api/rooms/:room/messages", deps, "history", async ({ params, query }, principal) => {
-    const payload = historyPayload.safeParse({ room: params[0], beforeSeq: optionalInteger(query.get("beforeSeq")), limit: optionalInteger(query.get("limit")) });
-    if (!payload.success) throw new ChatError("BAD_REQUEST", describeIssue(payload.error));
-    const page = await chat.history(principal, payload.data.room, payload.data.beforeSeq, payload.data.limit);
+    const page = await chat.history(principal, { room: params[0], beforeSeq: optionalInteger(query.get("beforeSeq")), limit: optionalInteger(query.get("limit")) });
     return { status: 200, body: { messages: page.messages, more: page.more } };
   });
   route(app, "post", "/api/rooms/:room/messages", deps, "send", async ({ params, body }, principal) => {
     const input = await body();
-    const payload = sendPayload.safeParse(typeof input === "object" && input !== null ? { ...input, room: params[0] } : input);
-    if (!payload.success) throw new ChatError("BAD_REQUEST", describeIssue(payload.error));
-    const result = await chat.send(principal, payload.data);
+    const result = await chat.send(principal, typeof input === "object" && input !== null ? { ...input, room: params[0] } : input);
     return { status: result.duplicate ? 200 : 201, body: result };
   });
-  route(app, "get", "/api/me/rooms", deps, "rooms", async (_request, principal) => ({ status: 200, body: { rooms: await chat.rooms(principal) } }));
+  route(app, "get", "/api/me/rooms", deps, "rooms", async (_request, principal) => ({ status: 200, body: { rooms: await chat.rooms(principal, {}) } }));
   app.any("/api/*", (res) => send(res, 404, { error: { code: "NOT_FOUND", message: "no such API route" } }));
 }
 
@@ -81,7 +89,7 @@ async function answer(request: ApiRequest, deps: ApiDeps, event: string, handler
     const body = toErrorBody(error);
     deps.metrics.errors.inc({ code: body.code, event: `http:${event}` });
     if (body.code === "INTERNAL") deps.logger.error({ err: error, event }, "API handler failed");
-    return { status: ERROR_CODES[body.code as ErrorCode].status, body: { error: body } };
+    return { status: HTTP_STATUS[body.code], body: { error: body } };
   }
 }
 

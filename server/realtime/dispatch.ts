@@ -1,31 +1,30 @@
 /**
- * Client events: payload validation, the handler, and the ack. Every event takes an ack
- * callback (PROTOCOL.md "Acks and errors"); whatever the handler throws becomes an
- * `{ ok: false, error }` ack, so bad input never crashes the node or disappears silently.
+ * Client events: the handler, and the ack. Every event takes an ack callback (PROTOCOL.md
+ * "Acks and errors"); whatever the handler throws (the chat domain validates the payload and
+ * throws ChatError) becomes an `{ ok: false, error }` ack, so bad input never crashes the node
+ * or disappears silently.
  *
  * One dispatcher function serves every socket of the node: socket.io calls "any" listeners
  * with `this` bound to the socket, so no socket needs closures of its own (a closure and its
  * context per event per socket was ~1 KB of heap for each idle connection).
  */
 import { Socket } from "socket.io";
-import type { ZodType } from "zod";
 import type { Logger } from "../../common/logger.js";
-import { ChatError, toErrorBody } from "../errors.js";
+import { toErrorBody } from "../chat/errors.js";
+import type { Principal } from "../chat/principal.js";
 import type { NodeMetrics } from "../metrics.js";
-import type { Principal } from "./auth.js";
-import { describeIssue } from "./schemas.js";
 
 export interface EventContext {
   socket: Socket;
   principal: Principal;
 }
 
-export type EventHandler<P> = (payload: P, context: EventContext) => Promise<Record<string, unknown>>;
+/** Gets the payload as the client sent it: the chat domain validates it. */
+export type EventHandler = (payload: unknown, context: EventContext) => Promise<Record<string, unknown>>;
 
-export interface EventDefinition<P> {
+export interface EventDefinition {
   name: string;
-  schema: ZodType<P>;
-  handle: EventHandler<P>;
+  handle: EventHandler;
 }
 
 type Ack = (reply: unknown) => void;
@@ -37,7 +36,7 @@ export interface EventBinding {
   receive(args: unknown[], context: EventContext): void;
 }
 
-export function bindEvent<P>(definition: EventDefinition<P>, metrics: NodeMetrics, logger: Logger): EventBinding {
+export function bindEvent(definition: EventDefinition, metrics: NodeMetrics, logger: Logger): EventBinding {
   return { name: definition.name, receive: (args, context) => void receiveEvent(definition, args, context, metrics, logger) };
 }
 
@@ -69,14 +68,12 @@ export function createDispatcher(events: readonly EventBinding[], metrics: NodeM
   };
 }
 
-async function receiveEvent<P>(definition: EventDefinition<P>, args: unknown[], context: EventContext, metrics: NodeMetrics, logger: Logger): Promise<void> {
+async function receiveEvent(definition: EventDefinition, args: unknown[], context: EventContext, metrics: NodeMetrics, logger: Logger): Promise<void> {
   const last = args[args.length - 1];
   const ack = typeof last === "function" ? (last as Ack) : undefined;
   const payload = ack ? args.slice(0, -1)[0] : args[0];
   try {
-    const parsed = definition.schema.safeParse(payload);
-    if (!parsed.success) throw new ChatError("BAD_REQUEST", describeIssue(parsed.error));
-    const result = await definition.handle(parsed.data, context);
+    const result = await definition.handle(payload, context);
     ack?.({ ok: true, ...result });
   } catch (error) {
     const body = toErrorBody(error);

@@ -6,8 +6,10 @@ import { z } from "zod";
 import { createLogger } from "../../common/logger.js";
 import { createRegistry } from "../../common/metrics.js";
 import { mintToken } from "../../scripts/lib/tokens.js";
+import { TokenVerifier } from "../auth/tokens.js";
+import { ChatError } from "../chat/errors.js";
+import type { Principal } from "../chat/principal.js";
 import { createNodeMetrics } from "../metrics.js";
-import { TokenVerifier, type Principal } from "./auth.js";
 import { bindEvent, type EventDefinition } from "./dispatch.js";
 import { createRealtime, isOriginAllowed, onConnection } from "./io.js";
 import { loadNativeUws } from "./uws.js";
@@ -42,10 +44,14 @@ async function startNode() {
   const options = { nodeName: "io-test", acceptsClients: () => true, allowedOrigins: [], verifier: TokenVerifier.fromConfig({ secret: SECRET, publicKeyPem: undefined }), metrics, logger };
   const io = createRealtime(app, options);
   const handled: string[] = [];
-  const echo: EventDefinition<{ value: string }> = {
+  const echoPayload = z.object({ value: z.string() });
+  const echo: EventDefinition = {
     name: "echo",
-    schema: z.object({ value: z.string() }),
-    handle: async ({ value }, { socket, principal }) => {
+    handle: async (payload, { socket, principal }) => {
+      // What the chat domain does for real events: a payload that does not parse is a ChatError.
+      const parsed = echoPayload.safeParse(payload);
+      if (!parsed.success) throw new ChatError("BAD_REQUEST", "value must be a string");
+      const { value } = parsed.data;
       handled.push(value);
       return { value, user: principal.userId, socket: socket.id };
     },

@@ -6,8 +6,9 @@ import { randomBytes } from "node:crypto";
 import { Server, type Socket } from "socket.io";
 import type { TemplatedApp } from "uWebSockets.js";
 import type { Logger } from "../../common/logger.js";
+import { AuthError, type TokenVerifier } from "../auth/tokens.js";
+import type { Principal } from "../chat/principal.js";
 import type { NodeMetrics } from "../metrics.js";
-import { AuthError, type Principal, type TokenVerifier } from "./auth.js";
 import { createDispatcher, type EventBinding } from "./dispatch.js";
 import { ExpiryWheel } from "./expiry.js";
 

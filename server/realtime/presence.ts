@@ -15,8 +15,8 @@
  * heartbeat after the death).
  */
 import type { Redis } from "ioredis";
-
-export const DEFAULT_PRESENCE_TTL_IN_MS = 30_000;
+import type { RedisKeys } from "../../storage/keys.js";
+import type { PresenceChange } from "../chat/ports.js";
 
 /**
  * KEYS: 1 room presence zset.  ARGV: 1 member "<user>|<node>", 2 "<user>|", 3 now ms,
@@ -72,8 +72,6 @@ interface RedisWithPresence {
   chatPresenceSweep(key: string, now: number): Promise<string[]>;
 }
 
-export type PresenceChange = { room: string; user: string; online: boolean };
-
 export class Presence {
   /** room → user → number of this node's sockets of that user in the room. */
   private readonly local = new Map<string, Map<string, number>>();
@@ -82,10 +80,10 @@ export class Presence {
 
   constructor(
     private readonly redis: Redis,
-    private readonly keyPrefix: string,
+    private readonly keys: RedisKeys,
     private readonly nodeName: string,
     /** How long a member stays without a heartbeat; the heartbeat runs every third of it. */
-    private readonly memberTtlInMs = DEFAULT_PRESENCE_TTL_IN_MS,
+    private readonly memberTtlInMs: number,
   ) {
     redis.defineCommand("chatPresence", { numberOfKeys: 1, lua: UPDATE_SCRIPT });
     redis.defineCommand("chatPresenceSweep", { numberOfKeys: 1, lua: SWEEP_SCRIPT });
@@ -166,7 +164,7 @@ export class Presence {
   }
 
   private key(room: string): string {
-    return `${this.keyPrefix}presence:${room}`;
+    return this.keys.presence(room);
   }
 
   private member(user: string): string {

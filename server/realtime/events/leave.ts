@@ -1,20 +1,18 @@
 /** leave { room } → {} */
-import type { Server } from "socket.io";
+import type { RoomPublisher } from "../../chat/ports.js";
 import type { ChatService } from "../../chat/service.js";
 import type { EventDefinition } from "../dispatch.js";
 import type { Presence } from "../presence.js";
-import { roomPayload, type RoomPayload } from "../schemas.js";
 
-export function leaveEvent(io: Server, chat: ChatService, presence: Presence): EventDefinition<RoomPayload> {
+export function leaveEvent(chat: ChatService, presence: Presence, publisher: RoomPublisher): EventDefinition {
   return {
     name: "leave",
-    schema: roomPayload,
-    async handle({ room }, { socket, principal }) {
-      chat.assertMayUseRoom(principal, room);
+    async handle(payload, { socket, principal }) {
+      const { room } = chat.authorizeRoom(principal, payload);
       if (!socket.rooms.has(room)) return {};
       await socket.leave(room);
       const change = await presence.left(room, principal.userId);
-      if (change) io.to(room).emit("presence", change);
+      if (change) publisher.presence(change);
       return {};
     },
   };

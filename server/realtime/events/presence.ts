@@ -2,14 +2,12 @@
 import type { ChatService } from "../../chat/service.js";
 import type { EventDefinition } from "../dispatch.js";
 import type { Presence } from "../presence.js";
-import { roomPayload, type RoomPayload } from "../schemas.js";
 
-export function presenceEvent(chat: ChatService, presence: Presence): EventDefinition<RoomPayload> {
+export function presenceEvent(chat: ChatService, presence: Presence): EventDefinition {
   return {
     name: "presence",
-    schema: roomPayload,
-    async handle({ room }, { principal }) {
-      chat.assertMayUseRoom(principal, room);
+    async handle(payload, { principal }) {
+      const { room } = chat.authorizeRoom(principal, payload);
       return { users: await presence.online(room) };
     },
   };

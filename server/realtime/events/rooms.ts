@@ -1,12 +1,10 @@
 /** rooms {} → { rooms: [{ room, lastSeq, readSeq, unread }] }: the user's rooms. */
 import type { ChatService } from "../../chat/service.js";
 import type { EventDefinition } from "../dispatch.js";
-import { emptyPayload } from "../schemas.js";
 
-export function roomsEvent(chat: ChatService): EventDefinition<Record<string, never> | undefined> {
+export function roomsEvent(chat: ChatService): EventDefinition {
   return {
     name: "rooms",
-    schema: emptyPayload,
-    handle: async (_payload, { principal }) => ({ rooms: await chat.rooms(principal) }),
+    handle: async (payload, { principal }) => ({ rooms: await chat.rooms(principal, payload) }),
   };
 }

@@ -3,7 +3,7 @@ import { generateKeyPairSync } from "node:crypto";
 import { test } from "node:test";
 import { SignJWT } from "jose";
 import { mintToken } from "../../scripts/lib/tokens.js";
-import { AuthError, TokenVerifier } from "./auth.js";
+import { AuthError, TokenVerifier } from "./tokens.js";
 
 const secret = "unit-test-secret-0123456789";
 const verifier = TokenVerifier.fromConfig({ secret, publicKeyPem: undefined });

@@ -1,17 +1,17 @@
 /**
- * The error codes of PROTOCOL.md "Acks and errors", with the HTTP status each maps to and
- * whether a client should retry. Handlers throw ChatError; the event dispatcher and the REST
- * layer turn it into an ack or a response. Anything else is INTERNAL and is logged.
+ * The error codes of PROTOCOL.md "Acks and errors" and whether a client should retry. The
+ * domain throws ChatError; each transport turns it into its answer (an `{ ok: false, error }`
+ * ack, or an HTTP status with the same body). Anything else is INTERNAL and is logged.
  */
 export const ERROR_CODES = {
-  BAD_REQUEST: { status: 400, retryable: false },
-  UNAUTHORIZED: { status: 401, retryable: false },
-  FORBIDDEN: { status: 403, retryable: false },
-  NOT_FOUND: { status: 404, retryable: false },
-  TOO_LARGE: { status: 413, retryable: false },
-  RATE_LIMITED: { status: 429, retryable: true },
-  UNAVAILABLE: { status: 503, retryable: true },
-  INTERNAL: { status: 500, retryable: true },
+  BAD_REQUEST: { retryable: false },
+  UNAUTHORIZED: { retryable: false },
+  FORBIDDEN: { retryable: false },
+  NOT_FOUND: { retryable: false },
+  TOO_LARGE: { retryable: false },
+  RATE_LIMITED: { retryable: true },
+  UNAVAILABLE: { retryable: true },
+  INTERNAL: { retryable: true },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -27,6 +27,7 @@ export class ChatError extends Error {
   }
 }
 
+/** The error object both transports send (the ack's `error`, the REST body's `error`). */
 export interface ErrorBody {
   code: ErrorCode;
   message: string;

@@ -40,7 +40,7 @@ export function installRoomBroadcast(io: Server, app: TemplatedApp): void {
   const adapter = io.of("/").adapter;
   // One copy of socket.io-adapter: the prototype patched here is the one every adapter uses.
   if (!(adapter instanceof Adapter)) throw new Error("the namespace adapter is not a socket.io-adapter Adapter: two copies of socket.io-adapter are installed");
-  if (!("encoder" in adapter) || !("sids" in adapter)) throw new Error("socket.io-adapter changed its internals (encoder, sids): review server/realtime/broadcast.ts");
+  if (!("encoder" in adapter) || !("sids" in adapter)) throw new Error("socket.io-adapter changed its internals (encoder, sids): review server/fanout/room-broadcast.ts");
 
   const polling = trackPollingSockets(io);
   const socketIoBroadcast = Adapter.prototype.broadcast as Broadcast;

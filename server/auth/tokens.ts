@@ -1,12 +1,15 @@
 /**
- * JWT verification (jose). HS256 with CHAT_JWT_SECRET, or RS256/ES256 with the PEM public key
- * in CHAT_JWT_PUBLIC_KEY. The algorithm list is fixed by the key type, so `alg: none` and
- * algorithm-confusion tokens are refused by construction.
+ * JWT verification (jose), shared by both transports: the socket.io handshake and the REST
+ * API's Bearer header; a valid token yields the domain's Principal. HS256 with
+ * CHAT_JWT_SECRET, or RS256/ES256 with the PEM public key in CHAT_JWT_PUBLIC_KEY. The algorithm
+ * list is fixed by the key type, so `alg: none` and algorithm-confusion tokens are refused by
+ * construction.
  */
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { errors as joseErrors, jwtVerify } from "jose";
+import { USER_ID } from "../chat/names.js";
+import type { Principal } from "../chat/principal.js";
 import type { JwtConfig } from "../config.js";
-import { USER_ID } from "./names.js";
 
 export type AuthErrorCode = "AUTH_MISSING" | "AUTH_INVALID" | "AUTH_EXPIRED";
 
@@ -18,14 +21,6 @@ export class AuthError extends Error {
   ) {
     super(message);
   }
-}
-
-export interface Principal {
-  userId: string;
-  /** The token's `rooms` claim: exact room ids or prefixes ending in "*". */
-  roomPatterns: string[];
-  /** When the token expires, ms since the epoch. */
-  expiresAt: number;
 }
 
 export class TokenVerifier {

@@ -1,0 +1,113 @@
+/**
+ * The one validation step of each command (PROTOCOL.md "Client → server"), the same for the
+ * socket events and the REST API. In this order, which is the order of the answers a client
+ * sees: the payload's shape (BAD_REQUEST), the user's permission for the room (FORBIDDEN),
+ * then the sizes (BAD_REQUEST for a long clientId, TOO_LARGE for text and meta).
+ *
+ * Unknown extra fields are ignored, so newer clients keep working with this server. The send
+ * rate and the write buffer's cap are not checked here: they are cluster-wide counters that
+ * the message log checks atomically with the append (see ChatService.send).
+ */
+import { z } from "zod";
+import { ChatError } from "./errors.js";
+import type { Limits } from "./limits.js";
+import { mayUseRoom, ROOM_ID } from "./names.js";
+import type { Principal } from "./principal.js";
+
+const room = z.string().regex(ROOM_ID, "room must match ^[A-Za-z0-9_.:-]{1,128}$");
+const seq = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+
+const roomPayload = z.object({ room });
+const joinPayload = z.object({ room, since: seq.optional() });
+const sendPayload = z.object({
+  room,
+  clientId: z.string().min(1, "clientId must not be empty"),
+  text: z.string(),
+  meta: z.record(z.string(), z.unknown()).optional(),
+});
+const historyPayload = z.object({
+  room,
+  beforeSeq: seq.min(1).optional(),
+  limit: z.number().int().min(1).max(100).optional(),
+});
+const readPayload = z.object({ room, seq });
+/** `rooms` takes `{}`; a missing payload is accepted as `{}` too. */
+const emptyPayload = z.object({}).optional();
+
+/** leave, typing and presence: a room the user may use. */
+export type RoomCommand = z.infer<typeof roomPayload>;
+export type JoinCommand = z.infer<typeof joinPayload>;
+export type SendCommand = z.infer<typeof sendPayload>;
+export type HistoryCommand = z.infer<typeof historyPayload>;
+export type ReadCommand = z.infer<typeof readPayload>;
+
+export class CommandValidator {
+  constructor(private readonly limits: Limits) {}
+
+  room(principal: Principal, input: unknown): RoomCommand {
+    return this.permitted(principal, parse(roomPayload, input));
+  }
+
+  join(principal: Principal, input: unknown): JoinCommand {
+    return this.permitted(principal, parse(joinPayload, input));
+  }
+
+  send(principal: Principal, input: unknown): SendCommand {
+    const command = this.permitted(principal, parse(sendPayload, input));
+    this.checkSizes(command);
+    return command;
+  }
+
+  history(principal: Principal, input: unknown): HistoryCommand {
+    return this.permitted(principal, parse(historyPayload, input));
+  }
+
+  read(principal: Principal, input: unknown): ReadCommand {
+    return this.permitted(principal, parse(readPayload, input));
+  }
+
+  rooms(input: unknown): void {
+    parse(emptyPayload, input);
+  }
+
+  private permitted<C extends { room: string }>(principal: Principal, command: C): C {
+    if (!mayUseRoom(principal.userId, principal.roomPatterns, command.room)) throw new ChatError("FORBIDDEN", `no permission for room ${command.room}`);
+    return command;
+  }
+
+  private checkSizes({ clientId, text, meta }: SendCommand): void {
+    const { limits } = this;
+    if (clientId.length > limits.maxClientIdChars) throw new ChatError("BAD_REQUEST", `clientId must be at most ${limits.maxClientIdChars} characters`);
+    if (text.length > limits.maxTextChars) throw new ChatError("TOO_LARGE", `text must be at most ${limits.maxTextChars} characters`);
+    if (meta !== undefined && metaBytes(meta) > limits.maxMetaBytes) {
+      throw new ChatError("TOO_LARGE", `meta must be at most ${limits.maxMetaBytes} bytes as JSON`);
+    }
+  }
+}
+
+function parse<T>(schema: z.ZodType<T>, input: unknown): T {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw new ChatError("BAD_REQUEST", describeIssue(parsed.error));
+  return parsed.data;
+}
+
+/** The first problem of a failed parse, phrased for a client. */
+function describeIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return "malformed payload";
+  const path = issue.path.join(".");
+  return path ? `${path}: ${issue.message}` : issue.message;
+}
+
+/**
+ * Size of meta as JSON. A structure nested deeply enough to overflow JSON.stringify's stack is
+ * far larger than any limit once serialised, so it counts as too large.
+ */
+function metaBytes(meta: Record<string, unknown>): number {
+  try {
+    return Buffer.byteLength(JSON.stringify(meta));
+  } catch (error) {
+    if (error instanceof RangeError) return Number.POSITIVE_INFINITY;
+    throw error;
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * What the chat domain needs from the rest of the node, as small interfaces it owns. The
+ * storage classes (storage/stream/producer.ts, storage/history.ts,
+ * storage/cassandra/user-rooms.ts) and the fan-out (server/fanout/) fill them structurally;
+ * unit tests fill them with in-memory fakes.
+ */
+import type { ChatMessage, NewMessage, SendReceipt } from "../../storage/message.js";
+
+/** A user's cluster-wide presence in a room changed. */
+export interface PresenceChange {
+  room: string;
+  user: string;
+  online: boolean;
+}
+
+/** Delivers to every socket in a room, on every node. Fire and forget: a lost delivery is recovered with `join { since }`. */
+export interface RoomPublisher {
+  message(message: ChatMessage): void;
+  presence(change: PresenceChange): void;
+}
+
+/**
+ * What appending a send to the durable log can come to. The log decides the last three
+ * atomically with the append, because they are cluster-wide: the first receipt of an
+ * idempotency key seen before, a full write buffer, the sender's rate limit.
+ */
+export type AppendOutcome =
+  | { kind: "stored"; message: ChatMessage }
+  | { kind: "duplicate"; receipt: SendReceipt }
+  | { kind: "buffer_full" }
+  | { kind: "rate_limited"; retryAfterMs: number };
+
+/** The durable message log (the write buffer): assigns id, seq and ts. */
+export interface MessageLog {
+  append(message: NewMessage): Promise<AppendOutcome>;
+}
+
+export interface MessagePage {
+  /** Ascending by seq. */
+  messages: ChatMessage[];
+  /** True when older (for pages) or newer (for catch-up) messages exist beyond this page. */
+  more: boolean;
+}
+
+/** A room's stored messages by seq. */
+export interface MessageHistory {
+  /** The room's latest acknowledged seq (0 for a room without messages). */
+  latestSeq(room: string): Promise<number>;
+  /** The newest `limit` messages below `beforeSeq` (or the newest of all). */
+  page(room: string, beforeSeq: number | undefined, limit: number): Promise<MessagePage>;
+  /** Messages after `afterSeq`, oldest first, at most `limit`; `latest` is the room's latest seq. */
+  since(room: string, afterSeq: number, limit: number): Promise<MessagePage & { latest: number }>;
+}
+
+/** Each user's rooms and read pointers. */
+export interface UserRoomList {
+  /** Records that the user uses the room; leaves the read pointer as it is. */
+  remember(userId: string, room: string): Promise<void>;
+  /** Moves the read pointer forward, never back. */
+  markRead(userId: string, room: string, seq: number): Promise<void>;
+  ofUser(userId: string): Promise<{ room: string; readSeq: number }[]>;
+}
+
+/** The measurements the domain reports (prom-client's Counter and Histogram fit). */
+export interface ChatMetrics {
+  /** Sends acknowledged as stored (duplicates excluded). */
+  messagesIn: { inc(): void };
+  /** Seconds from receiving a send to acknowledging it. */
+  ackLatency: { observe(seconds: number): void };
+}
+
+/** Where the domain reports a failure it answers for (storage down); fields, never message text. */
+export interface ChatLogger {
+  warn(fields: Record<string, unknown>, message: string): void;
+}

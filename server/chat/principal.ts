@@ -1,0 +1,11 @@
+/**
+ * Who is acting: what the transport's token verification yields, and all the domain needs to
+ * decide what that user may do.
+ */
+export interface Principal {
+  userId: string;
+  /** The token's `rooms` claim: exact room ids or prefixes ending in "*". */
+  roomPatterns: string[];
+  /** When the token expires, ms since the epoch. */
+  expiresAt: number;
+}
