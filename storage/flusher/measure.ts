@@ -10,7 +10,7 @@ import { createCassandraClient, type CassandraClient } from "../cassandra/client
 import { DEFAULT_WRITE_OPTIONS, Timeline, WRITE_STRATEGIES, type WriteStrategy } from "../cassandra/timeline.js";
 import { DEFAULT_STREAM_CONFIG, type CassandraConfig } from "../config.js";
 import type { ChatMessage } from "../message.js";
-import { DEFAULT_FLUSHER_OPTIONS } from "./flusher.js";
+import { DEFAULT_FLUSHER_OPTIONS } from "./options.js";
 
 export interface MeasureFlushOptions {
   cassandra: CassandraConfig;
