@@ -36,7 +36,8 @@ class CrashingRows implements RowWriter {
 
   private crash(): never {
     // Written synchronously: pino's asynchronous line would die with the process.
-    writeSync(2, `${JSON.stringify({ level: 40, time: Date.now(), consumer: process.env.CHAT_FLUSHER_NAME, crashAt: this.crashAt, msg: "test flusher: killing this process with SIGKILL (fault injection)" })}\n`);
+    const line = { level: 40, time: Date.now(), consumer: process.env.CHAT_FLUSHER_NAME, crashAt: this.crashAt, msg: "test flusher: SIGKILL (fault injection)" };
+    writeSync(2, `${JSON.stringify(line)}\n`);
     process.kill(process.pid, "SIGKILL");
     throw new Error("unreachable: SIGKILL did not stop the process");
   }
