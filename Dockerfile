@@ -6,17 +6,20 @@
 #
 #   docker build -t chat-cluster:0.1.0 .
 
-# ---- build: full dependency tree, TypeScript compile ---------------------------------------
+# ---- build: full dependency tree, TypeScript compile of the product ------------------------
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 # artillery (a devDependency, load tests only) pulls Playwright, whose postinstall would
 # download a browser that the image never uses.
 ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false \
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-COPY package.json package-lock.json ./
+# .npmrc first: its ignore-scripts applies to npm ci as it does outside the image (no
+# dependency needs an install script; whatever npm version the base image ships).
+COPY package.json package-lock.json .npmrc ./
 RUN npm ci
 COPY . .
-RUN npm run build \
+# The product alone (tsconfig.build.json): no test, bench or load-test code reaches dist/.
+RUN npm run build:product \
  && npm prune --omit=dev
 
 # ---- runtime: production dependencies and compiled output only -----------------------------

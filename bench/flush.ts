@@ -19,7 +19,7 @@ import { freePort } from "../scripts/infra/process.js";
 import { startRedis, type RedisServer } from "../scripts/infra/redis.js";
 import { cassandraConfigFor, migrateKeyspace } from "../scripts/infra/stack.js";
 import { DEFAULT_WRITE_OPTIONS } from "../storage/cassandra/timeline.js";
-import { measureFlush } from "../storage/flusher/measure.js";
+import { measureFlush } from "./flush-strategies.js";
 import { RedisKeys } from "../storage/keys.js";
 
 const SHARDS = 4;

@@ -21,8 +21,9 @@ export function startSocketNode(options: AppOptions): Promise<AppProcess> {
   return startApp(join(REPO_ROOT, "dist/server/main.js"), { ...options, env: { ...options.env, CHAT_NODE_NAME: options.name } });
 }
 
-export function startFlusher(options: AppOptions): Promise<AppProcess> {
-  return startApp(join(REPO_ROOT, "dist/storage/flusher/main.js"), { ...options, env: { ...options.env, CHAT_FLUSHER_NAME: options.name } });
+/** The product's flusher; a test may start an entry of its own that wraps it (`entry`, relative to the repository). */
+export function startFlusher(options: AppOptions, entry = "dist/storage/flusher/main.js"): Promise<AppProcess> {
+  return startApp(join(REPO_ROOT, entry), { ...options, env: { ...options.env, CHAT_FLUSHER_NAME: options.name } });
 }
 
 /** Spawns `node script` and resolves once it sends { type: "listening", port } over IPC. */

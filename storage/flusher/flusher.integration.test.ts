@@ -16,7 +16,8 @@ import { DEFAULT_STREAM_CONFIG } from "../config.js";
 import { RedisKeys } from "../keys.js";
 import type { ChatMessage } from "../message.js";
 import { MessageBuffer } from "../stream/producer.js";
-import { DEFAULT_FLUSHER_OPTIONS, Flusher, type FlusherOptions } from "./flusher.js";
+import { Flusher } from "./flusher.js";
+import { DEFAULT_FLUSHER_OPTIONS, type FlusherOptions } from "./options.js";
 
 const SHARDS = 2;
 const ROOMS = 6;

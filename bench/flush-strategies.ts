@@ -6,11 +6,11 @@
  * DEFAULT_WRITE_OPTIONS.
  */
 import { randomBytes } from "node:crypto";
-import { createCassandraClient, type CassandraClient } from "../cassandra/client.js";
-import { DEFAULT_WRITE_OPTIONS, Timeline, WRITE_STRATEGIES, type WriteStrategy } from "../cassandra/timeline.js";
-import { DEFAULT_STREAM_CONFIG, type CassandraConfig } from "../config.js";
-import type { ChatMessage } from "../message.js";
-import { DEFAULT_FLUSHER_OPTIONS } from "./flusher.js";
+import { createCassandraClient, type CassandraClient } from "../storage/cassandra/client.js";
+import { DEFAULT_WRITE_OPTIONS, Timeline, WRITE_STRATEGIES, type WriteStrategy } from "../storage/cassandra/timeline.js";
+import { DEFAULT_STREAM_CONFIG, type CassandraConfig } from "../storage/config.js";
+import type { ChatMessage } from "../storage/message.js";
+import { DEFAULT_FLUSHER_OPTIONS } from "../storage/flusher/options.js";
 
 export interface MeasureFlushOptions {
   cassandra: CassandraConfig;

@@ -1,0 +1,89 @@
+/**
+ * The flusher's Redis side of finishing entries: acknowledging those Cassandra confirmed,
+ * counting the failures of those it rejected, and moving those that can never be written to
+ * the dead-letter stream. Each is one MULTI, so an entry is never half done with.
+ */
+import type { Redis } from "ioredis";
+import type { Logger } from "../../common/logger.js";
+import type { RedisKeys } from "../keys.js";
+import type { ChatMessage } from "../message.js";
+import type { StreamEntry } from "../stream/entries.js";
+import type { FlusherEvents, FlusherOptions } from "./options.js";
+
+/** A stream entry and the message it decoded to. */
+export interface DecodedEntry {
+  entry: StreamEntry;
+  message: ChatMessage;
+}
+
+/** An entry that can never be written, and why. */
+export interface Poison {
+  entry: StreamEntry;
+  error: string;
+}
+
+export class Acknowledger {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly options: Pick<FlusherOptions, "group" | "recentKeepPerRoom">,
+    private readonly logger: Logger,
+    private readonly events: Pick<FlusherEvents, "deadLettered">,
+  ) {}
+
+  /** XACK + XDEL the flushed entries, and trim recent-history zsets to what readers still want. */
+  async acknowledge(flushed: DecodedEntry[]): Promise<void> {
+    const idsByStream = new Map<string, string[]>();
+    const newestSeqByRoom = new Map<string, number>();
+    for (const { entry, message } of flushed) {
+      const ids = idsByStream.get(entry.stream);
+      if (ids) ids.push(entry.id);
+      else idsByStream.set(entry.stream, [entry.id]);
+      newestSeqByRoom.set(message.room, Math.max(message.seq, newestSeqByRoom.get(message.room) ?? 0));
+    }
+
+    // MULTI: an entry acknowledged but not deleted would count against the buffer cap forever.
+    const pipeline = this.redis.multi();
+    for (const [stream, ids] of idsByStream) {
+      pipeline.xack(stream, this.options.group, ...ids);
+      pipeline.xdel(stream, ...ids);
+      // Failure counts of entries that failed before and were written now.
+      pipeline.hdel(this.keys.flushFailures(stream), ...ids);
+    }
+    for (const [room, newestSeq] of newestSeqByRoom) {
+      // Only flushed seqs are trimmed: everything at or below newestSeq of this room is in Cassandra
+      // (a room lives in one shard, read in order) except entries a dead consumer still held,
+      // which are claimed and rewritten; readers fall back to Cassandra for any seq Redis lacks.
+      pipeline.zremrangebyscore(this.keys.roomRecent(room), "-inf", newestSeq - this.options.recentKeepPerRoom);
+    }
+    throwOnFailure(await pipeline.exec());
+  }
+
+  /** Counts one more failure of the entry's own; resolves with its failures so far. */
+  countFailure(entry: StreamEntry): Promise<number> {
+    return this.redis.hincrby(this.keys.flushFailures(entry.stream), entry.id, 1);
+  }
+
+  /**
+   * Moves entries that can never be written to the dead-letter stream, with the reason, and
+   * takes them out of the buffer in the same MULTI: an entry is in exactly one of the two.
+   */
+  async deadLetter(poison: Poison[]): Promise<void> {
+    const multi = this.redis.multi();
+    for (const { entry, error } of poison) {
+      multi.xadd(this.keys.deadLetterStream(), "*", "stream", entry.stream, "entry", entry.id, "error", error, "m", entry.payload ?? "");
+      multi.xack(entry.stream, this.options.group, entry.id);
+      multi.xdel(entry.stream, entry.id);
+      multi.hdel(this.keys.flushFailures(entry.stream), entry.id);
+    }
+    throwOnFailure(await multi.exec());
+    this.events.deadLettered(poison.length);
+    this.logger.error({ count: poison.length, entries: poison.map(({ entry, error }) => ({ stream: entry.stream, id: entry.id, error })) }, "entries moved to the dead-letter stream");
+  }
+}
+
+function throwOnFailure(results: [Error | null, unknown][] | null): void {
+  const failure = results?.find(([error]) => error);
+  if (failure) throw failure[0];
+  if (results === null) throw new Error("Redis transaction aborted");
+}

@@ -1,0 +1,125 @@
+/**
+ * Writing one batch: decode its entries, write their rows, and once the write and every
+ * earlier batch are done, acknowledge it, or isolate the entries Cassandra rejects, or leave it
+ * all pending behind an outage.
+ */
+import type { Logger } from "../../common/logger.js";
+import { decodeMessage } from "../message.js";
+import type { StreamEntry } from "../stream/entries.js";
+import type { Acknowledger, DecodedEntry, Poison } from "./acknowledger.js";
+import { isEntryError } from "./errors.js";
+import type { FlusherEvents, FlusherOptions, RowWriter } from "./options.js";
+
+/** What happened to a batch: entries done with (acked), and whether some must be retried. */
+export interface BatchOutcome {
+  /** Entries left pending because of an outage: back off before the next try. */
+  outage: unknown;
+  /** Entries left pending after failing for a reason of their own: retry soon. */
+  retryEntries: boolean;
+}
+
+export const CLEAN: BatchOutcome = { outage: undefined, retryEntries: false };
+
+/** The result of a batch's Cassandra write: the error, if it failed. */
+interface WriteResult {
+  error: unknown;
+}
+
+export class BatchWriter {
+  constructor(
+    private readonly rows: RowWriter,
+    private readonly acknowledger: Acknowledger,
+    private readonly options: Pick<FlusherOptions, "maxEntryFailures">,
+    private readonly logger: Logger,
+    private readonly events: Pick<FlusherEvents, "flushed">,
+  ) {}
+
+  /**
+   * Decodes the entries and starts writing them at once (before returning, so that the batches
+   * of a pipeline reach Cassandra in the order they were read). The outcome settles only after
+   * `earlier`'s, and never rejects: a failure is an outcome.
+   */
+  flush(entries: StreamEntry[], earlier: Promise<BatchOutcome>): Promise<BatchOutcome> {
+    const started = process.hrtime.bigint();
+    const decoded: DecodedEntry[] = [];
+    const undecodable: Poison[] = [];
+    for (const entry of entries) {
+      try {
+        decoded.push({ entry, message: decodeMessage(entry.payload ?? "") });
+      } catch (error) {
+        undecodable.push({ entry, error: errorText(error) });
+      }
+    }
+    const written: Promise<WriteResult> =
+      decoded.length === 0
+        ? Promise.resolve({ error: undefined })
+        : this.rows.write(decoded.map(({ message }) => message)).then(
+            () => ({ error: undefined }),
+            (error: unknown) => ({ error: error ?? new Error("Cassandra write failed") }),
+          );
+    return this.finish({ decoded, undecodable, written, started, earlier });
+  }
+
+  /**
+   * Settles a batch once its write and every earlier batch are done: acknowledges its entries,
+   * or isolates the entries Cassandra rejects, or leaves it all pending.
+   */
+  private async finish(batch: { decoded: DecodedEntry[]; undecodable: Poison[]; written: Promise<WriteResult>; started: bigint; earlier: Promise<BatchOutcome> }): Promise<BatchOutcome> {
+    const { decoded, undecodable, started } = batch;
+    try {
+      const [{ error }, earlier] = await Promise.all([batch.written, batch.earlier]);
+      // Behind an outage nothing is acknowledged (the recent-history trim assumes earlier seqs
+      // are in Cassandra); the loop backs off and reads every pending entry again.
+      if (earlier.outage !== undefined) return earlier;
+      // Nothing can ever make these decodable: no point in retrying them.
+      if (undecodable.length > 0) await this.acknowledger.deadLetter(undecodable);
+      if (decoded.length === 0) return CLEAN;
+      if (error !== undefined) {
+        if (!isEntryError(error)) return { outage: error, retryEntries: false };
+        this.logger.warn({ err: error, entries: decoded.length }, "a batch write was rejected; writing its entries one by one to find the culprit");
+        return await this.flushOneByOne(decoded, started);
+      }
+      await this.acknowledger.acknowledge(decoded);
+      this.events.flushed(decoded.length, secondsSince(started));
+      return CLEAN;
+    } catch (error) {
+      return { outage: error ?? new Error("flush failed"), retryEntries: false };
+    }
+  }
+
+  /**
+   * Isolates the entries Cassandra rejects, so that one poison row does not block the rest.
+   * The single-row writes share the Timeline's bounded window, however large the batch.
+   */
+  private async flushOneByOne(decoded: DecodedEntry[], started: bigint): Promise<BatchOutcome> {
+    const results = await Promise.allSettled(decoded.map(({ message }) => this.rows.write([message])));
+    const written: DecodedEntry[] = [];
+    const rejected: { item: DecodedEntry; error: unknown }[] = [];
+    let outage: unknown;
+    results.forEach((result, i) => {
+      if (result.status === "fulfilled") written.push(decoded[i]!);
+      else if (isEntryError(result.reason)) rejected.push({ item: decoded[i]!, error: result.reason });
+      else outage ??= result.reason;
+    });
+    if (written.length > 0) {
+      await this.acknowledger.acknowledge(written);
+      this.events.flushed(written.length, secondsSince(started));
+    }
+    const poison: Poison[] = [];
+    for (const { item, error } of rejected) {
+      const failures = await this.acknowledger.countFailure(item.entry);
+      this.logger.warn({ stream: item.entry.stream, id: item.entry.id, failures, err: error }, "Cassandra rejected an entry");
+      if (failures >= this.options.maxEntryFailures) poison.push({ entry: item.entry, error: errorText(error) });
+    }
+    if (poison.length > 0) await this.acknowledger.deadLetter(poison);
+    return { outage, retryEntries: rejected.length > poison.length };
+  }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+function secondsSince(started: bigint): number {
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}
