@@ -14,8 +14,10 @@
  *  - A request with a `sid` goes to the group whose prefix starts the sid, then to the server
  *    named by the sid (`use-server`); `force-persist` keeps it there while the node fails its
  *    health check (a draining node keeps serving its sessions until it exits).
- *  - A node that is gone refuses the connection; after the retries the request is redispatched
- *    to another node, which answers "session unknown", and the client opens a new session.
+ *  - A new session placed on a node that refuses the connection (it died and the health checks
+ *    have not noticed yet) is retried, then redispatched to another node. A request with a `sid`
+ *    is never redispatched (force-persist forbids it): for a node that is gone it ends in 503
+ *    after the retries, and the socket.io client opens a new session, placed on a live node.
  *  - A request without `sid` (a new session) is balanced over the ready nodes of the active
  *    group, or goes to the canary group for `canaryWeight` percent of new sessions.
  *
@@ -103,8 +105,8 @@ function defaultsSection(w: RulesWriter): string[] {
     "    log global",
     "    option httplog",
     "    option dontlognull",
-    "    # A request for a node that is gone is retried, then sent to another node, which answers",
-    '    # "session unknown", and the client opens a new session.',
+    "    # A new session whose node refuses the connection is retried, then placed on another node.",
+    "    # Requests with a sid are not (force-persist): for a node that is gone they end in 503.",
     "    option redispatch",
     "    retries 2",
     `    timeout connect ${w.setting("timeoutConnect")}`,
