@@ -89,7 +89,11 @@ export interface RulesWriter {
 
 export type ServerLoop = (body: (server: ServerRef) => string[]) => string[];
 
-/** Node-internal paths that share the nodes' port with chat traffic but are not for clients. */
+/**
+ * Node-internal paths that share the nodes' port with chat traffic but are not for clients.
+ * Matched exactly (query aside): uWS routes no variant of them (`/metrics/`, `//metrics`,
+ * `/%6detrics`) to the endpoint.
+ */
 export const NODE_INTERNAL_PATHS = ["/metrics"] as const;
 
 const NOT_FOUND_JSON = `{"error":{"code":"NOT_FOUND","message":"not served through the gateway"}}`;
