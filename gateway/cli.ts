@@ -29,7 +29,8 @@ switch (command) {
       console.error("usage: cli.js local NAME... (node names: lower-case letters, digits, dashes)");
       process.exit(2);
     }
-    process.stdout.write(renderHaproxyConfig({ bindHost: "127.0.0.1", bindPort: 8080, statsPort: 8404, backends: names.map((name, i) => ({ name, host: "127.0.0.1", port: i + 1 })) }));
+    const backends = names.map((name, i) => ({ name, host: "127.0.0.1", port: i + 1 }));
+    process.stdout.write(renderHaproxyConfig({ bindHost: "127.0.0.1", bindPort: 8080, statsPort: 8404, backends }));
     break;
   }
   default:

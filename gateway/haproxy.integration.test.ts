@@ -45,6 +45,8 @@ async function startFakeNode(name: string): Promise<FakeNode> {
   return node;
 }
 
+const asBackend = (node: FakeNode) => ({ name: node.name, host: "127.0.0.1", port: node.port });
+
 let dir: string;
 let nodes: FakeNode[];
 let gateway: Gateway;
@@ -53,7 +55,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), "chat-gateway-"));
   nodes = await Promise.all(["n1", "n2"].map(startFakeNode));
   gateway = await startGateway(
-    { bindHost: "127.0.0.1", bindPort: await freePort(), checkIntervalInMs: 100, backends: nodes.map((n) => ({ name: n.name, host: "127.0.0.1", port: n.port })) },
+    { bindHost: "127.0.0.1", bindPort: await freePort(), checkIntervalInMs: 100, backends: nodes.map(asBackend) },
     dir,
   );
 });
@@ -82,7 +84,11 @@ async function statsField(of: Gateway, name: string, field: string): Promise<str
 const serverStatus = (name: string) => statsField(gateway, name, "status");
 
 const waitForStatus = (name: string, status: string) =>
-  waitFor(`HAProxy sees ${name} ${status}`, async () => (await serverStatus(name)) === status, { timeoutInMs: 10_000, intervalInMs: 50, process: gateway.process });
+  waitFor(`HAProxy sees ${name} ${status}`, async () => (await serverStatus(name)) === status, {
+    timeoutInMs: 10_000,
+    intervalInMs: 50,
+    process: gateway.process,
+  });
 
 test("every node passes its GET /readyz over HTTP/1.1 health check", async () => {
   // Servers start "UP 1/2" (assumed up); a passed check makes them plain UP, a failed one DOWN.
@@ -131,7 +137,7 @@ test("when a node is gone, new sessions are redispatched to the other node and i
   const pair = await Promise.all(["n1", "n2"].map(startFakeNode));
   const [gone, live] = pair as [FakeNode, FakeNode];
   const own = await startGateway(
-    { bindHost: "127.0.0.1", bindPort: await freePort(), checkIntervalInMs: 60_000, backends: pair.map((n) => ({ name: n.name, host: "127.0.0.1", port: n.port })) },
+    { bindHost: "127.0.0.1", bindPort: await freePort(), checkIntervalInMs: 60_000, backends: pair.map(asBackend) },
     join(dir, "redispatch"),
   );
   try {

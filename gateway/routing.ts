@@ -122,7 +122,8 @@ function defaultsSection(w: RulesWriter): string[] {
     `    timeout queue ${w.setting("timeoutQueue")}`,
     "    timeout client-fin 5s",
     "    timeout server-fin 5s",
-    `    default-server check inter ${w.setting("checkInterval")} fall ${w.setting("checkFall")} rise ${w.setting("checkRise")}${w.optionalSetting("serverOptions")}`,
+    `    default-server check inter ${w.setting("checkInterval")} fall ${w.setting("checkFall")} rise ${w.setting("checkRise")}` +
+      w.optionalSetting("serverOptions"),
   ];
 }
 
@@ -146,7 +147,9 @@ function frontendSection(w: RulesWriter): string[] {
     "    option forwardfor",
     "    # The gateway answers its own probes; the nodes' probes and metrics stay private.",
     "    http-request return status 200 content-type text/plain string ok if { path /healthz }",
-    ...w.eachGroup("active", (group) => [`    http-request return status 200 content-type text/plain string ready if { path /readyz } { nbsrv(${group.backend}) gt 0 }`]),
+    ...w.eachGroup("active", (group) => [
+      `    http-request return status 200 content-type text/plain string ready if { path /readyz } { nbsrv(${group.backend}) gt 0 }`,
+    ]),
     '    http-request return status 503 content-type text/plain string "not ready" if { path /readyz }',
     `    http-request return status 404 content-type application/json string '${NOT_FOUND_JSON}' if { path ${NODE_INTERNAL_PATHS.join(" ")} }`,
     "    acl has_sid urlp(sid) -m found",

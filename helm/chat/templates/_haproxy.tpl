@@ -24,7 +24,8 @@ a config change or reload.
 {{- $groups = append $groups (dict "name" $track.name "slots" $track.slots "port" $.Values.nodes.port "active" $track.active "canary" false) -}}
 {{- end }}
 {{- if .Values.haproxy.canary.enabled }}
-{{- $groups = append $groups (dict "name" (printf "%s-node" .Values.haproxy.canary.fullname) "slots" .Values.haproxy.canary.serverSlots "port" .Values.haproxy.canary.port "active" false "canary" true) -}}
+{{- $c := .Values.haproxy.canary -}}
+{{- $groups = append $groups (dict "name" (printf "%s-node" $c.fullname) "slots" $c.serverSlots "port" $c.port "active" false "canary" true) -}}
 {{- end -}}
 groups:
 {{- range $g := $groups }}
