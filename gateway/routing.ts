@@ -24,7 +24,9 @@
  * The gateway's own endpoints on the public port (PROTOCOL.md "Local cluster"):
  *  - `GET /healthz` 200 while HAProxy runs; `GET /readyz` 200 while at least one node of the
  *    active group passes its health check (HAProxy can place a new session), else 503. HAProxy
- *    answers both itself; the nodes' own probes are never reached through the gateway.
+ *    answers both itself; the nodes' own probes are never reached through the gateway. Locally
+ *    the gateway starts after the flusher and the nodes answered their own /readyz, and a node is
+ *    ready only while it reaches its stores, so 200 there means every component is up.
  *  - `/metrics` of the nodes is not served (404 JSON, as any unknown path): node metrics are for
  *    Prometheus, scraping each node directly. HAProxy's own metrics are on the stats listener.
  *
@@ -33,7 +35,7 @@
  *
  * Later gateway rules go here, once for both places: per-address limits in `frontendSection`
  * (a stick-table and `http-request deny` before the routing), a waiting queue in
- * `backendSection` (`maxconn` on the servers, bounded by `timeout queue`).
+ * `backendSections` (`maxconn` on the servers, bounded by `timeout queue`).
  */
 
 /** Values that differ between the local gateway and the chart, all as HAProxy writes them. */
