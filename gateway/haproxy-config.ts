@@ -1,15 +1,11 @@
 /**
- * Renders the gateway's HAProxy configuration.
- *
- * Stickiness without cookies: engine.io session ids start with "<nodeName>-" (see
- * server/realtime/io.ts), and every polling request and the WebSocket upgrade carry the id in
- * the `sid` query parameter, so `use-server` on that prefix sends a session back to its node.
- * A handshake (no sid yet) goes to the least loaded node. If a node is down, HAProxy ignores
- * its use-server rule, the request lands elsewhere, engine.io answers "unknown sid" and the
- * client reconnects: the behaviour a dead node should have.
- *
- * Health checks are GET over HTTP/1.1: uWS answers neither HEAD nor HTTP/1.0.
+ * The local gateway's haproxy.cfg (`npm start`, the tests): a `global` section for a process on
+ * this machine, then the rules every gateway shares (routing.ts), filled in with the local nodes
+ * as one group.
  */
+import { renderRules, type RulesSettings } from "./routing.js";
+import { literalWriter } from "./writers.js";
+
 export interface GatewayBackend {
   name: string;
   host: string;
@@ -19,6 +15,8 @@ export interface GatewayBackend {
 export interface GatewayConfig {
   bindHost: string;
   bindPort: number;
+  /** Port of HAProxy's stats listener on bindHost (its own /metrics, /stats and /healthz). */
+  statsPort: number;
   backends: GatewayBackend[];
   /** Time between health checks; two failures take a node out. */
   checkIntervalInMs?: number;
@@ -29,35 +27,42 @@ export interface GatewayConfig {
   maxConnections?: number;
 }
 
-export function renderHaproxyConfig({ bindHost, bindPort, backends, checkIntervalInMs = 1000, maxConnections = 9000 }: GatewayConfig): string {
-  const lines = [
+/** The backend of the local nodes (one group: the local cluster has no colours or canary). */
+export const LOCAL_BACKEND = "chat_nodes";
+
+export function renderHaproxyConfig({ bindHost, bindPort, statsPort, backends, checkIntervalInMs = 1000, maxConnections = 9000 }: GatewayConfig): string {
+  const settings: RulesSettings = {
+    bind: `${bindHost}:${bindPort}`,
+    statsBind: `${bindHost}:${statsPort}`,
+    maxconn: String(maxConnections),
+    // Round robin spreads handshakes evenly over the few local nodes; sessions then stick by sid.
+    balance: "roundrobin",
+    timeoutConnect: "5s",
+    timeoutClient: "60s",
+    timeoutServer: "60s",
+    timeoutTunnel: "1h",
+    timeoutHttpRequest: "10s",
+    timeoutQueue: "5s",
+    checkInterval: `${checkIntervalInMs}ms`,
+    checkFall: "2",
+    // One passed check brings a restarted node back: the rolling restart waits for it.
+    checkRise: "1",
+    serverOptions: "",
+    canaryWeight: "0",
+  };
+  const group = {
+    backend: LOCAL_BACKEND,
+    sidPrefixes: backends.map((b) => `${b.name}-`),
+    active: true,
+    canary: false,
+    servers: backends.map((b) => ({ name: b.name, address: `${b.host}:${b.port}` })),
+  };
+  const global = [
     "global",
-    `  maxconn ${maxConnections}`,
-    "",
-    "defaults",
-    "  mode http",
-    "  option forwardfor",
-    "  timeout connect 5s",
-    "  timeout client 60s",
-    "  timeout server 60s",
-    // WebSocket connections live long; pings (25 s by default) keep them under this.
-    "  timeout tunnel 1h",
-    "  timeout http-keep-alive 10s",
-    "",
-    "frontend gateway",
-    `  bind ${bindHost}:${bindPort}`,
-    "  default_backend chat_nodes",
-    "",
-    "backend chat_nodes",
-        // Round-robin spreads handshakes evenly; sessions then stick by sid (below).
-    "  balance roundrobin",
-    "  option httpchk",
-    "  http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host localhost",
-    "  http-check expect status 200",
-    `  default-server inter ${checkIntervalInMs}ms fall 2 rise 1`,
-    ...backends.map((b) => `  use-server ${b.name} if { urlp(sid) -m beg ${b.name}- }`),
-    ...backends.map((b) => `  server ${b.name} ${b.host}:${b.port} check`),
+    `    maxconn ${maxConnections}`,
+    // Warnings and state changes (a node DOWN or UP) only: no line per request.
+    "    log stderr format raw local0 warning",
     "",
   ];
-  return lines.join("\n");
+  return [...global, renderRules(literalWriter({ settings, groups: [group] }))].join("\n");
 }

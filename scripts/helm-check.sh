@@ -15,8 +15,10 @@
 # 5. Renders the chart (default values and every ci file) for Kubernetes 1.31.0, validates every
 #    manifest with `kubeconform -strict` against the offline schemas (no schema may be missing),
 #    and runs helm/tools/check_render.py (routing contract, security contexts, probes, dashboard).
-# 6. When `haproxy` is installed: `haproxy -c` on every rendered haproxy.cfg and a routing test
-#    against fake nodes on 127.0.0.1 (helm/tools/haproxy_routing_test.py).
+# 6. The gateway rules: helm/chat/files/haproxy-routing.cfg must be what gateway/routing.ts renders
+#    (the local gateway's source). When `haproxy` is installed: `haproxy -c` on every rendered
+#    haproxy.cfg and on the local gateway's, and the same routing test against fake nodes on
+#    127.0.0.1 for each of them (helm/tools/haproxy_routing_test.py).
 # 7. Negative checks: the schema, the template guards and kubeconform must reject bad input.
 # Exits non-zero on any failure.
 set -uo pipefail
@@ -153,10 +155,22 @@ for values in "" "${CI_FILES[@]}"; do
 done
 
 # ------------------------------------------------------------------------------------------------
+step "gateway rules: the chart's copy is gateway/routing.ts's"
+LOCAL_GATEWAY=""
+if (cd "$ROOT" && npm run build --silent) >"$OUT/build.log" 2>&1; then
+  node "$ROOT/dist/gateway/cli.js" check-chart || fail "helm/chat/files/haproxy-routing.cfg differs from gateway/routing.ts"
+  # The local gateway (npm start) for three nodes: run below through the same checks as the chart.
+  node "$ROOT/dist/gateway/cli.js" local n1 n2 n3 >"$OUT/local-gateway.haproxy.cfg" && LOCAL_GATEWAY="local-gateway"
+else
+  tail -n 20 "$OUT/build.log"
+  fail "npm run build (needed to compare the chart's gateway rules with gateway/routing.ts)"
+fi
+
+# ------------------------------------------------------------------------------------------------
 step "HAProxy config (haproxy -c) and routing test on 127.0.0.1"
 if command -v haproxy >/dev/null; then
   echo "$(haproxy -v | head -n1)"
-  for name in "${RENDERS[@]}"; do
+  for name in "${RENDERS[@]}" $LOCAL_GATEWAY; do
     cfg="$OUT/$name.haproxy.cfg"
     [[ -f "$cfg" ]] || continue
     # Pods do not resolve outside a cluster: init-addr none keeps those servers in MAINT.

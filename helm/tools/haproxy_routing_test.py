@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
-"""Run the chart's rendered haproxy.cfg against fake socket nodes on 127.0.0.1 and check the
-routing the chat cluster relies on (the same as the local gateway's):
+"""Run a gateway haproxy.cfg (the chart's rendered one, or the local gateway's: both come from
+gateway/routing.ts) against fake socket nodes on 127.0.0.1 and check the routing the chat cluster
+relies on:
 
   * a request whose `sid` is `<pod>-<random>` reaches that pod, for every live pod of every
     backend (stable, blue/green, canary);
   * a request without `sid` (a new engine.io session) reaches only the ready nodes of the active
     backend, or the canary backend for about haproxy.canary.weight percent of new sessions;
   * a node that fails /readyz (draining) gets no new session but keeps its existing sessions;
-  * /healthz, /readyz and /metrics of the nodes are not reachable through HAProxy.
+  * the gateway answers /healthz (200) and /readyz itself: 200 while a node of the active backend
+    passes its health check, 503 when none does; the nodes' /metrics is not reachable (404 JSON).
+
+The fake nodes answer like uWS: nothing to HTTP/1.0 or HEAD, so health checks that are not
+GET over HTTP/1.1 leave every node down and the test fails.
 
   haproxy_routing_test.py NAME HAPROXY_CFG LIVE_PODS_PER_BACKEND
 
@@ -45,7 +50,13 @@ class FakeNode(http.server.ThreadingHTTPServer):
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
+    def do_HEAD(self):
+        self.close_connection = True  # uWS answers no HEAD
+
     def do_GET(self):
+        if self.request_version != "HTTP/1.1":
+            self.close_connection = True  # nor HTTP/1.0
+            return
         if self.path == "/readyz":
             status = 200 if self.server.ready else 503
         else:
@@ -65,7 +76,7 @@ def get(port, path):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
             return resp.status, resp.read().decode()
     except urllib.error.HTTPError as exc:
-        return exc.code, ""
+        return exc.code, exc.read().decode()
 
 
 def main():
@@ -155,11 +166,28 @@ def main():
         if draining in seen:
             errors.append(f"draining {draining} still got {seen[draining]} new sessions")
 
-        # 4. node-internal endpoints are not public
-        for path in ("/healthz", "/readyz", "/metrics"):
-            status, _ = get(chat_port, path)
-            if status != 404:
-                errors.append(f"{path} through HAProxy answered {status}, expected 404")
+        # 4. the gateway answers its own probes; node-internal endpoints are not public
+        for path, want_status, want_body in (("/healthz", 200, "ok"), ("/readyz", 200, "ready")):
+            status, body = get(chat_port, path)
+            if (status, body) != (want_status, want_body):
+                errors.append(f"{path} through HAProxy answered {status} {body!r}, expected the gateway's own {want_status} {want_body!r}")
+        status, body = get(chat_port, "/metrics")
+        if status != 404 or '"NOT_FOUND"' not in body:
+            errors.append(f"/metrics through HAProxy answered {status} {body[:80]!r}, expected 404 NOT_FOUND JSON")
+
+        # 5. no ready node in the active backend: the gateway is not ready
+        for server in active:
+            nodes[server].ready = False
+        time.sleep(0.6)
+        status, body = get(chat_port, "/readyz")
+        if status != 503:
+            errors.append(f"/readyz with no ready node in {default_backend} answered {status} {body!r}, expected 503")
+        for server in active:
+            nodes[server].ready = True
+        time.sleep(0.6)
+        status, _ = get(chat_port, "/readyz")
+        if status != 200:
+            errors.append(f"/readyz once the nodes of {default_backend} were ready again answered {status}, expected 200")
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -171,7 +199,8 @@ def main():
     if errors:
         sys.exit(1)
     print(f"  {name}: haproxy routed sid -> pod for {len(nodes)} live pods in {len(backends)} backend(s); "
-          f"new sessions -> {default_backend}{' + canary' if canary else ''}; draining pod kept its sessions")
+          f"new sessions -> {default_backend}{' + canary' if canary else ''}; draining pod kept its sessions; "
+          f"/healthz, /readyz (200 and 503) answered by the gateway, /metrics 404")
 
 
 if __name__ == "__main__":
