@@ -23,6 +23,13 @@ test("a missing row, a row with another id, or an unexpected row refuses the fig
   assert.throws(() => requireAllRowsStored("flush test", result, 0), (error: unknown) => error instanceof FigureRefused && error.check === "every row read back from Cassandra" && /1 of 3 rows read back/.test(error.message));
 });
 
+test("one missing row alone refuses the figure", () => {
+  const found = new Map([["a", new Map([[1, "a1"], [2, "a2"]])]]);
+  const result = compareRows(expected, found);
+  assert.equal(result.missing, 1);
+  assert.throws(() => requireAllRowsStored("flush test", result, 0), (error: unknown) => error instanceof FigureRefused && /2 of 3 rows read back \(1 missing.*b\/1/.test(error.message));
+});
+
 test("a dead-lettered entry refuses the figure, naming the dead-letter check", () => {
   const found = new Map([["a", new Map([[1, "a1"], [2, "a2"]])]]);
   assert.throws(() => requireAllRowsStored("flush test", compareRows(expected, found), 1), (error: unknown) => error instanceof FigureRefused && error.check === "nothing dead-lettered");
