@@ -2,7 +2,8 @@
  * Flush throughput on a real Cassandra node (and Redis), two measurements:
  *   npx tsc -p tsconfig.json && node dist/bench/flush.js [rows]
  * 1. Each Cassandra write strategy of the Timeline alone (measureFlush): rows/s per strategy,
- *    median of 3 rounds; the faster one is DEFAULT_WRITE_OPTIONS.
+ *    median of 3 rounds; the faster one is DEFAULT_WRITE_OPTIONS. Every round's rows are read
+ *    back (untimed), or there is no figure.
  * 2. The flusher process end to end: `rows` messages preloaded into the shard streams, one
  *    flusher (dist/storage/flusher/main.js, default settings) started, timed until the streams
  *    are empty (read, write, XACK + XDEL). The figure stands only if every message is then read
@@ -25,6 +26,7 @@ import { DEFAULT_WRITE_OPTIONS } from "../storage/cassandra/timeline.js";
 import { measureFlush } from "../storage/flusher/measure.js";
 import { DEFAULT_STREAM_CONFIG } from "../storage/config.js";
 import { RedisKeys } from "../storage/keys.js";
+import type { ChatMessage } from "../storage/message.js";
 import { FigureRefused } from "./lib/integrity.js";
 import { readBack, requireAllRowsStored, type ExpectedRow } from "./lib/read-back.js";
 
@@ -53,7 +55,10 @@ try {
   await migrateKeyspace(config);
 
   console.log(`1. Timeline write strategies: Cassandra ${contactPoint}, ${rows} messages per round, batches of 500, concurrency ${DEFAULT_WRITE_OPTIONS.concurrency}`);
-  const { results, fastest } = await measureFlush({ cassandra: config, rows, log: (line) => console.log(`  ${line}`) });
+  const readBackClient = createCassandraClient(config);
+  await readBackClient.connect();
+  const verify = async (written: readonly ChatMessage[], strategy: string) => requireAllRowsStored(`Timeline write strategy ${strategy}`, await readBack(readBackClient, written, DEFAULT_STREAM_CONFIG.bucketWidthInMs), 0);
+  const { results, fastest } = await measureFlush({ cassandra: config, rows, log: (line) => console.log(`  ${line}`), verify }).finally(() => readBackClient.shutdown());
   for (const result of results) console.log(`${result.strategy}: ${result.rowsPerSecond.toFixed(0)} rows/s (median of ${result.rounds.map((r) => r.toFixed(0)).join(", ")})`);
   console.log(`fastest: ${fastest}; default: ${DEFAULT_WRITE_OPTIONS.strategy}`);
 
