@@ -2,6 +2,7 @@
 import type { Placement } from "./lib/cpu-placement.js";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { check, markdownTable, type Check } from "./lib/checks.js";
+import { CHECKS, FigureRefused } from "./lib/integrity.js";
 import { chartSvg, renderPng } from "./lib/chart.js";
 import type { Machine } from "./lib/machine.js";
 import { round } from "./lib/stats.js";
@@ -31,7 +32,29 @@ const us = (micros: number) => `${micros.toFixed(2)} µs`;
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(2)} KB`;
 const ms = (millis: number) => `${millis.toFixed(2)} ms`;
 
+/**
+ * The scenarios refuse a broken window as it happens (lib/integrity.ts); this states the same
+ * invariants once more on the results, exactly (no tolerance: a missing, repeated or extra
+ * delivery or row, or one failed send, is a broken run), so no table is built from a run that
+ * broke them, whatever path produced the results.
+ */
+export function requireSoundResults(r: BenchResults): void {
+  const exact = (check: (typeof CHECKS)[keyof typeof CHECKS], where: string, got: number, expected: number, what: string) => {
+    if (!(expected > 0) || got !== expected) throw new FigureRefused(check, where, `${got} of ${expected} ${what}`);
+  };
+  for (const row of r.fanout) exact(CHECKS.deliveries, `fan-out ${row.stack}, room ${row.roomSize}`, row.deliveries, row.expectedDeliveries, "expected deliveries");
+  for (const row of r.cluster) exact(CHECKS.deliveries, `cluster, room ${row.roomSize}`, row.deliveries, row.expectedDeliveries, "expected deliveries");
+  // Memory: every measured connection was still open when the heap was read (scenarios/memory.ts).
+  const failedIngest = Object.values(r.ingest.maxFailures).reduce((sum, n) => sum + n, 0) + r.ingest.points.reduce((sum, p) => sum + p.failed, 0);
+  if (failedIngest > 0) throw new FigureRefused(CHECKS.sends, "ingest", `${failedIngest} sends failed`);
+  exact(CHECKS.sends, "end to end (A→B)", r.endToEnd.acked, r.endToEnd.sent, "sends acknowledged");
+  exact(CHECKS.deliveries, "end to end (A→B)", r.endToEnd.received, r.endToEnd.acked, "acknowledged sends received");
+  exact(CHECKS.rows, "flush, raw cassandra-driver", r.flush.rawRowsCounted, r.flush.rows, "rows read back");
+  exact(CHECKS.rows, "flush, flusher process", r.flush.flusherRowsCounted, r.flush.rows, "rows read back");
+}
+
 export function buildChecks(r: BenchResults): Check[] {
+  requireSoundResults(r);
   const checks: Check[] = [];
   const fan = (stack: FanoutRow["stack"], size: number) => r.fanout.find((row) => row.stack === stack && row.roomSize === size);
   for (const size of [...new Set(r.fanout.map((row) => row.roomSize))]) {

@@ -21,6 +21,7 @@ import { mintToken } from "../scripts/lib/tokens.js";
 import { measureFlushVsRaw, type FlushResult } from "./flush-vs-raw.js";
 import { markdownTable } from "./lib/checks.js";
 import { withPlacement, type Placement } from "./lib/cpu-placement.js";
+import { FigureRefused } from "./lib/integrity.js";
 import { describeMachine } from "./lib/machine.js";
 import { loadAverage, startOurNode, startReference, type MeasuredServer } from "./lib/servers.js";
 import { Generator } from "./load/pool.js";
@@ -250,7 +251,10 @@ let runDir: string | undefined;
 try {
   await main();
 } catch (error) {
-  console.error("bench failed:", error);
+  // A refused figure is a finding about the server, not a bench crash: its message names the
+  // check and the window, and no table, results.json or chart is written.
+  if (error instanceof FigureRefused) console.error(`bench refused to report figures from a broken run: ${error.message}`);
+  else console.error("bench failed:", error);
   process.exitCode = 1;
 } finally {
   await cleanUp();

@@ -7,6 +7,7 @@
  * maximum ingest; latency from the send (time written in the text) to the receipt on B.
  */
 import type { Generator } from "../load/pool.js";
+import { CHECKS, FigureRefused, requireExactDeliveries, requireNothingAfterWindow, requireSendsAcknowledged } from "../lib/integrity.js";
 import { loadAverage, runQueueWaitInMs, type MeasuredServer } from "../lib/servers.js";
 import { summarize, type LatencySummary } from "../lib/stats.js";
 import { cpuSnapshot, sumCpu } from "./measure.js";
@@ -72,10 +73,12 @@ function roomsFor(prefix: string, generatorIndex: number, settings: IngestSettin
 export async function measureIngest(node: MeasuredServer, redisPid: number, generators: readonly Generator[], clients: IngestClients, settings: IngestSettings, log: (line: string) => void): Promise<IngestResult> {
   const plan = (g: number) => ({ from: clients.firsts[g]!, to: clients.firsts[g]! + settings.sendersPerGenerator, rooms: roomsFor("ing", g, settings), textBytes: settings.textBytes });
   // Warm-up (unmeasured): JIT, and the first send to each new room seeds its seq from Cassandra.
-  await Promise.all(generators.map((generator, g) => generator.send({ ...plan(g), inFlightPerSender: 1, durationInMs: settings.warmupInMs, recordAckLatency: false })));
+  requireSendsAcknowledged("ingest warm-up", await Promise.all(generators.map((generator, g) => generator.send({ ...plan(g), inFlightPerSender: 1, durationInMs: settings.warmupInMs, recordAckLatency: false }))));
   const finish = await cpuSnapshot([node], redisPid);
   const closed = await Promise.all(generators.map((generator, g) => generator.send({ ...plan(g), inFlightPerSender: settings.inFlightPerSender, durationInMs: settings.maxDurationInMs, recordAckLatency: false })));
   const window = await finish();
+  // A failed or timed-out send is neither in the rate nor in the CPU per send: the run is refused.
+  requireSendsAcknowledged("ingest maximum (closed loop)", closed);
   const acked = closed.reduce((sum, result) => sum + result.acked, 0);
   const elapsedInMs = Math.max(...closed.map((result) => result.elapsedInMs));
   const maxAckedPerSecond = (acked * 1000) / elapsedInMs;
@@ -94,6 +97,8 @@ export async function measureIngest(node: MeasuredServer, redisPid: number, gene
     const { result: results, waitShares } = await withRunQueueWait([node.pid, redisPid], () =>
       Promise.all(generators.map((generator, g) => generator.send({ ...plan(g), ratePerSecond: offeredPerSecond / generators.length, durationInMs: settings.latencyDurationInMs, recordAckLatency: true }))),
     );
+    // The ack latencies are those of acknowledged sends only: a failed one would be left out of p99.
+    requireSendsAcknowledged(`ingest latency at ${loadFraction * 100} %`, results);
     const point: LoadPoint = {
       loadFraction,
       offeredPerSecond,
@@ -127,19 +132,30 @@ export async function measureEndToEnd(sender: Generator, senders: IngestClients,
   const rooms = Array.from({ length: settings.rooms }, (_, i) => `e2e-${i}`);
   const first = await receiver.connect("socketio", urlB, rooms.length, { token: tokenB });
   for (const [i, room] of rooms.entries()) await receiver.join(first + i, first + i + 1, room);
-  await receiver.reset();
+  await receiver.reset(rooms);
   await receiver.collect();
   await receiver.record(true);
   const from = senders.firsts[0]!;
   const { result, waitShares } = await withRunQueueWait([pids.nodeA, pids.nodeB, pids.redis], () =>
     sender.send({ from, to: from + settings.sendersPerGenerator, rooms, textBytes: settings.textBytes, ratePerSecond, durationInMs: settings.latencyDurationInMs, recordAckLatency: false }),
   );
-  // Let the last messages arrive before reading the receiver.
+  const where = "end to end (A→B)";
+  requireSendsAcknowledged(where, result);
+  // Let the last messages arrive before reading the receiver: one receiver per room, so each
+  // acknowledged send is exactly one delivery.
   const deadline = performance.now() + 5000;
-  while ((await receiver.received()) < result.acked && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  let tally = await receiver.tally();
+  while (tally.counted < result.acked && tally.duplicated + tally.misrouted + tally.malformed === 0 && performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    tally = await receiver.tally();
+  }
   await receiver.record(false);
   const latencies = await receiver.collect();
-  const out: EndToEndResult = { offeredPerSecond: ratePerSecond, sent: result.sent, acked: result.acked, received: await receiver.received(), latency: summarize(latencies), runQueueWaitShares: { nodeA: waitShares[0]!, nodeB: waitShares[1]!, redis: waitShares[2]! }, loadAverage: loadAverage() };
+  requireExactDeliveries(where, result.acked, tally);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  requireNothingAfterWindow(where, tally, await receiver.tally(), result.acked);
+  if (latencies.length !== tally.counted) throw new FigureRefused(CHECKS.latencySamples, where, `${latencies.length} latency samples for ${tally.counted} deliveries`);
+  const out: EndToEndResult = { offeredPerSecond: ratePerSecond, sent: result.sent, acked: result.acked, received: tally.counted, latency: summarize(latencies), runQueueWaitShares: { nodeA: waitShares[0]!, nodeB: waitShares[1]!, redis: waitShares[2]! }, loadAverage: loadAverage() };
   log(`  end to end at ${ratePerSecond.toFixed(0)}/s: p50 ${out.latency.p50InMs.toFixed(2)} ms, p99 ${out.latency.p99InMs.toFixed(2)} ms (${out.received}/${out.acked} received); waited for a CPU: node A ${(waitShares[0]! * 100).toFixed(0)} %, node B ${(waitShares[1]! * 100).toFixed(0)} %, Redis ${(waitShares[2]! * 100).toFixed(0)} %`);
   return out;
 }

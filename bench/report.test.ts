@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { CHECKS, FigureRefused } from "./lib/integrity.js";
+import { buildChecks, type BenchResults } from "./report.js";
+
+const latency = { samples: 100, p50InMs: 1, p99InMs: 2, p999InMs: 3, maxInMs: 4 };
+
+/** A sound run's results, small: every count equal to what was expected. */
+function soundResults(): BenchResults {
+  const fanoutRow = (stack: "ours" | "uws", cpu: number) => ({ stack, roomSize: 10, sends: 100, deliveries: 1000, expectedDeliveries: 1000, serverCpuInMicros: cpu * 1000, redisCpuInMicros: null, cpuPerDeliveryInMicros: cpu, systemCpuPerDeliveryInMicros: 1, cpuWithRedisPerDeliveryInMicros: null, wallInMs: 1000, rounds: [cpu], idleCpuPerDeliveryInMicros: 0.1 });
+  const point = (loadFraction: number) => ({ loadFraction, offeredPerSecond: 100, ackedPerSecond: 100, failed: 0, failures: {}, ack: latency, nodeRunQueueWaitShare: 0, redisRunQueueWaitShare: 0, loadAverage: 1 });
+  return {
+    mode: "quick",
+    startedAt: "2026-01-01T00:00:00.000Z",
+    durationInSeconds: 1,
+    machine: { cpuModel: "test", cores: 2, memory: "1Gi", node: "v20", kernel: "test" },
+    loadAverages: { atStart: 0, atEnd: 0 },
+    fanout: [fanoutRow("ours", 6), fanoutRow("uws", 5)],
+    cluster: [{ roomSize: 100, nodes: 2, sends: 10, deliveries: 1000, expectedDeliveries: 1000, cpuByProcessInMicros: {}, cpuPerDeliveryInMicros: 10, oneNodeCpuPerDeliveryInMicros: 9, rounds: [{ cluster: 10, oneNode: 9 }] }],
+    memory: [],
+    ingest: { maxAckedPerSecond: 200, nodeCpuPerSendInMicros: 50, nodeCpuUtilisation: 0.5, redisCpuUtilisation: 0.2, maxFailures: {}, points: [point(0.5), point(0.8)] },
+    endToEnd: { offeredPerSecond: 100, sent: 500, acked: 500, received: 500, latency, runQueueWaitShares: { nodeA: 0, nodeB: 0, redis: 0 }, loadAverage: 1 },
+    flush: { rows: 1000, rawRowsPerSecond: 100, rawByStrategy: { concurrent: 100 }, flusherRowsPerSecond: 95, flusherCpuUtilisation: 0.5, fillSeconds: 1, flusherBatches: null, rawRowsCounted: 1000, flusherRowsCounted: 1000 },
+    latencyPlacement: null,
+  };
+}
+
+const refusedBy = (check: string) => (error: unknown) => error instanceof FigureRefused && error.check === check;
+
+test("a sound run's results make the table", () => {
+  const checks = buildChecks(soundResults());
+  assert.ok(checks.some((c) => c.item === 1 && c.met));
+});
+
+test("no table from results whose counts differ from what was expected", () => {
+  const broken: [string, (r: BenchResults) => void][] = [
+    [CHECKS.deliveries, (r) => (r.fanout[0]!.deliveries = 999)],
+    [CHECKS.deliveries, (r) => (r.fanout[1]!.deliveries = 1001)],
+    [CHECKS.deliveries, (r) => (r.cluster[0]!.deliveries = 990)],
+    [CHECKS.sends, (r) => (r.ingest.points[0]!.failed = 1)],
+    [CHECKS.sends, (r) => (r.ingest.maxFailures = { TIMEOUT: 1 })],
+    [CHECKS.sends, (r) => (r.endToEnd.acked = 499)],
+    [CHECKS.deliveries, (r) => (r.endToEnd.received = 499)],
+    [CHECKS.rows, (r) => (r.flush.flusherRowsCounted = 999)],
+    [CHECKS.rows, (r) => (r.flush.rawRowsCounted = 999)],
+  ];
+  for (const [check, breakIt] of broken) {
+    const results = soundResults();
+    breakIt(results);
+    assert.throws(() => buildChecks(results), refusedBy(check), breakIt.toString());
+  }
+});
