@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { io as connect } from "socket.io-client";
-import { httpRequest, request, testStores } from "../fixture.js";
+import { httpRequest, testStores } from "../fixture.js";
 import { startRedis, type RedisServer } from "../../scripts/infra/redis.js";
 import { cassandraConfigFor } from "../../scripts/infra/stack.js";
 import { faultDir, roomsFor, SHARDS, startFaultCluster, startOwnRedis, type FaultCluster } from "./cluster.js";
@@ -63,10 +63,16 @@ test("Redis killed -9 under load and restarted from its AOF: lost = 0, duplicate
         outage.from = Date.now();
         await redis.server.process.kill();
         const [socket, rest] = await Promise.all([
-          request(probe, "send", { room: probeRoom, clientId: "probe-during-outage", text: "probe" }),
-          httpRequest(`${cluster!.url}/api/rooms/${probeRoom}/messages`, { method: "POST", token: probeToken, body: { clientId: "probe-rest-during-outage", text: "probe" } }),
+          probe
+            .timeout(ACK_TIMEOUT_IN_MS)
+            .emitWithAck("send", { room: probeRoom, clientId: "probe-during-outage", text: "probe" })
+            .catch(() => `no answer within ${ACK_TIMEOUT_IN_MS} ms: the node hung instead of answering UNAVAILABLE`),
+          httpRequest(`${cluster!.url}/api/rooms/${probeRoom}/messages`, { method: "POST", token: probeToken, body: { clientId: "probe-rest-during-outage", text: "probe" } }).then(
+            (answer) => ({ status: answer.status, code: (answer.body as { error?: { code?: unknown } }).error?.code }),
+            () => ({ status: 0, code: "no answer within 10 s: the node hung instead of answering 503" }),
+          ),
         ]);
-        probed = { socket, rest: { status: rest.status, code: (rest.body as { error?: { code?: unknown } }).error?.code } };
+        probed = { socket, rest };
         await sleep(Math.max(0, outage.from + DOWN_IN_MS - Date.now()));
         const restart = Date.now();
         server = await startRedis({ dataDir: redis.dataDir, port: redis.port, appendFsync: redis.appendFsync });

@@ -202,12 +202,14 @@ describe("idempotency", () => {
     assert.deepEqual([a.id, a.seq, a.ts], [b.id, b.seq, b.ts], "both acks name the same stored message");
     assert.equal(acks.filter((ack) => ack.duplicate === true).length, 1, `exactly one ack is a duplicate: ${JSON.stringify(acks)}`);
 
-    // Barrier: a later message from the same socket arrives after any second copy would have.
-    const barrier = nextEvent<ChatMessage>(listener, "message", (m) => m.clientId === "after-race");
-    assertOk(await send(first, room, "after-race", "barrier"));
-    await barrier;
+    // Barrier: a later message through each of the two nodes. One node's publications reach
+    // the listener in order, so once both arrived, any copy either node published has too.
+    const barriers = ["after-race-1", "after-race-2"].map((clientId) => nextEvent<ChatMessage>(listener, "message", (m) => m.clientId === clientId));
+    assertOk(await send(first, room, "after-race-1", "barrier"));
+    assertOk(await send(second, room, "after-race-2", "barrier"));
+    await Promise.all(barriers);
     assert.deepEqual(delivered.stop().filter((m) => m.clientId === "race").map((m) => m.id), [a.id], "delivered once");
-    assert.deepEqual((await wholeHistory(listener, room)).map((m) => m.clientId), ["race", "after-race"], "stored once");
+    assert.deepEqual((await wholeHistory(listener, room)).map((m) => m.clientId), ["race", "after-race-1", "after-race-2"], "stored once");
   });
 });
 
