@@ -6,7 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { REPO_ROOT } from "./infra/paths.js";
 import { freePort } from "./infra/process.js";
@@ -24,6 +24,23 @@ function findTests(dir: string): string[] {
   });
 }
 
+/**
+ * Test files run in parallel, each its own process with its own nodes, flusher and HAProxy. One
+ * file per core, less one for the shared Redis and Cassandra (at least 1): on 2 cores the files
+ * run one at a time, and a larger machine runs the Cassandra-heavy files side by side.
+ * CHAT_TEST_CONCURRENCY overrides it.
+ */
+function testConcurrency(): number {
+  const override = process.env.CHAT_TEST_CONCURRENCY;
+  if (override !== undefined) {
+    const value = Number(override);
+    if (!Number.isInteger(value) || value < 1) throw new Error(`CHAT_TEST_CONCURRENCY must be a positive integer, got "${override}"`);
+    return value;
+  }
+  return Math.max(1, availableParallelism() - 1);
+}
+
+const concurrency = testConcurrency();
 const tests = findTests(join(REPO_ROOT, "dist")).filter((file) => filter.length === 0 || filter.some((part) => file.includes(part)));
 const dir = mkdtempSync(join(tmpdir(), "chat-test-"));
 let stores: Stores | undefined;
@@ -39,9 +56,9 @@ try {
   }
   const keyspace = `chat_test_${Date.now().toString(36)}_${process.pid}`;
   await migrateKeyspace(cassandraConfigFor(cassandra, keyspace));
-  log(`keyspace ${keyspace} migrated; running ${tests.length} test files`);
+  log(`keyspace ${keyspace} migrated; running ${tests.length} test files, ${concurrency} at a time`);
   exitCode = await new Promise<number>((resolve) => {
-    const child = spawn(process.execPath, ["--enable-source-maps", "--test", "--test-reporter=spec", ...tests.map((file) => relative(REPO_ROOT, file))], {
+    const child = spawn(process.execPath, ["--enable-source-maps", "--test", `--test-concurrency=${concurrency}`, "--test-reporter=spec", ...tests.map((file) => relative(REPO_ROOT, file))], {
       cwd: REPO_ROOT,
       stdio: "inherit",
       env: { ...process.env, CHAT_TEST_REDIS_URL: redisUrl, CHAT_TEST_CASSANDRA: cassandra, CHAT_TEST_KEYSPACE: keyspace, CHAT_TEST_LOG_DIR: join(dir, "logs") },

@@ -88,6 +88,8 @@ export async function startApps({ dir, env, nodeCount, gatewayPort, gatewayHost 
   const nodeNames = Array.from({ length: nodeCount }, (_, i) => `n${i + 1}`);
   // Ports chosen up front rather than PORT=0: uSockets sets SO_REUSEADDR only for a nonzero
   // port, and a node restarted on its old port must not wait out TIME_WAIT connections.
+  // freePort reserves each for this process's lifetime, so nobody else's listen(0), outgoing
+  // connection or freePort takes it while the node is down for a restart.
   const nodePorts = await Promise.all(nodeNames.map(() => freePort()));
   const startNode = (i: number) => startSocketNode({ name: nodeNames[i]!, env: { ...appEnv, PORT: String(nodePorts[i]) }, logFile: join(dir, `${nodeNames[i]}.log`) });
   const startTheFlusher = () => startFlusher({ name: "flusher-1", env: { CHAT_FLUSHER_HTTP_PORT: "0", ...appEnv }, logFile: join(dir, "flusher-1.log") });
