@@ -98,13 +98,18 @@ export function clientRefusals(w: RulesWriter): string[] {
 
 /** After the node backends: one backend per refusal reason, answering 429 and closing. */
 export function refusalBackends(w: RulesWriter): string[] {
-  const refusal = (backend: string, message: string) => [
-    "",
-    `backend ${backend}`,
-    "    # No server: the gateway answers, and closes the connection.",
-    `    http-request deny deny_status 429 content-type application/json string ${errorJson("RATE_LIMITED", message)}` +
-      ` hdr Retry-After ${w.setting("clientRetryAfter")}`,
-  ];
+  const refusal = (backend: string, message: string) => {
+    const deny = `    http-request deny deny_status 429 content-type application/json string ${errorJson("RATE_LIMITED", message)} hdr Retry-After ${w.setting("clientRetryAfter")}`;
+    return [
+      "",
+      `backend ${backend}`,
+      "    # No server: the gateway answers. `Connection: close` makes HAProxy close the connection after",
+      "    # the 429 (a deny alone keeps an HTTP/1.1 connection open), which frees the address's place;",
+      "    # not a trusted proxy's, which carries other clients' requests too.",
+      ...w.ifSet("trustedProxies", [`    acl from_trusted_proxy src ${w.setting("trustedProxies")}`, `${deny} if from_trusted_proxy`]),
+      `${deny} hdr Connection close`,
+    ];
+  };
   return w.ifSet("clientLimits", [
     ...refusal(REFUSED.connections, "too many connections from your address"),
     ...refusal(REFUSED.connectRate, "too many new connections from your address"),

@@ -89,8 +89,9 @@ test("client limits are off by default (every local client is 127.0.0.1) and com
   assert.ok(refusal > index("http-request return status 503 content-type text/plain string \"not ready\""));
   assert.ok(refusal < index("use_backend chat_nodes"));
   for (const backend of ["gateway_refused_connections", "gateway_refused_connect_rate", "gateway_refused_request_rate"]) {
-    const [deny] = section(`backend ${backend}`, limited);
-    assert.match(deny ?? "", /^http-request deny deny_status 429 content-type application\/json string '\{"error":\{"code":"RATE_LIMITED",.* hdr Retry-After 10$/);
+    const [deny, ...more] = section(`backend ${backend}`, limited);
+    assert.match(deny ?? "", /^http-request deny deny_status 429 content-type application\/json string '\{"error":\{"code":"RATE_LIMITED",.* hdr Retry-After 10 hdr Connection close$/);
+    assert.deepEqual(more, []);
   }
 });
 
@@ -100,6 +101,11 @@ test("behind trusted proxies their connections are keyed on the client address h
   assert.ok(frontend.includes("acl from_trusted_proxy src 10.0.0.0/8 192.168.1.7"), frontend.join("\n"));
   assert.ok(frontend.includes("tcp-request connection track-sc0 src unless from_trusted_proxy"));
   assert.ok(frontend.includes("http-request track-sc1 req.hdr_ip(X-Forwarded-For,-1) if from_trusted_proxy"));
+  // A refusal keeps a trusted proxy's connection open: other clients' requests share it.
+  const refusal = section("backend gateway_refused_request_rate", renderHaproxyConfig({ ...base, clientLimits: limits }));
+  assert.ok(refusal[0]?.startsWith("acl from_trusted_proxy src 10.0.0.0/8 192.168.1.7"), refusal.join("\n"));
+  assert.match(refusal[1] ?? "", /hdr Retry-After 10 if from_trusted_proxy$/);
+  assert.match(refusal[2] ?? "", /hdr Retry-After 10 hdr Connection close$/);
   const off = section("frontend chat", renderHaproxyConfig({ ...base, clientLimits: { ...limits, clientAddressHeader: "" } }));
   assert.ok(off.includes("tcp-request connection track-sc0 src unless from_trusted_proxy"));
   assert.ok(!off.some((line) => line.includes("track-sc1")), off.join("\n"));
