@@ -155,13 +155,16 @@ test("an address over its connection limit gets 429 + Retry-After, while /readyz
   assertRefusal(await extra.request("/socket.io/?EIO=4&transport=polling"), 429, "RATE_LIMITED", LIMITS.retryAfterInSeconds);
   await extra.closed; // the gateway closes a refused connection, which frees its place
 
+  // A third connection again: the gateway's own probes are answered on it, and while it is open
+  // (the address over its limit) the connections held before it keep being served.
   const probe = await RawConnection.open(port(limited), "127.0.0.20");
   assert.deepEqual(await probe.request("/readyz").then((r) => [r.status, r.body]), [200, "ready"]);
   assert.deepEqual(await probe.request("/healthz").then((r) => [r.status, r.body]), [200, "ok"]);
-  probe.close();
   for (const connection of held) assert.equal((await connection.request("/socket.io/?EIO=4&transport=polling&sid=n1-AbC")).status, 200);
+  assertRefusal(await probe.request("/socket.io/?EIO=4&transport=polling"), 429, "RATE_LIMITED", LIMITS.retryAfterInSeconds);
+  await probe.closed;
   assert.deepEqual(await onNewConnections("127.0.0.21", 1), [200], "another address is not limited by this one");
-  assert.equal(await exporterSample(limited.statsUrl, `haproxy_backend_requests_denied_total{proxy="${REFUSED.connections}"}`), deniedBefore + 1);
+  assert.equal(await exporterSample(limited.statsUrl, `haproxy_backend_requests_denied_total{proxy="${REFUSED.connections}"}`), deniedBefore + 2);
 
   // Once the address holds fewer connections, it is let in again.
   held[0]!.close();
