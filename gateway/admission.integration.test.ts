@@ -5,6 +5,7 @@
  *    is served when a slot frees, and gets 503 + Retry-After past `timeout queue`;
  *  - per client address limits: 429 + Retry-After past the connection count, the new-connection
  *    rate and the request rate, while /readyz and the connections already held keep working;
+ *    twice over a connection limit, dropped at accept;
  *    behind a trusted proxy the limits follow the client address it sets;
  *  - a request whose headers take longer than `timeout http-request` is cut;
  *  - every refusal in HAProxy's Prometheus exporter.
@@ -172,6 +173,32 @@ test("an address over its connection limit gets 429 + Retry-After, while /readyz
   await sleep(100);
   assert.deepEqual(await onNewConnections("127.0.0.20", 1), [200]);
   held[1]!.close();
+});
+
+test("an address twice over its connection limit is dropped at accept, before any HTTP", async () => {
+  const deniedBefore = await exporterSample(limited.statsUrl, `haproxy_frontend_denied_connections_total{proxy="chat"}`);
+  // Connections that never send a request (they would sit until the header timeout).
+  const idle = await Promise.all(Array.from({ length: 2 * LIMITS.maxConnections }, () => RawConnection.open(port(limited), "127.0.0.70")));
+  try {
+    await sleep(100);
+    assert.ok(idle.every((connection) => !connection.isClosed), "a connection within twice the limit was dropped");
+    // HAProxy resets it as soon as it is accepted: the connect itself or the first request fails.
+    const outcome = await RawConnection.open(port(limited), "127.0.0.70").then(
+      async (dropped) => {
+        try {
+          return `HTTP ${(await dropped.request("/readyz")).status}`;
+        } finally {
+          dropped.close();
+        }
+      },
+      (error: Error) => error.message,
+    ).catch((error: Error) => error.message);
+    assert.match(outcome, /ECONNRESET|connection closed before a full response/);
+    assert.equal(await exporterSample(limited.statsUrl, `haproxy_frontend_denied_connections_total{proxy="chat"}`), deniedBefore + 1);
+    assert.deepEqual(await onNewConnections("127.0.0.71", 1, "/readyz"), [200], "other addresses are served");
+  } finally {
+    for (const connection of idle) connection.close();
+  }
 });
 
 test("an address opening connections too fast gets 429 + Retry-After", async () => {

@@ -21,6 +21,12 @@
  *    while its address was over a limit gets 429 for its requests; the connections the address
  *    already held were accepted under the limit and keep being served. A refused connection is
  *    closed after the 429, which frees its place.
+ *  - Twice over either connection limit, a connection is dropped when it is accepted, before any
+ *    HTTP (`tcp-request connection reject`, counted in
+ *    `haproxy_frontend_denied_connections_total{proxy="chat"}`): an address that does not back off
+ *    cannot hold the gateway's connections with requests it never sends or never finishes
+ *    (each would otherwise stay until `timeout http-request`). Its /readyz is dropped too; every
+ *    other address's is answered.
  *  - The request rate applies to every request of the address: an address that floods is
  *    refused on all its connections until its rate falls.
  *  - The gateway's own `/healthz` and `/readyz` are answered before any of this (routing.ts), so
@@ -77,6 +83,10 @@ export function clientTracking(w: RulesWriter): string[] {
     "    # already held were accepted under the limits and stay served.",
     "    tcp-request connection set-var(sess.client_conns) sc0_conn_cur",
     "    tcp-request connection set-var(sess.client_connect_rate) sc0_conn_rate",
+    "    # Twice over a limit: dropped before any HTTP, so it cannot sit on a connection until the",
+    "    # header timeout.",
+    `    tcp-request connection reject if { var(sess.client_conns) -m int gt ${w.setting("clientDropConnections")} }`,
+    `    tcp-request connection reject if { var(sess.client_connect_rate) -m int gt ${w.setting("clientDropConnectRate")} }`,
   ]);
 }
 

@@ -84,6 +84,8 @@ test("client limits are off by default (every local client is 127.0.0.1) and com
   assert.ok(frontend.includes("acl client_over_connections var(sess.client_conns) -m int gt 200"));
   assert.ok(frontend.includes("acl client_over_connect_rate var(sess.client_connect_rate) -m int gt 100"));
   assert.ok(frontend.includes("acl client_over_request_rate sc0_http_req_rate gt 1000"));
+  assert.ok(frontend.includes("tcp-request connection reject if { var(sess.client_conns) -m int gt 400 }"), "dropped at twice the limit");
+  assert.ok(frontend.includes("tcp-request connection reject if { var(sess.client_connect_rate) -m int gt 200 }"));
   // The refusals come after the gateway's own answers (probes stay served) and before the routing.
   const refusal = index("use_backend gateway_refused_connections");
   assert.ok(refusal > index("http-request return status 503 content-type text/plain string \"not ready\""));

@@ -112,6 +112,8 @@ export function renderHaproxyConfig({
     clientLimits: clientLimits ? "on" : "",
     clientMaxConnections: String(clientLimits?.maxConnections ?? 0),
     clientConnectRate: String(clientLimits?.newConnectionsPer10s ?? 0),
+    clientDropConnections: String(2 * (clientLimits?.maxConnections ?? 0)),
+    clientDropConnectRate: String(2 * (clientLimits?.newConnectionsPer10s ?? 0)),
     clientRequestRate: String(clientLimits?.requestsPer10s ?? 0),
     clientRetryAfter: String(clientLimits?.retryAfterInSeconds ?? 0),
     trustedProxies: (clientLimits?.trustedProxies ?? []).join(" "),

@@ -70,6 +70,10 @@ export interface RulesSettings {
   clientConnectRate: string;
   /** Requests one client address may send per 10 s. */
   clientRequestRate: string;
+  /** Connections of one address past which a new one is dropped at accept (twice the limit). */
+  clientDropConnections: string;
+  /** New connections per 10 s of one address past which a new one is dropped at accept (twice the limit). */
+  clientDropConnectRate: string;
   /** Retry-After (seconds) of the 429 refusals. */
   clientRetryAfter: string;
   /** Space-separated addresses/CIDRs of proxies in front that set the client address; may be empty. */

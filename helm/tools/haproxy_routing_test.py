@@ -140,6 +140,8 @@ def main():
     test_cfg = re.sub(r"(?m)^(\s*default-server) .*$", r"\1 check inter 100ms fall 2 rise 1" +
                       (f" maxconn {server_maxconn.group(1)}" if server_maxconn else ""), test_cfg)
     test_cfg = re.sub(r"(?m)^(\s*acl client_over_(?:connect|request)_rate .* gt) \d+$", r"\1 1000000", test_cfg)
+    test_cfg = re.sub(r"(?m)^(\s*tcp-request connection reject if \{ var\(sess\.client_connect_rate\) -m int gt) \d+ \}$",
+                      r"\1 1000000 }", test_cfg)
     test_cfg = re.sub(r"(?ms)^resolvers kubedns\n.*?(?=\n\S|\Z)", "", test_cfg)
     test_cfg = re.sub(r"(?m)^(frontend chat\n\s*bind) \S+", rf"\1 127.0.0.1:{chat_port}", test_cfg)
     test_cfg = re.sub(r"(?m)^(frontend stats\n\s*bind) \S+", rf"\1 127.0.0.1:{stats_port}", test_cfg)

@@ -76,6 +76,8 @@ groups:
   "clientLimits" (ternary "on" "" $limits.enabled)
   "clientMaxConnections" (toString (int $limits.maxConnections))
   "clientConnectRate" (toString (int $limits.newConnectionsPer10s))
+  "clientDropConnections" (toString (mul 2 (int $limits.maxConnections)))
+  "clientDropConnectRate" (toString (mul 2 (int $limits.newConnectionsPer10s)))
   "clientRequestRate" (toString (int $limits.requestsPer10s))
   "clientRetryAfter" (toString (int $limits.retryAfterSeconds))
   "trustedProxies" (join " " $limits.trustedProxies)
