@@ -114,7 +114,8 @@ test("with every node at its maxconn a new connection waits in the queue and is 
   const started = Date.now();
   let answered = false;
   const served = newcomer.request("/socket.io/?EIO=4&transport=polling").finally(() => (answered = true));
-  await waitFor("the newcomer in HAProxy's queue", async () => (await exporterSample(waitingRoom.statsUrl, `haproxy_backend_current_queue{proxy="${LOCAL_BACKEND}"}`)) === 1, {
+  const queued = `haproxy_backend_current_queue{proxy="${LOCAL_BACKEND}"}`;
+  await waitFor("the newcomer in HAProxy's queue", async () => (await exporterSample(waitingRoom.statsUrl, queued)) === 1, {
     timeoutInMs: 3000,
     intervalInMs: 20,
   });
@@ -222,7 +223,8 @@ test("an address sending requests too fast gets 429 + Retry-After on every conne
 
 test("behind a trusted proxy the limits follow the client address it sets, and spoofed headers from others are ignored", async () => {
   const proxy = await RawConnection.open(port(limited), LIMITS.trustedProxies[0]!);
-  const asClient = async (client: string) => (await proxy.request("/socket.io/?EIO=4&transport=polling", { "X-Forwarded-For": `198.51.100.1, ${client}` })).status;
+  const asClient = async (client: string) =>
+    (await proxy.request("/socket.io/?EIO=4&transport=polling", { "X-Forwarded-For": `198.51.100.1, ${client}` })).status;
   const first: number[] = [];
   for (let i = 0; i < LIMITS.requestsPer10s + 1; i++) first.push(await asClient("203.0.113.9"));
   assert.deepEqual(first, [...Array<number>(LIMITS.requestsPer10s).fill(200), 429], "keyed on the last address of the header");

@@ -109,7 +109,9 @@ export function clientRefusals(w: RulesWriter): string[] {
 /** After the node backends: one backend per refusal reason, answering 429 and closing. */
 export function refusalBackends(w: RulesWriter): string[] {
   const refusal = (backend: string, message: string) => {
-    const deny = `    http-request deny deny_status 429 content-type application/json string ${errorJson("RATE_LIMITED", message)} hdr Retry-After ${w.setting("clientRetryAfter")}`;
+    const deny =
+      `    http-request deny deny_status 429 content-type application/json string ${errorJson("RATE_LIMITED", message)}` +
+      ` hdr Retry-After ${w.setting("clientRetryAfter")}`;
     return [
       "",
       `backend ${backend}`,

@@ -92,7 +92,8 @@ test("client limits are off by default (every local client is 127.0.0.1) and com
   assert.ok(refusal < index("use_backend chat_nodes"));
   for (const backend of ["gateway_refused_connections", "gateway_refused_connect_rate", "gateway_refused_request_rate"]) {
     const [deny, ...more] = section(`backend ${backend}`, limited);
-    assert.match(deny ?? "", /^http-request deny deny_status 429 content-type application\/json string '\{"error":\{"code":"RATE_LIMITED",.* hdr Retry-After 10 hdr Connection close$/);
+    assert.match(deny ?? "", /^http-request deny deny_status 429 content-type application\/json string '\{"error":\{"code":"RATE_LIMITED",/);
+    assert.ok(deny?.endsWith(" hdr Retry-After 10 hdr Connection close"), deny);
     assert.deepEqual(more, []);
   }
 });
