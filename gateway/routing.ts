@@ -178,7 +178,7 @@ function frontendSection(w: RulesWriter): string[] {
     `    maxconn ${w.setting("maxconn")}`,
     "    option forwardfor",
     ...clientTracking(w),
-    "    # The gateway answers its own probes (even to a refused address); the nodes' probes and",
+    "    # The gateway answers its own probes (to an address refused with 429 too); the nodes' probes and",
     "    # metrics stay private.",
     "    http-request return status 200 content-type text/plain string ok if { path /healthz }",
     ...w.eachGroup("active", (group) => [

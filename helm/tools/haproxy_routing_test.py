@@ -111,6 +111,13 @@ def main():
     cfg = open(cfg_path).read()
     errors = []
 
+    # A warning means HAProxy reads a rule differently from how it is written (e.g. a tcp-request
+    # rule after an http-request rule still runs first); pods that do not resolve here are expected.
+    check = subprocess.run(["haproxy", "-c", "-f", cfg_path], capture_output=True, text=True)
+    warnings = [line for line in (check.stdout + check.stderr).splitlines()
+                if "[WARNING]" in line and "could not resolve address" not in line]
+    errors += [f"haproxy -c: {line}" for line in warnings]
+
     backends = {}
     for block in re.split(r"\n(?=backend )", cfg):
         m = re.match(r"backend (\S+)", block)
