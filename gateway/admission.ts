@@ -36,8 +36,10 @@
  *    is set, each request from them is tracked on the last address in that header (the one the
  *    trusted proxy appended; earlier ones are the client's word) with `http-request track-sc1`.
  *    Such tracking counts streams, not TCP connections: `conn_cur` is then the address's
- *    requests in flight plus its WebSockets, and every request of an address over a limit is
- *    refused. Without the header, trusted proxies' connections are not limited at the gateway.
+ *    requests in flight plus its WebSockets, and every request of an address over it or over the
+ *    request rate is refused (there is no new-connection rate or drop at accept for them: the
+ *    proxy's connections are not the client's). Without the header, trusted proxies'
+ *    connections are not limited at the gateway.
  *  - Every refusal reason has a backend of its own with no server that answers the 429, so each
  *    is counted by reason: `haproxy_backend_requests_denied_total{proxy="gateway_refused_..."}`.
  */
