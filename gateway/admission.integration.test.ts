@@ -221,10 +221,13 @@ test("an address sending requests too fast gets 429 + Retry-After on every conne
   connection.close();
 });
 
+/** A request through a trusted proxy's connection for `client` (the proxy appended its address). */
+const asClientOn = async (proxy: RawConnection, client: string) =>
+  (await proxy.request("/socket.io/?EIO=4&transport=polling", { "X-Forwarded-For": `198.51.100.1, ${client}` })).status;
+
 test("behind a trusted proxy the limits follow the client address it sets, and spoofed headers from others are ignored", async () => {
   const proxy = await RawConnection.open(port(limited), LIMITS.trustedProxies[0]!);
-  const asClient = async (client: string) =>
-    (await proxy.request("/socket.io/?EIO=4&transport=polling", { "X-Forwarded-For": `198.51.100.1, ${client}` })).status;
+  const asClient = (client: string) => asClientOn(proxy, client);
   const first: number[] = [];
   for (let i = 0; i < LIMITS.requestsPer10s + 1; i++) first.push(await asClient("203.0.113.9"));
   assert.deepEqual(first, [...Array<number>(LIMITS.requestsPer10s).fill(200), 429], "keyed on the last address of the header");
@@ -237,6 +240,19 @@ test("behind a trusted proxy the limits follow the client address it sets, and s
     assert.equal((await connection.request("/", { "X-Forwarded-For": `203.0.113.${100 + i}` })).status, 200);
   }
   for (const connection of proxied) connection.close();
+
+  // The connection count follows the header too: requests in flight of one client behind the proxy.
+  const behind = { "X-Forwarded-For": "203.0.113.20" };
+  const holding = await Promise.all(Array.from({ length: LIMITS.maxConnections }, () => RawConnection.open(port(limited), LIMITS.trustedProxies[0]!)));
+  const held = holding.map((connection) => connection.request("/hold", behind));
+  const heldCount = () => nodes.reduce((sum, node) => sum + node.held.length, 0);
+  await waitFor("the client's requests held by the nodes", async () => heldCount() === LIMITS.maxConnections, { timeoutInMs: 5000, intervalInMs: 20 });
+  const over = await RawConnection.open(port(limited), LIMITS.trustedProxies[0]!);
+  assertRefusal(await over.request("/", behind), 429, "RATE_LIMITED", LIMITS.retryAfterInSeconds);
+  assert.equal(await asClientOn(over, "203.0.113.21"), 200, "the proxy's connection stays open for its other clients");
+  for (const node of nodes) while (node.held.length > 0) node.releaseOne();
+  assert.deepEqual((await Promise.all(held)).map((r) => r.status), Array<number>(LIMITS.maxConnections).fill(200));
+  for (const connection of [...holding, over]) connection.close();
 
   // An untrusted address that sends the header is still limited by its own address.
   const spoofer = await RawConnection.open(port(limited), "127.0.0.61");
