@@ -161,6 +161,9 @@ if (cd "$ROOT" && npm run build --silent) >"$OUT/build.log" 2>&1; then
   node "$ROOT/dist/gateway/cli.js" check-chart || fail "helm/chat/files/haproxy-routing.cfg differs from gateway/routing.ts"
   # The local gateway (npm start) for three nodes: run below through the same checks as the chart.
   node "$ROOT/dist/gateway/cli.js" local n1 n2 n3 >"$OUT/local-gateway.haproxy.cfg" && LOCAL_GATEWAY="local-gateway"
+  # ... and with its per client address limits on (off by default: local clients share 127.0.0.1).
+  node "$ROOT/dist/gateway/cli.js" local --client-limits n1 n2 n3 >"$OUT/local-gateway-limits.haproxy.cfg" &&
+    LOCAL_GATEWAY="$LOCAL_GATEWAY local-gateway-limits"
 else
   tail -n 20 "$OUT/build.log"
   fail "npm run build (needed to compare the chart's gateway rules with gateway/routing.ts)"
@@ -203,6 +206,8 @@ expect_render_failure "unknown value nodes.replicas (schema additionalProperties
 expect_render_failure "haproxy.canary.weight=150 (schema maximum)" "less than or equal|maximum" --set haproxy.canary.enabled=true --set haproxy.canary.weight=150
 expect_render_failure "routing.mode=ingress without an Ingress (template guard)" "needs ingress.enabled" --set routing.mode=ingress
 expect_render_failure "canary sharing the session-id prefix (template guard)" "session-id prefix" --set haproxy.canary.enabled=true --set haproxy.canary.fullname=chat-node-x
+expect_render_failure "client limits behind a LoadBalancer that hides client addresses (template guard)" "externalTrafficPolicy=Local" --set haproxy.service.type=LoadBalancer
+expect_render_failure "a trusted proxy that is not an address (schema pattern)" "does not match pattern|pattern" --set "haproxy.clientLimits.trustedProxies={proxy.example.com}"
 if [[ -f "$OUT/default.yaml" ]]; then
   python3 - "$OUT/default.yaml" "$OUT/mutated.yaml" <<'PY'
 import sys, yaml
