@@ -3,7 +3,6 @@
  * Reads the configuration, connects Redis and Cassandra, serves socket.io and the REST API on
  * uWebSockets.js, and shuts down in order on SIGTERM/SIGINT.
  */
-import { Redis } from "ioredis";
 import { EnvReader } from "../common/env.js";
 import { createLogger } from "../common/logger.js";
 import { createRegistry } from "../common/metrics.js";
@@ -12,6 +11,7 @@ import { Timeline } from "../storage/cassandra/timeline.js";
 import { UserRooms } from "../storage/cassandra/user-rooms.js";
 import { History } from "../storage/history.js";
 import { RedisKeys } from "../storage/keys.js";
+import { createRedisClient, duplicateClient } from "../storage/redis-client.js";
 import { registerStreamBacklogGauge } from "../storage/stream/backlog.js";
 import { MessageBuffer } from "../storage/stream/producer.js";
 import { TokenVerifier } from "./auth/tokens.js";
@@ -47,15 +47,14 @@ const { storage } = config;
 process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unhandled promise rejection"));
 
 // Stores
+// A single Redis (CHAT_REDIS_URL) or a Redis Cluster (CHAT_REDIS_CLUSTER_NODES), one factory.
 // Fail a command after two reconnect attempts instead of queueing it for long: a send that
 // cannot reach Redis should get UNAVAILABLE quickly, so the client retries (same clientId).
 // Auto-pipelining writes the commands of one event-loop tick in one syscall: under load that
 // is many sends' scripts per write instead of one each.
-const redis = new Redis(storage.redis.url, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
-const subscriber = redis.duplicate({ enableAutoPipelining: false });
-for (const [name, client] of [["redis", redis], ["redis-subscriber", subscriber]] as const) {
-  client.on("error", (error) => logger.warn({ err: error, client: name }, "redis connection error"));
-}
+const onRedisError = (error: Error, client: string) => logger.warn({ err: error, client }, "redis connection error");
+const redis = createRedisClient(storage.redis, { name: "redis", onError: onRedisError, maxRetriesPerRequest: 2, autoPipelining: true });
+const subscriber = duplicateClient(redis, { name: "redis-subscriber", onError: onRedisError });
 const cassandra = createCassandraClient(storage.cassandra);
 const keys = new RedisKeys(storage.redis.keyPrefix, storage.stream.shards);
 const timeline = new Timeline(cassandra, storage.stream.bucketWidthInMs);
@@ -77,7 +76,7 @@ const publisher = installFanout({ io, app, pubClient: redis, subClient: subscrib
 const presence = new Presence(redis, keys, config.nodeName, config.presenceTtlInMs);
 const chat = new ChatService({
   publisher,
-  log: new MessageBuffer(redis, keys, storage.stream, timeline, { perSecond: config.limits.sendsPerSecond, burst: config.limits.sendBurst }),
+  log: new MessageBuffer(redis, keys, storage.stream, timeline, { perSecond: config.limits.sendsPerSecond, burst: config.limits.sendBurst }, { count: storage.redis.ackReplicas, timeoutInMs: storage.redis.ackTimeoutInMs }),
   history: new History(redis, keys, timeline),
   userRooms: new UserRooms(cassandra),
   limits: config.limits,

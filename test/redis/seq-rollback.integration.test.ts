@@ -135,13 +135,22 @@ test("restoring an older AOF under sends: no Cassandra row overwritten, seqs con
     seqsOf.set(key, ack.id);
   }
   const storedBeforeRollback = acks.filter((ack) => ack.beforeRollback && ack.clientId.startsWith("b-") && inCassandraAtRollback(ack)).length;
-  const figures = { acknowledged: acks.length, storedBeforeRollback, lostWithTheRollback: lost.length, acknowledgedAfter: afterRollback.length, seqsGivenTwice: sharedSeqs.length, overwritten: overwritten.length, missingAfter: missingAfter.length };
+  const figures = { acknowledged: acks.length, storedBeforeRollback, lostWithTheRollback: lost.length, acknowledgedAfter: afterRollback.length, seqsGivenTwice: sharedSeqs.length, overwritten: overwritten.length, deadLetteredAfter: missingAfter.length };
   console.log(`seq rollback: ${JSON.stringify(figures)}`);
 
   assert.ok(storedBeforeRollback > 0, "some messages newer than the restored copy had reached Cassandra: the rollback is real");
   assert.ok(afterRollback.length > 0, "sends continued after the restore");
   assert.deepEqual(overwritten, [], "no Cassandra row was overwritten by another message");
-  assert.deepEqual(missingAfter, [], "every message acknowledged after the restore is stored under its seq");
+  // Every message acknowledged after the restore is stored under its seq, except in the race
+  // docs/durability.md names: a write the flusher had in flight at the kill landed after the
+  // room was re-seeded; then the stored row (a lost message's) is kept and the newer message
+  // is dead-lettered with SeqConflictError, never dropped silently.
+  const lostIds = new Set(lost.map((ack) => ack.id));
+  const deadLettered = new Map((await flusherRedis.xrange(keys.deadLetterStream(), "-", "+")).map(([, fields]) => [JSON.parse(fields[fields.indexOf("m") + 1]!).id as string, fields[fields.indexOf("error") + 1]!]));
+  for (const ack of missingAfter) {
+    assert.ok(lostIds.has(rowsAtEnd.get(ack.room)!.get(ack.seq) ?? ""), `${ack.room}#${ack.seq} holds a message lost with the rollback`);
+    assert.match(deadLettered.get(ack.id) ?? "", /SeqConflictError/, `${ack.clientId} is in the dead-letter stream`);
+  }
   // A seq given twice may only be that of a message lost with the rollback (never in Cassandra).
   const lostSeqs = new Set(lost.map((ack) => `${ack.room}#${ack.seq}`));
   assert.deepEqual(sharedSeqs.filter((ack) => !lostSeqs.has(`${ack.room}#${ack.seq}`)), []);
