@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { DEFAULT_STREAM_CONFIG } from "../storage/config.js";
+import { RedisKeys } from "../storage/keys.js";
 import { bucketOf, type ChatMessage } from "../storage/message.js";
 import { eventually, nextEvent, nodeOf, request, startTestCluster, type TestCluster } from "./fixture.js";
 
@@ -56,7 +57,7 @@ for (const transport of ["websocket", "polling"] as const) {
 
       // Once flushed, the stream entry is gone; drop the recent-history copy too, so history
       // can only come from Cassandra.
-      await cluster.redis.del(`${cluster.prefix}room:${room}:recent`);
+      await cluster.redis.del(new RedisKeys(cluster.prefix, DEFAULT_STREAM_CONFIG.shards).roomRecent(room));
       const page = await request<{ ok: boolean; messages: ChatMessage[]; more: boolean }>(bob, "history", { room });
       assert.deepEqual(page, { ok: true, messages: [message], more: false });
     });
