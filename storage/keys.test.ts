@@ -18,7 +18,6 @@ test("room, idempotency, rate and presence keys keep their names", () => {
 
 test("stream keys keep their names and a room's shard is stable", () => {
   assert.deepEqual(keys.streams(), ["chat:{s0}stream", "chat:{s1}stream", "chat:{s2}stream", "chat:{s3}stream"]);
-  assert.equal(keys.deadLetterStream(), "chat:stream:dead-letter");
   assert.equal(keys.deadLetterStreamOf("chat:{s2}stream"), "chat:{s2}stream:dead-letter");
   assert.equal(keys.flushFailures("chat:{s2}stream"), "chat:{s2}stream:failures");
   // The published FNV-1a 32-bit test vector for "a"; then "lobby" (475664083 % 4 = 3).
@@ -82,7 +81,7 @@ test("the default 16 shards spread over all three primaries of an evenly split c
 test("the rate bucket is in the user's slot, not the room's, and all keys keep the prefix", () => {
   const keys = new RedisKeys("p:", 16);
   assert.equal(slotOf(keys.sendRate("alice")), slotOf("p:rate:alice"));
-  for (const key of [keys.sendRate("u"), keys.roomMeta("r"), keys.idempotency("u", "r", "c"), keys.stream(3), keys.deadLetterStream()]) assert.ok(key.startsWith("p:"), key);
+  for (const key of [keys.sendRate("u"), keys.roomMeta("r"), keys.idempotency("u", "r", "c"), keys.stream(3), keys.deadLetterStreamOf(keys.stream(3))]) assert.ok(key.startsWith("p:"), key);
 });
 
 test("a prefix with braces is refused: it would become the hash tag", () => {

@@ -65,15 +65,7 @@ export class RedisKeys {
     return Array.from({ length: this.shardCount }, (_, shard) => this.stream(shard));
   }
 
-  /**
-   * Where entries go after failing to flush too many times, single-Redis layout: one stream for
-   * all shards, so moving an entry here is cross-slot on a cluster. Use `deadLetterStreamOf`.
-   */
-  deadLetterStream(): string {
-    return `${this.prefix}stream:dead-letter`;
-  }
-
-  /** The dead-letter stream of a shard stream, in its slot, so an entry moves in one MULTI. */
+  /** Where a shard stream's entries go after failing to flush too many times: in its slot, so an entry moves in one MULTI. */
   deadLetterStreamOf(stream: string): string {
     return `${stream}:dead-letter`;
   }

@@ -21,9 +21,9 @@
  * This file is the loop and its pipeline; reading and claiming are in reader.ts, writing a
  * batch in batch.ts, acknowledging and dead-lettering in acknowledger.ts.
  */
-import type { Redis } from "ioredis";
 import type { Logger } from "../../common/logger.js";
 import type { RedisKeys } from "../keys.js";
+import type { RedisClient } from "../redis-client.js";
 import type { StreamEntry } from "../stream/entries.js";
 import { Acknowledger } from "./acknowledger.js";
 import { BatchWriter, CLEAN, type BatchOutcome } from "./batch.js";
@@ -41,7 +41,7 @@ export class Flusher {
 
   constructor(
     /** A connection of its own: XREADGROUP BLOCK holds it while waiting. */
-    redis: Redis,
+    redis: RedisClient,
     keys: RedisKeys,
     /** Where the rows go: the Timeline. */
     rows: RowWriter,

@@ -7,7 +7,6 @@
  * flusher's loop until SIGTERM/SIGINT. main.ts runs it as it is.
  */
 import { hostname } from "node:os";
-import { Redis } from "ioredis";
 import { Counter, Histogram } from "prom-client";
 import { EnvReader } from "../../common/env.js";
 import { createLogger } from "../../common/logger.js";
@@ -16,6 +15,7 @@ import { createCassandraClient } from "../cassandra/client.js";
 import { DEFAULT_WRITE_OPTIONS, Timeline, WRITE_STRATEGIES } from "../cassandra/timeline.js";
 import { readStorageConfig } from "../config.js";
 import { RedisKeys } from "../keys.js";
+import { createRedisClient } from "../redis-client.js";
 import { registerStreamBacklogGauge } from "../stream/backlog.js";
 import { Flusher } from "./flusher.js";
 import { startFlusherHttp } from "./http.js";
@@ -52,9 +52,9 @@ export async function runFlusherProcess({ wrapRows = (timeline) => timeline }: F
   };
 
   const keys = new RedisKeys(config.redis.keyPrefix, config.stream.shards);
-  const redis = new Redis(config.redis.url, { lazyConnect: true });
+  // Single Redis or Redis Cluster (CHAT_REDIS_CLUSTER_NODES); the error listener comes with it.
+  const redis = createRedisClient(config.redis, { name: "redis", onError: (error, client) => logger.warn({ err: error, client }, "redis connection error"), lazyConnect: true });
   const cassandra = createCassandraClient(config.cassandra);
-  redis.on("error", (error) => logger.warn({ err: error }, "redis connection error"));
 
   const registry = createRegistry("flusher", consumer);
   const flushed = new Counter({ name: "chat_flushed_messages_total", help: "Messages written to Cassandra by the flusher", registers: [registry] });

@@ -18,7 +18,8 @@ import { cassandraConfigFor } from "../../scripts/infra/stack.js";
 import { createCassandraClient } from "../../storage/cassandra/client.js";
 import { Timeline } from "../../storage/cassandra/timeline.js";
 import { DEFAULT_STREAM_CONFIG } from "../../storage/config.js";
-import { DEFAULT_FLUSHER_OPTIONS, Flusher } from "../../storage/flusher/flusher.js";
+import { Flusher } from "../../storage/flusher/flusher.js";
+import { DEFAULT_FLUSHER_OPTIONS } from "../../storage/flusher/options.js";
 import { RedisKeys } from "../../storage/keys.js";
 import { MessageBuffer } from "../../storage/stream/producer.js";
 import { faultDir, roomsFor, startOwnRedis } from "../faults/cluster.js";
@@ -146,7 +147,7 @@ test("restoring an older AOF under sends: no Cassandra row overwritten, seqs con
   // room was re-seeded; then the stored row (a lost message's) is kept and the newer message
   // is dead-lettered with SeqConflictError, never dropped silently.
   const lostIds = new Set(lost.map((ack) => ack.id));
-  const deadLettered = new Map((await flusherRedis.xrange(keys.deadLetterStream(), "-", "+")).map(([, fields]) => [JSON.parse(fields[fields.indexOf("m") + 1]!).id as string, fields[fields.indexOf("error") + 1]!]));
+  const deadLettered = new Map(((await Promise.all(keys.streams().map((stream) => flusherRedis.xrange(keys.deadLetterStreamOf(stream), "-", "+")))).flat()).map(([, fields]) => [JSON.parse(fields[fields.indexOf("m") + 1]!).id as string, fields[fields.indexOf("error") + 1]!]));
   for (const ack of missingAfter) {
     assert.ok(lostIds.has(rowsAtEnd.get(ack.room)!.get(ack.seq) ?? ""), `${ack.room}#${ack.seq} holds a message lost with the rollback`);
     assert.match(deadLettered.get(ack.id) ?? "", /SeqConflictError/, `${ack.clientId} is in the dead-letter stream`);
