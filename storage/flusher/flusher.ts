@@ -27,7 +27,7 @@ import type { RedisClient } from "../redis-client.js";
 import type { StreamEntry } from "../stream/entries.js";
 import { Acknowledger } from "./acknowledger.js";
 import { BatchWriter, CLEAN, type BatchOutcome } from "./batch.js";
-import type { FlusherEvents, FlusherOptions, RowWriter } from "./options.js";
+import type { FlusherEvents, FlusherOptions, Resequencer, RowWriter } from "./options.js";
 import { StreamReader } from "./reader.js";
 
 export class Flusher {
@@ -48,9 +48,11 @@ export class Flusher {
     private readonly options: FlusherOptions,
     private readonly logger: Logger,
     private readonly events: FlusherEvents,
+    /** Renumbers a message whose seq Cassandra holds for another one (docs/durability.md, "No seq reused"). */
+    resequencer?: Resequencer,
   ) {
     this.reader = new StreamReader(redis, keys, options, logger);
-    this.batches = new BatchWriter(rows, new Acknowledger(redis, keys, options, logger, events), options, logger, events);
+    this.batches = new BatchWriter(rows, new Acknowledger(redis, keys, options, logger, events), options, logger, events, resequencer);
   }
 
   /** Creates the consumer group on every shard stream (and the streams), if missing. */

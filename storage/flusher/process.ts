@@ -15,7 +15,8 @@ import { createCassandraClient } from "../cassandra/client.js";
 import { DEFAULT_WRITE_OPTIONS, Timeline, WRITE_STRATEGIES } from "../cassandra/timeline.js";
 import { readStorageConfig } from "../config.js";
 import { RedisKeys } from "../keys.js";
-import { createRedisClient } from "../redis-client.js";
+import { createRedisClient, duplicateClient } from "../redis-client.js";
+import { MessageBuffer } from "../stream/producer.js";
 import { registerStreamBacklogGauge } from "../stream/backlog.js";
 import { Flusher } from "./flusher.js";
 import { startFlusherHttp } from "./http.js";
@@ -63,7 +64,11 @@ export async function runFlusherProcess({ wrapRows = (timeline) => timeline }: F
   const flushSeconds = new Histogram({ name: "chat_flush_batch_seconds", help: "Time to write and acknowledge one batch", buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] });
   registerStreamBacklogGauge(registry, redis, keys);
 
-  const rows = wrapRows(new Timeline(cassandra, config.stream.bucketWidthInMs, writeOptions));
+  const timeline = new Timeline(cassandra, config.stream.bucketWidthInMs, writeOptions);
+  const rows = wrapRows(timeline);
+  // Its own connection: the reader's may be held by a blocking XREADGROUP.
+  const renumbering = duplicateClient(redis, { name: "redis-resequence", onError: (error, client) => logger.warn({ err: error, client }, "redis connection error") });
+  const resequencer = new MessageBuffer(renumbering, keys, config.stream, timeline);
   const flusher = new Flusher(redis, keys, rows, options, logger, {
     flushed(count, seconds) {
       flushed.inc(count);
@@ -71,7 +76,7 @@ export async function runFlusherProcess({ wrapRows = (timeline) => timeline }: F
     },
     failed: () => flushFailures.inc(),
     deadLettered: (count) => deadLettered.inc(count),
-  });
+  }, resequencer);
 
   const stop = new AbortController();
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => stop.abort());
@@ -83,5 +88,5 @@ export async function runFlusherProcess({ wrapRows = (timeline) => timeline }: F
   await flusher.run(stop.signal);
   logger.info("flusher stopping");
   http.close();
-  await Promise.allSettled([cassandra.shutdown(), redis.quit()]);
+  await Promise.allSettled([cassandra.shutdown(), redis.quit(), renumbering.quit()]);
 }

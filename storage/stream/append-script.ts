@@ -35,43 +35,52 @@ local function currentRun(runKey, ttl)
 end
 `;
 
-export const APPEND_SCRIPT = `${CURRENT_RUN}
+/**
+ * Assigns the room's next seq, its ts and id, and stores the message: stream entry, recent
+ * history, idempotency receipt. KEYS 1..4 as in APPEND_SCRIPT. Returns "<id> <seq> <ts>".
+ */
+const SEQUENCE = `
+local function sequence(head, idPart, idempotencyTtl, recentTtl)
+  local time = redis.call('TIME')
+  local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  local last = tonumber(redis.call('HGET', KEYS[2], 'ts') or '0')
+  if now < last then now = last end
+  local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
+  redis.call('HSET', KEYS[2], 'ts', string.format('%.0f', now))
+
+  -- id: 10 chars of ms time, 6 chars of the room's seq (mod 32^6), then idPart's 10 random chars.
+  -- Within a room, ts never decreases and seq increases, so ids sort in send order even inside
+  -- one millisecond, which random bits alone would not give.
+  local alphabet = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
+  local function base32(value, width)
+    local digits = {}
+    for i = width, 1, -1 do
+      local digit = value % 32
+      digits[i] = string.sub(alphabet, digit + 1, digit + 1)
+      value = (value - digit) / 32
+    end
+    return table.concat(digits)
+  end
+  local id = base32(now, 10) .. base32(seq % 1073741824, 6) .. idPart
+  local seqText = string.format('%.0f', seq)
+  local tsText = string.format('%.0f', now)
+  local json = head .. ',"id":"' .. id .. '","seq":' .. seqText .. ',"ts":' .. tsText .. '}'
+
+  redis.call('XADD', KEYS[3], '*', 'm', json)
+  redis.call('ZADD', KEYS[4], seq, json)
+  redis.call('PEXPIRE', KEYS[4], recentTtl)
+  local receipt = id .. ' ' .. seqText .. ' ' .. tsText
+  redis.call('SET', KEYS[1], receipt, 'PX', idempotencyTtl)
+  return receipt
+end
+`;
+
+export const APPEND_SCRIPT = `${CURRENT_RUN}${SEQUENCE}
 local prior = redis.call('GET', KEYS[1])
 if prior then return {'duplicate', prior} end
 if redis.call('HGET', KEYS[2], 'run') ~= currentRun(KEYS[5], ARGV[6]) then return {'unseeded'} end
 if redis.call('XLEN', KEYS[3]) >= tonumber(ARGV[4]) then return {'full'} end
-
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local last = tonumber(redis.call('HGET', KEYS[2], 'ts') or '0')
-if now < last then now = last end
-local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
-redis.call('HSET', KEYS[2], 'ts', string.format('%.0f', now))
-
--- id: 10 chars of ms time, 6 chars of the room's seq (mod 32^6), then ARGV[2]'s 10 random chars.
--- Within a room, ts never decreases and seq increases, so ids sort in send order even inside
--- one millisecond, which random bits alone would not give.
-local alphabet = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
-local function base32(value, width)
-  local digits = {}
-  for i = width, 1, -1 do
-    local digit = value % 32
-    digits[i] = string.sub(alphabet, digit + 1, digit + 1)
-    value = (value - digit) / 32
-  end
-  return table.concat(digits)
-end
-local id = base32(now, 10) .. base32(seq % 1073741824, 6) .. ARGV[2]
-local seqText = string.format('%.0f', seq)
-local tsText = string.format('%.0f', now)
-local json = ARGV[1] .. ',"id":"' .. id .. '","seq":' .. seqText .. ',"ts":' .. tsText .. '}'
-
-redis.call('XADD', KEYS[3], '*', 'm', json)
-redis.call('ZADD', KEYS[4], seq, json)
-redis.call('PEXPIRE', KEYS[4], ARGV[5])
-local receipt = id .. ' ' .. seqText .. ' ' .. tsText
-redis.call('SET', KEYS[1], receipt, 'PX', ARGV[3])
-return {'ok', receipt}
+return {'ok', sequence(ARGV[1], ARGV[2], ARGV[3], ARGV[5])}
 `;
 
 /**
@@ -91,4 +100,25 @@ if stored > seq then redis.call('HSET', KEYS[1], 'seq', string.format('%.0f', st
 if storedTs > ts then redis.call('HSET', KEYS[1], 'ts', string.format('%.0f', storedTs)) end
 redis.call('HSET', KEYS[1], 'run', currentRun(KEYS[2], ARGV[3]))
 return 1
+`;
+
+/**
+ * Gives a stored message a new seq after the flusher found its seq already taken in Cassandra
+ * by another message (a Redis that lost state handed it out again, and the other message's
+ * write landed after the room was re-seeded: docs/durability.md, "No seq reused"). In one step:
+ * the old entry leaves the stream (XACK + XDEL) and the recent history, the message is appended
+ * again with the room's next seq, a new id and ts, and its idempotency record now answers the
+ * new receipt. Answers "gone" when the old entry is no longer pending (another flusher did it).
+ *
+ * KEYS: as APPEND_SCRIPT
+ * ARGV: 1 message head (as the append's), 2 random id part, 3 idempotency TTL ms, 4 run-key TTL
+ *       ms, 5 recent-zset TTL ms, 6 old entry id, 7 consumer group, 8 old entry's JSON
+ * Returns: {"ok", receipt} | {"unseeded"} | {"gone"}
+ */
+export const RESEQUENCE_SCRIPT = `${CURRENT_RUN}${SEQUENCE}
+if redis.call('HGET', KEYS[2], 'run') ~= currentRun(KEYS[5], ARGV[4]) then return {'unseeded'} end
+if redis.call('XACK', KEYS[3], ARGV[7], ARGV[6]) == 0 then return {'gone'} end
+redis.call('XDEL', KEYS[3], ARGV[6])
+redis.call('ZREM', KEYS[4], ARGV[8])
+return {'ok', sequence(ARGV[1], ARGV[2], ARGV[3], ARGV[5])}
 `;

@@ -8,7 +8,8 @@ import type { StreamConfig } from "../config.js";
 import type { RedisKeys } from "../keys.js";
 import { encodeMessageHead, type ChatMessage, type NewMessage, type SendReceipt } from "../message.js";
 import type { RedisClient } from "../redis-client.js";
-import { APPEND_SCRIPT, SEED_SCRIPT } from "./append-script.js";
+import { APPEND_SCRIPT, RESEQUENCE_SCRIPT, SEED_SCRIPT } from "./append-script.js";
+import type { StreamEntry } from "./entries.js";
 import { SendRateLimiter, type SendRateLimit } from "./send-rate.js";
 
 export type { SendRateLimit } from "./send-rate.js";
@@ -56,6 +57,7 @@ const MAX_SEED_ATTEMPTS = 3;
 interface WithAppendScripts {
   chatAppend(...keysThenArgs: (string | number)[]): unknown;
   chatSeedRoom(...keysThenArgs: (string | number)[]): unknown;
+  chatResequence(...keysThenArgs: (string | number)[]): unknown;
 }
 
 type ScriptReply = [string, string?];
@@ -75,6 +77,7 @@ export class MessageBuffer {
   ) {
     redis.defineCommand("chatAppend", { numberOfKeys: 5, lua: APPEND_SCRIPT });
     redis.defineCommand("chatSeedRoom", { numberOfKeys: 2, lua: SEED_SCRIPT });
+    redis.defineCommand("chatResequence", { numberOfKeys: 5, lua: RESEQUENCE_SCRIPT });
     this.scripted = redis as unknown as WithAppendScripts;
     this.rateLimiter = sendRate && sendRate.perSecond > 0 ? new SendRateLimiter(redis, sendRate) : undefined;
   }
@@ -132,13 +135,7 @@ export class MessageBuffer {
    * replicas, and its receipt is only handed out once they have it.
    */
   private async runAppend(message: NewMessage, head: string, idPart: string): Promise<ScriptReply> {
-    const keys = [
-      this.keys.idempotency(message.from, message.room, message.clientId),
-      this.keys.roomMeta(message.room),
-      this.keys.streamOf(message.room),
-      this.keys.roomRecent(message.room),
-      this.keys.shardRun(this.keys.shardOf(message.room)),
-    ];
+    const keys = this.scriptKeys(message);
     const args = [head, idPart, this.config.idempotencyTtlInMs, this.config.maxEntriesPerShard, RECENT_TTL_IN_MS, RUN_KEY_TTL_IN_MS];
     if (this.ackReplicas.count === 0) return (await this.scripted.chatAppend(...keys, ...args)) as ScriptReply;
     const pipeline = this.redis.pipeline();
@@ -148,6 +145,34 @@ export class MessageBuffer {
     const stored = reply[0] === "ok" || reply[0] === "duplicate";
     if (stored && replicas < this.ackReplicas.count) throw new NotReplicatedError(replicas, this.ackReplicas.count);
     return reply;
+  }
+
+  /**
+   * The flusher's way out of a seq conflict (RESEQUENCE_SCRIPT): the message stored in `entry`
+   * is appended again under the room's next seq and the old entry leaves the stream (pending in
+   * `group`). Resolves with the new receipt, or undefined when the entry was already gone.
+   */
+  async resequence(entry: StreamEntry, message: ChatMessage, group: string): Promise<SendReceipt | undefined> {
+    const head = encodeMessageHead(message);
+    const keys = this.scriptKeys(message);
+    for (let attempt = 0; ; attempt++) {
+      const args = [head, randomIdPart(), this.config.idempotencyTtlInMs, RUN_KEY_TTL_IN_MS, RECENT_TTL_IN_MS, entry.id, group, entry.payload ?? ""];
+      const reply = (await this.scripted.chatResequence(...keys, ...args)) as ScriptReply;
+      if (reply[0] === "ok") return parseReceipt(reply[1]);
+      if (reply[0] === "gone") return undefined;
+      if (reply[0] !== "unseeded" || attempt >= MAX_SEED_ATTEMPTS) throw new Error(`resequence script answered ${JSON.stringify(reply)}`);
+      await this.seedRoom(message.room);
+    }
+  }
+
+  private scriptKeys(message: NewMessage): string[] {
+    return [
+      this.keys.idempotency(message.from, message.room, message.clientId),
+      this.keys.roomMeta(message.room),
+      this.keys.streamOf(message.room),
+      this.keys.roomRecent(message.room),
+      this.keys.shardRun(this.keys.shardOf(message.room)),
+    ];
   }
 
   /** The first receipt of this (from, room, clientId), once replicated as required; undefined if never stored. */
