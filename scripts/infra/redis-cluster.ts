@@ -235,7 +235,13 @@ export async function startRedisCluster(options: RedisClusterOptions): Promise<R
 
   try {
     await Promise.all(nodes.map((node) => waitFor(`redis ${node.address}`, () => ask(node, async (client) => (await client.ping()) === "PONG"), { timeoutInMs: readyTimeoutInMs, process: node.process })));
-    await run("redis-cli", ["--cluster", "create", ...cluster.seeds, "--cluster-replicas", String(replicasPerPrimary), "--cluster-yes"], { timeout: readyTimeoutInMs });
+    // Restarted on the data of an earlier run (npm start again): nodes.conf already holds the cluster.
+    const known = await Promise.all(nodes.map((node) => ask(node, async (client) => Number(parseInfo((await client.call("cluster", "info")) as string).cluster_known_nodes))));
+    if (known.every((n) => n === 1)) {
+      await run("redis-cli", ["--cluster", "create", ...cluster.seeds, "--cluster-replicas", String(replicasPerPrimary), "--cluster-yes"], { timeout: readyTimeoutInMs });
+    } else if (!known.every((n) => n === count)) {
+      throw new Error(`the Redis nodes in ${dir} hold parts of different clusters (known nodes: ${known.join(", ")}); delete that directory to start afresh`);
+    }
     await cluster.waitUntilHealthy();
     // Every node must see the whole cluster (ids and roles) before anyone relies on the topology.
     await waitFor("redis cluster topology", async () => {
