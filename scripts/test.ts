@@ -42,7 +42,8 @@ try {
   const storeOptions = { dir, cassandraNativePort: await freePort(), cassandraStoragePort: await freePort(), log };
   if (redisMode === "cluster" && !redisClusterNodes) {
     if (cassandra) {
-      const redisCluster = await startRedisCluster({ dir: join(dir, "redis-cluster") });
+      // The node timeout startClusterStores uses too: a loaded machine's pauses are not a dead primary.
+      const redisCluster = await startRedisCluster({ dir: join(dir, "redis-cluster"), nodeTimeoutInMs: 5000 });
       stores = redisCluster;
       redisClusterNodes = redisCluster.seeds.join(",");
     } else {
