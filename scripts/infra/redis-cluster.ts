@@ -242,7 +242,10 @@ export async function startRedisCluster(options: RedisClusterOptions): Promise<R
     } else if (!known.every((n) => n === count)) {
       throw new Error(`the Redis nodes in ${dir} hold parts of different clusters (known nodes: ${known.join(", ")}); delete that directory to start afresh`);
     }
-    await cluster.waitUntilHealthy();
+    await cluster.waitUntilHealthy().catch((error: Error) => {
+      const hint = known.every((n) => n === count) ? `; the cluster was restored from ${dir}: if an earlier run used other ports, delete that directory` : "";
+      throw new Error(`${error.message}${hint}`);
+    });
     // Every node must see the whole cluster (ids and roles) before anyone relies on the topology.
     await waitFor("redis cluster topology", async () => {
       const owners = await topology();
