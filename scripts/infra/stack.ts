@@ -11,7 +11,7 @@ import { startFlusher, startSocketNode, type AppProcess } from "./apps.js";
 import { ensureCassandraJars, LOCAL_DATA_CENTER, startCassandra, type CassandraNode } from "./cassandra.js";
 import { startGateway, type Gateway } from "./haproxy.js";
 import { ensureDebianPackages } from "./install.js";
-import { freePort } from "./process.js";
+import { freePort, waitFor } from "./process.js";
 import { startRedis, type AppendFsync, type RedisServer } from "./redis.js";
 import { startRedisCluster, type RedisCluster } from "./redis-cluster.js";
 
@@ -130,6 +130,9 @@ export async function startApps({ dir, env, nodeCount, gatewayPort, gatewayHost 
 
   const [flusher, ...nodes] = await allOrStopAll([startTheFlusher(), ...nodeNames.map((_, i) => startNode(i))]);
   try {
+    // A node listens before its Redis clients are ready (a Cluster client first learns the slots);
+    // a gateway started then marks it down on its first check and sends every new session elsewhere.
+    await Promise.all(nodes.map((node, i) => waitFor(`${nodeNames[i]} /readyz`, async () => (await fetch(`http://127.0.0.1:${node.port}/readyz`)).status === 200, { timeoutInMs: 30_000, process: node.process })));
     const gateway = await startGateway({ bindHost: gatewayHost, bindPort: gatewayPort, backends: nodeNames.map((name, i) => ({ name, host: "127.0.0.1", port: nodePorts[i]! })) }, join(dir, "gateway"));
     const apps: Apps = {
       nodes,
