@@ -21,6 +21,8 @@ export interface RedisClusterOptions {
   replicasPerPrimary?: number;
   /** Client ports, one per node (primaries × (1 + replicasPerPrimary)); free ports when absent. */
   ports?: number[];
+  /** Cluster bus ports, one per node; free ports when absent (port + 10000 may be taken or beyond 65535). */
+  busPorts?: number[];
   appendFsync?: AppendFsync;
   /** cluster-node-timeout: how long a primary must be unreachable before its replica takes over. */
   nodeTimeoutInMs?: number;
@@ -84,10 +86,12 @@ export async function startRedisCluster(options: RedisClusterOptions): Promise<R
   const { dir, primaries = 3, replicasPerPrimary = 1, appendFsync = "everysec", nodeTimeoutInMs = 2000, host = "127.0.0.1", readyTimeoutInMs = 30_000 } = options;
   const count = primaries * (1 + replicasPerPrimary);
   if (primaries < 3) throw new Error(`a Redis Cluster needs at least 3 primaries, got ${primaries}`);
-  if (options.ports && options.ports.length !== count) throw new Error(`ports: ${count} needed (${primaries} primaries × ${1 + replicasPerPrimary}), got ${options.ports.length}`);
-  const taken = new Set<number>(options.ports ?? []);
+  for (const [name, given] of [["ports", options.ports], ["busPorts", options.busPorts]] as const) {
+    if (given && given.length !== count) throw new Error(`${name}: ${count} needed (${primaries} primaries × ${1 + replicasPerPrimary}), got ${given.length}`);
+  }
+  const taken = new Set<number>([...(options.ports ?? []), ...(options.busPorts ?? [])]);
   const ports = options.ports ?? (await distinctFreePorts(count, taken, host));
-  const busPorts = await distinctFreePorts(count, taken, host);
+  const busPorts = options.busPorts ?? (await distinctFreePorts(count, taken, host));
 
   const launch = (port: number, busPort: number, dataDir: string) =>
     startProcess({
@@ -231,8 +235,17 @@ export async function startRedisCluster(options: RedisClusterOptions): Promise<R
 
   try {
     await Promise.all(nodes.map((node) => waitFor(`redis ${node.address}`, () => ask(node, async (client) => (await client.ping()) === "PONG"), { timeoutInMs: readyTimeoutInMs, process: node.process })));
-    await run("redis-cli", ["--cluster", "create", ...cluster.seeds, "--cluster-replicas", String(replicasPerPrimary), "--cluster-yes"], { timeout: readyTimeoutInMs });
-    await cluster.waitUntilHealthy();
+    // Restarted on the data of an earlier run (npm start again): nodes.conf already holds the cluster.
+    const known = await Promise.all(nodes.map((node) => ask(node, async (client) => Number(parseInfo((await client.call("cluster", "info")) as string).cluster_known_nodes))));
+    if (known.every((n) => n === 1)) {
+      await run("redis-cli", ["--cluster", "create", ...cluster.seeds, "--cluster-replicas", String(replicasPerPrimary), "--cluster-yes"], { timeout: readyTimeoutInMs });
+    } else if (!known.every((n) => n === count)) {
+      throw new Error(`the Redis nodes in ${dir} hold parts of different clusters (known nodes: ${known.join(", ")}); delete that directory to start afresh`);
+    }
+    await cluster.waitUntilHealthy().catch((error: Error) => {
+      const hint = known.every((n) => n === count) ? `; the cluster was restored from ${dir}: if an earlier run used other ports, delete that directory` : "";
+      throw new Error(`${error.message}${hint}`);
+    });
     // Every node must see the whole cluster (ids and roles) before anyone relies on the topology.
     await waitFor("redis cluster topology", async () => {
       const owners = await topology();

@@ -113,10 +113,18 @@ test("kill -9 of a primary: its replica is promoted and still has the primary's 
   assert.equal(await onNode(promoted, (redis) => redis.get(key)), "after the failover");
 });
 
-test("stop() leaves no redis-server process behind", async () => {
+test("stop() leaves no redis-server process behind, and a start on the same data finds the cluster and its keys", async () => {
   const pids = cluster.nodes.map((node) => node.process.child.pid!);
   await cluster.stop();
   for (const pid of pids) {
     assert.throws(() => process.kill(pid, 0), { code: "ESRCH" }, `redis-server ${pid} still exists`);
   }
+  client.disconnect();
+
+  // npm start run again: same ports, same directory, so nodes.conf and the AOFs are reused.
+  cluster = await startRedisCluster({ dir, ports: cluster.nodes.map((node) => node.port), busPorts: cluster.nodes.map((node) => node.busPort), nodeTimeoutInMs: 2000 });
+  client = new Cluster([{ host: "127.0.0.1", port: cluster.nodes[0]!.port }]);
+  client.on("error", () => undefined);
+  assert.equal((await cluster.topology()).length, 3);
+  assert.equal(await client.get("failover:key"), "after the failover");
 });
