@@ -17,6 +17,7 @@ import { MessageBuffer } from "../storage/stream/producer.js";
 import { TokenVerifier } from "./auth/tokens.js";
 import { ChatService } from "./chat/service.js";
 import { readServerConfig } from "./config.js";
+import { RoomCatchUp } from "./fanout/catch-up.js";
 import { installFanout } from "./fanout/install.js";
 import { mountApiRoutes } from "./http/api.js";
 import { mountProbeRoutes } from "./http/routes.js";
@@ -34,6 +35,9 @@ import { createRealtime, onConnection } from "./realtime/io.js";
 import { Presence } from "./realtime/presence.js";
 import { loadNativeUws } from "./realtime/uws.js";
 import { createShutdown } from "./shutdown.js";
+
+/** How often a node checks its rooms for messages its subscription missed. */
+const ROOM_CATCH_UP_INTERVAL_MS = 2000;
 
 const uws = loadNativeUws();
 const config = readServerConfig(new EnvReader());
@@ -70,14 +74,18 @@ const verifier = TokenVerifier.fromConfig(config.jwt);
 const realtimeOptions = { nodeName: config.nodeName, acceptsClients: () => !draining, allowedOrigins: config.allowedOrigins, verifier, metrics, logger };
 const io = createRealtime(app, realtimeOptions);
 // Fan-out: this node's sockets, and the other nodes through Redis.
-const publisher = installFanout({ io, app, pubClient: redis, subClient: subscriber, keys, metrics });
+// Pub/sub loses what is published while a node's subscription is down (a failover): every
+// ROOM_CATCH_UP_INTERVAL_MS the node pushes what its rooms' sockets missed (fanout/catch-up.ts).
+const history = new History(redis, keys, timeline);
+const catchUp = new RoomCatchUp(io, history, logger, ROOM_CATCH_UP_INTERVAL_MS);
+const publisher = installFanout({ io, app, pubClient: redis, subClient: subscriber, keys, metrics, onMessageDelivered: (room, seq) => catchUp.onDelivered(room, seq) });
 
 // The chat itself
 const presence = new Presence(redis, keys, config.nodeName, config.presenceTtlInMs);
 const chat = new ChatService({
   publisher,
   log: new MessageBuffer(redis, keys, storage.stream, timeline, { perSecond: config.limits.sendsPerSecond, burst: config.limits.sendBurst }, { count: storage.redis.ackReplicas, timeoutInMs: storage.redis.ackTimeoutInMs }),
-  history: new History(redis, keys, timeline),
+  history,
   userRooms: new UserRooms(cassandra),
   limits: config.limits,
   metrics,
@@ -107,6 +115,7 @@ onConnection(io, events, realtimeOptions, (principal, rooms) => {
     void update.finally(() => presenceUpdates.delete(update));
   }
 });
+catchUp.start();
 presence.start(
   (change) => publisher.presence(change),
   (error) => logger.warn({ err: error }, "presence heartbeat failed"),
@@ -124,6 +133,7 @@ const shutdown = createShutdown({
   markDraining: () => (draining = true),
   async closeResources() {
     presence.stop();
+    catchUp.stop();
     if (listenSocket) uws.us_listen_socket_close(listenSocket as never);
     await Promise.allSettled(presenceUpdates);
     io.close();

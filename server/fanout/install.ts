@@ -24,15 +24,20 @@ export interface FanoutOptions {
   subClient: RedisClient;
   keys: RedisKeys;
   metrics: PublisherMetrics;
+  /** Told of every chat message delivered to this node's sockets (the room catch-up's input). */
+  onMessageDelivered?: (room: string, seq: number) => void;
 }
 
-export function installFanout({ io, app, pubClient, subClient, keys, metrics }: FanoutOptions): RoomPublisher {
+export function installFanout({ io, app, pubClient, subClient, keys, metrics, onMessageDelivered }: FanoutOptions): RoomPublisher {
   // Same client kind for both (one factory); a Cluster gets the sharded adapter.
   if (pubClient instanceof Cluster && subClient instanceof Cluster) io.adapter(shardedFanout(pubClient, subClient, keys.fanoutChannelPrefix()));
   else if (!(pubClient instanceof Cluster) && !(subClient instanceof Cluster)) io.adapter(redisFanout(pubClient, subClient, keys.fanoutChannelPrefix()));
   else throw new Error("fan-out needs two Redis clients of the same kind (both Cluster or both single)");
   // After the adapter: installRoomBroadcast checks the namespace's adapter instance, which
   // io.adapter() replaces; the Redis adapter's broadcast ends in the patched local one.
-  installRoomBroadcast(io, app);
+  installRoomBroadcast(io, app, onMessageDelivered && ((room, packet) => {
+    const data = packet["data"];
+    if (Array.isArray(data) && data[0] === "message" && typeof (data[1] as { seq?: unknown } | undefined)?.seq === "number") onMessageDelivered(room, (data[1] as { seq: number }).seq);
+  }));
   return new SocketIoRoomPublisher(io, metrics);
 }
