@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ConfigError, EnvReader } from "../common/env.js";
 import { readStorageConfig } from "./config.js";
 
@@ -22,4 +25,15 @@ test("a bad seed node, ack setting or prefix names its key", () => {
   assert.throws(() => read({ CHAT_ACK_REPLICAS: "-1" }), /CHAT_ACK_REPLICAS/);
   assert.throws(() => read({ CHAT_ACK_TIMEOUT_MS: "0" }), /CHAT_ACK_TIMEOUT_MS/);
   assert.throws(() => read({ CHAT_REDIS_PREFIX: "{chat}:" }), /CHAT_REDIS_PREFIX/);
+});
+
+test("TLS: off by default, system CAs or a CA file read at boot; a bad CA setting names its key", () => {
+  assert.equal(read({}).tls, undefined);
+  assert.deepEqual(read({ CHAT_REDIS_TLS: "true" }).tls, { ca: undefined });
+  const caFile = join(mkdtempSync(join(tmpdir(), "chat-config-")), "ca.crt");
+  writeFileSync(caFile, "-----BEGIN CERTIFICATE-----\n");
+  assert.deepEqual(read({ CHAT_REDIS_TLS: "true", CHAT_REDIS_TLS_CA_FILE: caFile }).tls, { ca: "-----BEGIN CERTIFICATE-----\n" });
+  assert.throws(() => read({ CHAT_REDIS_TLS: "true", CHAT_REDIS_TLS_CA_FILE: `${caFile}.missing` }), /CHAT_REDIS_TLS_CA_FILE cannot be read: ENOENT/);
+  assert.throws(() => read({ CHAT_REDIS_TLS_CA_FILE: caFile }), /CHAT_REDIS_TLS is not true/);
+  assert.throws(() => read({ CHAT_REDIS_TLS: "yes" }), /CHAT_REDIS_TLS must be true or false/);
 });

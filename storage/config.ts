@@ -2,6 +2,7 @@
  * Settings of the write path and the stores, shared by socket nodes, the flusher and the
  * migration script. Defaults are for the local cluster that `npm start` runs.
  */
+import { readFileSync } from "node:fs";
 import { ConfigError, EnvReader } from "../common/env.js";
 
 export const CONSISTENCY_LEVELS = ["ONE", "LOCAL_ONE", "QUORUM", "LOCAL_QUORUM", "ALL"] as const;
@@ -22,6 +23,11 @@ export interface RedisConfig {
   clusterNodes: RedisNodeAddress[] | undefined;
   /** Password of the cluster's nodes (CHAT_REDIS_PASSWORD); a single Redis takes it in its URL. */
   password: string | undefined;
+  /**
+   * CHAT_REDIS_TLS=true: connect over TLS (a single Redis may also say so with rediss://),
+   * trusting the PEM CA in CHAT_REDIS_TLS_CA_FILE (read at boot), or the system CAs without it.
+   */
+  tls: { ca: string | undefined } | undefined;
   /** Prefix of every key this product writes, so several clusters or test runs share one Redis. */
   keyPrefix: string;
   /**
@@ -115,10 +121,25 @@ function readRedisConfig(env: EnvReader): RedisConfig {
     url: env.string("CHAT_REDIS_URL", "redis://127.0.0.1:6379"),
     clusterNodes: seeds.length === 0 ? undefined : seeds.map((seed) => parseNodeAddress("CHAT_REDIS_CLUSTER_NODES", seed)),
     password: env.optionalString("CHAT_REDIS_PASSWORD"),
+    tls: readTls(env),
     keyPrefix,
     ackReplicas: env.integer("CHAT_ACK_REPLICAS", 0, { min: 0, max: 16 }),
     ackTimeoutInMs: env.integer("CHAT_ACK_TIMEOUT_MS", 1000, { min: 1, max: 60_000 }),
   };
+}
+
+function readTls(env: EnvReader): RedisConfig["tls"] {
+  const caFile = env.optionalString("CHAT_REDIS_TLS_CA_FILE");
+  if (!env.boolean("CHAT_REDIS_TLS", false)) {
+    if (caFile !== undefined) throw new ConfigError("CHAT_REDIS_TLS_CA_FILE is set but CHAT_REDIS_TLS is not true");
+    return undefined;
+  }
+  if (caFile === undefined) return { ca: undefined };
+  try {
+    return { ca: readFileSync(caFile, "utf8") };
+  } catch (error) {
+    throw new ConfigError(`CHAT_REDIS_TLS_CA_FILE cannot be read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
 }
 
 /** "host:port" (IPv6 as "[addr]:port"), or a ConfigError naming `key`. */

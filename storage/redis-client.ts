@@ -30,16 +30,17 @@ export interface RedisClientOptions {
 
 export function createRedisClient(config: RedisConfig, options: RedisClientOptions): RedisClient {
   const { maxRetriesPerRequest = 20, autoPipelining = false, lazyConnect = false } = options;
+  const tls = config.tls === undefined ? {} : { tls: config.tls.ca === undefined ? {} : { ca: config.tls.ca } };
   const client: RedisClient =
     config.clusterNodes === undefined
-      ? new Redis(config.url, { maxRetriesPerRequest, enableAutoPipelining: autoPipelining, lazyConnect })
+      ? new Redis(config.url, { maxRetriesPerRequest, enableAutoPipelining: autoPipelining, lazyConnect, ...tls })
       : new Cluster(config.clusterNodes, {
           // Sharded pub/sub (SSUBSCRIBE, the sharded socket.io adapter) only works through a
           // Cluster client with sharded subscribers: without them it fails silently with MOVED.
           shardedSubscribers: true,
           enableAutoPipelining: autoPipelining,
           lazyConnect,
-          redisOptions: { maxRetriesPerRequest, ...(config.password === undefined ? {} : { password: config.password }) },
+          redisOptions: { maxRetriesPerRequest, ...tls, ...(config.password === undefined ? {} : { password: config.password }) },
         });
   client.on("error", (error: Error) => options.onError(error, options.name));
   return client;

@@ -7,7 +7,8 @@ import { randomFillSync } from "node:crypto";
 import type { StreamConfig } from "../config.js";
 import type { RedisKeys } from "../keys.js";
 import { encodeMessageHead, type ChatMessage, type NewMessage, type SendReceipt } from "../message.js";
-import type { RedisClient } from "../redis-client.js";
+import type { ChainableCommander } from "ioredis";
+import { isCluster, type RedisClient } from "../redis-client.js";
 import { APPEND_SCRIPT, RESEQUENCE_SCRIPT, SEED_SCRIPT } from "./append-script.js";
 import type { StreamEntry } from "./entries.js";
 import { SendRateLimiter, type SendRateLimit } from "./send-rate.js";
@@ -50,6 +51,8 @@ const RECENT_TTL_IN_MS = 7 * 24 * 60 * 60 * 1000;
  * below cluster-node-timeout, so a promoted replica never trusts its former primary's run.
  */
 const RUN_KEY_TTL_IN_MS = 500;
+/** A pipeline answered MOVED is sent again after a slot-map refresh at most this often. */
+const MAX_REDIRECTIONS = 3;
 /** Seeding and appending again is retried this often when the run keeps changing (a flapping Redis). */
 const MAX_SEED_ATTEMPTS = 3;
 
@@ -138,10 +141,11 @@ export class MessageBuffer {
     const keys = this.scriptKeys(message);
     const args = [head, idPart, this.config.idempotencyTtlInMs, this.config.maxEntriesPerShard, RECENT_TTL_IN_MS, RUN_KEY_TTL_IN_MS];
     if (this.ackReplicas.count === 0) return (await this.scripted.chatAppend(...keys, ...args)) as ScriptReply;
-    const pipeline = this.redis.pipeline();
-    (pipeline as unknown as WithAppendScripts).chatAppend(...keys, ...args);
-    pipeline.call("wait", this.ackReplicas.count, this.ackReplicas.timeoutInMs);
-    const [reply, replicas] = unwrapPipeline(await pipeline.exec()) as [ScriptReply, number];
+    const [reply, replicas] = (await this.execPipeline(() => {
+      const pipeline = this.redis.pipeline();
+      (pipeline as unknown as WithAppendScripts).chatAppend(...keys, ...args);
+      return pipeline.call("wait", this.ackReplicas.count, this.ackReplicas.timeoutInMs);
+    })) as [ScriptReply, number];
     const stored = reply[0] === "ok" || reply[0] === "duplicate";
     if (stored && replicas < this.ackReplicas.count) throw new NotReplicatedError(replicas, this.ackReplicas.count);
     return reply;
@@ -182,10 +186,26 @@ export class MessageBuffer {
       const text = await this.redis.get(key);
       return text === null ? undefined : parseReceipt(text);
     }
-    const [text, replicas] = unwrapPipeline(await this.redis.pipeline().get(key).call("wait", this.ackReplicas.count, this.ackReplicas.timeoutInMs).exec()) as [string | null, number];
+    const [text, replicas] = (await this.execPipeline(() => this.redis.pipeline().get(key).call("wait", this.ackReplicas.count, this.ackReplicas.timeoutInMs))) as [string | null, number];
     if (text === null) return undefined;
     if (replicas < this.ackReplicas.count) throw new NotReplicatedError(replicas, this.ackReplicas.count);
     return parseReceipt(text);
+  }
+
+  /**
+   * Runs a [keyed command, WAIT] pipeline. ioredis follows a MOVED answer in a Cluster pipeline
+   * only when every command of it got the same error, and WAIT (keyless) never does, so after
+   * a failover such a pipeline would keep going to the former primary of the slot: on MOVED the
+   * slot map is refreshed and the pipeline sent again (the keyed command did not run there).
+   */
+  private async execPipeline(build: () => ChainableCommander): Promise<unknown[]> {
+    for (let attempt = 0; ; attempt++) {
+      const results = await build().exec();
+      const moved = results?.find(([error]) => error instanceof Error && error.message.startsWith("MOVED "));
+      if (moved === undefined || !isCluster(this.redis) || attempt >= MAX_REDIRECTIONS) return unwrapPipeline(results);
+      const cluster = this.redis;
+      await new Promise<void>((resolve) => cluster.refreshSlotsCache(() => resolve()));
+    }
   }
 
   private async seedRoom(room: string): Promise<void> {

@@ -25,7 +25,7 @@ const newRoom: LatestSeqSource = { latestOf: async () => ({ seq: 0, ts: 0 }) };
 before(async () => {
   // A long node timeout: the paused replica must not be failed over or forgotten meanwhile.
   cluster = await startRedisCluster({ dir, primaries: 3, replicasPerPrimary: 1, appendFsync: "everysec", nodeTimeoutInMs: 15_000 });
-  const config = { url: "", clusterNodes: cluster.seeds.map((seed) => parseNodeAddress("seed", seed)), password: undefined, keyPrefix: "t:", ackReplicas: 1, ackTimeoutInMs: 300 };
+  const config = { url: "", clusterNodes: cluster.seeds.map((seed) => parseNodeAddress("seed", seed)), password: undefined, tls: undefined, keyPrefix: "t:", ackReplicas: 1, ackTimeoutInMs: 300 };
   client = createRedisClient(config, { name: "test", onError: (error) => clientErrors.push(error), maxRetriesPerRequest: 2 });
 });
 

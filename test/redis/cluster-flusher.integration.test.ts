@@ -39,7 +39,7 @@ const connect = () => {
 
 before(async () => {
   cluster = await startRedisCluster({ dir, primaries: 3, replicasPerPrimary: 1, appendFsync: "everysec", nodeTimeoutInMs: 5000 });
-  config = { url: "", clusterNodes: cluster.seeds.map((seed) => parseNodeAddress("seed", seed)), password: undefined, keyPrefix: uniquePrefix(), ackReplicas: 0, ackTimeoutInMs: 1000 };
+  config = { url: "", clusterNodes: cluster.seeds.map((seed) => parseNodeAddress("seed", seed)), password: undefined, tls: undefined, keyPrefix: uniquePrefix(), ackReplicas: 0, ackTimeoutInMs: 1000 };
 });
 
 after(async () => {

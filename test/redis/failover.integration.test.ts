@@ -41,7 +41,7 @@ const connect = () => {
 
 before(async () => {
   cluster = await startRedisCluster({ dir, primaries: 3, replicasPerPrimary: 1, appendFsync: "everysec", nodeTimeoutInMs: 2000 });
-  config = { url: "", clusterNodes: cluster.seeds.map((seed) => parseNodeAddress("seed", seed)), password: undefined, keyPrefix: uniquePrefix(), ackReplicas: 1, ackTimeoutInMs: 500 };
+  config = { url: "", clusterNodes: cluster.seeds.map((seed) => parseNodeAddress("seed", seed)), password: undefined, tls: undefined, keyPrefix: uniquePrefix(), ackReplicas: 1, ackTimeoutInMs: 500 };
 });
 
 after(async () => {
@@ -63,16 +63,21 @@ test("kill -9 of a primary under sends: lost 0, duplicates 0, seqs 1..N per room
   const PER_ROOM = 150;
   const acks = new Map<string, { room: string; seq: number; id: string }>();
   const refusals: number[] = [];
+  let inFlight = 0;
   const send = async (room: string) => {
     for (let i = 0; i < PER_ROOM; i++) {
       const clientId = `c${i}`;
       for (;;) {
         try {
+          inFlight++;
           const outcome = await buffer.append({ room, from: "u", clientId, text: `m ${i}` });
           const receipt = outcome.kind === "stored" ? outcome.message : outcome.kind === "duplicate" ? outcome.receipt : assert.fail(outcome.kind);
           acks.set(`${room}|${clientId}`, { room, seq: receipt.seq, id: receipt.id });
+          inFlight--;
           break;
-        } catch {
+        } catch (error) {
+          inFlight--;
+          if (refusals.length % 20 === 0) console.log(`refused: ${String(error)}`);
           refusals.push(Date.now());
           await sleep(100);
         }
@@ -83,13 +88,20 @@ test("kill -9 of a primary under sends: lost 0, duplicates 0, seqs 1..N per room
   const sending = Promise.all(rooms.map(send));
   while (acks.size < rooms.length * PER_ROOM * 0.3) await sleep(20);
   const killedAt = Date.now();
+  const stage = (what: string) => console.log(`failover stage +${Date.now() - killedAt} ms: ${what} (${acks.size} acknowledged, ${refusals.length} refused)`);
   const victim = await cluster.killPrimaryOfSlot(victimSlot);
+  stage("killed");
   await cluster.waitForFailover(victimSlot, victim);
   const promotedAfter = Date.now() - killedAt;
+  stage("replica promoted");
   // The new primary has no replica until the killed node is back: ack replicas 1 refuses until then.
   await cluster.restartNode(victim);
   await cluster.waitUntilHealthy();
+  stage("killed node back, cluster healthy");
+  const watchdog = setInterval(() => stage(`waiting; attempts in flight ${inFlight}`), 5000);
   await sending;
+  clearInterval(watchdog);
+  stage("all sends acknowledged");
   try {
     for (let i = 0; ; i++) {
       let left = 0;

@@ -59,7 +59,7 @@ test("messages stored but never published reach the room's sockets through the c
   assert.equal((await request<{ ok: boolean }>(alice, "send", { room, clientId: "live", text: "live" })).ok, true);
   await eventually("both got the live message", async () => (got.alice.size === 1 && got.bob.size === 1 ? true : undefined));
 
-  const redis = createRedisClient({ url: "", clusterNodes: redisCluster.seeds.map((seed) => parseNodeAddress("seed", seed)), password: undefined, keyPrefix: chat.prefix, ackReplicas: 0, ackTimeoutInMs: 1 }, { name: "test", onError: () => undefined });
+  const redis = createRedisClient({ url: "", clusterNodes: redisCluster.seeds.map((seed) => parseNodeAddress("seed", seed)), password: undefined, tls: undefined, keyPrefix: chat.prefix, ackReplicas: 0, ackTimeoutInMs: 1 }, { name: "test", onError: () => undefined });
   try {
     const buffer = new MessageBuffer(redis, new RedisKeys(chat.prefix, DEFAULT_STREAM_CONFIG.shards), DEFAULT_STREAM_CONFIG, { latestOf: async () => assert.fail("the room is seeded") });
     for (let i = 0; i < 5; i++) assert.equal((await buffer.append({ room, from: "carol", clientId: `silent-${i}`, text: "never published" })).kind, "stored");
