@@ -23,7 +23,8 @@ import type { MeasuredServer } from "../lib/servers.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { cpuSnapshot, measureDeliveries, sumCpu, type FanoutWindow } from "./measure.js";
 
-export type Stack = "ours" | "uws" | "socketio";
+/** "centrifugo": Centrifugo with its Redis engine; "centrifugo-memory": with its memory engine (no Redis). */
+export type Stack = "ours" | "uws" | "socketio" | "centrifugo" | "centrifugo-memory";
 
 export interface FanoutSettings {
   roomSizes: number[];
