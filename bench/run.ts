@@ -28,7 +28,7 @@ import { loadAverage, startOurNode, startReference, type MeasuredServer } from "
 import { Generator } from "./load/pool.js";
 import { buildChecks, fanoutTable, writeOutputs, type BenchResults } from "./report.js";
 import { connectStack, measureCluster, measureFanout, type ConnectedStack } from "./scenarios/fanout.js";
-import { connectCentrifugoStacks, measureCentrifugoIngest, startCentrifugoPeers, type CentrifugoPeers, type CentrifugoResults } from "./scenarios/centrifugo.js";
+import { connectCentrifugoStacks, measureCentrifugoIngest, startCentrifugoPeers, type CentrifugoResults } from "./scenarios/centrifugo.js";
 import { connectSenders, measureEndToEnd, measureIngest, type EndToEndResult, type IngestResult } from "./scenarios/ingest.js";
 import { measureMemory, type MemoryRow } from "./scenarios/memory.js";
 import { FULL, QUICK } from "./settings.js";
@@ -109,10 +109,16 @@ async function main(): Promise<void> {
     await Promise.all(servers.map((server) => server.cpuProfile("stop", join(profileDir, `${label}-${server.name}.cpuprofile`))));
     return result;
   };
-  const stores = onCleanup(
-    await startStores({ dir, redisPort: await freePort(), cassandraNativePort: await freePort(), cassandraStoragePort: await freePort(), log }),
-    (s) => s.stop(),
-  );
+  // Centrifugo (item 7) starts while Cassandra boots: it needs none of the stores. Both are
+  // awaited to the end (allSettled) so that whatever did start is registered for cleanup.
+  const [storesStarted, peersStarted] = await Promise.allSettled([
+    startStores({ dir, redisPort: await freePort(), cassandraNativePort: await freePort(), cassandraStoragePort: await freePort(), log }).then((started) => onCleanup(started, (s) => s.stop())),
+    wanted("centrifugo") ? startCentrifugoPeers(dir, 2, log, (stop) => onCleanup(undefined, stop)) : Promise.resolve(undefined),
+  ]);
+  if (storesStarted.status === "rejected") throw storesStarted.reason;
+  if (peersStarted.status === "rejected") throw peersStarted.reason;
+  const stores = storesStarted.value;
+  const peers = peersStarted.value;
   const keyspace = `bench_${randomBytes(4).toString("hex")}`;
   const cassandra = cassandraConfigFor(stores.cassandraContactPoint, keyspace);
   await migrateKeyspace(cassandra);
@@ -138,9 +144,6 @@ async function main(): Promise<void> {
   const flusher = onCleanup(await startFlusher({ name: "flusher-1", env: { ...env, CHAT_FLUSHER_HTTP_PORT: "0" }, logFile: join(dir, "flusher-1.log") }), (f) => f.stop());
   const nodeA = onCleanup(await startOurNode("bench-a", env, dir), stopped);
   const urlA = socketIoUrl(nodeA.port);
-  // 7. Centrifugo: its fan-out is measured with item 1's stacks, its publishes after our ingest.
-  let peers: CentrifugoPeers | undefined;
-  if (wanted("centrifugo")) peers = await startCentrifugoPeers(dir, generators.length, log, (stop) => onCleanup(undefined, stop));
 
   // 1. Fan-out: all three stacks connected at once, measured interleaved (see scenarios/fanout.ts).
   let fanout: BenchResults["fanout"] = [];
