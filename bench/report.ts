@@ -164,7 +164,7 @@ export function writeOutputs(r: BenchResults, checks: readonly Check[], paths: {
     `CPU placement while measuring latency (items 4 and 6): ${r.latencyPlacement ? `socket nodes and Redis on CPU ${r.latencyPlacement.measured.join(",")}; load generators, flusher, the bench driver and Cassandra (at nice 19) on CPU ${r.latencyPlacement.rest.join(",")} (bench/lib/cpu-placement.ts)` : "none (one CPU)"}. ` +
       `Machine load while measuring latency: ${r.ingest.points.map((p) => `at ${describeRate(p)} the node's main thread waited for a CPU ${(p.nodeRunQueueWaitShare * 100).toFixed(0)} % of the time (Redis ${(p.redisRunQueueWaitShare * 100).toFixed(0)} %, load average ${p.loadAverage})`).join("; ")}; ` +
       `end to end: node A ${(r.endToEnd.runQueueWaitShares.nodeA * 100).toFixed(0)} %, node B ${(r.endToEnd.runQueueWaitShares.nodeB * 100).toFixed(0)} %, Redis ${(r.endToEnd.runQueueWaitShares.redis * 100).toFixed(0)} %` +
-      (r.centrifugo ? `; Centrifugo ${r.centrifugo.version} (same placement): ${r.centrifugo.ingest.points.map((p) => `at ${describeRate(p)} it waited ${(p.nodeRunQueueWaitShare * 100).toFixed(0)} % (its Redis ${(p.redisRunQueueWaitShare * 100).toFixed(0)} %)`).join("; ")}` : "") +
+      (r.centrifugo ? `; Centrifugo ${r.centrifugo.version} (same placement): ${r.centrifugo.ingest.points.map((p) => `at ${describeRate(p)} its threads waited ${(p.nodeRunQueueWaitShare * 100).toFixed(0)} % of the window in sum (its Redis ${(p.redisRunQueueWaitShare * 100).toFixed(0)} %)`).join("; ")}` : "") +
       " (from /proc/<pid>/schedstat).",
     "",
     "![results](results.png)",

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { SignJWT } from "jose";
 import { freePort, isPortOpen, startProcess, waitFor } from "../../scripts/infra/process.js";
 import type { ProbeReply } from "../lib/probe.js";
-import type { MeasuredServer } from "../lib/servers.js";
+import { allThreadsRunQueueWaitInMs, type MeasuredServer } from "../lib/servers.js";
 
 /** Every benchmark channel lives in this namespace: `bench:<room>`. */
 export const CENTRIFUGO_NAMESPACE = "bench";
@@ -93,5 +93,5 @@ export async function startCentrifugo({ name, binary, engine, hmacSecret, logDir
   const cpuProfile = async (): Promise<void> => {
     throw new Error(`${name}: no V8 profiler in a Go process (use Centrifugo's pprof endpoints instead)`);
   };
-  return { name, port, pid, url: `ws://127.0.0.1:${port}/connection/websocket`, probe, cpuProfile: cpuProfile as MeasuredServer["cpuProfile"], stop: () => child.stop(5000) };
+  return { name, port, pid, url: `ws://127.0.0.1:${port}/connection/websocket`, probe, cpuProfile: cpuProfile as MeasuredServer["cpuProfile"], runQueueWaitInMs: () => allThreadsRunQueueWaitInMs(pid), stop: () => child.stop(5000) };
 }

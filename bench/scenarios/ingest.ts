@@ -48,19 +48,24 @@ export interface LoadPoint {
   failed: number;
   failures: Record<string, number>;
   ack: LatencySummary;
-  /** Share of the window the node's / Redis's main thread was runnable but waiting for a CPU. */
+  /**
+   * Share of the window the node's / Redis's main thread was runnable but waiting for a CPU
+   * (Centrifugo: the sum over all its threads, which can exceed 1 with several runnable at once).
+   */
   nodeRunQueueWaitShare: number;
   redisRunQueueWaitShare: number;
   loadAverage: number;
 }
 
 /** Runs `during` and returns the share of its wall time each pid spent waiting for a CPU. */
-async function withRunQueueWait<T>(pids: readonly number[], during: () => Promise<T>): Promise<{ result: T; waitShares: number[] }> {
+async function withRunQueueWait<T>(waits: readonly (number | (() => number))[], during: () => Promise<T>): Promise<{ result: T; waitShares: number[] }> {
+  // A pid reads its main thread's wait; a function reads its own (a Go server's: all its threads).
+  const read = (wait: number | (() => number)) => (typeof wait === "number" ? runQueueWaitInMs(wait) : wait());
   const started = performance.now();
-  const before = pids.map(runQueueWaitInMs);
+  const before = waits.map(read);
   const result = await during();
   const elapsed = performance.now() - started;
-  return { result, waitShares: pids.map((pid, i) => (runQueueWaitInMs(pid) - before[i]!) / elapsed) };
+  return { result, waitShares: waits.map((wait, i) => (read(wait) - before[i]!) / elapsed) };
 }
 
 export interface IngestResult {
@@ -133,7 +138,7 @@ export async function measureIngest(node: MeasuredServer, redisPid: number, gene
   for (const { basis, offeredPerSecond } of rates(maxAckedPerSecond)) {
     const loadFraction = offeredPerSecond / maxAckedPerSecond;
     const at = describeRate({ basis, loadFraction, offeredPerSecond });
-    const { result: results, waitShares } = await withRunQueueWait([node.pid, redisPid], () =>
+    const { result: results, waitShares } = await withRunQueueWait([node.runQueueWaitInMs ?? node.pid, redisPid], () =>
       Promise.all(generators.map((generator, g) => generator.send({ ...plan(g), ratePerSecond: offeredPerSecond / generators.length, durationInMs: settings.latencyDurationInMs, recordAckLatency: true }))),
     );
     // The ack latencies are those of acknowledged sends only: a failed one would be left out of p99.
