@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { CHECKS, FigureRefused } from "./lib/integrity.js";
-import { buildChecks, type BenchResults } from "./report.js";
+import { buildChecks, centrifugoChecks, type BenchResults } from "./report.js";
 import type { FanoutRow } from "./scenarios/fanout.js";
 import type { LoadPoint, RateBasis } from "./scenarios/ingest.js";
 
@@ -43,6 +43,12 @@ test("the Centrifugo rows are ratios of the same run's figures against the issue
   assert.deepEqual([row("CPU/delivery incl. Redis, room 10").value, row("CPU/delivery incl. Redis, room 10").met], [8 / 12, true]);
   assert.deepEqual([row("max acked sends/s").value, row("max acked sends/s").met], [0.5, false]);
   assert.deepEqual([row("ack p99 at").value, row("ack p99 at").met], [0.75, true]);
+});
+
+test("a partial run's Centrifugo rows are those it has both sides of", () => {
+  const r = soundResults();
+  assert.deepEqual(centrifugoChecks(r.fanout, undefined, r.centrifugo!).map((c) => c.what), ["CPU/delivery incl. Redis, room 10, vs Centrifugo v6.9.1 + Redis"]);
+  assert.equal(centrifugoChecks(r.fanout.filter((row) => row.stack !== "ours"), r.ingest, r.centrifugo!).filter((c) => c.what.startsWith("CPU")).length, 0);
 });
 
 test("no Centrifugo rows when it was not measured", () => {

@@ -26,7 +26,7 @@ import { FigureRefused } from "./lib/integrity.js";
 import { describeMachine } from "./lib/machine.js";
 import { loadAverage, startOurNode, startReference, type MeasuredServer } from "./lib/servers.js";
 import { Generator } from "./load/pool.js";
-import { buildChecks, fanoutTable, writeOutputs, type BenchResults } from "./report.js";
+import { buildChecks, centrifugoChecks, fanoutTable, writeOutputs, type BenchResults } from "./report.js";
 import { connectStack, measureCluster, measureFanout, type ConnectedStack } from "./scenarios/fanout.js";
 import { connectCentrifugoStacks, measureCentrifugoIngest, startCentrifugoPeers, type CentrifugoResults } from "./scenarios/centrifugo.js";
 import { connectSenders, measureEndToEnd, measureIngest, type EndToEndResult, type IngestResult } from "./scenarios/ingest.js";
@@ -231,7 +231,12 @@ async function main(): Promise<void> {
   }
 
   if (only) {
-    // A partial run has no table: its figures are the lines logged above.
+    // A partial run has no table: its figures are the lines logged above, and Centrifugo's
+    // ratios to whatever of ours was measured with it (e.g. --only=fanout,ingest,centrifugo).
+    if (centrifugo) {
+      const partial = centrifugoChecks(fanout, ingest, centrifugo);
+      if (partial.length > 0) console.log(`\n${markdownTable(partial)}\n`);
+    }
     if (profileDir) writeProfileSummary(profileDir, memory, startedAt);
     return;
   }
