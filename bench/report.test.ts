@@ -40,14 +40,14 @@ test("the Centrifugo rows are ratios of the same run's figures against the issue
   const row = (prefix: string) => rows.find((c) => c.what.startsWith(prefix))!;
   // CPU incl. Redis 8 vs 12 µs: 0.67× ≤ 0.8×; max 200 vs 400/s: 0.5× < 1.2×; p99 at the fixed rate 3 vs 4 ms: 0.75× ≤ 1×.
   assert.equal(rows.length, 3);
-  assert.deepEqual([row("CPU/delivery incl. Redis, room 10").value, row("CPU/delivery incl. Redis, room 10").met], [8 / 12, true]);
+  assert.deepEqual([row("CPU+Redis/delivery, room 10").value, row("CPU+Redis/delivery, room 10").met], [8 / 12, true]);
   assert.deepEqual([row("max acked sends/s").value, row("max acked sends/s").met], [0.5, false]);
   assert.deepEqual([row("ack p99 at").value, row("ack p99 at").met], [0.75, true]);
 });
 
 test("a partial run's Centrifugo rows are those it has both sides of", () => {
   const r = soundResults();
-  assert.deepEqual(centrifugoChecks(r.fanout, undefined, r.centrifugo!).map((c) => c.what), ["CPU/delivery incl. Redis, room 10, vs Centrifugo v6.9.1 + Redis"]);
+  assert.deepEqual(centrifugoChecks(r.fanout, undefined, r.centrifugo!).map((c) => c.what), ["CPU+Redis/delivery, room 10, vs Centrifugo+Redis"]);
   assert.equal(centrifugoChecks(r.fanout.filter((row) => row.stack !== "ours"), r.ingest, r.centrifugo!).filter((c) => c.what.startsWith("CPU")).length, 0);
 });
 
