@@ -289,6 +289,6 @@ try {
 }
 if (runDir && process.exitCode !== 1) {
   // Hundreds of MB of Redis/Cassandra data and heap snapshots per run; the logs stay for reading.
-  for (const data of ["redis", "cassandra"]) rmSync(join(runDir, data), { recursive: true, force: true });
+  for (const data of ["redis", "cassandra", "centrifugo-redis"]) rmSync(join(runDir, data), { recursive: true, force: true });
   for (const file of profiling ? readdirSync(join(runDir, "profiles")).filter((name) => name.endsWith(".heapsnapshot")) : []) rmSync(join(runDir, "profiles", file));
 }
