@@ -8,6 +8,7 @@ import { createRegistry } from "../../common/metrics.js";
 import { mintToken } from "../../scripts/lib/tokens.js";
 import { TokenVerifier } from "../auth/tokens.js";
 import { ChatError } from "../chat/errors.js";
+import { DEFAULT_LIMITS } from "../chat/limits.js";
 import type { Principal } from "../chat/principal.js";
 import { createNodeMetrics } from "../metrics.js";
 import { bindEvent, type EventDefinition } from "./dispatch.js";
@@ -41,7 +42,17 @@ async function startNode() {
   const app = uws.App();
   const metrics = createNodeMetrics(createRegistry("node", "io-test"));
   const logger = createLogger("io-test", "silent");
-  const options = { nodeName: "io-test", acceptsClients: () => true, allowedOrigins: [], verifier: TokenVerifier.fromConfig({ secret: SECRET, publicKeyPem: undefined }), metrics, logger };
+  const connections = { acquire: async () => true, release: () => undefined };
+  const options = {
+    nodeName: "io-test",
+    acceptsClients: () => true,
+    allowedOrigins: [],
+    verifier: TokenVerifier.fromConfig({ secret: SECRET, publicKeyPem: undefined }, DEFAULT_LIMITS),
+    connections,
+    authTimeoutInMs: 10_000,
+    metrics,
+    logger,
+  };
   const io = createRealtime(app, options);
   const handled: string[] = [];
   const echoPayload = z.object({ value: z.string() });
@@ -57,7 +68,8 @@ async function startNode() {
     },
   };
   const left: { principal: Principal; rooms: string[] }[] = [];
-  onConnection(io, [bindEvent(echo, metrics, logger)], options, (principal, rooms) => left.push({ principal, rooms }));
+  const admission = { admit: () => undefined, eventsPerSecond: 50, floodDisconnectAfterMs: 10_000 };
+  onConnection(io, [bindEvent(echo, metrics, logger)], { ...options, ...admission }, (principal, rooms) => left.push({ principal, rooms }));
   const listenSocket = await new Promise<unknown>((resolve, reject) => app.listen("127.0.0.1", 0, (socket) => (socket ? resolve(socket) : reject(new Error("could not listen")))));
   const url = `http://127.0.0.1:${uws.us_socket_local_port(listenSocket as never)}`;
   const clients: ClientSocket[] = [];
