@@ -214,6 +214,7 @@ test("a session that does not authenticate is closed after the auth timeout", as
   await within(new Promise((resolve) => manager.once("close", resolve)), 5000, "the unauthenticated session's close");
   const after = Date.now() - started;
   assert.ok(after >= AUTH_TIMEOUT_IN_MS - 50 && after < AUTH_TIMEOUT_IN_MS + 1000, `closed after ${after} ms`);
+  assert.equal(await refusals("auth_timeout"), 1, "counted once; the authenticated sessions that ended before are not");
 });
 
 test("a user without a connection left gets connect_error LIMIT_REACHED; a connection is released once when it ends", async () => {

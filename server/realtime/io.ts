@@ -69,7 +69,14 @@ export function createRealtime(app: TemplatedApp, options: RealtimeOptions): Ser
   // which creates the engine.
   io.engine.generateId = () => `${options.nodeName}-${randomBytes(15).toString("base64url")}`;
   io.engine.on("connection", forgetUpgradeRequest);
-  io.use(authenticate(options));
+  // Sessions closed by the authentication timeout are counted as refusals: socket.io's timer
+  // closes them as "forced close", and they never authenticated.
+  const authenticated = new WeakSet<object>();
+  function countAuthTimeout(this: object, reason: string): void {
+    if (reason === "forced close" && !authenticated.has(this)) options.metrics.refusals.inc({ reason: "auth_timeout" });
+  }
+  io.engine.on("connection", (rawSocket: { on(event: "close", listener: (this: object, reason: string) => void): void }) => rawSocket.on("close", countAuthTimeout));
+  io.use(authenticate(options, (socket) => authenticated.add(socket.conn)));
   return io;
 }
 
@@ -114,7 +121,7 @@ export function isOriginAllowed(origin: string | undefined, host: string | undef
  * (with the reason) or LIMIT_REACHED. A reservation is released when the socket disconnects,
  * or at once if the client went away before socket.io connected it (no `disconnect` follows).
  */
-function authenticate({ verifier, connections, metrics }: RealtimeOptions) {
+function authenticate({ verifier, connections, metrics }: RealtimeOptions, onAuthenticated: (socket: Socket) => void) {
   return (socket: Socket, next: (error?: Error) => void) => {
     const token: unknown = socket.handshake.auth?.["token"];
     verifier
@@ -127,6 +134,7 @@ function authenticate({ verifier, connections, metrics }: RealtimeOptions) {
           }
           socket.data.principal = principal;
           socket.data.holdsConnection = true;
+          onAuthenticated(socket);
           Object.assign(socket.handshake, { auth: NOTHING, headers: NOTHING, query: NOTHING });
           next();
           // socket.io connects the socket on the next tick, unless the client closed meanwhile.
