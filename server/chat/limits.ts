@@ -44,8 +44,10 @@ export const DEFAULT_LIMITS: Limits = {
   maxTokenPatterns: 256,
 };
 
-/** A socket is flooding when it sends this many times the event rate. */
+/** A socket is flooding when it sends this many times the event rate (for floodDisconnectAfterMs)... */
 export const FLOOD_FACTOR = 10;
+/** ...or this many times the event rate within one second. */
+export const FLOOD_BURST_FACTOR = 20;
 
 /** Why a request was refused by a limit: the `reason` label of chat_refusals_total. */
 export type RefusalReason =

@@ -1,8 +1,15 @@
 /**
  * Finds the sockets that keep hammering (PROTOCOL.md v1.1 "Limits"): one that sends at least
- * `perSecond` events in each of `seconds` consecutive whole seconds is to be disconnected.
+ * `perSecond` events in each of `seconds` consecutive whole seconds is to be disconnected, and
+ * so is one that sends `burstPerSecond` events within one whole second.
  * The budget already refuses what is over the limit; this ends a client that ignores the
  * refusals, whose events still cost the node a parse and an ack each.
+ *
+ * Why the second rule: uWS reads up to 512 KB from a socket at once and hands every frame in
+ * it to JavaScript before the event loop moves on, so a client sending as fast as it can makes
+ * the node process thousands of events in one go: measured, stalls of 50–350 ms for every
+ * other socket of the node, every few hundred ms, while the budget refused them all. Cutting
+ * the socket after `burstPerSecond` events bounds such a stall to that many events.
  *
  * The state lives on the socket (created at its first event), so idle sockets carry nothing
  * and a closed socket takes its state with it.
@@ -19,6 +26,7 @@ export class FloodGuard {
   constructor(
     private readonly perSecond: number,
     private readonly seconds: number,
+    private readonly burstPerSecond: number,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -33,6 +41,7 @@ export class FloodGuard {
       state.count = 0;
     }
     state.count += 1;
-    return { state, flooding: state.count >= this.perSecond && state.streak + 1 >= this.seconds };
+    const sustained = state.count >= this.perSecond && state.streak + 1 >= this.seconds;
+    return { state, flooding: sustained || state.count >= this.burstPerSecond };
   }
 }

@@ -8,7 +8,7 @@ import { Server, type Socket } from "socket.io";
 import type { TemplatedApp } from "uWebSockets.js";
 import type { Logger } from "../../common/logger.js";
 import { AuthError, type TokenVerifier } from "../auth/tokens.js";
-import { FLOOD_FACTOR } from "../chat/limits.js";
+import { FLOOD_BURST_FACTOR, FLOOD_FACTOR } from "../chat/limits.js";
 import type { Principal } from "../chat/principal.js";
 import type { NodeMetrics } from "../metrics.js";
 import { createDispatcher, type EventBinding } from "./dispatch.js";
@@ -167,13 +167,13 @@ function releaseConnection(socket: Socket, connections: ConnectionCap): void {
  */
 export function onConnection(io: Server, events: readonly EventBinding[], options: RealtimeOptions & EventAdmissionOptions, onLeaveRooms: (principal: Principal, rooms: string[]) => void): void {
   const { metrics, logger } = options;
-  const flood = new FloodGuard(options.eventsPerSecond * FLOOD_FACTOR, Math.ceil(options.floodDisconnectAfterMs / 1000));
+  const flood = new FloodGuard(options.eventsPerSecond * FLOOD_FACTOR, Math.ceil(options.floodDisconnectAfterMs / 1000), options.eventsPerSecond * FLOOD_BURST_FACTOR);
   const dispatch = createDispatcher(events, metrics, {
     admit: options.admit,
     flood,
     onFlood(socket) {
       metrics.refusals.inc({ reason: "flood_disconnect" });
-      logger.warn({ user: principalOf(socket).userId, reason: "RATE_LIMITED" }, "disconnecting a socket that kept sending at 10x the event limit");
+      logger.warn({ user: principalOf(socket).userId, reason: "RATE_LIMITED" }, "disconnecting a socket that kept sending at 10x the event limit (or 20x within a second)");
       // Tells the client why before the transport closes (stock clients see "io server disconnect").
       socket.emit("closing", { code: "RATE_LIMITED", message: "too many events for too long; reconnect later and slow down" });
       socket.disconnect(true);
