@@ -78,6 +78,19 @@ async function startNode() {
       return { value, user: principal.userId, socket: socket.id };
     },
   };
+  // Slow handlers that record how many run at once, for the per-socket turns.
+  const concurrency = { now: 0, max: 0, order: [] as number[] };
+  const slow: EventDefinition = {
+    name: "slow",
+    handle: async (payload) => {
+      concurrency.now += 1;
+      concurrency.max = Math.max(concurrency.max, concurrency.now);
+      concurrency.order.push((payload as { i: number }).i);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      concurrency.now -= 1;
+      return {};
+    },
+  };
   const left: { principal: Principal; rooms: string[] }[] = [];
   const admission = {
     admit: (principal: Principal) => {
@@ -87,13 +100,14 @@ async function startNode() {
     eventsPerSecond: 5,
     floodDisconnectAfterMs: 2000,
   };
-  onConnection(io, [bindEvent(echo, metrics, logger)], { ...options, ...admission }, (principal, rooms) => left.push({ principal, rooms }));
+  onConnection(io, [bindEvent(echo, metrics, logger), bindEvent(slow, metrics, logger)], { ...options, ...admission }, (principal, rooms) => left.push({ principal, rooms }));
   const listenSocket = await new Promise<unknown>((resolve, reject) => app.listen("127.0.0.1", 0, (socket) => (socket ? resolve(socket) : reject(new Error("could not listen")))));
   const url = `http://127.0.0.1:${uws.us_socket_local_port(listenSocket as never)}`;
   const clients: ClientSocket[] = [];
   return {
     io,
     url,
+    concurrency,
     held,
     metrics,
     left,
@@ -267,6 +281,19 @@ test("a socket that keeps sending at 10x the event rate is told RATE_LIMITED and
       clearInterval(timer);
     }
     assert.equal(await refusals("flood_disconnect"), 1);
+  } finally {
+    node.disconnectClients();
+  }
+});
+
+test("at most 16 events of one socket are handled at once; the others wait their turn, in order, and all are answered", async () => {
+  try {
+    const client = await node.client("busy");
+    const replies = await Promise.all(Array.from({ length: 40 }, (_, i) => client.emitWithAck("slow", { i })));
+    assert.equal(replies.length, 40);
+    assert.ok(replies.every((reply) => (reply as { ok: boolean }).ok));
+    assert.equal(node.concurrency.max, 16);
+    assert.deepEqual(node.concurrency.order, Array.from({ length: 40 }, (_, i) => i));
   } finally {
     node.disconnectClients();
   }
