@@ -87,3 +87,36 @@ test("consumption elsewhere is debited, down to at most one burst of debt", () =
   const wait = budget.take("alice");
   assert.equal(wait, Math.ceil((101 / 50) * 1000), "the debt is capped at one burst: wait for 101 tokens");
 });
+
+test("a sparse user is synced only around their events; after a quiet spell the others' spending is not debited at once", () => {
+  const clock = { now: 0 };
+  const budget = new EventBudget(50, 100, () => clock.now);
+  let synced = 0;
+  const syncs = (totals: (batch: BudgetIncrement[]) => number[]) => {
+    const batch = budget.syncBatch();
+    synced += batch.length;
+    budget.applyTotals(batch, totals(batch));
+  };
+  // One event every 10 s for a minute, syncs every 250 ms.
+  let total = 0;
+  for (let ms = 0; ms < 60_000; ms += 250) {
+    clock.now = ms;
+    if (ms % 10_000 === 0) assert.equal(budget.take("sparse"), 0);
+    syncs((batch) => batch.map(({ consumed }) => (total += consumed)));
+  }
+  assert.ok(synced <= 6 * 3, `${synced} syncs for 6 events`);
+  // Spends its burst, is quiet here for a second (still tracked: its bucket is refilling) while
+  // 10,000 events are spent elsewhere, then is active here again.
+  clock.now += 20_000;
+  for (let i = 0; i < 100; i++) assert.equal(budget.take("sparse"), 0);
+  syncs((batch) => batch.map(({ consumed }) => (total += consumed)));
+  for (let ms = 250; ms <= 1000; ms += 250) {
+    clock.now += 250;
+    syncs((batch) => batch.map(({ consumed }) => (total += consumed)));
+  }
+  total += 10_000;
+  clock.now += 500;
+  assert.equal(budget.take("sparse"), 0);
+  syncs((batch) => batch.map(({ consumed }) => (total += consumed)));
+  assert.equal(budget.take("sparse"), 0, "the spending of the quiet spell starts a new baseline instead of a debt");
+});

@@ -44,6 +44,8 @@ export class EventBudget {
     private readonly ratePerSecond: number,
     private readonly burst: number,
     private readonly now: () => number = Date.now,
+    /** How long after a user's last event here they stay in the syncs (two sync periods). */
+    private readonly watchAfterEventMs = 500,
   ) {}
 
   /** Users this node tracks (active here recently). */
@@ -68,9 +70,12 @@ export class EventBudget {
   }
 
   /**
-   * The increments to add to the cluster counters: every tracked user, with what they consumed
-   * here since the last sync (0 for a user whose bucket is still refilling, to learn what they
-   * spend elsewhere). Users idle here with a full bucket are forgotten first.
+   * The increments to add to the cluster counters: the users who made an event here since the
+   * last sync, and for a short while after (consumed 0, to learn what they spend elsewhere
+   * while they are active here). A user quiet here is not synced, so a sparse user costs a
+   * sync or two per event, not four a second; their next sync starts a new baseline, so what
+   * they spent elsewhere meanwhile is not debited all at once (the bound above still holds:
+   * it is at most one burst). Users idle here with a full bucket are forgotten.
    */
   syncBatch(): BudgetIncrement[] {
     const now = this.now();
@@ -79,6 +84,10 @@ export class EventBudget {
       this.refill(bucket, now);
       if (bucket.unsynced === 0 && bucket.tokens >= this.burst && now - bucket.lastLocalAt >= this.idleAfterMs()) {
         this.buckets.delete(user);
+        continue;
+      }
+      if (bucket.unsynced === 0 && now - bucket.lastLocalAt >= this.watchAfterEventMs) {
+        bucket.seenTotal = undefined;
         continue;
       }
       batch.push({ user, consumed: bucket.unsynced });

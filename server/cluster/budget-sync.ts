@@ -27,16 +27,27 @@ export class RedisConsumptionCounters implements ConsumptionCounters {
   ) {}
 
   async add(batch: readonly BudgetIncrement[]): Promise<number[]> {
+    // One pipeline: INCRBY and PEXPIRE for what was spent here, a GET to learn the others'.
     const pipeline = this.redis.pipeline();
+    const replyIndex: number[] = [];
+    let commands = 0;
     for (const { user, consumed } of batch) {
       const key = this.keys.eventBudget(user);
-      pipeline.incrby(key, consumed).pexpire(key, COUNTER_TTL_IN_MS);
+      replyIndex.push(commands);
+      if (consumed > 0) {
+        pipeline.incrby(key, consumed).pexpire(key, COUNTER_TTL_IN_MS);
+        commands += 2;
+      } else {
+        pipeline.get(key);
+        commands += 1;
+      }
     }
     const replies = (await pipeline.exec()) ?? [];
     return batch.map((_, i) => {
-      const [error, total] = replies[i * 2] ?? [new Error("no reply"), undefined];
+      const [error, total] = replies[replyIndex[i]!] ?? [new Error("no reply"), undefined];
       if (error) throw error;
-      return Number(total);
+      // A counter that expired reads as null: 0, which restarts the baseline.
+      return Number(total ?? 0);
     });
   }
 }
