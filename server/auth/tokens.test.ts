@@ -87,3 +87,11 @@ test("a token over 8 KB, or with more than 256 room or moderator patterns, is AU
   assert.deepEqual([tooLarge.code, tooLarge.refusal], ["AUTH_INVALID", "token_too_large"]);
   assert.match(tooLarge.message, /larger than 8192 bytes/);
 });
+
+test("tokens with the same room patterns share one compiled permission set", async () => {
+  const [a, b] = await Promise.all([verifier.verify(await mintToken({ secret, userId: "alice", rooms: ["team-7:*", "lobby"] })), verifier.verify(await mintToken({ secret, userId: "bob", rooms: ["team-7:*", "lobby"] }))]);
+  assert.equal(a.rooms, b.rooms);
+  const other = await verifier.verify(await mintToken({ secret, userId: "bob", rooms: ["lobby"] }));
+  assert.notEqual(other.rooms, a.rooms);
+  assert.equal(other.rooms.allows("bob", "team-7:x"), false);
+});

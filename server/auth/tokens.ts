@@ -35,7 +35,18 @@ export class AuthError extends Error {
   }
 }
 
+/** Distinct `rooms` claims whose compiled form is kept for sharing, and the longest claim kept (as JSON). */
+const COMPILED_CLAIMS_MAX = 2000;
+const COMPILED_CLAIM_MAX_CHARS = 1024;
+
 export class TokenVerifier {
+  /**
+   * Compiled room permissions by claim: connections whose tokens carry the same patterns (most
+   * users of a deployment) share one RoomAccess instead of holding a copy each. Oldest first;
+   * bounded in entries and in the length of each claim (long ones are compiled per connection).
+   */
+  private readonly compiled = new Map<string, RoomAccess>();
+
   private constructor(
     private readonly key: Uint8Array | KeyObject,
     private readonly algorithms: string[],
@@ -65,13 +76,25 @@ export class TokenVerifier {
       const rooms = patternsClaim(payload["rooms"], "rooms", maxTokenPatterns);
       // Moderator patterns (v1.1 changes) are held to the same count, though nothing uses them yet.
       patternsClaim(payload["mod"], "mod", maxTokenPatterns);
-      return { userId, rooms: RoomAccess.compile(rooms), expiresAt: (payload.exp as number) * 1000 };
+      return { userId, rooms: this.compile(rooms), expiresAt: (payload.exp as number) * 1000 };
     } catch (error) {
       if (error instanceof AuthError) throw error;
       if (error instanceof joseErrors.JWTExpired) throw new AuthError("AUTH_EXPIRED", "the token has expired");
       // Deliberately vague: which check failed is no business of a caller holding a bad token.
       throw new AuthError("AUTH_INVALID", "the token is not valid");
     }
+  }
+
+  private compile(patterns: string[]): RoomAccess {
+    const key = JSON.stringify(patterns);
+    if (key.length > COMPILED_CLAIM_MAX_CHARS) return RoomAccess.compile(patterns);
+    let access = this.compiled.get(key);
+    if (!access) {
+      access = RoomAccess.compile(patterns);
+      this.compiled.set(key, access);
+      if (this.compiled.size > COMPILED_CLAIMS_MAX) this.compiled.delete(this.compiled.keys().next().value!);
+    }
+    return access;
   }
 }
 
