@@ -1,7 +1,8 @@
 /**
  * Events over the frame limit (PROTOCOL.md v1.1 "Limits": 64 KB) are refused before they are
  * parsed: one whose header carries an ack id is answered TOO_LARGE through that ack, any other
- * closes the socket, with a logged reason either way. Engine.io lets frames up to its own, larger
+ * closes the socket, with a logged reason either way. A CONNECT packet (the handshake with the
+ * token) is exempt, so a token over its own limit is refused with the reason. Engine.io lets frames up to its own, larger
  * cap (TRANSPORT_MAX_BYTES) through to here; frames past that are cut by the transport.
  *
  * Done in socket.io's parser (its `parser` option): the decoder is the first to see a frame as
@@ -30,7 +31,9 @@ export function sizeLimitedParser(maxBytes: number, report: (oversize: OversizeR
   class SizeLimitedDecoder extends Decoder {
     override add(frame: unknown): void {
       const bytes = frameBytes(frame, maxBytes);
-      if (bytes <= maxBytes) return super.add(frame);
+      // A CONNECT carries the token: parsed whatever its size (up to the transport's cap), so
+      // an oversized token gets AUTH_INVALID with its reason instead of a dropped connection.
+      if (bytes <= maxBytes || (typeof frame === "string" && frame.startsWith(String(PacketType.CONNECT)))) return super.add(frame);
       const header = typeof frame === "string" ? EVENT_HEADER.exec(frame) : null;
       const ackId = header && Number(header[1]) === PacketType.EVENT ? header[3] : undefined;
       if (ackId === undefined) {

@@ -298,3 +298,16 @@ test("at most 16 events of one socket are handled at once; the others wait their
     node.disconnectClients();
   }
 });
+
+test("a token far over the limit (100 KB) is refused with connect_error AUTH_INVALID and its reason, not a dropped connection", async () => {
+  const huge = await mintToken({ secret: SECRET, userId: "huge", rooms: Array.from({ length: 4000 }, (_, i) => `room-number-${i}:*`) });
+  assert.ok(huge.length > 100_000);
+  const socket = connectClient(node.url, { transports: ["websocket"], reconnection: false, auth: { token: huge } });
+  try {
+    const error = await within(new Promise<Error & { data?: unknown }>((resolve) => socket.once("connect_error", resolve)), 5000, "connect_error");
+    assert.equal(error.message, "UNAUTHORIZED");
+    assert.deepEqual(error.data, { code: "AUTH_INVALID", message: "the token is larger than 8192 bytes" });
+  } finally {
+    socket.disconnect();
+  }
+});
