@@ -20,6 +20,8 @@ export interface StoresOptions {
   cassandraNativePort: number;
   cassandraStoragePort: number;
   appendFsync?: AppendFsync;
+  /** Extra Cassandra JVM flags (local monitoring: the JMX exporter agent). */
+  cassandraJvmArgs?: string[];
   log?: (line: string) => void;
 }
 
@@ -31,13 +33,13 @@ export interface Stores {
   stop(): Promise<void>;
 }
 
-export async function startStores({ dir, redisPort, cassandraNativePort, cassandraStoragePort, appendFsync, log = () => undefined }: StoresOptions): Promise<Stores> {
+export async function startStores({ dir, redisPort, cassandraNativePort, cassandraStoragePort, appendFsync, cassandraJvmArgs, log = () => undefined }: StoresOptions): Promise<Stores> {
   ensureDebianPackages();
   await ensureCassandraJars();
   log("starting Redis and Cassandra…");
   const [redis, cassandra] = await allOrStopAll([
     startRedis({ dataDir: join(dir, "redis"), port: redisPort, appendFsync }),
-    startCassandra({ dataDir: join(dir, "cassandra"), logFile: join(dir, "cassandra", "stdout.log"), nativePort: cassandraNativePort, storagePort: cassandraStoragePort }),
+    startCassandra({ dataDir: join(dir, "cassandra"), logFile: join(dir, "cassandra", "stdout.log"), nativePort: cassandraNativePort, storagePort: cassandraStoragePort, extraJvmArgs: cassandraJvmArgs }),
   ] as const);
   return {
     redis,
@@ -70,6 +72,8 @@ export interface AppsOptions {
   nodeCount: number;
   gatewayPort: number;
   gatewayHost?: string;
+  /** Extra HAProxy sections (local monitoring: the Prometheus exporter frontend). */
+  gatewayExtraConfig?: string;
 }
 
 export interface Apps {
@@ -83,7 +87,7 @@ export interface Apps {
   stop(): Promise<void>;
 }
 
-export async function startApps({ dir, env, nodeCount, gatewayPort, gatewayHost = "127.0.0.1" }: AppsOptions): Promise<Apps> {
+export async function startApps({ dir, env, nodeCount, gatewayPort, gatewayHost = "127.0.0.1", gatewayExtraConfig }: AppsOptions): Promise<Apps> {
   const appEnv = { HOST: "127.0.0.1", ...env };
   const nodeNames = Array.from({ length: nodeCount }, (_, i) => `n${i + 1}`);
   // Ports chosen up front rather than PORT=0: uSockets sets SO_REUSEADDR only for a nonzero
@@ -94,7 +98,7 @@ export async function startApps({ dir, env, nodeCount, gatewayPort, gatewayHost 
 
   const [flusher, ...nodes] = await allOrStopAll([startTheFlusher(), ...nodeNames.map((_, i) => startNode(i))]);
   try {
-    const gateway = await startGateway({ bindHost: gatewayHost, bindPort: gatewayPort, backends: nodeNames.map((name, i) => ({ name, host: "127.0.0.1", port: nodePorts[i]! })) }, join(dir, "gateway"));
+    const gateway = await startGateway({ bindHost: gatewayHost, bindPort: gatewayPort, backends: nodeNames.map((name, i) => ({ name, host: "127.0.0.1", port: nodePorts[i]! })) }, join(dir, "gateway"), gatewayExtraConfig);
     const apps: Apps = {
       nodes,
       flusher: flusher!,
