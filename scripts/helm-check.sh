@@ -14,7 +14,8 @@
 # 4. `helm lint --strict` with the default values and every helm/chat/ci/*.yaml.
 # 5. Renders the chart (default values and every ci file) for Kubernetes 1.31.0, validates every
 #    manifest with `kubeconform -strict` against the offline schemas (no schema may be missing),
-#    and runs helm/tools/check_render.py (routing contract, security contexts, probes, dashboard).
+#    and runs helm/tools/check_render.py (routing contract, security contexts, probes, dashboard)
+#    and helm/tools/check_observability.py (PrometheusRule = rules/chat-alerts.yaml, promtool, Fluent Bit).
 # 6. When `haproxy` is installed: `haproxy -c` on every rendered haproxy.cfg and a routing test
 #    against fake nodes on 127.0.0.1 (helm/tools/haproxy_routing_test.py).
 # 7. Negative checks: the schema, the template guards and kubeconform must reject bad input.
@@ -150,6 +151,7 @@ for values in "" "${CI_FILES[@]}"; do
     fail "kubeconform: $name"
   fi
   python3 "$TOOLS/check_render.py" "$name" "$file" "$OUT/$name.haproxy.cfg" || fail "render checks: $name"
+  python3 "$TOOLS/check_observability.py" "$name" "$file" "$CHART" || fail "alert rules / log shipper checks: $name"
 done
 
 # ------------------------------------------------------------------------------------------------
@@ -202,6 +204,14 @@ PY
     fail "kubeconform accepted an unknown field (strict schemas not in effect)"
   else
     echo "rejected as expected: unknown field in a StatefulSet probe (kubeconform -strict)"
+  fi
+fi
+if [[ -f "$OUT/observability-values.yaml" ]]; then
+  sed 's/^        Merge_Log            On/        Merge_Logs           On/' "$OUT/observability-values.yaml" >"$OUT/mutated-fb.yaml"
+  if python3 "$TOOLS/check_observability.py" mutated "$OUT/mutated-fb.yaml" "$CHART" >/dev/null 2>&1; then
+    fail "check_observability accepted a misspelt Fluent Bit key"
+  else
+    echo "rejected as expected: misspelt key in the Fluent Bit config (check_observability)"
   fi
 fi
 if [[ -f "$OUT/production-values.yaml" ]]; then
