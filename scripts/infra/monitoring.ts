@@ -40,7 +40,8 @@ export interface MonitoringOptions {
   redisStreams: string[];
   nodes: NamedPort[];
   flushers: NamedPort[];
-  gatewayMetricsPort: number;
+  /** Port of HAProxy's exporter frontend (gatewayMetricsConfig), when a gateway runs. */
+  gatewayMetricsPort?: number;
   /** Port of the JMX exporter agent in Cassandra, when it runs one. */
   cassandraMetricsPort?: number;
   scrapeIntervalInSeconds?: number;
@@ -71,7 +72,7 @@ export async function startMonitoring(options: MonitoringOptions): Promise<Monit
     const targets: ScrapeTarget[] = [
       ...options.nodes.map(({ name, port }) => ({ job: "node", address: `127.0.0.1:${port}`, pod: name })),
       ...options.flushers.map(({ name, port }) => ({ job: "flusher", address: `127.0.0.1:${port}`, pod: name })),
-      { job: "haproxy", address: `127.0.0.1:${options.gatewayMetricsPort}`, pod: "haproxy" },
+      ...(options.gatewayMetricsPort ? [{ job: "haproxy", address: `127.0.0.1:${options.gatewayMetricsPort}`, pod: "haproxy" }] : []),
       { job: "redis", address: redisExporter.address, pod: "redis" },
       ...(options.cassandraMetricsPort ? [{ job: "cassandra", address: `127.0.0.1:${options.cassandraMetricsPort}`, pod: "cassandra" }] : []),
     ];
