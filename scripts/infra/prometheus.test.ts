@@ -30,6 +30,7 @@ test("the Prometheus config scrapes every target under its job, labelled like Ku
         { job: "node", address: "127.0.0.1:3001", pod: "n1" },
         { job: "node", address: "127.0.0.1:3002", pod: "n2" },
         { job: "redis", address: "127.0.0.1:9121", pod: "redis" },
+        { job: "cassandra", address: "127.0.0.1:7070", pod: "cassandra" },
       ],
       alertmanager: "127.0.0.1:9093",
       rulesFile: "/tmp/rules.yaml",
@@ -44,8 +45,14 @@ test("the Prometheus config scrapes every target under its job, labelled like Ku
     [
       ["node", ["127.0.0.1:3001 n1 local", "127.0.0.1:3002 n2 local"]],
       ["redis", ["127.0.0.1:9121 redis local"]],
+      ["cassandra", ["127.0.0.1:7070 cassandra local"]],
     ],
   );
+  // Cassandra's JMX scrapes are slow: never scraped (or timed out) faster than every 5 s.
+  const cassandra = config.scrape_configs.find((job) => job.job_name === "cassandra") as unknown as Record<string, string>;
+  assert.equal(cassandra.scrape_interval, "5s");
+  assert.equal(cassandra.scrape_timeout, "5s");
+  assert.equal((config.scrape_configs[0] as unknown as Record<string, string>).scrape_interval, undefined);
 });
 
 test("Alertmanager posts to the webhook when one is given, and has a silent receiver otherwise", () => {

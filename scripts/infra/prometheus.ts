@@ -42,12 +42,26 @@ export function renderPrometheusConfig({ targets, alertmanager, rulesFile, scrap
       alerting: { alertmanagers: [{ static_configs: [{ targets: [alertmanager] }] }] },
       scrape_configs: jobs.map((job) => ({
         job_name: job,
+        ...slowJobTiming(job, scrapeIntervalInSeconds),
         static_configs: targets.filter((target) => target.job === job).map((target) => ({ targets: [target.address], labels: { namespace: LOCAL_NAMESPACE, pod: target.pod } })),
       })),
     },
     null,
     2,
   );
+}
+
+/**
+ * Cassandra's JMX exporter walks MBeans on every scrape (≈0.5 s here, more under load): a
+ * 1-second test interval would time its scrapes out and fire ChatCassandraDown while Cassandra
+ * is up. Its job gets at least 5 s for both.
+ */
+const MIN_SCRAPE_INTERVAL_IN_SECONDS: Record<string, number> = { cassandra: 5 };
+
+function slowJobTiming(job: string, scrapeIntervalInSeconds: number): { scrape_interval?: string; scrape_timeout?: string } {
+  const minimum = MIN_SCRAPE_INTERVAL_IN_SECONDS[job];
+  if (minimum === undefined || minimum <= scrapeIntervalInSeconds) return {};
+  return { scrape_interval: `${minimum}s`, scrape_timeout: `${minimum}s` };
 }
 
 /**
