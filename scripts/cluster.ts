@@ -92,6 +92,7 @@ try {
       flushers: [{ name: "flusher-1", port: apps.flusher.port }],
       gatewayMetricsPort,
       cassandraMetricsPort,
+      probe: { gatewayUrl: apps.gateway.url, jwtSecret: secret ?? DEV_JWT_SECRET },
     });
     log(`Prometheus ${monitoring.prometheusUrl} (alerts: ${monitoring.prometheusUrl}/alerts), Alertmanager ${monitoring.alertmanagerUrl}`);
   }

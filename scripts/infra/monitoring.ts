@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { startAlertmanager, type Alertmanager } from "./alertmanager.js";
 import { ensureDebianPackages } from "./install.js";
 import { freePort, type ManagedProcess } from "./process.js";
+import { startProber } from "./prober.js";
 import { startPrometheus, type PrometheusServer, type ScrapeTarget } from "./prometheus.js";
 import { startRedisExporter, type RedisExporter } from "./redis-exporter.js";
 
@@ -45,6 +46,8 @@ export interface MonitoringOptions {
   /** Port of the JMX exporter agent in Cassandra, when it runs one. */
   cassandraMetricsPort?: number;
   scrapeIntervalInSeconds?: number;
+  /** Runs the delivery prober (ops/prober) through this gateway, with a token signed by this secret. */
+  probe?: { gatewayUrl: string; jwtSecret: string; intervalInMs?: number };
   /** Shortens every alert's `for:` (tests only). */
   alertForOverride?: string;
   webhookUrl?: string;
@@ -69,7 +72,10 @@ export async function startMonitoring(options: MonitoringOptions): Promise<Monit
     started.push(redisExporter);
     const alertmanager: Alertmanager = await startAlertmanager({ port: await freePort(), dir: join(dir, "alertmanager"), webhookUrl: options.webhookUrl, groupWaitInSeconds: Math.min(scrapeIntervalInSeconds, 10) });
     started.push(alertmanager);
+    const prober = options.probe ? await startProber({ ...options.probe, dir: join(dir, "prober") }) : undefined;
+    if (prober) started.push(prober);
     const targets: ScrapeTarget[] = [
+      ...(prober ? [{ job: "prober", address: `127.0.0.1:${prober.port}`, pod: "prober" }] : []),
       ...options.nodes.map(({ name, port }) => ({ job: "node", address: `127.0.0.1:${port}`, pod: name })),
       ...options.flushers.map(({ name, port }) => ({ job: "flusher", address: `127.0.0.1:${port}`, pod: name })),
       ...(options.gatewayMetricsPort ? [{ job: "haproxy", address: `127.0.0.1:${options.gatewayMetricsPort}`, pod: "haproxy" }] : []),
@@ -88,7 +94,7 @@ export async function startMonitoring(options: MonitoringOptions): Promise<Monit
     return {
       prometheusUrl: prometheus.url,
       alertmanagerUrl: alertmanager.url,
-      processes: [redisExporter.process, alertmanager.process, prometheus.process],
+      processes: [redisExporter.process, alertmanager.process, prometheus.process, ...(prober ? [prober.process] : [])],
       stop: stopAll,
     };
   } catch (error) {

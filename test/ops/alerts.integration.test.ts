@@ -59,6 +59,7 @@ before(async () => {
     scrapeIntervalInSeconds: SCRAPE_INTERVAL_IN_SECONDS,
     alertForOverride: ALERT_FOR,
     webhookUrl: webhook.url,
+    probe: { gatewayUrl: apps.gateway.url, jwtSecret: TEST_JWT_SECRET, intervalInMs: 200 },
   });
 });
 
@@ -119,10 +120,15 @@ test("every dashboard query returns data from the live Prometheus while load run
       }
     } while (failing.length > 0 && Date.now() < deadline);
     assert.deepEqual(failing, [], "dashboard queries without data or in error");
+    // The delivery prober's messages arrive, and its latency feeds the delivery SLO's recording rule.
+    const delivered = await instantQuery(monitoring.prometheusUrl, "sum(chat_probe_delivery_seconds_count)");
+    assert.ok(Number(delivered.data?.result[0]?.value[1]) > 0, `probes delivered: ${JSON.stringify(delivered.data?.result)}`);
+    const slow = await instantQuery(monitoring.prometheusUrl, "chat:delivery_slow:ratio_rate5m");
+    assert.equal(slow.data?.result.length, 1, "the delivery SLI is computed");
     // The dashboard's template variables (Grafana's label_values) resolve too.
     assert.deepEqual(await labelValues(monitoring.prometheusUrl, "namespace", "chat_connections"), [LOCAL_NAMESPACE]);
     const pods = await labelValues(monitoring.prometheusUrl, "pod", `{namespace="${LOCAL_NAMESPACE}", __name__=~"chat_.*"}`);
-    assert.deepEqual(pods.sort(), ["flusher-1", "n1", "n2"]);
+    assert.deepEqual(pods.sort(), ["flusher-1", "n1", "n2", "prober"]);
   } finally {
     stop.abort();
   }
