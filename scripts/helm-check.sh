@@ -190,6 +190,7 @@ expect_render_failure() { # description pattern helm-args...
 expect_render_failure "unknown value nodes.replicas (schema additionalProperties)" "additional property|not allowed" --set nodes.replicas=3
 expect_render_failure "haproxy.canary.weight=150 (schema maximum)" "less than or equal|maximum" --set haproxy.canary.enabled=true --set haproxy.canary.weight=150
 expect_render_failure "routing.mode=ingress without an Ingress (template guard)" "needs ingress.enabled" --set routing.mode=ingress
+expect_render_failure "prober with publicKey verification and no token Secret (template guard)" "needs prober.tokenSecret.name" --set prober.enabled=true --set auth.jwtVerification=publicKey --set-string auth.jwtPublicKey=x
 expect_render_failure "canary sharing the session-id prefix (template guard)" "session-id prefix" --set haproxy.canary.enabled=true --set haproxy.canary.fullname=chat-node-x
 if [[ -f "$OUT/default.yaml" ]]; then
   python3 - "$OUT/default.yaml" "$OUT/mutated.yaml" <<'PY'
