@@ -17,7 +17,8 @@ const env = new EnvReader();
 const url = env.string("CHAT_PROBE_URL", "http://127.0.0.1:8080");
 const room = env.string("CHAT_PROBE_ROOM", "chat-probe");
 const intervalInMs = env.integer("CHAT_PROBE_INTERVAL_MS", 1000, { min: 100, max: 60_000 });
-const deadlineInMs = env.integer("CHAT_PROBE_DEADLINE_MS", 5000, { min: 100, max: 60_000 });
+// At least 1 s: a lost message is observed at the deadline, which must lie above the SLO's 500 ms.
+const deadlineInMs = env.integer("CHAT_PROBE_DEADLINE_MS", 5000, { min: 1000, max: 60_000 });
 const httpPort = env.integer("CHAT_PROBE_HTTP_PORT", 9102, { min: 0, max: 65535 });
 const name = env.string("CHAT_PROBE_NAME", "prober");
 const givenToken = env.optionalString("CHAT_PROBE_TOKEN");
