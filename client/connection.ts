@@ -75,6 +75,7 @@ export class Connection {
   /** Ends the session and opens a new one now (a draining node, a fresh token). */
   reopen(): void {
     if (this.state === "closed") return;
+    this.attempt += 1;
     this.clearTimers();
     this.options.transport.close();
     this.down();
@@ -108,8 +109,11 @@ export class Connection {
       return this.retry();
     }
     if (this.state !== "connecting" || attempt !== this.attempt) return;
+    // A transport that reports for a session already replaced or closed is not listened to.
+    const current = () => attempt === this.attempt && this.state !== "closed";
     this.options.transport.open(token, {
       open: () => {
+        if (!current()) return;
         this.backoff.reset();
         this.badTokens = 0;
         this.sessions += 1;
@@ -119,13 +123,14 @@ export class Connection {
         this.options.onOpen();
       },
       close: (byServer) => {
+        if (!current()) return;
         // The server ends a session when its token expires: ask for a fresh one first.
         if (byServer) this.tokenStale = true;
         this.down();
         this.retry();
       },
-      refused: (error) => this.refused(error),
-      event: (name, payload) => this.options.onEvent(name, payload),
+      refused: (error) => current() && this.refused(error),
+      event: (name, payload) => current() && this.options.onEvent(name, payload),
     });
   }
 
