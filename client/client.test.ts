@@ -322,3 +322,15 @@ test("presence, read pointers and rooms are requests with typed answers; request
   assert.deepEqual((await client.rooms()).rooms[0], { room: "r", lastSeq: 5, readSeq: 2, unread: 3 });
   await assert.rejects(client.markRead("r", 3), (error: ChatError) => error instanceof ChatError && error.code === "FORBIDDEN");
 });
+
+test("an own message whose live event never comes is fetched: the ack's seq marks the gap", async () => {
+  const server = new FakeServer();
+  const client = start(server);
+  const messages = received(client);
+  await client.join("r");
+  server.withhold = () => true;
+  await client.send("r", "mine");
+  await until("fetched", () => messages.length === 1);
+  assert.equal(messages[0]!.text, "mine");
+  assert.equal(server.requests.filter((request) => request.event === "join").at(-1)!.payload["since"], 0);
+});

@@ -97,7 +97,11 @@ export class ChatClient extends Emitter<ChatClientEvents> {
       request,
       backoff: options.backoff,
       onSize: (size) => this.emit("outbox", size),
-      onSettled: (operation, outcome) => ("result" in outcome ? this.emit("sent", { operation, result: outcome.result }) : this.emit("failed", { operation, error: outcome.error })),
+      onSettled: (operation, outcome) => {
+        if (!("result" in outcome)) return this.emit("failed", { operation, error: outcome.error });
+        this.sync.expect(operation.room, outcome.result.seq);
+        this.emit("sent", { operation, result: outcome.result });
+      },
       onStoreError: (error) => this.emit("error", new ChatError("INTERNAL", `outbox store: ${error.message}`)),
     });
     this.sync = new RoomSync({

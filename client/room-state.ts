@@ -22,6 +22,8 @@ export class RoomState {
   /** The read model, ascending by seq. */
   readonly messages: Message[] = [];
   private readonly ahead = new Map<number, LogEntry>();
+  /** The highest seq the log is known to reach (an entry seen, or the ack of this client's own send). */
+  private knownEnd = 0;
 
   constructor(
     readonly room: string,
@@ -29,9 +31,18 @@ export class RoomState {
     private readonly onApplied: (applied: Applied) => void = () => undefined,
   ) {}
 
-  /** Entries wait above a hole. */
+  /** Entries are known above what has been applied: waiting above a hole, or not arrived at all. */
   get hasGap(): boolean {
-    return this.ahead.size > 0;
+    return this.ahead.size > 0 || (this.lastSeq !== undefined && this.knownEnd > this.lastSeq);
+  }
+
+  /**
+   * The log reaches at least `seq` (this client's own send was acknowledged with it). Should
+   * its live event never come (a fan-out lost while a node or Redis restarts), the gap fill
+   * fetches it; nothing else would tell a quiet room that it missed its last message.
+   */
+  expect(seq: number): void {
+    this.knownEnd = Math.max(this.knownEnd, seq);
   }
 
   /**
@@ -52,6 +63,7 @@ export class RoomState {
 
   /** A live or fetched entry: applied now, ignored as a duplicate, or kept until the gap below it fills. */
   add(entry: LogEntry): "applied" | "duplicate" | "ahead" {
+    this.knownEnd = Math.max(this.knownEnd, entry.seq);
     if (this.lastSeq !== undefined && entry.seq <= this.lastSeq) return "duplicate";
     if (this.lastSeq === undefined || entry.seq > this.lastSeq + 1) {
       if (!this.ahead.has(entry.seq)) this.ahead.set(entry.seq, entry);
@@ -68,8 +80,8 @@ export class RoomState {
    * The protocol promises no such hole among acknowledged entries; this is a safety net.
    */
   skipHole(): void {
-    if (this.lastSeq === undefined || this.ahead.size === 0) return;
-    this.lastSeq = Math.min(...this.ahead.keys()) - 1;
+    if (this.lastSeq === undefined) return;
+    this.lastSeq = this.ahead.size > 0 ? Math.min(...this.ahead.keys()) - 1 : Math.max(this.lastSeq, this.knownEnd);
     this.drain();
   }
 

@@ -102,6 +102,14 @@ export class RoomSync {
     if (joined.state.add(entry) === "ahead" && joined.state.lastSeq !== undefined) this.scheduleGapFill(joined);
   }
 
+  /** The log of `room` reaches at least `seq` (an ack of this client's): fetched if its event does not come. */
+  expect(room: string, seq: number): void {
+    const joined = this.rooms.get(room);
+    if (!joined) return;
+    joined.state.expect(seq);
+    if (joined.state.hasGap) this.scheduleGapFill(joined);
+  }
+
   private scheduleGapFill(joined: JoinedRoom): void {
     if (joined.gapTimer) return;
     joined.gapTimer = setTimeout(() => {

@@ -17,7 +17,12 @@ interface HandshakeError extends Error {
   context?: { getResponseHeader?: (name: string) => string | null };
 }
 
-export function socketIoTransport(url: string, options: SocketIoOptions = {}): Transport {
+export interface SocketIoTransport extends Transport {
+  /** The engine.io session id while connected (diagnostics: this cluster's ids start with the serving node's name). */
+  readonly sessionId: string | undefined;
+}
+
+export function socketIoTransport(url: string, options: SocketIoOptions = {}): SocketIoTransport {
   let socket: Socket | undefined;
   const close = () => {
     const old = socket;
@@ -25,6 +30,9 @@ export function socketIoTransport(url: string, options: SocketIoOptions = {}): T
     old?.disconnect();
   };
   return {
+    get sessionId() {
+      return socket?.connected ? socket.io.engine?.id : undefined;
+    },
     open(token: string, handlers: TransportHandlers) {
       close();
       const current = io(url, { ...options, auth: { token }, reconnection: false, autoConnect: false, forceNew: true });
