@@ -334,3 +334,22 @@ test("an own message whose live event never comes is fetched: the ack's seq mark
   assert.equal(messages[0]!.text, "mine");
   assert.equal(server.requests.filter((request) => request.event === "join").at(-1)!.payload["since"], 0);
 });
+
+test("closing with sends pending rejects their promises with CLOSED, keeps them in the store, and leaves no unhandled rejection", async () => {
+  const server = new FakeServer();
+  server.refuse = () => new ChatError("UNAVAILABLE", "down");
+  const store = new MemoryOutboxStore();
+  const client = start(server, { store });
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  process.on("unhandledRejection", onUnhandled);
+  const awaited = client.send("r", "awaited");
+  void client.send("r", "fire and forget");
+  await until("both pending", () => client.pending.length === 2);
+  client.close();
+  await assert.rejects(awaited, (error: ChatError) => error.code === "CLOSED" && !error.retryable);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  process.off("unhandledRejection", onUnhandled);
+  assert.deepEqual(unhandled, []);
+  assert.deepEqual((await store.load()).map((operation) => (operation as { text: string }).text), ["awaited", "fire and forget"]);
+});

@@ -62,10 +62,20 @@ export class Outbox {
   }
 
   /** Keeps the operation (durably, when the store allows), then sends it when connected. */
-  async add(operation: OutboxOperation): Promise<OutboxResult> {
+  add(operation: OutboxOperation): Promise<OutboxResult> {
+    const settled = new Promise<OutboxResult>((resolve, reject) => this.waiters.set(operation.clientId, { resolve, reject }));
+    // Fire and forget is fine: a refusal is also reported as `failed`, and a close leaves the
+    // operation in the store; so an ignored promise must not become an unhandled rejection.
+    settled.catch(() => undefined);
+    void this.keep(operation);
+    return settled;
+  }
+
+  private async keep(operation: OutboxOperation): Promise<void> {
     await this.loaded;
     const stored: StoredOperation = { ...operation, order: Math.max(Date.now(), this.lastOrder + 1) };
-    const settled = new Promise<OutboxResult>((resolve, reject) => this.waiters.set(operation.clientId, { resolve, reject }));
+    // Ordered before the store answers, so two sends in a row keep their order.
+    this.lastOrder = stored.order;
     try {
       await this.options.store.put(stored);
     } catch (error) {
@@ -74,7 +84,6 @@ export class Outbox {
     }
     this.track(stored);
     this.runLane(operation.room);
-    return settled;
   }
 
   /** The session is up: every lane starts (again) from its first pending operation. */

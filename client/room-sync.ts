@@ -51,6 +51,8 @@ export class RoomSync {
     let resolve!: (state: RoomState) => void;
     let reject!: (error: ChatError) => void;
     const ready = new Promise<RoomState>((yes, no) => ((resolve = yes), (reject = no)));
+    // A refusal is also emitted as `error`: an ignored join promise must not be an unhandled rejection.
+    ready.catch(() => undefined);
     const joined: JoinedRoom = { state, ready, resolve, reject };
     this.rooms.set(room, joined);
     this.run(joined);
