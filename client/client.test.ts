@@ -353,3 +353,18 @@ test("closing with sends pending rejects their promises with CLOSED, keeps them 
   assert.deepEqual(unhandled, []);
   assert.deepEqual((await store.load()).map((operation) => (operation as { text: string }).text), ["awaited", "fire and forget"]);
 });
+
+test("a draining node: the client reopens its session by itself within reconnectAfterMs and catches up with since", async () => {
+  const server = new FakeServer();
+  const client = start(server);
+  const messages = received(client);
+  await client.join("r");
+  server.post("r", "bob", "one");
+  await until("one", () => messages.length === 1);
+  const drainingAt = Date.now();
+  server.emitTo("r", "draining", { reconnectAfterMs: 100 });
+  await until("a second handshake", () => server.handshakes.length === 2, 2000);
+  assert.ok(Date.now() - drainingAt < 1000, "reopened well before the node would close it");
+  await until("rejoined", () => server.requests.filter((request) => request.event === "join").length === 2);
+  assert.equal(server.requests.filter((request) => request.event === "join").at(-1)!.payload["since"], 1);
+});

@@ -91,7 +91,7 @@ export class ChatClient extends Emitter<ChatClientEvents> {
       onEvent: (name, payload) => this.onServerEvent(name, payload),
       onError: (error) => this.emit("error", error),
     });
-    const request = (event: string, payload: unknown) => this.connection.request(event, payload, this.requestTimeoutInMs);
+    const request = (event: string, payload: unknown) => this.connection.request(event, payload, this.requestTimeoutInMs, false);
     this.outbox = new Outbox({
       store: options.store ?? new MemoryOutboxStore(),
       request,
@@ -105,7 +105,7 @@ export class ChatClient extends Emitter<ChatClientEvents> {
       onStoreError: (error) => this.emit("error", new ChatError("INTERNAL", `outbox store: ${error.message}`)),
     });
     this.sync = new RoomSync({
-      request: (event, payload) => this.call(event, payload),
+      request: (event, payload) => this.call(event, payload, false),
       backoff: options.backoff,
       gapFillDelayInMs: options.gapFillDelayInMs ?? 150,
       onMessage: (message) => this.emit("message", message),
@@ -213,8 +213,8 @@ export class ChatClient extends Emitter<ChatClientEvents> {
   }
 
   /** A request with an ack; a refusal becomes a ChatError. */
-  private async call<T>(event: string, payload: unknown): Promise<T> {
-    const ack = (await this.connection.request(event, payload, this.requestTimeoutInMs)) as Ack<T> | undefined;
+  private async call<T>(event: string, payload: unknown, waitForSession = true): Promise<T> {
+    const ack = (await this.connection.request(event, payload, this.requestTimeoutInMs, waitForSession)) as Ack<T> | undefined;
     if (ack?.ok) return ack;
     throw errorFromBody(ack?.error);
   }

@@ -61,10 +61,17 @@ export class Connection {
     for (const wake of this.waiting) wake();
   }
 
-  /** Emits with an ack; waits up to `timeoutInMs` for a session when there is none yet. */
-  async request(event: string, payload: unknown, timeoutInMs: number): Promise<unknown> {
+  /**
+   * Emits with an ack. Without a session it waits up to `timeoutInMs` for one, or, with
+   * `waitForSession` false (the outbox and the room sync, which start over on every session
+   * anyway), fails at once with DISCONNECTED.
+   */
+  async request(event: string, payload: unknown, timeoutInMs: number, waitForSession = true): Promise<unknown> {
     const started = Date.now();
-    if (this.state !== "connected") await this.whenConnected(timeoutInMs);
+    if (this.state !== "connected") {
+      if (!waitForSession) throw new ChatError("DISCONNECTED", "not connected");
+      await this.whenConnected(timeoutInMs);
+    }
     return this.options.transport.request(event, payload, Math.max(1, timeoutInMs - (Date.now() - started)));
   }
 
