@@ -21,9 +21,15 @@ export interface SdkUser {
   syncedAt: number[];
 }
 
-export function sdkUser(name: string, url: string, token: string, store?: OutboxStore): SdkUser {
+export interface SdkUserOptions {
+  store?: OutboxStore;
+  /** socket.io-client's transports; default WebSocket only, ["polling", "websocket"] is what a browser starts with. */
+  transports?: Array<"polling" | "websocket">;
+}
+
+export function sdkUser(name: string, url: string, token: string, { store, transports = ["websocket"] }: SdkUserOptions = {}): SdkUser {
   // Backoff tighter than the defaults (500 ms first, 30 s at most) so outages in the tests cost seconds, not minutes.
-  const transport = socketIoTransport(url, { transports: ["websocket"] });
+  const transport = socketIoTransport(url, { transports });
   const client = new ChatClient({ token, transport, store, backoff: { initialDelayInMs: 200, maxDelayInMs: 2000 } });
   const user: SdkUser = { name, client, transport, received: [], errors: [], states: [], syncedAt: [] };
   client.on("message", (message) => user.received.push(message));
