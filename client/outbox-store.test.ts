@@ -4,7 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { IDBFactory } from "fake-indexeddb";
 import { FileOutboxStore } from "./file-store.js";
+import { IndexedDbOutboxStore, type IdbFactory } from "./indexeddb-store.js";
 import { MemoryOutboxStore, type OutboxStore, type StoredOperation } from "./outbox-store.js";
 
 const dir = mkdtempSync(join(tmpdir(), "outbox-store-"));
@@ -56,6 +58,26 @@ contract(
   },
   (store) => new FileOutboxStore(paths.get(store)!),
 );
+
+// IndexedDB as the browser has it, from an in-memory implementation of the standard.
+const databases = new WeakMap<OutboxStore, { name: string; factory: IdbFactory }>();
+contract(
+  "IndexedDbOutboxStore",
+  () => {
+    const factory = new IDBFactory() as unknown as IdbFactory;
+    const store = new IndexedDbOutboxStore("chat-outbox-alice", factory);
+    databases.set(store, { name: "chat-outbox-alice", factory });
+    return store;
+  },
+  (store) => {
+    const { name, factory } = databases.get(store)!;
+    return new IndexedDbOutboxStore(name, factory);
+  },
+);
+
+test("IndexedDbOutboxStore without IndexedDB says so", async () => {
+  await assert.rejects(new IndexedDbOutboxStore("x", undefined).load(), /IndexedDB is not available here/);
+});
 
 test("FileOutboxStore skips records that are not operations and names an unreadable file", async () => {
   const path = join(dir, "mixed.json");
