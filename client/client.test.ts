@@ -6,7 +6,9 @@ import { join } from "node:path";
 import { after, afterEach, test } from "node:test";
 import { ChatClient, type ChatClientOptions } from "./client.js";
 import { ChatError } from "./errors.js";
+import { IDBFactory } from "fake-indexeddb";
 import { FileOutboxStore } from "./file-store.js";
+import { IndexedDbOutboxStore, type IdbFactory } from "./indexeddb-store.js";
 import { MemoryOutboxStore } from "./outbox-store.js";
 import type { Message } from "./protocol.js";
 import { FakeServer, fakeToken } from "./testing/fake-server.js";
@@ -15,6 +17,7 @@ const clients: ChatClient[] = [];
 afterEach(() => {
   for (const client of clients.splice(0)) client.close();
 });
+const indexedDb = new IDBFactory() as unknown as IdbFactory;
 const dir = mkdtempSync(join(tmpdir(), "chat-client-test-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -137,29 +140,33 @@ test("sends made while offline wait in the outbox, keep their order, and go out 
   assert.equal(sizes.at(-1), 0);
 });
 
-test("the outbox survives a reload: a new client on the same store sends what the old one could not", async () => {
-  const server = new FakeServer();
-  const path = join(dir, "reload.json");
-  // First page: the server stores the first send but its ack is lost, and the page goes
-  // away before anything else is acknowledged.
-  server.intercept = (event) => (event === "send" ? { drop: true, process: server.logs.get("r") === undefined } : undefined);
-  const before = start(server, { store: new FileOutboxStore(path) });
-  void before.send("r", "stored, ack lost").catch(() => undefined);
-  void before.send("r", "never reached the server").catch(() => undefined);
-  await until("two sends tried", () => server.count("send") >= 2);
-  before.close();
-  const clientIds = before.pending.map((operation) => operation.clientId);
-  assert.equal(clientIds.length, 2);
+for (const [kind, openStore] of [
+  ["a file", () => new FileOutboxStore(join(dir, "reload.json"))],
+  ["IndexedDB", () => new IndexedDbOutboxStore("chat-outbox-reload", indexedDb)],
+] as const) {
+  test(`the outbox survives a reload (${kind}): a new client on the same store sends what the old one could not`, async () => {
+    const server = new FakeServer();
+    // First page: the server stores the first send but its ack is lost, and the page goes
+    // away before anything else is acknowledged.
+    server.intercept = (event) => (event === "send" ? { drop: true, process: server.logs.get("r") === undefined } : undefined);
+    const before = start(server, { store: openStore() });
+    void before.send("r", "stored, ack lost").catch(() => undefined);
+    void before.send("r", "never reached the server").catch(() => undefined);
+    await until("two sends tried", () => server.count("send") >= 2);
+    before.close();
+    const clientIds = before.pending.map((operation) => operation.clientId);
+    assert.equal(clientIds.length, 2);
 
-  server.intercept = () => undefined;
-  const reloaded = start(server, { store: new FileOutboxStore(path) });
-  const sent: string[] = [];
-  reloaded.on("sent", ({ operation }) => sent.push(operation.clientId));
-  await until("both acknowledged", () => sent.length === 2);
-  assert.deepEqual(sent, clientIds, "same clientIds, same order");
-  assert.deepEqual(server.messages("r").map((message) => message.text), ["stored, ack lost", "never reached the server"]);
-  assert.deepEqual(await new FileOutboxStore(path).load(), [], "the store is empty once acknowledged");
-});
+    server.intercept = () => undefined;
+    const reloaded = start(server, { store: openStore() });
+    const sent: string[] = [];
+    reloaded.on("sent", ({ operation }) => sent.push(operation.clientId));
+    await until("both acknowledged", () => sent.length === 2);
+    assert.deepEqual(sent, clientIds, "same clientIds, same order");
+    assert.deepEqual(server.messages("r").map((message) => message.text), ["stored, ack lost", "never reached the server"]);
+    assert.deepEqual(await openStore().load(), [], "the store is empty once acknowledged");
+  });
+}
 
 test("RATE_LIMITED with retryAfterMs: the send is retried no sooner than told", async () => {
   const server = new FakeServer();
