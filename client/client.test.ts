@@ -375,3 +375,16 @@ test("a draining node: the client reopens its session by itself within reconnect
   await until("rejoined", () => server.requests.filter((request) => request.event === "join").length === 2);
   assert.equal(server.requests.filter((request) => request.event === "join").at(-1)!.payload["since"], 1);
 });
+
+test("a join refused for good rejects with a typed error, is reported, and the room is not kept", async () => {
+  const server = new FakeServer();
+  server.intercept = (event, payload) => (event === "join" && payload["room"] === "secret" ? { ack: { ok: false, error: { code: "FORBIDDEN", message: "not allowed" } } } : undefined);
+  const client = start(server);
+  const errors: string[] = [];
+  client.on("error", (error) => errors.push(error.code));
+  await assert.rejects(client.join("secret"), (error: ChatError) => error instanceof ChatError && error.code === "FORBIDDEN" && !error.retryable);
+  assert.equal(client.room("secret"), undefined);
+  assert.deepEqual(errors, ["FORBIDDEN"]);
+  await client.join("open");
+  assert.ok(client.room("open"));
+});
