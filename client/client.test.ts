@@ -284,7 +284,12 @@ test("an invalid token that a fresh one does not cure closes the client, with ty
   const client = start(server, { token: () => fakeToken("alice") });
   const errors: ChatError[] = [];
   client.on("error", (error) => errors.push(error));
+  const joined = client.join("r");
+  const sent = client.send("r", "kept for a later session");
   await until("closed", () => client.state === "closed");
+  await assert.rejects(joined, (error: ChatError) => error.code === "CLOSED");
+  await assert.rejects(sent, (error: ChatError) => error.code === "CLOSED");
+  assert.equal(client.pending.length, 1, "the send stays in the outbox (and its store)");
   assert.equal(errors.length, 2);
   assert.ok(errors.every((error) => error.code === "UNAUTHORIZED" && !error.retryable && error.reason === "AUTH_INVALID"));
 });
