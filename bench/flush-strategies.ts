@@ -23,6 +23,8 @@ export interface MeasureFlushOptions {
   /** Rounds per strategy, alternating strategies so neither always runs on a warmer node. */
   rounds?: number;
   log?: (line: string) => void;
+  /** Called after each timed round with what it wrote (untimed): throws to refuse the figure, e.g. when a row is not read back. */
+  verify?: (written: readonly ChatMessage[], strategy: WriteStrategy) => Promise<void>;
 }
 
 export interface StrategyResult {
@@ -47,6 +49,7 @@ export async function measureFlush(options: MeasureFlushOptions): Promise<{ resu
         const started = performance.now();
         await writeAll(client, batch, batchSize, strategy, concurrency);
         const rate = (rows * 1000) / (performance.now() - started);
+        await options.verify?.(batch, strategy);
         perStrategy.get(strategy)!.push(rate);
         log(`round ${round + 1} ${strategy}: ${rate.toFixed(0)} rows/s`);
       }

@@ -11,19 +11,22 @@
  * side (it drains a warm-up set untimed); then it is paused (SIGSTOP), `rows` messages are
  * appended to the Redis write buffer (with the node's own MessageBuffer), and it is timed from
  * its resumption until the streams are empty (entries are deleted only after Cassandra
- * confirmed them). Both runs are checked by counting the rows back from Cassandra.
+ * confirmed them). Neither figure stands unless every row is read back from Cassandra by
+ * (room, seq) with its id, and, for the flusher, the dead-letter stream took nothing: an empty
+ * backlog alone would count a dropped or dead-lettered entry as flushed (lib/read-back.ts).
  */
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { startFlusher } from "../scripts/infra/apps.js";
-import { createCassandraClient, type CassandraClient } from "../storage/cassandra/client.js";
+import { createCassandraClient } from "../storage/cassandra/client.js";
 import { DEFAULT_WRITE_OPTIONS, Timeline, WRITE_STRATEGIES } from "../storage/cassandra/timeline.js";
 import { DEFAULT_STREAM_CONFIG, type CassandraConfig } from "../storage/config.js";
 import { RedisKeys } from "../storage/keys.js";
-import { bucketOf, type ChatMessage } from "../storage/message.js";
+import type { ChatMessage } from "../storage/message.js";
 import { MessageBuffer } from "../storage/stream/producer.js";
+import { deadLetterCount, readBack, requireAllRowsStored, type ExpectedRow } from "./lib/read-back.js";
 import { procCpuInMicros } from "./lib/servers.js";
 
 export interface FlushSettings {
@@ -48,7 +51,7 @@ export interface FlushResult {
    * from Redis, decoding, and nothing in flight).
    */
   flusherBatches: { count: number; meanRows: number; meanWriteAndAckInMs: number; shareOfDrain: number } | null;
-  /** Rows read back for the raw run with the fewer (should be `rows`). */
+  /** Rows read back by (room, seq, id) for the raw run with the fewer, and for the flusher: both `rows`, or no figure. */
   rawRowsCounted: number;
   flusherRowsCounted: number;
 }
@@ -75,7 +78,9 @@ export async function measureFlushVsRaw(options: { cassandra: CassandraConfig; r
       const started = performance.now();
       await timeline.write(rows, { strategy, concurrency: RAW_CONCURRENCY });
       rawByStrategy[strategy] = (settings.rows * 1000) / (performance.now() - started);
-      rawRowsCounted = Math.min(rawRowsCounted, await countRows(client, kind, settings, bucketWidthInMs));
+      const stored = await readBack(client, rows, bucketWidthInMs);
+      requireAllRowsStored(`flush, raw cassandra-driver (${strategy})`, stored, 0);
+      rawRowsCounted = Math.min(rawRowsCounted, stored.found);
       log(`  raw cassandra-driver, ${strategy}, ${RAW_CONCURRENCY} in flight: ${rawByStrategy[strategy]!.toFixed(0)} rows/s`);
     }
     const rawRowsPerSecond = Math.max(...Object.values(rawByStrategy));
@@ -95,9 +100,10 @@ export async function measureFlushVsRaw(options: { cassandra: CassandraConfig; r
       // whole set waiting, as the raw side is handed the whole set at once.
       process.kill(pid, "SIGSTOP");
       let fillSeconds: number;
+      let appended: ExpectedRow[];
       try {
         const fillStarted = performance.now();
-        await append(buffer, messages("flush", settings.rows, settings));
+        appended = await append(buffer, messages("flush", settings.rows, settings));
         fillSeconds = (performance.now() - fillStarted) / 1000;
       } finally {
         process.kill(pid, "SIGCONT");
@@ -109,7 +115,9 @@ export async function measureFlushVsRaw(options: { cassandra: CassandraConfig; r
       const elapsedInMs = performance.now() - started;
       const flusherCpuUtilisation = (procCpuInMicros(pid) - cpuBefore) / 1000 / elapsedInMs;
       const flusherRowsPerSecond = (settings.rows * 1000) / elapsedInMs;
-      const flusherRowsCounted = await countRows(client, "flush", settings, bucketWidthInMs);
+      const stored = await readBack(client, appended, bucketWidthInMs);
+      requireAllRowsStored("flush, flusher process", stored, await deadLetterCount(redis, keys));
+      const flusherRowsCounted = stored.found;
       const flusherBatches = batchesDuring(batchesBefore, await batchMetrics(flusher.port), settings.rows, elapsedInMs);
       if (flusherBatches) log(`  flusher batches: ${flusherBatches.count}, ${flusherBatches.meanRows.toFixed(0)} rows and ${flusherBatches.meanWriteAndAckInMs.toFixed(1)} ms (write + ack) each; writing ${(flusherBatches.shareOfDrain * 100).toFixed(0)} % of the drain time (over 100 %: batches overlap)`);
       log(`  flusher: ${flusherRowsPerSecond.toFixed(0)} rows/s (${flusherRowsCounted} rows read back; flusher CPU ${(flusherCpuUtilisation * 100).toFixed(0)} %)`);
@@ -147,21 +155,12 @@ async function backlog(redis: Redis, keys: RedisKeys): Promise<number> {
   return lengths.reduce((sum, length) => sum + length, 0);
 }
 
-/** Rows in messages_by_room for the run's rooms (every message of a run falls in today's bucket or the next). */
-async function countRows(client: CassandraClient, kind: string, settings: FlushSettings, bucketWidthInMs: number): Promise<number> {
-  const today = bucketOf(Date.now(), bucketWidthInMs);
-  let total = 0;
-  for (let room = 0; room < settings.rooms; room++) {
-    for (const bucket of [today - 1, today]) {
-      const result = await client.execute("SELECT count(*) AS n FROM messages_by_room WHERE room = ? AND bucket = ?", [roomOf(kind, room), bucket], { prepare: true });
-      total += Number(result.first()?.["n"] ?? 0);
-    }
-  }
-  return total;
-}
-
-/** Appends the messages through the node's own MessageBuffer, 256 at a time. */
-async function append(buffer: MessageBuffer, toAppend: ChatMessage[]): Promise<void> {
+/**
+ * Appends the messages through the node's own MessageBuffer, 256 at a time; returns what was
+ * stored (the buffer assigns seq, id and ts), for the read-back.
+ */
+async function append(buffer: MessageBuffer, toAppend: ChatMessage[]): Promise<ExpectedRow[]> {
+  const stored: ExpectedRow[] = [];
   let next = 0;
   await Promise.all(
     Array.from({ length: 256 }, async () => {
@@ -169,9 +168,11 @@ async function append(buffer: MessageBuffer, toAppend: ChatMessage[]): Promise<v
         const m = toAppend[next++]!;
         const outcome = await buffer.append({ room: m.room, from: m.from, clientId: m.clientId, text: m.text });
         if (outcome.kind !== "stored") throw new Error(`buffer append answered ${outcome.kind}`);
+        stored.push(outcome.message);
       }
     }),
   );
+  return stored;
 }
 
 interface BatchCounters {

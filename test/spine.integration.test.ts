@@ -8,8 +8,16 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { DEFAULT_STREAM_CONFIG } from "../storage/config.js";
+import { RedisKeys } from "../storage/keys.js";
 import { bucketOf, type ChatMessage } from "../storage/message.js";
 import { eventually, nextEvent, nodeOf, request, startTestCluster, type TestCluster } from "./fixture.js";
+import { uniqueTag } from "./protocol/helpers.js";
+
+// The Cassandra keyspace is shared by every file of a run: names of this file only.
+const tag = uniqueTag();
+const alice = `alice-${tag}`;
+const bob = `bob-${tag}`;
+const carol = `carol-${tag}`;
 
 let cluster: TestCluster;
 before(async () => (cluster = await startTestCluster({ nodeCount: 2 })));
@@ -23,25 +31,25 @@ test("the gateway answers /readyz with 200", async () => {
 for (const transport of ["websocket", "polling"] as const) {
   describe(`over ${transport}`, () => {
     test("two users on different nodes exchange a message, stored in Cassandra, readable after Redis forgets it", async () => {
-      const room = `spine-${transport}-${Date.now()}`;
+      const room = `spine-${transport}-${tag}`;
       const options = { transports: [transport], upgrade: false };
-      const alice = await cluster.client(await cluster.token("alice", [room]), options);
-      const bob = await cluster.client(await cluster.token("bob", [room]), options);
+      const aliceSocket = await cluster.client(await cluster.token(alice, [room]), options);
+      const bobSocket = await cluster.client(await cluster.token(bob, [room]), options);
       // The gateway balances handshakes round-robin; the point of the test is a cross-node delivery.
-      assert.notEqual(nodeOf(alice), nodeOf(bob), "alice and bob should be on different nodes");
+      assert.notEqual(nodeOf(aliceSocket), nodeOf(bobSocket), "alice and bob should be on different nodes");
 
-      assert.deepEqual(await request(alice, "join", { room }), { ok: true, room, seq: 0 });
-      assert.deepEqual(await request(bob, "join", { room }), { ok: true, room, seq: 0 });
+      assert.deepEqual(await request(aliceSocket, "join", { room }), { ok: true, room, seq: 0 });
+      assert.deepEqual(await request(bobSocket, "join", { room }), { ok: true, room, seq: 0 });
 
-      const delivered = nextEvent<ChatMessage>(bob, "message", (m) => m.room === room);
-      const echoed = nextEvent<ChatMessage>(alice, "message", (m) => m.room === room);
-      const ack = await request<{ ok: boolean; id: string; seq: number; ts: number }>(alice, "send", { room, clientId: "c-1", text: "hello bob", meta: { kind: "greeting" } });
+      const delivered = nextEvent<ChatMessage>(bobSocket, "message", (m) => m.room === room);
+      const echoed = nextEvent<ChatMessage>(aliceSocket, "message", (m) => m.room === room);
+      const ack = await request<{ ok: boolean; id: string; seq: number; ts: number }>(aliceSocket, "send", { room, clientId: "c-1", text: "hello bob", meta: { kind: "greeting" } });
       assert.equal(ack.ok, true);
       assert.equal(ack.seq, 1);
       assert.match(ack.id, /^[0-9A-HJKMNP-TV-Z]{26}$/);
 
       const message = await delivered;
-      assert.deepEqual(message, { room, from: "alice", clientId: "c-1", text: "hello bob", meta: { kind: "greeting" }, id: ack.id, seq: 1, ts: ack.ts });
+      assert.deepEqual(message, { room, from: alice, clientId: "c-1", text: "hello bob", meta: { kind: "greeting" }, id: ack.id, seq: 1, ts: ack.ts });
       assert.deepEqual(await echoed, message);
 
       // The flusher writes it to Cassandra: read the row directly.
@@ -51,32 +59,34 @@ for (const transport of ["websocket", "polling"] as const) {
         return result.first() ?? undefined;
       });
       assert.equal(row["id"], ack.id);
-      assert.equal(row["sender"], "alice");
+      assert.equal(row["sender"], alice);
       assert.equal(row["body"], "hello bob");
 
       // Once flushed, the stream entry is gone; drop the recent-history copy too, so history
-      // can only come from Cassandra.
-      await cluster.redis.del(`${cluster.prefix}room:${room}:recent`);
-      const page = await request<{ ok: boolean; messages: ChatMessage[]; more: boolean }>(bob, "history", { room });
+      // can only come from Cassandra. The key's name is the product's own: a renamed key must
+      // fail here rather than leave history reading Redis.
+      const keys = new RedisKeys(cluster.prefix, DEFAULT_STREAM_CONFIG.shards);
+      assert.equal(await cluster.redis.del(keys.roomRecent(room)), 1, "the room's recent history was in Redis under RedisKeys.roomRecent");
+      const page = await request<{ ok: boolean; messages: ChatMessage[]; more: boolean }>(bobSocket, "history", { room });
       assert.deepEqual(page, { ok: true, messages: [message], more: false });
     });
   });
 }
 
 test("logs never contain a token or a message's text", async () => {
-  const room = `logs-${Date.now()}`;
+  const room = `logs-${tag}`;
   const secretText = `do-not-log-${Date.now()}`;
-  const token = await cluster.token("carol", [room]);
-  const carol = await cluster.client(token);
-  assert.equal((await request(carol, "join", { room })).ok, true);
-  assert.equal((await request(carol, "send", { room, clientId: "log-1", text: secretText })).ok, true);
+  const token = await cluster.token(carol, [room]);
+  const carolSocket = await cluster.client(token);
+  assert.equal((await request(carolSocket, "join", { room })).ok, true);
+  assert.equal((await request(carolSocket, "send", { room, clientId: "log-1", text: secretText })).ok, true);
   // Failures log too: a forbidden send, an oversized one, and a bad token on REST and on connect.
-  await request(carol, "send", { room: "elsewhere", clientId: "log-2", text: secretText });
-  await request(carol, "send", { room, clientId: "log-3", text: secretText.repeat(400) });
+  await request(carolSocket, "send", { room: "elsewhere", clientId: "log-2", text: secretText });
+  await request(carolSocket, "send", { room, clientId: "log-3", text: secretText.repeat(400) });
   await fetch(`${cluster.url}/api/me/rooms`, { headers: { authorization: `Bearer ${token}x` } });
   await assert.rejects(cluster.client(`${token}x`));
   await eventually("flushed", async () => ((await cluster.cassandra.execute("SELECT seq FROM messages_by_room WHERE room = ? AND bucket = ?", [room, bucketOf(Date.now(), DEFAULT_STREAM_CONFIG.bucketWidthInMs)])).rowLength > 0 ? true : undefined));
-  carol.disconnect();
+  carolSocket.disconnect();
 
   const logs = [...cluster.apps.nodes, cluster.apps.flusher].map((app) => readFileSync(app.process.logFile, "utf8"));
   assert.ok(logs.every((log) => log.length > 0), "every process logged something");

@@ -1,25 +1,40 @@
 /**
  * A load generator process: many websocket clients speaking the wire protocol by hand, driven
  * over IPC by the bench (see protocol.ts). It runs apart from the servers so that their CPU
- * time is theirs alone, and it stays cheap per message: deliveries are counted from the first
- * bytes of the frame, and decoded only while end-to-end latency is being recorded.
+ * time is theirs alone. Every delivery is decoded for its room and seq and counted by
+ * deliveries.ts: once per (client, room, seq), repeats and misrouted ones apart.
  *
  * socket.io framing (Engine.IO v4 + socket.io v4, default JSON parser): server "0{…}" opens,
  * client "40{auth}" connects, server "40{sid}" confirms (or "44{…}" refuses), "2" ping → "3"
  * pong, "42[event,…]" is an event, client "42<id>[…]" an event with ack, server "43<id>[…]" the ack.
+ *
+ * Centrifugo's clients are centrifuge-js itself (centrifugo-clients.ts), not a hand-written framing.
  */
 import { WebSocket, type RawData } from "ws";
-import type { GeneratorAnswer, GeneratorCommand, SendPlan, SendResult, WireKind } from "./protocol.js";
+import { isCentrifugoOpen, openCentrifugoClient, publishCentrifugo, subscribeCentrifugo, type CentrifugoClient } from "./centrifugo-clients.js";
+import { DeliveryCounter, newMemberships, parseSocketIoEvent, parseUwsMessage, type Memberships, type ParsedEvent } from "./deliveries.js";
+import { ACK_TIMEOUT_IN_MS, type GeneratorAnswer, type GeneratorCommand, type SendPlan, type SendResult, type WireKind } from "./protocol.js";
 
-interface Client {
+/** An ack's JSON array text, or why there is none. */
+type AckReply = { reply: string } | { failure: "TIMEOUT" | "CLOSED" };
+
+/** A socket.io or raw uWS client, spoken to by hand. */
+interface WsClient {
   ws: WebSocket;
-  kind: WireKind;
+  kind: "socketio" | "uws";
   nextAckId: number;
-  pending: Map<number, (reply: string) => void>;
+  pending: Map<number, (reply: AckReply) => void>;
+  rooms: Memberships;
+}
+
+type Client = WsClient | CentrifugoClient;
+
+function isOpen(client: Client): boolean {
+  return client.kind === "centrifugo" ? isCentrifugoOpen(client) : client.ws.readyState === WebSocket.OPEN;
 }
 
 const clients: Client[] = [];
-let received = 0;
+const counter = new DeliveryCounter();
 let recording = false;
 let e2eLatencies: number[] = [];
 
@@ -43,18 +58,25 @@ function messageText(bytes: number): string {
 }
 
 function recordE2e(text: string): void {
-  const match = /(\d{6,})\|/.exec(text);
+  const match = /^(\d{6,})\|/.exec(text);
+  // A counted delivery without a send time is tallied as malformed: the latency sample set
+  // must hold one sample per counted delivery.
   if (match) e2eLatencies.push(nowInMs() - Number(BigInt(match[1]!)) / 1e6);
+  else counter.malformed();
 }
 
-function onSocketIoFrame(client: Client, data: Buffer, token: string | undefined, connected: (error?: string) => void): void {
+function onDelivery(client: Client, event: ParsedEvent): void {
+  if (event.kind === "malformed") counter.malformed();
+  else if (event.kind === "other") counter.otherEvent();
+  else if (counter.deliver(client.rooms, event.room, event.seq) && recording) recordE2e(event.text);
+}
+
+function onSocketIoFrame(client: WsClient, data: Buffer, token: string | undefined, connected: (error?: string) => void): void {
   const type = data[0];
   if (type === CHAR_4) {
     const packet = data[1];
     if (packet === CHAR_2) {
-      // `42["message",…]` is the only event the servers push in these runs besides acks.
-      received++;
-      if (recording) recordE2e(data.toString());
+      onDelivery(client, parseSocketIoEvent(data.toString("utf8", 2)));
     } else if (packet === CHAR_3) {
       const text = data.toString();
       const bracket = text.indexOf("[");
@@ -62,7 +84,7 @@ function onSocketIoFrame(client: Client, data: Buffer, token: string | undefined
       const resolve = client.pending.get(id);
       if (resolve) {
         client.pending.delete(id);
-        resolve(text.slice(bracket));
+        resolve({ reply: text.slice(bracket) });
       }
     } else if (packet === CHAR_0) {
       connected();
@@ -76,21 +98,21 @@ function onSocketIoFrame(client: Client, data: Buffer, token: string | undefined
   }
 }
 
-function onUwsFrame(client: Client, data: Buffer): void {
+function onUwsFrame(client: WsClient, data: Buffer): void {
   if (data[0] === CHAR_M) {
-    received++;
-    if (recording) recordE2e(data.toString());
+    onDelivery(client, parseUwsMessage(data.toString()));
   } else if (data[0] === CHAR_J) {
     const resolve = client.pending.get(0);
     client.pending.delete(0);
-    resolve?.("[{\"ok\":true}]");
+    resolve?.({ reply: '[{"ok":true}]' });
   }
 }
 
 function openClient(kind: WireKind, url: string, token: string | undefined, localAddress: string | undefined): Promise<Client> {
+  if (kind === "centrifugo") return openCentrifugoClient(url, token, localAddress, newMemberships());
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { perMessageDeflate: false, localAddress });
-    const client: Client = { ws, kind, nextAckId: 1, pending: new Map() };
+    const client: WsClient = { ws, kind, nextAckId: 1, pending: new Map(), rooms: newMemberships() };
     let settled = false;
     const connected = (error?: string) => {
       if (settled) return;
@@ -109,7 +131,12 @@ function openClient(kind: WireKind, url: string, token: string | undefined, loca
       if (kind === "uws") connected();
     });
     ws.on("error", (error) => connected(error.message));
-    ws.on("close", () => connected("closed before connecting"));
+    ws.on("close", () => {
+      connected("closed before connecting");
+      // Requests still awaiting an ack will never get one.
+      for (const resolve of client.pending.values()) resolve({ failure: "CLOSED" });
+      client.pending.clear();
+    });
   });
 }
 
@@ -136,43 +163,81 @@ async function connectMany(command: Extract<GeneratorCommand, { type: "connect" 
   return { type: "connected", first, connected: connectedCount, failed, firstError };
 }
 
-/** Sends an event with an ack id (socket.io) and resolves with the ack's JSON array text. */
-function request(client: Client, event: string, payload: unknown): Promise<string> {
+/** Sends an event with an ack id (socket.io); resolves with the ack, or TIMEOUT / CLOSED. */
+function request(client: WsClient, event: string, payload: unknown, timeoutInMs: number): Promise<AckReply> {
   return new Promise((resolve) => {
     const id = client.nextAckId++;
-    client.pending.set(id, resolve);
+    const timer = setTimeout(() => {
+      client.pending.delete(id);
+      resolve({ failure: "TIMEOUT" });
+    }, timeoutInMs);
+    client.pending.set(id, (reply) => {
+      clearTimeout(timer);
+      resolve(reply);
+    });
     client.ws.send(`42${id}${JSON.stringify([event, payload])}`);
   });
 }
 
+/** uws: "j<room>" is echoed once subscribed (no ack ids: one join at a time per client). */
+function subscribe(client: WsClient, room: string): Promise<AckReply> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      client.pending.delete(0);
+      resolve({ failure: "TIMEOUT" });
+    }, ACK_TIMEOUT_IN_MS);
+    client.pending.set(0, (reply) => {
+      clearTimeout(timer);
+      resolve(reply);
+    });
+    client.ws.send(`j${room}`);
+  });
+}
+
 async function joinAll(from: number, to: number, room: string): Promise<void> {
-  const joins: Promise<string>[] = [];
+  const joins: Promise<void>[] = [];
   for (let i = from; i < to; i++) {
     const client = clients[i]!;
-    if (client.kind === "socketio") joins.push(request(client, "join", { room }));
-    else {
-      joins.push(new Promise((resolve) => client.pending.set(0, resolve)));
-      client.ws.send(`j${room}`);
+    if (client.kind === "centrifugo") {
+      joins.push(
+        subscribeCentrifugo(client, room, (event) => onDelivery(client, event)).then((failure) => {
+          if (failure !== null) throw new Error(`subscribe ${room}: ${failure}`);
+          counter.joined(client.rooms, room);
+        }),
+      );
+      continue;
     }
+    const join = client.kind === "socketio" ? request(client, "join", { room }, ACK_TIMEOUT_IN_MS) : subscribe(client, room);
+    joins.push(
+      join.then((answer) => {
+        if ("failure" in answer) throw new Error(`join ${room}: ${answer.failure}`);
+        if (!answer.reply.includes('"ok":true')) throw new Error(`join ${room} refused: ${answer.reply.slice(0, 200)}`);
+        counter.joined(client.rooms, room);
+      }),
+    );
   }
-  const replies = await Promise.all(joins);
-  const refused = replies.find((reply) => !reply.includes('"ok":true'));
-  if (refused) throw new Error(`join ${room} refused: ${refused.slice(0, 200)}`);
+  await Promise.all(joins);
 }
 
 let sendCounter = 0;
 
-/** One send; resolves with null on success or the failure code. uws has no ack: sent = done. */
-function sendOne(client: Client, room: string, textBytes: number): Promise<string | null> {
+/**
+ * One send; resolves with null on success or the failure code (the server's, or TIMEOUT,
+ * CLOSED, DUPLICATE: an ack for a clientId never sent before cannot be a duplicate).
+ * uws has no ack: sent = done. Centrifugo: the publish reply is the ack (its timeout is the client's, ACK_TIMEOUT_IN_MS).
+ */
+function sendOne(client: Client, room: string, textBytes: number, ackTimeoutInMs: number): Promise<string | null> {
   const text = messageText(textBytes);
+  if (client.kind === "centrifugo") return publishCentrifugo(client, room, text);
   if (client.kind === "uws") {
     client.ws.send(`s${room}|${text}`);
     return Promise.resolve(null);
   }
   const clientId = `${process.pid}-${++sendCounter}`;
-  return request(client, "send", { room, clientId, text }).then((reply) => {
-    if (reply.includes('"ok":true')) return null;
-    return /"code":"([A-Z_]+)"/.exec(reply)?.[1] ?? "UNKNOWN";
+  return request(client, "send", { room, clientId, text }, ackTimeoutInMs).then((answer) => {
+    if ("failure" in answer) return answer.failure;
+    if (!answer.reply.includes('"ok":true')) return /"code":"([A-Z_]+)"/.exec(answer.reply)?.[1] ?? "UNKNOWN";
+    return answer.reply.includes('"duplicate":true') ? "DUPLICATE" : null;
   });
 }
 
@@ -187,7 +252,7 @@ async function runSends(plan: SendPlan): Promise<SendResult> {
   const fire = (senderIndex: number): Promise<void> => {
     const sentAt = nowInMs();
     result.sent++;
-    const done = sendOne(senders[senderIndex]!, plan.rooms[senderIndex % plan.rooms.length]!, plan.textBytes).then((failure) => {
+    const done = sendOne(senders[senderIndex]!, plan.rooms[senderIndex % plan.rooms.length]!, plan.textBytes, plan.ackTimeoutInMs ?? ACK_TIMEOUT_IN_MS).then((failure) => {
       if (failure === null) {
         result.acked++;
         if (plan.recordAckLatency) result.ackLatenciesInMs.push(nowInMs() - sentAt);
@@ -233,9 +298,9 @@ async function handle(command: GeneratorCommand): Promise<GeneratorAnswer> {
       await joinAll(command.from, command.to, command.room);
       return { type: "done" };
     case "count":
-      return { type: "count", received };
+      return { type: "count", tally: counter.tally(clients.filter(isOpen).length, clients.length) };
     case "reset":
-      received = 0;
+      counter.startWindow(command.rooms);
       return { type: "done" };
     case "record":
       recording = command.on;
@@ -248,7 +313,10 @@ async function handle(command: GeneratorCommand): Promise<GeneratorAnswer> {
     case "send":
       return { type: "sent", result: await runSends(command.plan) };
     case "close":
-      for (const client of clients.splice(0)) client.ws.terminate();
+      for (const client of clients.splice(0)) {
+        if (client.kind === "centrifugo") client.centrifuge.disconnect();
+        else client.ws.terminate();
+      }
       return { type: "done" };
   }
 }

@@ -1,7 +1,7 @@
 /** The bench's side of the load generators: forks them and talks to them over IPC. */
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import type { GeneratorAnswer, GeneratorCommand, SendPlan, SendResult, WireKind } from "./protocol.js";
+import type { DeliveryTally, GeneratorAnswer, GeneratorCommand, SendPlan, SendResult, WireKind } from "./protocol.js";
 
 const GENERATOR_SCRIPT = fileURLToPath(new URL("./generator.js", import.meta.url));
 
@@ -57,12 +57,14 @@ export class Generator {
     await this.command<"done">({ type: "join", from, to, room });
   }
 
-  async received(): Promise<number> {
-    return (await this.command<"count">({ type: "count" })).received;
+  /** What its clients received since the last reset (see deliveries.ts). */
+  async tally(): Promise<DeliveryTally> {
+    return (await this.command<"count">({ type: "count" })).tally;
   }
 
-  async reset(): Promise<void> {
-    await this.command<"done">({ type: "reset" });
+  /** Starts a counting window in which `rooms` are sent to. */
+  async reset(rooms: readonly string[]): Promise<void> {
+    await this.command<"done">({ type: "reset", rooms: [...rooms] });
   }
 
   async record(on: boolean): Promise<void> {
@@ -86,7 +88,10 @@ export class Generator {
   }
 }
 
-export async function totalReceived(generators: readonly Generator[]): Promise<number> {
-  const counts = await Promise.all(generators.map((generator) => generator.received()));
-  return counts.reduce((sum, count) => sum + count, 0);
+/** The generators' tallies summed. */
+export async function totalTally(generators: readonly Generator[]): Promise<DeliveryTally> {
+  const tallies = await Promise.all(generators.map((generator) => generator.tally()));
+  const sum: DeliveryTally = { counted: 0, duplicated: 0, misrouted: 0, malformed: 0, otherEvents: 0, open: 0, clients: 0 };
+  for (const tally of tallies) for (const key of Object.keys(sum) as (keyof DeliveryTally)[]) sum[key] += tally[key];
+  return sum;
 }

@@ -1,20 +1,46 @@
 /** The commands a load generator process accepts over IPC, and its answers. */
 
-/** "socketio": Engine.IO v4 / socket.io v4 framing over a websocket; "uws": the raw reference's framing. */
-export type WireKind = "socketio" | "uws";
+/**
+ * "socketio": Engine.IO v4 / socket.io v4 framing over a websocket; "uws": the raw reference's
+ * framing; "centrifugo": centrifuge-js clients (the peer's own SDK).
+ */
+export type WireKind = "socketio" | "uws" | "centrifugo";
 
 export type GeneratorCommand =
   | { type: "connect"; kind: WireKind; url: string; count: number; token?: string; localAddresses: string[]; concurrency: number }
-  /** Clients [from, to) join `room` (socket.io: `join` with ack; uws: subscribe, echoed). */
+  /** Clients [from, to) join `room` (socket.io: `join` with ack; uws: subscribe, echoed; centrifugo: subscribe). */
   | { type: "join"; from: number; to: number; room: string }
-  /** Deliveries (`message` events) received since the last reset, over all clients. */
+  /** The delivery tally since the last reset, over all clients. */
   | { type: "count" }
-  | { type: "reset" }
+  /** Starts a counting window: zeroes the tally; deliveries of rooms not in `rooms` are misrouted. */
+  | { type: "reset"; rooms: string[] }
   /** Start or stop recording end-to-end latency of received messages (send time is in the text). */
   | { type: "record"; on: boolean }
   | { type: "collect" }
   | { type: "send"; plan: SendPlan }
   | { type: "close" };
+
+/**
+ * What the clients of one generator received since the last reset. A delivery is a `message`
+ * event (uws: an "m" frame) carrying a room and a seq; it is counted once per (client, room,
+ * seq), and only when the client joined that room and the room is one the window sends to.
+ */
+export interface DeliveryTally {
+  /** First receipt of (client, room, seq) for a joined room of the window: the deliveries. */
+  counted: number;
+  /** A (client, room, seq) received again, or a seq at or below one seen before the window. */
+  duplicated: number;
+  /** A delivery to a client that did not join its room, or of a room the window does not send to. */
+  misrouted: number;
+  /** A message frame without a readable room and seq. */
+  malformed: number;
+  /** Other server events (presence, typing, draining): not deliveries, not errors. */
+  otherEvents: number;
+  /** Clients whose websocket is open now. */
+  open: number;
+  /** Clients opened so far (open ones and the ones that closed since). */
+  clients: number;
+}
 
 export interface SendPlan {
   /** Senders are clients [from, to), used round-robin. */
@@ -30,13 +56,18 @@ export interface SendPlan {
   durationInMs: number;
   /** Keep each acked send's latency (ms) in the answer. */
   recordAckLatency: boolean;
+  /** A send not acknowledged within this long fails as TIMEOUT (default ACK_TIMEOUT_IN_MS). */
+  ackTimeoutInMs?: number;
 }
+
+/** How long a send or join may wait for its ack before it counts as failed. */
+export const ACK_TIMEOUT_IN_MS = 10_000;
 
 export interface SendResult {
   sent: number;
   acked: number;
   failed: number;
-  /** Failure codes seen, with counts (e.g. RATE_LIMITED). */
+  /** Failure codes seen, with counts (e.g. RATE_LIMITED, TIMEOUT, CLOSED, DUPLICATE). */
   failures: Record<string, number>;
   elapsedInMs: number;
   ackLatenciesInMs: number[];
@@ -44,7 +75,7 @@ export interface SendResult {
 
 export type GeneratorAnswer =
   | { type: "connected"; first: number; connected: number; failed: number; firstError?: string }
-  | { type: "count"; received: number }
+  | { type: "count"; tally: DeliveryTally }
   | { type: "collected"; latenciesInMs: number[] }
   | { type: "sent"; result: SendResult }
   | { type: "done" };

@@ -23,7 +23,8 @@ import type { MeasuredServer } from "../lib/servers.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { cpuSnapshot, measureDeliveries, sumCpu, type FanoutWindow } from "./measure.js";
 
-export type Stack = "ours" | "uws" | "socketio";
+/** "centrifugo": Centrifugo with its Redis engine; "centrifugo-memory": with its memory engine (no Redis). */
+export type Stack = "ours" | "uws" | "socketio" | "centrifugo" | "centrifugo-memory";
 
 export interface FanoutSettings {
   roomSizes: number[];
@@ -100,10 +101,11 @@ export async function connectStack(target: StackUnderTest, generators: readonly 
   return { target, firsts, roomPrefix };
 }
 
-/** One measuring window: the sender drives the room at the set delivery rate. */
-export async function measureOnce(connected: ConnectedStack, servers: readonly MeasuredServer[], generators: readonly Generator[], size: number, settings: FanoutSettings): Promise<FanoutWindow> {
+/** One measuring window: the sender drives the room at the set delivery rate. `where` names it in a refusal. */
+export async function measureOnce(where: string, connected: ConnectedStack, servers: readonly MeasuredServer[], generators: readonly Generator[], size: number, settings: FanoutSettings): Promise<FanoutWindow> {
   const { target, firsts, roomPrefix } = connected;
   return measureDeliveries({
+    where,
     servers,
     redisPid: target.redisPid,
     sender: generators[0]!,
@@ -119,25 +121,27 @@ function bestRow(rows: readonly FanoutRow[]): FanoutRow {
   return { ...best, rounds: rows.map((row) => row.cpuPerDeliveryInMicros) };
 }
 
-async function warmUp(connected: ConnectedStack, generators: readonly Generator[], size: number, settings: FanoutSettings): Promise<void> {
-  await measureOnce(connected, [connected.target.server], generators, size, { ...settings, durationInMs: settings.warmupInMs });
+async function warmUp(where: string, connected: ConnectedStack, generators: readonly Generator[], size: number, settings: FanoutSettings): Promise<void> {
+  await measureOnce(`${where} warm-up, room ${size}`, connected, [connected.target.server], generators, size, { ...settings, durationInMs: settings.warmupInMs });
 }
 
 /** Item 1: every stack, every room size, `rounds` interleaved rounds. */
 export async function measureFanout(stacks: readonly ConnectedStack[], generators: readonly Generator[], settings: FanoutSettings, log: (line: string) => void): Promise<FanoutRow[]> {
   const all = new Map<string, FanoutRow[]>();
-  for (const size of settings.roomSizes) for (const connected of stacks) await warmUp(connected, generators, size, settings);
+  for (const size of settings.roomSizes) for (const connected of stacks) await warmUp(`fan-out ${connected.target.stack}`, connected, generators, size, settings);
+  // The idle floor of every stack over one shared window: nothing is sent to any of them, so
+  // they do not disturb one another, and one window instead of one per stack keeps --quick short.
   const idle = new Map<Stack, number>();
+  const finishIdle = await cpuSnapshot(stacks.map((connected) => connected.target.server));
+  await sleep(settings.durationInMs);
+  const idleWindow = await finishIdle();
   for (const connected of stacks) {
-    const finish = await cpuSnapshot([connected.target.server]);
-    await sleep(settings.durationInMs);
-    const window = await finish();
-    idle.set(connected.target.stack, (sumCpu(window, { withRedis: false }) / window.wallInMs) * 1000 / settings.deliveriesPerSecond);
+    idle.set(connected.target.stack, (idleWindow.serverCpuInMicros[connected.target.server.name]! / idleWindow.wallInMs) * 1000 / settings.deliveriesPerSecond);
   }
   for (let round = 1; round <= settings.rounds; round++) {
     for (const size of settings.roomSizes) {
       for (const connected of stacks) {
-        const window = await measureOnce(connected, [connected.target.server], generators, size, settings);
+        const window = await measureOnce(`fan-out ${connected.target.stack}, room ${size}, round ${round}`, connected, [connected.target.server], generators, size, settings);
         const row = toRow(connected.target.stack, size, window, connected.target.redisPid !== undefined);
         log(`  round ${round} fan-out ${row.stack} room ${size}: ${row.cpuPerDeliveryInMicros.toFixed(2)} µs/delivery, ${row.systemCpuPerDeliveryInMicros.toFixed(2)} of it kernel (${row.deliveries}/${row.expectedDeliveries} deliveries)`);
         const key = `${row.stack}/${size}`;
@@ -170,11 +174,11 @@ export async function measureCluster(cluster: ConnectedStack, oneNode: Connected
   const rows: ClusterRow[] = [];
   for (const size of settings.roomSizes) {
     const rounds: { cluster: number; oneNode: number; window: FanoutWindow }[] = [];
-    await warmUp(cluster, generators, size, settings);
+    await warmUp("cluster (two nodes)", cluster, generators, size, settings);
     for (let round = 1; round <= settings.rounds; round++) {
-      const single = await measureOnce(oneNode, [oneNode.target.server], generators, size, settings);
-      const window = await measureOnce(cluster, nodes, generators, size, settings);
-      const perDelivery = (w: FanoutWindow) => sumCpu(w, { withRedis: true }) / Math.max(1, w.deliveries);
+      const single = await measureOnce(`cluster's one-node reference, room ${size}, round ${round}`, oneNode, [oneNode.target.server], generators, size, settings);
+      const window = await measureOnce(`cluster (two nodes), room ${size}, round ${round}`, cluster, nodes, generators, size, settings);
+      const perDelivery = (w: FanoutWindow) => sumCpu(w, { withRedis: true }) / w.deliveries;
       rounds.push({ cluster: perDelivery(window), oneNode: perDelivery(single), window });
       log(`  round ${round} room ${size}: two nodes ${perDelivery(window).toFixed(2)}, one node ${perDelivery(single).toFixed(2)} µs/delivery incl. Redis (${window.deliveries}/${window.expectedDeliveries}, ${single.deliveries}/${single.expectedDeliveries})`);
     }
@@ -198,7 +202,8 @@ export async function measureCluster(cluster: ConnectedStack, oneNode: Connected
 
 function toRow(stack: Stack, roomSize: number, window: FanoutWindow, withRedis: boolean): FanoutRow {
   const server = sumCpu(window, { withRedis: false });
-  const deliveries = Math.max(1, window.deliveries);
+  // measureDeliveries refused any window whose deliveries are not exactly the expected (> 0) ones.
+  const deliveries = window.deliveries;
   return {
     stack,
     roomSize,

@@ -8,7 +8,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Generator } from "../load/pool.js";
+import { Generator, totalTally } from "../load/pool.js";
+import { requireOpenConnections } from "../lib/integrity.js";
 import type { WireKind } from "../load/protocol.js";
 import type { MeasuredServer } from "../lib/servers.js";
 
@@ -55,6 +56,8 @@ export async function measureMemory(stack: MemoryRow["stack"], kind: WireKind, s
     // Let the handshakes' garbage and timers settle before the measuring GC.
     await sleep(2000);
     const loaded = await server.probe({ gc: true, heapSnapshotPath: snapshot("after") });
+    // The figure divides by `connections`: every one must still be open when the heap was read.
+    requireOpenConnections(`memory ${stack} at ${connections} connections`, await totalTally(generators), connections);
     const row: MemoryRow = {
       stack,
       connections,

@@ -6,9 +6,10 @@
  * its output goes to a log file rather than interleaving with the orchestrator's console.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdirSync } from "node:fs";
+import { closeSync, createWriteStream, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
-import { dirname } from "node:path";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 export interface ManagedProcessOptions {
@@ -95,16 +96,104 @@ export function startProcess(options: ManagedProcessOptions): ManagedProcess {
   };
 }
 
-/** Asks the OS for a free TCP port on the loopback interface. */
+/**
+ * A TCP port for a component that must listen on a port known before it starts (HAProxy's
+ * backends, Redis and Cassandra restarted on their data dir, a socket node restarted on its
+ * port), reserved for this process's lifetime.
+ *
+ * Asking the OS for a port (listen on 0) and handing it on is a race: once closed, the kernel
+ * may give the same port to anyone's next listen(0) or outgoing connection, and a component
+ * stopped and restarted on its port can lose it the same way. So the ports come from below the
+ * kernel's ephemeral range (/proc/sys/net/ipv4/ip_local_port_range), which the kernel never
+ * hands out by itself, and each is reserved with an exclusive lock file naming this process,
+ * so no other process using this function (another test file, `npm start`) takes it while
+ * this one lives, even while the component is down. A reservation whose process died is
+ * reclaimed. What remains: a program that is not ours binding that port by a fixed number
+ * between the check and the component's bind.
+ */
 export async function freePort(host = "127.0.0.1"): Promise<number> {
-  return new Promise((resolve, reject) => {
+  const [low, high] = reservablePortRange();
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if (!reservePort(port)) continue;
+    if (await canListen(port, host)) return port;
+    releasePort(port);
+  }
+  throw new Error(`no free port to reserve in ${low}..${high} after 200 tries`);
+}
+
+const RESERVATIONS_DIR = join(tmpdir(), "chat-cluster-ports");
+const reservedHere = new Set<number>();
+let releaseOnExit = false;
+
+/** Ports below the kernel's ephemeral range (from 20000 up, clear of the usual fixed services below). */
+function reservablePortRange(): [number, number] {
+  let ephemeralLow = 32768;
+  try {
+    ephemeralLow = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || ephemeralLow;
+  } catch {
+    // Not Linux: the IANA dynamic range starts at 49152; 32768 is below it too.
+  }
+  return [20_000, Math.max(20_500, ephemeralLow - 1)];
+}
+
+/** Creates the port's lock file, or takes over one whose process is gone; false when a live process holds it. */
+function reservePort(port: number): boolean {
+  mkdirSync(RESERVATIONS_DIR, { recursive: true });
+  const path = join(RESERVATIONS_DIR, String(port));
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, "wx");
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      reservedHere.add(port);
+      if (!releaseOnExit) {
+        releaseOnExit = true;
+        process.once("exit", () => {
+          for (const held of reservedHere) releasePort(held);
+        });
+      }
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      if (isAlive(Number(readFileSync(path, "utf8")))) return false;
+      // A reservation left by a process that died without releasing it.
+      try {
+        unlinkSync(path);
+      } catch {
+        // Another process reclaimed it first; the next openSync tells.
+      }
+    }
+  }
+  return false;
+}
+
+function releasePort(port: number): void {
+  reservedHere.delete(port);
+  try {
+    unlinkSync(join(RESERVATIONS_DIR, String(port)));
+  } catch {
+    // Already gone.
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: alive, under another user.
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** True when nothing listens on host:port now. */
+function canListen(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once("error", reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
+    server.once("error", () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
   });
 }
 

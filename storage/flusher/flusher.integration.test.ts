@@ -46,7 +46,7 @@ async function setUp(): Promise<Setup> {
 async function appendMessages(setup: Setup, count: number): Promise<void> {
   const buffer = new MessageBuffer(setup.redis, setup.keys, { ...DEFAULT_STREAM_CONFIG, shards: SHARDS }, setup.timeline);
   for (let i = 0; i < count; i++) {
-    const outcome = await buffer.append({ room: setup.rooms[i % ROOMS]!, from: `user-${i % 7}`, clientId: `c-${i}`, text: `message ${i}` });
+    const outcome = await buffer.append({ room: setup.rooms[i % ROOMS]!, from: `user-${setup.keys.prefix.slice(1, -1)}-${i % 7}`, clientId: `c-${i}`, text: `message ${i}` });
     assert.equal(outcome.kind, "stored");
   }
 }
@@ -65,6 +65,16 @@ function startFlusher(setup: Setup, timeline: Timeline, overrides: Partial<Flush
   const running = flusher.run(stop.signal);
   return {
     events,
+    /**
+     * Resolves once every command the flusher queued before this call (its XACKs included) has
+     * been answered: Redis answers one connection's commands in order, and none of them blocks
+     * while batches are in flight (the flusher never BLOCKs then).
+     */
+    async barrier(): Promise<void> {
+      // Let every continuation already due run first, e.g. an acknowledgement after a write.
+      await new Promise((resolve) => setImmediate(resolve));
+      await connection.ping();
+    },
     async stop() {
       stop.abort();
       await running;
@@ -129,6 +139,15 @@ class HeldFirstWrite extends Timeline {
     this.laterWriteDone = new Promise((resolve) => (this.markLaterWriteDone = resolve));
   }
 
+  private laterWrites = 0;
+  private readonly laterWriteWaiters: { count: number; resolve: () => void }[] = [];
+
+  /** Resolves once `count` later writes (not the held one) completed. */
+  laterWritesDone(count: number): Promise<void> {
+    if (this.laterWrites >= count) return Promise.resolve();
+    return new Promise((resolve) => this.laterWriteWaiters.push({ count, resolve }));
+  }
+
   release(): void {
     this.gate.resolve();
   }
@@ -145,6 +164,8 @@ class HeldFirstWrite extends Timeline {
     }
     await super.write(messages);
     this.markLaterWriteDone();
+    this.laterWrites += 1;
+    for (const waiter of this.laterWriteWaiters) if (waiter.count <= this.laterWrites) waiter.resolve();
   }
 }
 
@@ -180,9 +201,10 @@ test("a batch is not acknowledged before the batches read before it are in Cassa
     const count = 120;
     const { timeline, flusher } = await flusherWithHeldFirstBatch(setup, count);
     try {
-      // A later batch is in Cassandra while the first one is still being written...
-      await timeline.laterWriteDone;
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Both later batches (3 in flight) are in Cassandra while the first one is still being
+      // written, and whatever the flusher did about them has reached Redis...
+      await timeline.laterWritesDone(2);
+      await flusher.barrier();
       // ...yet nothing is acknowledged: every entry read so far is still pending and in the stream.
       assert.equal(flusher.events.flushed, 0);
       assert.equal(await backlog(setup), count);

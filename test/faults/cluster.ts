@@ -4,6 +4,7 @@
  * restart Redis start stores of their own here, on free ports with data dirs under the
  * harness's log dir, so other test files never see the fault.
  */
+import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
@@ -127,8 +128,8 @@ export async function freshKeyspace(contactPoints: string[], overrides: Partial<
   return config;
 }
 
-/** Rooms named for the test, unique per run. */
+/** Rooms named for the test, unique per call (the Cassandra keyspace is shared by every file of a run). */
 export function roomsFor(test: string, count: number): string[] {
-  const run = Date.now().toString(36);
+  const run = `${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
   return Array.from({ length: count }, (_, i) => `fault-${test}-${run}-${i}`);
 }

@@ -4,6 +4,7 @@
  * (timeout, the socket died, UNAVAILABLE) is sent again with the SAME clientId, as the protocol
  * tells clients to: the idempotency record returns the first ack, so a retry never stores twice.
  */
+import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { io as connect, type Socket } from "socket.io-client";
 import { nodeOf } from "../fixture.js";
@@ -46,6 +47,8 @@ export interface KnownSetResult {
   unavailable: number[];
   /** Sends that got no answer in time (retried). */
   timeouts: number;
+  /** Every failed attempt, when it ended (ms since the epoch): what a test checks against its fault's window. */
+  failures: { at: number; kind: "UNAVAILABLE" | "timeout" }[];
   /** Sockets that had to be opened again. */
   reconnects: number;
   seconds: number;
@@ -113,9 +116,10 @@ export async function sendKnownSet(options: KnownSetOptions): Promise<KnownSetRe
   const { url, rooms, users, count, ratePerSecond, window = 10, deadlineInMs, ackTimeoutInMs = 5000, onProgress } = options;
   const started = Date.now();
   const deadline = started + deadlineInMs;
-  const run = `${started.toString(36)}`;
-  const connections = await Promise.all(Array.from({ length: users }, async (_, u) => new UserConnection(url, await options.token(`sender-${u}`, rooms))));
-  const result: KnownSetResult = { acks: [], unavailable: [], timeouts: 0, reconnects: 0, seconds: 0 };
+  // Unique per call: user names land in the Cassandra keyspace other test files share.
+  const run = `${started.toString(36)}-${randomBytes(3).toString("hex")}`;
+  const connections = await Promise.all(Array.from({ length: users }, async (_, u) => new UserConnection(url, await options.token(`sender-${run}-${u}`, rooms))));
+  const result: KnownSetResult = { acks: [], unavailable: [], timeouts: 0, failures: [], reconnects: 0, seconds: 0 };
   let progressFired = false;
   let progressRun: Promise<void> = Promise.resolve();
 
@@ -135,6 +139,7 @@ export async function sendKnownSet(options: KnownSetOptions): Promise<KnownSetRe
         reply = (await socket.timeout(ackTimeoutInMs).emitWithAck("send", { room, clientId, text: `message ${i}` })) as Reply;
       } catch {
         result.timeouts++;
+        result.failures.push({ at: Date.now(), kind: "timeout" });
         continue;
       }
       if (reply.ok) {
@@ -147,6 +152,7 @@ export async function sendKnownSet(options: KnownSetOptions): Promise<KnownSetRe
       }
       if (reply.error?.code !== "UNAVAILABLE") throw new Error(`send ${clientId} refused: ${JSON.stringify(reply.error)}`);
       result.unavailable.push(reply.error.retryAfterMs ?? -1);
+      result.failures.push({ at: Date.now(), kind: "UNAVAILABLE" });
       await sleep(Math.min(reply.error.retryAfterMs ?? 1000, 2000));
     }
   };

@@ -262,11 +262,17 @@ describe("send", () => {
     const token = await cluster.token(user("rate-two"), [room]);
     const first = await cluster.client(token);
     const second = await clientOnOtherNode(cluster, token, first);
+    // 200 sends per node: more than two per-node buckets could hold unless the burst took 18 s.
+    // One cluster-wide bucket allows 40 + 20/s over the burst; per-node buckets would allow
+    // twice that (2 × (40 + 20/s)) up to 400, so they fail this bound at any speed below that.
+    const sends = 400;
     const started = Date.now();
-    const acks = await Promise.all(Array.from({ length: 60 }, (_, i) => send(i % 2 ? first : second, room, `r${i}`, `burst ${i}`)));
+    const acks = await Promise.all(Array.from({ length: sends }, (_, i) => send(i % 2 ? first : second, room, `r${i}`, `burst ${i}`)));
     const elapsedInMs = Date.now() - started;
     const accepted = acks.filter((a) => a.ok).length;
     const allowed = 40 + Math.ceil((elapsedInMs / 1000) * 20);
+    assert.ok(allowed < sends / 2, `the burst took ${elapsedInMs} ms, too slow for ${sends} sends to tell one bucket from two`);
+    assert.ok(accepted >= 40, `a burst of 40 is allowed, ${accepted} were accepted`);
     assert.ok(accepted <= allowed, `${accepted} accepted over two nodes in ${elapsedInMs} ms, at most ${allowed} allowed for one user`);
     for (const ack of acks.filter((a) => !a.ok)) assertError(ack, "RATE_LIMITED");
   });

@@ -1,9 +1,12 @@
 /**
  * Components going away under load, through the gateway:
  * - a rolling restart of both socket nodes (SIGTERM → draining → exit → start on the same port)
- *   while clients send continuously, reconnect through the gateway, re-join with `since` and
- *   resend unacknowledged messages with the same clientId: afterwards every acknowledged message
- *   is in history exactly once, seqs are 1..N, and every client saw every message;
+ *   while clients send continuously. The clients are stock socket.io clients as far as
+ *   reconnecting goes (no `draining` handler, no reconnect of their own): the node closes their
+ *   transport after `reconnectAfterMs` and socket.io-client reconnects through the gateway by
+ *   itself; the clients then re-join with `since` and resend unacknowledged messages with the
+ *   same clientId: afterwards every acknowledged message is in history exactly once, seqs are
+ *   1..N, and every client saw every message;
  * - the flusher stopped until the write buffer is full: `UNAVAILABLE` with retryAfterMs on the
  *   socket, 503 on REST, the refused message neither acknowledged, delivered nor stored.
  */
@@ -20,15 +23,29 @@ const user = (name: string) => `${name}-${tag}`;
 /** Entries per shard = this / CHAT_STREAM_SHARDS (4): small enough to fill in a test. */
 const BUFFER_MAX_ENTRIES = 400;
 
+/**
+ * Above the 2000 ms `reconnectAfterMs` a draining node announces, so the node closes its
+ * connections at the transport level after that pause, as in production, and not earlier
+ * because the deadline cut it short.
+ */
+const DRAIN_DEADLINE_MS = 6000;
+
 let cluster: TestCluster;
-before(async () => (cluster = await startTestCluster({ nodeCount: 2, env: { CHAT_BUFFER_MAX_ENTRIES: String(BUFFER_MAX_ENTRIES), CHAT_STREAM_SHARDS: "4" } })));
+before(
+  async () =>
+    (cluster = await startTestCluster({
+      nodeCount: 2,
+      env: { CHAT_BUFFER_MAX_ENTRIES: String(BUFFER_MAX_ENTRIES), CHAT_STREAM_SHARDS: "4", CHAT_DRAIN_DEADLINE_MS: String(DRAIN_DEADLINE_MS) },
+    })),
+);
 after(async () => cluster?.stop());
 
 /**
- * A client as the contract asks one to behave: it reconnects through the gateway (also after a
- * `draining` or a server-side disconnect, which socket.io-client does not retry on its own),
- * re-joins with `since` its last contiguous seq, and resends a message until it is acknowledged,
- * always with the same clientId.
+ * A client as the contract asks one to behave: after each (re)connect it re-joins with `since`
+ * its last contiguous seq, and it resends a message until it is acknowledged, always with the
+ * same clientId. Reconnecting itself is left to socket.io-client (`reconnection: true`): it
+ * only records `draining` and why it was disconnected, so the test proves that a draining node
+ * makes stock clients reconnect.
  */
 class PersistentSender {
   readonly acked = new Map<string, SendResult>();
@@ -39,6 +56,11 @@ class PersistentSender {
   connects = 1;
   /** The payloads of the `draining` events received. */
   readonly drainings: unknown[] = [];
+  /** socket.io-client's reason for each disconnect. */
+  readonly disconnectReasons: string[] = [];
+  /** For each disconnect, whether a `draining` came before it on that connection. */
+  readonly drainedBeforeDisconnect: boolean[] = [];
+  private drainingOnThisConnection = false;
   private stopped = false;
   private loop: Promise<void> | undefined;
 
@@ -50,21 +72,21 @@ class PersistentSender {
     this.nodes = [nodeOf(socket)];
     socket.on("connect", () => {
       this.connects++;
+      this.drainingOnThisConnection = false;
       this.nodes.push(nodeOf(socket));
       void this.catchUp();
     });
     socket.on("message", (message: ChatMessage) => {
       if (message.room === room) this.seen.add(message.seq);
     });
-    socket.on("draining", (payload: { reconnectAfterMs: number }) => {
+    socket.on("draining", (payload: unknown) => {
       this.drainings.push(payload);
-      const { reconnectAfterMs } = payload;
-      setTimeout(() => {
-        if (!this.stopped) socket.disconnect().connect();
-      }, reconnectAfterMs);
+      this.drainingOnThisConnection = true;
     });
     socket.on("disconnect", (reason) => {
-      if (reason === "io server disconnect" && !this.stopped) socket.connect();
+      if (this.stopped) return;
+      this.disconnectReasons.push(reason);
+      this.drainedBeforeDisconnect.push(this.drainingOnThisConnection);
     });
   }
 
@@ -192,13 +214,20 @@ describe("rolling restart of both nodes under load", () => {
     const acked = senders.flatMap((s) => [...s.acked.entries()].map(([clientId, ack]) => ({ clientId, from: s.userId, ...ack })));
     console.log(
       `rolling restart: ${acked.length} messages acknowledged, ${stored.length} stored; reconnections per client ${JSON.stringify(reconnections)}; ` +
-        `draining events ${JSON.stringify(senders.map((s) => s.drainings.length))}; nodes per client ${JSON.stringify(senders.map((s) => s.nodes))}; ` +
+        `draining events ${JSON.stringify(senders.map((s) => s.drainings.length))}; disconnect reasons ${JSON.stringify(senders.map((s) => s.disconnectReasons))}; nodes per client ${JSON.stringify(senders.map((s) => s.nodes))}; ` +
         `exit codes of the drained nodes ${JSON.stringify(drainedExits)}`,
     );
 
     for (const [i, sender] of senders.entries()) {
       assert.ok(sender.connects >= 2, `client ${i} reconnected through the gateway (connects: ${sender.connects})`);
       assert.ok(sender.drainings.length >= 1, `client ${i} was told its node was draining`);
+      // socket.io-client reconnects by itself after a transport close, never after a
+      // server-side DISCONNECT ("io server disconnect"); each drop came after a `draining`.
+      assert.ok(
+        sender.disconnectReasons.every((reason) => reason === "transport close" || reason === "transport error"),
+        `client ${i} was dropped at the transport level, reasons: ${JSON.stringify(sender.disconnectReasons)}`,
+      );
+      assert.ok(sender.drainedBeforeDisconnect.every(Boolean), `client ${i} was told to drain before each drop: ${JSON.stringify(sender.drainedBeforeDisconnect)}`);
       for (const payload of sender.drainings) {
         const { reconnectAfterMs } = payload as { reconnectAfterMs: unknown };
         assert.deepEqual(Object.keys(payload as object), ["reconnectAfterMs"], `draining payload ${JSON.stringify(payload)}`);
