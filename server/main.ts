@@ -172,7 +172,7 @@ const shutdown = createShutdown({
     await budgetSync.stop();
     if (listenSocket) uws.us_listen_socket_close(listenSocket as never);
     await Promise.allSettled(presenceUpdates);
-    io.close();
+    void io.close();
     await Promise.allSettled([cassandra.shutdown(), redis.quit(), subscriber.quit()]);
   },
 });

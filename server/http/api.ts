@@ -75,7 +75,8 @@ function route(app: TemplatedApp, method: "get" | "post", pattern: string, deps:
     };
     let aborted = false;
     res.onAborted(() => (aborted = true));
-    answer(request, deps, event, handler).then(({ status, body }) => {
+    // answer() never rejects: every failure becomes an error body.
+    void answer(request, deps, event, handler).then(({ status, body }) => {
       if (!aborted) res.cork(() => send(res, status, body));
     });
   });

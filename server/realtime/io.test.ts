@@ -127,7 +127,7 @@ async function startNode() {
     },
     stop() {
       this.disconnectClients();
-      io.close();
+      void io.close();
       uws.us_listen_socket_close(listenSocket as never);
     },
   };
