@@ -15,8 +15,7 @@
  * Environment: TARGET, CHAT_JWT_SECRET (else the dev default that `npm start` uses),
  * SOAK_MINUTES (the soak's steady phase; default: as in soak.yml, 60), LOAD_METRICS_URLS,
  * LOAD_SAMPLE_SECONDS, LOAD_ALLOW_REMOTE_TARGET=1 (TARGET must be a loopback address
- * otherwise: a load test must never hit a host by accident), LOAD_WORKERS (Artillery worker
- * threads; default 1, see artillery/README.md "The generator"), LOAD_CPU_PROFILE=1 (writes a
+ * otherwise: a load test must never hit a host by accident), LOAD_CPU_PROFILE=1 (writes a
  * V8 CPU profile of Artillery's main thread and of each worker thread to <report>/cpu-profiles/,
  * for Chrome DevTools or `node dist/artillery/report/cpu-profile.js <file>`).
  * Exit code: Artillery's (non-zero when an `ensure` check failed), or 1 when the run could not start.
@@ -59,7 +58,6 @@ const env = new EnvReader();
 const secret = env.optionalString("CHAT_JWT_SECRET") ?? DEV_JWT_SECRET;
 const sampleEveryInMs = env.integer("LOAD_SAMPLE_SECONDS", 5, { min: 1, max: 300 }) * 1000;
 const soakMinutes = env.optionalString("SOAK_MINUTES") === undefined ? undefined : env.integer("SOAK_MINUTES", 60, { min: 1, max: 24 * 60 });
-const workers = env.integer("LOAD_WORKERS", 1, { min: 1, max: 16 });
 const cpuProfile = env.boolean("LOAD_CPU_PROFILE", false);
 const runId = randomBytes(4).toString("hex");
 const suiteFile = join(REPO_ROOT, "artillery", `${suite}.yml`);
@@ -235,7 +233,7 @@ async function runArtillery(target: string): Promise<ArtilleryRun> {
       cwd: REPO_ROOT,
       stdio: ["ignore", "pipe", "pipe"],
       // Telemetry would send a request off this machine; LOAD_RUN_ID names this run's rooms.
-      env: { ...process.env, CHAT_JWT_SECRET: secret, LOAD_RUN_ID: runId, WORKERS: String(workers), ARTILLERY_DISABLE_TELEMETRY: "true", AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: "1" },
+      env: { ...process.env, CHAT_JWT_SECRET: secret, LOAD_RUN_ID: runId, ARTILLERY_DISABLE_TELEMETRY: "true", AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: "1" },
     }));
     for (const stream of [child.stdout, child.stderr]) {
       stream.on("data", (chunk: Buffer) => {
