@@ -88,6 +88,8 @@ export async function finish(context: ArtilleryContext): Promise<void> {
   await step(context, (user) => user.finish(deliveryGraceInMs));
   users.delete(context);
   connectedUsers -= 1;
+  // The user's verdict (expected, lost) reaches Artillery before its scenario ends, so the last user's too.
+  flushCounters();
 }
 
 /** Runs a step of the context's user; a failing step closes the user (its socket, its ledger entries) before Artillery counts it failed. */
@@ -100,6 +102,7 @@ async function step(context: ArtilleryContext, action: (user: VirtualUser) => Pr
     user.close();
     users.delete(context);
     connectedUsers -= 1;
+    flushCounters();
     throw error;
   }
 }
@@ -151,17 +154,34 @@ function readSettings(vars: Record<string, unknown>): Settings {
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 loopDelay.enable();
 let latestEvents: EventEmitter | undefined;
-setInterval(() => {
+
+// Counters are summed here and handed to Artillery once a second (and at every user's end):
+// `chat.messages_received` alone is one event per delivery, thousands a second, and each
+// Artillery counter event costs a timestamped entry that its aggregation walks again.
+const pendingCounters = new Map<string, number>();
+function flushCounters(): void {
   if (!latestEvents) return;
+  for (const [name, value] of pendingCounters) latestEvents.emit("counter", name, value);
+  pendingCounters.clear();
+}
+
+// One shared timer for the whole worker (not one per user).
+const HEALTH_EVERY_TICKS = 5;
+let ticks = 0;
+setInterval(() => {
+  flushCounters();
+  ticks += 1;
+  if (!latestEvents || ticks % HEALTH_EVERY_TICKS !== 0) return;
   latestEvents.emit("histogram", "loadgen.event_loop_delay_p99", loopDelay.percentile(99) / 1e6);
+  latestEvents.emit("histogram", "loadgen.event_loop_delay_max", loopDelay.max / 1e6);
   latestEvents.emit("histogram", "loadgen.connected_users", connectedUsers);
   loopDelay.reset();
-}, 5000).unref();
+}, 1000).unref();
 
 function sink(events: EventEmitter): MetricSink {
   latestEvents = events;
   return {
-    counter: (name, value = 1) => events.emit("counter", name, value),
+    counter: (name, value = 1) => pendingCounters.set(name, (pendingCounters.get(name) ?? 0) + value),
     histogram: (name, valueInMs) => events.emit("histogram", name, valueInMs),
   };
 }

@@ -15,7 +15,9 @@
  * Environment: TARGET, CHAT_JWT_SECRET (else the dev default that `npm start` uses),
  * SOAK_MINUTES (the soak's steady phase; default: as in soak.yml, 60), LOAD_METRICS_URLS,
  * LOAD_SAMPLE_SECONDS, LOAD_ALLOW_REMOTE_TARGET=1 (TARGET must be a loopback address
- * otherwise: a load test must never hit a host by accident).
+ * otherwise: a load test must never hit a host by accident), LOAD_CPU_PROFILE=1 (writes a
+ * V8 CPU profile of Artillery's main thread and of each worker thread to <report>/cpu-profiles/,
+ * for Chrome DevTools or `node dist/artillery/report/cpu-profile.js <file>`).
  * Exit code: Artillery's (non-zero when an `ensure` check failed), or 1 when the run could not start.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -56,6 +58,7 @@ const env = new EnvReader();
 const secret = env.optionalString("CHAT_JWT_SECRET") ?? DEV_JWT_SECRET;
 const sampleEveryInMs = env.integer("LOAD_SAMPLE_SECONDS", 5, { min: 1, max: 300 }) * 1000;
 const soakMinutes = env.optionalString("SOAK_MINUTES") === undefined ? undefined : env.integer("SOAK_MINUTES", 60, { min: 1, max: 24 * 60 });
+const cpuProfile = env.boolean("LOAD_CPU_PROFILE", false);
 const runId = randomBytes(4).toString("hex");
 const suiteFile = join(REPO_ROOT, "artillery", `${suite}.yml`);
 const reportDir = join(REPO_ROOT, "artillery", "reports", `${suite}-${new Date(started).toISOString().replace(/[:.]/g, "-")}`);
@@ -214,7 +217,9 @@ interface ArtilleryRun {
 /** Runs Artillery's CLI in a child process, its output both on the console and in the report folder. */
 async function runArtillery(target: string): Promise<ArtilleryRun> {
   const jsonFile = join(reportDir, "artillery.json");
-  const args = [join(REPO_ROOT, "node_modules/artillery/bin/run"), "run", "--target", target, "--output", jsonFile];
+  // Worker threads inherit the process's execArgv, so --cpu-prof profiles each of them too.
+  const profileArgs = cpuProfile ? ["--cpu-prof", "--cpu-prof-dir", join(reportDir, "cpu-profiles")] : [];
+  const args = [...profileArgs, join(REPO_ROOT, "node_modules/artillery/bin/run"), "run", "--target", target, "--output", jsonFile];
   const overrides = phaseOverrides();
   if (overrides) args.push("--overrides", JSON.stringify(overrides));
   args.push(suiteFile);

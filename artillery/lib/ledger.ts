@@ -23,6 +23,8 @@ interface RoomLedger {
   acked: Map<number, number>;
   /** memberId → joinSeq. */
   members: Map<string, number>;
+  /** Every acked seq up to this one has been forgotten (no member needs it). */
+  prunedUpTo: number;
 }
 
 export class DeliveryLedger {
@@ -41,7 +43,11 @@ export class DeliveryLedger {
       this.rooms.delete(room);
       return;
     }
-    const oldestNeeded = Math.min(...ledger.members.values());
+    // Pruning walks every acked seq of the room: only worth it when the oldest join moved up.
+    let oldestNeeded = Infinity;
+    for (const joinSeq of ledger.members.values()) if (joinSeq < oldestNeeded) oldestNeeded = joinSeq;
+    if (oldestNeeded <= ledger.prunedUpTo) return;
+    ledger.prunedUpTo = oldestNeeded;
     for (const seq of ledger.acked.keys()) if (seq <= oldestNeeded) ledger.acked.delete(seq);
   }
 
@@ -72,7 +78,7 @@ export class DeliveryLedger {
   private room(room: string): RoomLedger {
     let ledger = this.rooms.get(room);
     if (!ledger) {
-      ledger = { acked: new Map(), members: new Map() };
+      ledger = { acked: new Map(), members: new Map(), prunedUpTo: -Infinity };
       this.rooms.set(room, ledger);
     }
     return ledger;

@@ -7,6 +7,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { io, type Socket } from "socket.io-client";
+import { AckDeadlines } from "./ack-deadlines.js";
 import { auditDelivery, type DeliveryLedger } from "./ledger.js";
 import { allRooms, pickSendRoom, type RoomModel, type UserRooms } from "./rooms.js";
 
@@ -63,6 +64,8 @@ const RECONNECT_ATTEMPTS = 6;
 const RECONNECT_FIRST_BACKOFF_IN_MS = 500;
 /** `join { since }` returns at most 500 messages (PROTOCOL.md); more pages than this is a bug. */
 const MAX_CATCH_UP_PAGES = 100;
+/** Every user of the worker shares one ack-timeout timer. */
+const ackDeadlines = new AckDeadlines();
 
 export class VirtualUser {
   private readonly socket: Socket;
@@ -246,13 +249,15 @@ export class VirtualUser {
   }
 
   private async request<T>(event: string, payload: unknown): Promise<T> {
-    let ack: Ack<T>;
-    try {
-      ack = (await this.socket.timeout(this.options.ackTimeoutInMs).emitWithAck(event, payload)) as Ack<T>;
-    } catch {
-      this.metrics.counter(`chat.errors.${event}.TIMEOUT`);
-      throw new ChatRequestError(event, "TIMEOUT", `no ack within ${this.options.ackTimeoutInMs} ms`);
-    }
+    const ack = await new Promise<Ack<T>>((resolve, reject) => {
+      const pending = ackDeadlines.track(this.options.ackTimeoutInMs, () => {
+        this.metrics.counter(`chat.errors.${event}.TIMEOUT`);
+        reject(new ChatRequestError(event, "TIMEOUT", `no ack within ${this.options.ackTimeoutInMs} ms`));
+      });
+      this.socket.emit(event, payload, (answer: Ack<T>) => {
+        if (ackDeadlines.settle(pending)) resolve(answer);
+      });
+    });
     if (!ack.ok) {
       const code = ack.error?.code ?? "UNKNOWN";
       this.metrics.counter(`chat.errors.${event}.${code}`);
