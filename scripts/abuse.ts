@@ -182,27 +182,13 @@ async function main(): Promise<void> {
       return brief(r);
     });
     await attack("REST GET /api/me/rooms as fast as possible", () => address("rest-rooms"), (r) => {
-      check(codes(r, ["200", "429"]).length === 0 && (r.answers["429"] ?? 0) > 0, "REST me/rooms: 200 within the limits, the rest 429");
+      check(codes(r, ["200", "429", "no answer"]).length === 0 && (r.answers["429"] ?? 0) + (r.answers["no answer"] ?? 0) > 0, "REST me/rooms: 200 within the limits, the rest 429 or (twice over) dropped at accept");
       return `HTTP ${brief(r)}`;
     });
     await attack("a token with 3,000 room patterns", () => user("token"), (r) => {
       check(JSON.stringify(r.answers) === JSON.stringify({ "UNAUTHORIZED AUTH_INVALID": 1 }), "token: connect_error AUTH_INVALID");
       return `${brief(r)} (${r.figures["token bytes"]} bytes)`;
     });
-    await attack("one user opens 2,000 sockets", () => user("sockets"), (r) => {
-      check(r.figures["held"]! <= 20, `sockets: ${r.figures["held"]} held, at most 20 per user`);
-      return `${r.figures["held"]} held; ${brief(r)}`;
-    });
-    await attack("unauthenticated polling handshakes", () => address("handshakes"), (r) => {
-      check(codes(r, ["200", "429"]).length === 0 && (r.answers["429"] ?? 0) > 0 && (r.answers["200"] ?? 0) <= 1000 * (ATTACK_MS / 10_000 + 1), "handshakes: at most the address's request rate, the rest 429");
-      return `HTTP ${brief(r)}`;
-    });
-    await attack(`${connections} slowloris connections from one address (of 9,000: FD limit ${fdLimit})`, () => address("connections", { count: connections }), (r) => {
-      check(r.figures["readyz during"] === 200, "connections: /readyz answered 200 while the address was shed");
-      check(r.figures["still open at the end"]! <= 200, `connections: ${r.figures["still open at the end"]} still held after ${ATTACK_MS / 1000} s, at most the address's 200`);
-      return `${brief(r)}; ${JSON.stringify(r.figures)}`;
-    });
-
     // Redis bytes per acknowledged send, at the allowed rate (20/s), flushed to Cassandra.
     const sendRoom = `abuse-${tag}:bytes`;
     const sender = connect(url, { auth: { token: await mintToken({ secret: SECRET, userId: `sender-${tag}`, rooms: [`abuse-${tag}:*`] }) }, transports: ["websocket"], reconnection: false, forceNew: true });
@@ -219,6 +205,22 @@ async function main(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 5000)); // the flusher drains the stream
     const bytesPerSend = Math.round(((await usedMemory()) - memoryBefore) / Math.max(1, acked));
     log(`Redis bytes per acknowledged send after flushing: ${bytesPerSend} (${acked} sends)`);
+
+    await attack("one user opens 2,000 sockets", () => user("sockets"), (r) => {
+      check(r.figures["held"]! <= 20, `sockets: ${r.figures["held"]} held, at most 20 per user`);
+      return `${r.figures["held"]} held; ${brief(r)}`;
+    });
+    // The address-level attacks last: HAProxy's per-address rates, once far over, keep shedding
+    // every new connection from 127.0.0.1 for a while (the canary's held socket stays served).
+    await attack("unauthenticated polling handshakes", () => address("handshakes"), (r) => {
+      check(codes(r, ["200", "429", "no answer"]).length === 0 && (r.answers["429"] ?? 0) + (r.answers["no answer"] ?? 0) > 0 && (r.answers["200"] ?? 0) <= 1000 * (ATTACK_MS / 10_000 + 1), "handshakes: at most the address's request rate, the rest 429 or (twice over) dropped at accept");
+      return `HTTP ${brief(r)}`;
+    });
+    await attack(`${connections} slowloris connections from one address (of 9,000: FD limit ${fdLimit})`, () => address("connections", { count: connections }), (r) => {
+      check(r.figures["readyz during"] === 200, "connections: /readyz (from another address) answered 200 while this one was shed");
+      check(r.figures["still open at the end"]! <= 200, `connections: ${r.figures["still open at the end"]} still held after ${ATTACK_MS / 1000} s, at most the address's 200`);
+      return `${brief(r)}; ${JSON.stringify(r.figures)}`;
+    });
 
     canary.stop();
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
