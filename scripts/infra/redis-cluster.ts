@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
 import { freePort, startProcess, waitFor, type ManagedProcess } from "./process.js";
-import type { AppendFsync } from "./redis.js";
+import { memoryArgs, type AppendFsync } from "./redis.js";
 
 const run = promisify(execFile);
 
@@ -27,6 +27,8 @@ export interface RedisClusterOptions {
   /** cluster-node-timeout: how long a primary must be unreachable before its replica takes over. */
   nodeTimeoutInMs?: number;
   host?: string;
+  /** Each node's `maxmemory` (noeviction); default CHAT_REDIS_MAXMEMORY, as for the single Redis. */
+  maxmemory?: string;
   /** How long creation, sync and failovers may take. */
   readyTimeoutInMs?: number;
 }
@@ -85,6 +87,7 @@ export interface RedisCluster {
 export async function startRedisCluster(options: RedisClusterOptions): Promise<RedisCluster> {
   const { dir, primaries = 3, replicasPerPrimary = 1, appendFsync = "everysec", nodeTimeoutInMs = 2000, host = "127.0.0.1", readyTimeoutInMs = 30_000 } = options;
   const count = primaries * (1 + replicasPerPrimary);
+  const memory = memoryArgs(options.maxmemory);
   if (primaries < 3) throw new Error(`a Redis Cluster needs at least 3 primaries, got ${primaries}`);
   for (const [name, given] of [["ports", options.ports], ["busPorts", options.busPorts]] as const) {
     if (given && given.length !== count) throw new Error(`${name}: ${count} needed (${primaries} primaries × ${1 + replicasPerPrimary}), got ${given.length}`);
@@ -109,6 +112,7 @@ export async function startRedisCluster(options: RedisClusterOptions): Promise<R
         "--appendfsync", appendFsync,
         // RDB snapshots off, as for the single Redis: AOF is the durability mechanism.
         "--save", "",
+        ...memory,
         "--daemonize", "no",
         "--protected-mode", "no",
       ],

@@ -1,4 +1,7 @@
-/** Starts a Redis server from Debian's redis-server, with AOF on. */
+/**
+ * Starts a Redis server from Debian's redis-server, with AOF on and a memory cap that can never
+ * evict: the write buffer's entries exist nowhere else until the flusher has them in Cassandra.
+ */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Redis } from "ioredis";
@@ -12,6 +15,23 @@ export interface RedisServerOptions {
   /** AOF fsync policy: what a crash of the machine can lose (README "Durability"). */
   appendFsync?: AppendFsync;
   host?: string;
+  /** Redis `maxmemory` (`100mb`, `2gb`, bytes); default CHAT_REDIS_MAXMEMORY or DEFAULT_REDIS_MAXMEMORY. */
+  maxmemory?: string;
+}
+
+/** The local default: far above what a dev cluster holds, far below what the machine has. */
+export const DEFAULT_REDIS_MAXMEMORY = "2gb";
+
+/**
+ * `maxmemory` with `noeviction`: at the cap every write is refused with OOM (the node answers
+ * UNAVAILABLE) and nothing already buffered is ever evicted. `0` means no cap (Redis' default),
+ * accepted only when asked for explicitly.
+ */
+export function memoryArgs(maxmemory = process.env.CHAT_REDIS_MAXMEMORY ?? DEFAULT_REDIS_MAXMEMORY): string[] {
+  if (!/^\d+(b|kb|mb|gb)?$/i.test(maxmemory.trim())) {
+    throw new Error(`CHAT_REDIS_MAXMEMORY: expected bytes or a size such as 512mb or 2gb, got ${JSON.stringify(maxmemory)}`);
+  }
+  return ["--maxmemory", maxmemory.trim().toLowerCase(), "--maxmemory-policy", "noeviction"];
 }
 
 export interface RedisServer {
@@ -20,7 +40,7 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-export async function startRedis({ dataDir, port, appendFsync = "everysec", host = "127.0.0.1" }: RedisServerOptions): Promise<RedisServer> {
+export async function startRedis({ dataDir, port, appendFsync = "everysec", host = "127.0.0.1", maxmemory }: RedisServerOptions): Promise<RedisServer> {
   mkdirSync(dataDir, { recursive: true });
   const child = startProcess({
     name: "redis",
@@ -33,6 +53,7 @@ export async function startRedis({ dataDir, port, appendFsync = "everysec", host
       "--appendfsync", appendFsync,
       // RDB snapshots off: AOF is the durability mechanism, and snapshots fork a 24 GiB-capable process.
       "--save", "",
+      ...memoryArgs(maxmemory),
       "--daemonize", "no",
       "--protected-mode", "no",
     ],

@@ -181,6 +181,14 @@ CHAT_BUFFER_MAX_ENTRIES: {{ .Values.config.bufferMaxEntries | int64 | toString |
 {{- if not (kindIs "invalid" .Values.config.presenceTtlMs) }}
 CHAT_PRESENCE_TTL_MS: {{ .Values.config.presenceTtlMs | int64 | toString | quote }}
 {{- end }}
+{{- /* The limits: only those set, so the application's defaults stay the one source of them. */}}
+{{- $limitEnv := dict "sendsPerSecond" "CHAT_SENDS_PER_SECOND" "sendBurst" "CHAT_SEND_BURST" "eventsPerSecond" "CHAT_EVENTS_PER_SECOND" "eventBurst" "CHAT_EVENT_BURST" "floodDisconnectMs" "CHAT_FLOOD_DISCONNECT_MS" "typingIntervalMs" "CHAT_TYPING_INTERVAL_MS" "roomsPerSocket" "CHAT_ROOMS_PER_SOCKET" "connectionsPerUser" "CHAT_CONNECTIONS_PER_USER" "maxTokenBytes" "CHAT_MAX_TOKEN_BYTES" "maxTokenPatterns" "CHAT_MAX_TOKEN_PATTERNS" "maxTextChars" "CHAT_MAX_TEXT_CHARS" "maxMetaBytes" "CHAT_MAX_META_BYTES" "maxClientIdChars" "CHAT_MAX_CLIENT_ID_CHARS" "authTimeoutMs" "CHAT_AUTH_TIMEOUT_MS" }}
+{{- range $key, $env := $limitEnv }}
+{{- $value := index ($.Values.config.limits | default dict) $key }}
+{{- if not (kindIs "invalid" $value) }}
+{{ $env }}: {{ $value | int64 | toString | quote }}
+{{- end }}
+{{- end }}
 {{- end -}}
 
 {{/* Secret-backed environment (Redis URL or cluster password from a Secret, Cassandra credentials). (dict "ctx" $ "cassandraSecret" $name) */}}
