@@ -13,6 +13,8 @@ import { DEV_JWT_SECRET, mintToken } from "./lib/tokens.js";
 import { DATA_ROOT } from "./infra/paths.js";
 import { isPortOpen } from "./infra/process.js";
 import { cassandraConfigFor, migrateKeyspace, startApps, startStores, type Apps, type Stores } from "./infra/stack.js";
+import { superviseCluster } from "./infra/supervise-cluster.js";
+import type { Supervisor } from "./infra/supervisor.js";
 
 const started = Date.now();
 const env = new EnvReader();
@@ -36,11 +38,13 @@ for (const [name, port] of [["gateway", gatewayPort], ["redis", redisPort], ["ca
 
 let stores: Stores | undefined;
 let apps: Apps | undefined;
+let supervisor: Supervisor | undefined;
 let stopping = false;
 async function stopAll(exitCode: number): Promise<never> {
   if (!stopping) {
     stopping = true;
     log("stopping…");
+    await supervisor?.stop();
     await apps?.stop();
     await stores?.stop();
     log("stopped");
@@ -81,12 +85,12 @@ Chat cluster ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${apps!.g
   logs        ${dataDir}
 Ctrl-C stops everything.`);
 
-// A component that dies on its own takes the cluster down with it, loudly: a half cluster
-// that looks up is worse than none.
-for (const app of [...apps!.nodes, apps!.flusher, apps!.gateway, stores!.redis, stores!.cassandra]) {
-  void app.process.exited.then((code) => {
-    if (stopping) return;
-    console.error(`${app.process.name} exited unexpectedly (${code}); see ${app.process.logFile}`);
+// A component that dies on its own is restarted, as Kubernetes would (scripts/infra/supervisor.ts);
+// one that keeps dying stops the cluster, loudly: a half cluster that looks up is worse than none.
+supervisor = superviseCluster(apps!, stores!, {
+  log: (line) => console.error(`[cluster +${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`),
+  onCrashLoop: (reason) => {
+    console.error(`\n!!! ${reason}\n`);
     void stopAll(1);
-  });
-}
+  },
+});

@@ -28,6 +28,9 @@ export interface Stores {
   cassandra: CassandraNode;
   /** host:port of Cassandra's native protocol. */
   cassandraContactPoint: string;
+  /** Starts Redis again on its port and AOF, Cassandra on its ports and data (after a crash); replaces the entry. */
+  restartRedis(): Promise<RedisServer>;
+  restartCassandra(): Promise<CassandraNode>;
   stop(): Promise<void>;
 }
 
@@ -35,18 +38,20 @@ export async function startStores({ dir, redisPort, cassandraNativePort, cassand
   ensureDebianPackages();
   await ensureCassandraJars();
   log("starting Redis and Cassandra…");
-  const [redis, cassandra] = await allOrStopAll([
-    startRedis({ dataDir: join(dir, "redis"), port: redisPort, appendFsync }),
-    startCassandra({ dataDir: join(dir, "cassandra"), logFile: join(dir, "cassandra", "stdout.log"), nativePort: cassandraNativePort, storagePort: cassandraStoragePort }),
-  ] as const);
-  return {
+  const startTheRedis = () => startRedis({ dataDir: join(dir, "redis"), port: redisPort, appendFsync });
+  const startTheCassandra = () => startCassandra({ dataDir: join(dir, "cassandra"), logFile: join(dir, "cassandra", "stdout.log"), nativePort: cassandraNativePort, storagePort: cassandraStoragePort });
+  const [redis, cassandra] = await allOrStopAll([startTheRedis(), startTheCassandra()] as const);
+  const stores: Stores = {
     redis,
     cassandra,
     cassandraContactPoint: `${cassandra.host}:${cassandra.port}`,
+    restartRedis: async () => (stores.redis = await startTheRedis()),
+    restartCassandra: async () => (stores.cassandra = await startTheCassandra()),
     async stop() {
-      await Promise.allSettled([cassandra.stop(), redis.stop()]);
+      await Promise.allSettled([stores.cassandra.stop(), stores.redis.stop()]);
     },
   };
+  return stores;
 }
 
 /** Creates the keyspace and applies every migration. */
@@ -80,6 +85,8 @@ export interface Apps {
   /** Stops node `index` (drain) and starts it again under the same name and port, so the gateway's config stays valid. */
   restartNode(index: number): Promise<AppProcess>;
   restartFlusher(): Promise<AppProcess>;
+  /** Starts HAProxy again on the same ports and config (after a crash). */
+  restartGateway(): Promise<Gateway>;
   stop(): Promise<void>;
 }
 
@@ -96,7 +103,8 @@ export async function startApps({ dir, env, nodeCount, gatewayPort, gatewayHost 
 
   const [flusher, ...nodes] = await allOrStopAll([startTheFlusher(), ...nodeNames.map((_, i) => startNode(i))]);
   try {
-    const gateway = await startGateway({ bindHost: gatewayHost, bindPort: gatewayPort, backends: nodeNames.map((name, i) => ({ name, host: "127.0.0.1", port: nodePorts[i]! })) }, join(dir, "gateway"));
+    const backends = nodeNames.map((name, i) => ({ name, host: "127.0.0.1", port: nodePorts[i]! }));
+    const gateway = await startGateway({ bindHost: gatewayHost, bindPort: gatewayPort, backends }, join(dir, "gateway"));
     const apps: Apps = {
       nodes,
       flusher: flusher!,
@@ -111,8 +119,13 @@ export async function startApps({ dir, env, nodeCount, gatewayPort, gatewayHost 
         await apps.flusher.stop();
         return (apps.flusher = await startTheFlusher());
       },
+      async restartGateway() {
+        await apps.gateway.stop();
+        const statsPort = Number(new URL(apps.gateway.statsUrl).port);
+        return (apps.gateway = await startGateway({ bindHost: gatewayHost, bindPort: gatewayPort, backends, statsPort }, join(dir, "gateway")));
+      },
       async stop() {
-        await gateway.stop();
+        await apps.gateway.stop();
         await Promise.allSettled([...apps.nodes.map((node) => node.stop()), apps.flusher.stop()]);
       },
     };
