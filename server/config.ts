@@ -5,6 +5,7 @@
 import { ConfigError, EnvReader } from "../common/env.js";
 import { readStorageConfig, type StorageConfig } from "../storage/config.js";
 import { DEFAULT_LIMITS, type Limits } from "./chat/limits.js";
+import { DEFAULT_CONNECT_RATE_PER_SECOND, DEFAULT_CONNECT_RETRY_AFTER_SECONDS, DEFAULT_MAX_CONNECTIONS, type AdmissionSettings } from "./realtime/admission.js";
 
 export interface JwtConfig {
   /** HS256 shared secret. */
@@ -30,6 +31,8 @@ export interface ServerConfig {
    */
   presenceTtlInMs: number;
   limits: Limits;
+  /** Connections per node and new connections per second (server/realtime/admission.ts). */
+  admission: AdmissionSettings;
   storage: StorageConfig;
 }
 
@@ -56,6 +59,11 @@ export function readServerConfig(env = new EnvReader()): ServerConfig {
       maxClientIdChars: env.integer("CHAT_MAX_CLIENT_ID_CHARS", DEFAULT_LIMITS.maxClientIdChars, { min: 1 }),
       sendsPerSecond: env.integer("CHAT_SENDS_PER_SECOND", DEFAULT_LIMITS.sendsPerSecond, { min: 1 }),
       sendBurst: env.integer("CHAT_SEND_BURST", DEFAULT_LIMITS.sendBurst, { min: 1 }),
+    },
+    admission: {
+      maxConnections: env.integer("CHAT_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS, { min: 0 }),
+      connectRatePerSecond: env.integer("CHAT_CONNECT_RATE", DEFAULT_CONNECT_RATE_PER_SECOND, { min: 0 }),
+      retryAfterSeconds: env.integer("CHAT_CONNECT_RETRY_AFTER_SECONDS", DEFAULT_CONNECT_RETRY_AFTER_SECONDS, { min: 1, max: 3600 }),
     },
     storage: readStorageConfig(env),
   };

@@ -68,7 +68,7 @@ registerStreamBacklogGauge(metrics.registry, redis, keys);
 const app = uws.App();
 let draining = false;
 const verifier = TokenVerifier.fromConfig(config.jwt);
-const realtimeOptions = { nodeName: config.nodeName, acceptsClients: () => !draining, allowedOrigins: config.allowedOrigins, verifier, metrics, logger };
+const realtimeOptions = { nodeName: config.nodeName, acceptsClients: () => !draining, allowedOrigins: config.allowedOrigins, verifier, metrics, logger, admission: config.admission };
 const io = createRealtime(app, realtimeOptions);
 // Fan-out: this node's sockets, and the other nodes through Redis.
 const publisher = installFanout({ io, app, pubClient: redis, subClient: subscriber, keys, metrics });

@@ -11,6 +11,8 @@ import type { Principal } from "../chat/principal.js";
 import type { NodeMetrics } from "../metrics.js";
 import { createDispatcher, type EventBinding } from "./dispatch.js";
 import { ExpiryWheel } from "./expiry.js";
+import type { AdmissionSettings } from "./admission.js";
+import { HandshakeGate } from "./handshake-gate.js";
 
 export interface RealtimeOptions {
   nodeName: string;
@@ -20,6 +22,8 @@ export interface RealtimeOptions {
   verifier: TokenVerifier;
   metrics: NodeMetrics;
   logger: Logger;
+  /** Connection limits answered 503 + Retry-After at the handshake (handshake-gate.ts); none when absent. */
+  admission?: AdmissionSettings;
 }
 
 /** Large enough for a 4000-character text and 2 KB of meta in JSON, small enough to bound abuse. */
@@ -34,7 +38,9 @@ export function createRealtime(app: TemplatedApp, options: RealtimeOptions): Ser
   });
   // attachApp patches socket.io-adapter's Adapter.prototype for the whole process: one uWS
   // server per process (two would deliver every broadcast twice).
-  io.attachApp(app);
+  const gate = options.admission && new HandshakeGate(options.admission, options.metrics.registry);
+  io.attachApp(gate ? gate.wrap(app) : app);
+  gate?.track(io.engine);
   // The gateway routes polling requests by the prefix of the `sid` query parameter, because
   // clients such as socket.io-client on Node keep no cookies. Must be set after attachApp,
   // which creates the engine.
