@@ -4,7 +4,7 @@
  * gaps, a range is complete exactly when it holds one message per seq, which tells us when
  * Redis alone can answer.
  */
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis-client.js";
 import type { Timeline } from "./cassandra/timeline.js";
 import type { RedisKeys } from "./keys.js";
 import { decodeMessage, type ChatMessage } from "./message.js";
@@ -18,7 +18,7 @@ export interface MessagePage {
 
 export class History {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly timeline: Timeline,
   ) {}

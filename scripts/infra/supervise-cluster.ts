@@ -1,12 +1,17 @@
 /**
  * What the supervisor watches in a local cluster: every socket node, the flusher, the gateway,
- * and the stores when this process started them. Shared by `npm start` and the tests, so the
- * tests kill the same supervised stack a user runs.
+ * and the stores when this process started them (a single Redis, or each node of a Redis
+ * Cluster; Cassandra). Shared by `npm start` and the tests, so the tests kill the same
+ * supervised stack a user runs.
  */
-import type { Apps, Stores } from "./stack.js";
+import type { RedisServer } from "./redis.js";
+import type { ClusterStores, Apps, Stores } from "./stack.js";
 import { Supervisor, type SupervisedComponent, type SupervisorOptions } from "./supervisor.js";
 
-export function superviseCluster(apps: Apps, stores: Pick<Stores, "redis" | "restartRedis"> & Partial<Pick<Stores, "cassandra" | "restartCassandra">> | undefined, options: SupervisorOptions): Supervisor {
+/** The stores to supervise: what startStores/startClusterStores return, or a test's own Redis. */
+export type SupervisedStores = Stores | ClusterStores | { redis: RedisServer; restartRedis(): Promise<unknown> };
+
+export function superviseCluster(apps: Apps, stores: SupervisedStores | undefined, options: SupervisorOptions): Supervisor {
   const supervisor = new Supervisor(options);
   const components: SupervisedComponent[] = [
     ...apps.nodes.map((node, index) => ({
@@ -18,13 +23,27 @@ export function superviseCluster(apps: Apps, stores: Pick<Stores, "redis" | "res
     { name: apps.flusher.process.name, current: () => apps.flusher.process, restart: async () => void (await apps.restartFlusher()) },
     { name: "haproxy gateway", current: () => apps.gateway.process, restart: async () => void (await apps.restartGateway()) },
   ];
-  if (stores) {
+  if (stores && "redis" in stores) {
     // On its AOF: what was acknowledged before the crash is replayed before it answers PING.
     components.push({ name: "redis", current: () => stores.redis.process, restart: async () => void (await stores.restartRedis()) });
-    const { restartCassandra } = stores;
-    if (stores.cassandra && restartCassandra) {
-      components.push({ name: "cassandra", current: () => stores.cassandra!.process, restart: async () => void (await restartCassandra()) });
+  }
+  if (stores && "redisCluster" in stores) {
+    const cluster = stores.redisCluster;
+    for (const node of cluster.nodes) {
+      components.push({
+        name: `redis ${node.address}`,
+        current: () => node.process,
+        // On its own AOF and nodes.conf; it rejoins (as a replica if its replica took over meanwhile).
+        restart: async () => {
+          await cluster.kill(node);
+          await cluster.restartNode(node);
+        },
+      });
     }
+  }
+  if (stores && "restartCassandra" in stores) {
+    // On its data dir: commit log replayed.
+    components.push({ name: "cassandra", current: () => stores.cassandra.process, restart: async () => void (await stores.restartCassandra()) });
   }
   for (const component of components) supervisor.watch(component);
   return supervisor;

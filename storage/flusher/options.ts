@@ -1,4 +1,5 @@
 /** The flusher's settings, its defaults, and the seams it is built from. */
+import type { StreamEntry } from "../stream/entries.js";
 import type { ChatMessage } from "../message.js";
 
 export interface FlusherOptions {
@@ -59,4 +60,13 @@ export interface FlusherEvents {
  */
 export interface RowWriter {
   write(messages: readonly ChatMessage[]): Promise<void>;
+}
+
+/**
+ * Gives a message whose seq Cassandra already holds for another message a new seq (the
+ * producer's RESEQUENCE_SCRIPT), instead of dead-lettering an acknowledged message. Resolves
+ * with the new seq, or undefined when the entry was already gone from the stream.
+ */
+export interface Resequencer {
+  resequence(entry: StreamEntry, message: ChatMessage, group: string): Promise<{ seq: number } | undefined>;
 }
