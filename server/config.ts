@@ -33,6 +33,8 @@ export interface ServerConfig {
   limits: Limits;
   /** Connections per node and new connections per second (server/realtime/admission.ts). */
   admission: AdmissionSettings;
+  /** Coalescing of a room's history reads (storage/coalescing-history.ts). */
+  historyReads: { windowInMs: number; maxConcurrentReads: number };
   storage: StorageConfig;
 }
 
@@ -64,6 +66,10 @@ export function readServerConfig(env = new EnvReader()): ServerConfig {
       maxConnections: env.integer("CHAT_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS, { min: 0 }),
       connectRatePerSecond: env.integer("CHAT_CONNECT_RATE", DEFAULT_CONNECT_RATE_PER_SECOND, { min: 0 }),
       retryAfterSeconds: env.integer("CHAT_CONNECT_RETRY_AFTER_SECONDS", DEFAULT_CONNECT_RETRY_AFTER_SECONDS, { min: 1, max: 3600 }),
+    },
+    historyReads: {
+      windowInMs: env.integer("CHAT_HISTORY_COALESCE_WINDOW_MS", 5, { min: 0, max: 1000 }),
+      maxConcurrentReads: env.integer("CHAT_HISTORY_READ_CONCURRENCY", 32, { min: 1 }),
     },
     storage: readStorageConfig(env),
   };
