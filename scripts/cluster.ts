@@ -23,6 +23,8 @@ import { jmxExporterAgentFlag } from "./infra/jmx-exporter.js";
 import { ensureMonitoringPackages, gatewayMetricsConfig, startMonitoring, type Monitoring } from "./infra/monitoring.js";
 import { freePort, isPortOpen } from "./infra/process.js";
 import { cassandraConfigFor, migrateKeyspace, redisEnvFor, startApps, startClusterStores, startStores, type Apps, type ClusterStores, type Stores } from "./infra/stack.js";
+import { superviseCluster } from "./infra/supervise-cluster.js";
+import type { Supervisor } from "./infra/supervisor.js";
 
 const started = Date.now();
 const env = new EnvReader();
@@ -60,11 +62,13 @@ for (const [name, port] of ports) {
 let stores: Stores | ClusterStores | undefined;
 let apps: Apps | undefined;
 let monitoring: Monitoring | undefined;
+let supervisor: Supervisor | undefined;
 let stopping = false;
 async function stopAll(exitCode: number): Promise<never> {
   if (!stopping) {
     stopping = true;
     log("stopping…");
+    await supervisor?.stop();
     await monitoring?.stop();
     await apps?.stop();
     await stores?.stop();
@@ -129,13 +133,19 @@ Chat cluster ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${apps!.g
   logs        ${dataDir}${monitoring ? `\n  prometheus  ${monitoring.prometheusUrl}  (alerts ${monitoring.prometheusUrl}/alerts, Alertmanager ${monitoring.alertmanagerUrl})` : ""}
 Ctrl-C stops everything.`);
 
-// A component that dies on its own takes the cluster down with it, loudly: a half cluster
-// that looks up is worse than none.
-const redisProcesses = "redis" in stores! ? [stores.redis] : stores!.redisCluster.nodes;
-for (const managed of [...[...apps!.nodes, apps!.flusher, apps!.gateway, ...redisProcesses, stores!.cassandra].map((app) => app.process), ...(monitoring?.processes ?? [])]) {
-  void managed.exited.then((code) => {
-    if (stopping) return;
-    console.error(`${managed.name} exited unexpectedly (${code}); see ${managed.logFile}`);
+// A component that dies on its own is restarted, as Kubernetes would (scripts/infra/supervisor.ts);
+// one that keeps dying stops the cluster, loudly: a half cluster that looks up is worse than none.
+supervisor = superviseCluster(apps!, stores!, {
+  log: (line) => console.error(`[cluster +${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`),
+  onCrashLoop: (reason) => {
+    console.error(`\n!!! ${reason}\n`);
     void stopAll(1);
+  },
+});
+// The monitoring stack is not part of the chat: a Prometheus or exporter that dies is reported,
+// not restarted, and the chat keeps running.
+for (const managed of monitoring?.processes ?? []) {
+  void managed.exited.then((code) => {
+    if (!stopping) console.error(`${managed.name} (monitoring) exited unexpectedly (${code}); see ${managed.logFile}`);
   });
 }

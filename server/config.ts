@@ -5,6 +5,7 @@
 import { ConfigError, EnvReader } from "../common/env.js";
 import { readStorageConfig, type StorageConfig } from "../storage/config.js";
 import { DEFAULT_LIMITS, type Limits } from "./chat/limits.js";
+import { DEFAULT_CONNECT_RATE_PER_SECOND, DEFAULT_CONNECT_RETRY_AFTER_SECONDS, DEFAULT_MAX_CONNECTIONS, type AdmissionSettings } from "./realtime/admission.js";
 
 export interface JwtConfig {
   /** HS256 shared secret. */
@@ -32,6 +33,10 @@ export interface ServerConfig {
   limits: Limits;
   /** An engine.io session that has not authenticated within this long is closed. */
   authTimeoutInMs: number;
+  /** Connections per node and new connections per second (server/realtime/admission.ts). */
+  admission: AdmissionSettings;
+  /** Coalescing of a room's history reads (storage/coalescing-history.ts). */
+  historyReads: { windowInMs: number; maxConcurrentReads: number };
   storage: StorageConfig;
 }
 
@@ -71,6 +76,15 @@ export function readServerConfig(env = new EnvReader()): ServerConfig {
       maxTokenPatterns: env.integer("CHAT_MAX_TOKEN_PATTERNS", DEFAULT_LIMITS.maxTokenPatterns, { min: 1 }),
     },
     authTimeoutInMs: env.integer("CHAT_AUTH_TIMEOUT_MS", DEFAULT_AUTH_TIMEOUT_IN_MS, { min: 100 }),
+    admission: {
+      maxConnections: env.integer("CHAT_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS, { min: 0 }),
+      connectRatePerSecond: env.integer("CHAT_CONNECT_RATE", DEFAULT_CONNECT_RATE_PER_SECOND, { min: 0 }),
+      retryAfterSeconds: env.integer("CHAT_CONNECT_RETRY_AFTER_SECONDS", DEFAULT_CONNECT_RETRY_AFTER_SECONDS, { min: 1, max: 3600 }),
+    },
+    historyReads: {
+      windowInMs: env.integer("CHAT_HISTORY_COALESCE_WINDOW_MS", 5, { min: 0, max: 1000 }),
+      maxConcurrentReads: env.integer("CHAT_HISTORY_READ_CONCURRENCY", 32, { min: 1 }),
+    },
     storage: readStorageConfig(env),
   };
 }

@@ -10,6 +10,8 @@ import { createCassandraClient } from "../storage/cassandra/client.js";
 import { Timeline } from "../storage/cassandra/timeline.js";
 import { UserRooms } from "../storage/cassandra/user-rooms.js";
 import { History } from "../storage/history.js";
+import { CoalescingHistory } from "../storage/coalescing-history.js";
+import { historyReadMetrics } from "./history-metrics.js";
 import { RedisKeys } from "../storage/keys.js";
 import { createRedisClient, duplicateClient } from "../storage/redis-client.js";
 import { registerStreamBacklogGauge } from "../storage/stream/backlog.js";
@@ -98,6 +100,7 @@ const realtimeOptions = {
   verifier,
   connections,
   authTimeoutInMs: config.authTimeoutInMs,
+  admission: config.admission,
   metrics,
   logger,
 };
@@ -105,7 +108,8 @@ const io = createRealtime(app, realtimeOptions);
 // Fan-out: this node's sockets, and the other nodes through Redis.
 // Pub/sub loses what is published while a node's subscription is down (a failover): every
 // ROOM_CATCH_UP_INTERVAL_MS the node pushes what its rooms' sockets missed (fanout/catch-up.ts).
-const history = new History(redis, keys, timeline);
+// join { since } of one room in a reconnect storm: one read per room per window, bounded towards Cassandra.
+const history = new CoalescingHistory(new History(redis, keys, timeline), { ...config.historyReads, ...historyReadMetrics(metrics.registry) });
 const catchUp = new RoomCatchUp(io, history, logger, ROOM_CATCH_UP_INTERVAL_MS);
 const publisher = installFanout({ io, app, pubClient: redis, subClient: subscriber, keys, metrics, onMessageDelivered: (room, seq) => catchUp.onDelivered(room, seq) });
 

@@ -31,6 +31,8 @@ export interface ManagedProcess {
   readonly logFile: string;
   /** Resolves with the exit code (or signal name) once the process has exited. */
   readonly exited: Promise<number | string>;
+  /** True once stop() was called: its exit is expected, not a crash (the supervisor leaves it alone). */
+  readonly stopRequested: boolean;
   /** SIGTERM the process group, then SIGKILL it if it is still alive after `deadlineInMs`. */
   stop(deadlineInMs?: number): Promise<void>;
   /** SIGKILL the whole process group at once (fault tests). */
@@ -76,12 +78,17 @@ export function startProcess(options: ManagedProcessOptions): ManagedProcess {
     }
   };
 
+  let stopRequested = false;
   return {
     name: options.name,
     child,
     logFile: options.logFile,
     exited,
+    get stopRequested() {
+      return stopRequested;
+    },
     async stop(deadlineInMs = 10_000) {
+      stopRequested = true;
       if (!alive()) return;
       signalGroup("SIGTERM");
       const timedOut = Symbol("timeout");

@@ -31,12 +31,17 @@ export interface Stores {
   cassandra: CassandraNode;
   /** host:port of Cassandra's native protocol. */
   cassandraContactPoint: string;
+  /** Starts Redis again on its port and AOF, Cassandra on its ports and data (after a crash); replaces the entry. */
+  restartRedis(): Promise<RedisServer>;
+  restartCassandra(): Promise<CassandraNode>;
   stop(): Promise<void>;
 }
 
 export async function startStores(options: StoresOptions): Promise<Stores> {
-  const { redis, ...rest } = await startStoresWith(options, "Redis", () => startRedis({ dataDir: join(options.dir, "redis"), port: options.redisPort, appendFsync: options.appendFsync }));
-  return { redis, ...rest };
+  const startTheRedis = () => startRedis({ dataDir: join(options.dir, "redis"), port: options.redisPort, appendFsync: options.appendFsync });
+  const stores = await startStoresWith(options, "Redis", startTheRedis);
+  // The same object, so that stop() finds the restarted process.
+  return Object.assign(stores, { restartRedis: async () => (stores.redis = await startTheRedis()) });
 }
 
 export interface ClusterStoresOptions extends Omit<StoresOptions, "redisPort"> {
@@ -48,15 +53,24 @@ export interface ClusterStoresOptions extends Omit<StoresOptions, "redisPort"> {
 }
 
 /** The stores with a local Redis Cluster (3 primaries, 1 replica each) instead of the single Redis. */
-export interface ClusterStores extends Omit<Stores, "redis"> {
+export interface ClusterStores extends Omit<Stores, "redis" | "restartRedis"> {
   redisCluster: RedisCluster;
 }
 
 export async function startClusterStores(options: ClusterStoresOptions): Promise<ClusterStores> {
-  const { redis: redisCluster, ...rest } = await startStoresWith(options, "a Redis Cluster (3 primaries + 3 replicas)", () =>
+  const stores = await startStoresWith(options, "a Redis Cluster (3 primaries + 3 replicas)", () =>
     startRedisCluster({ dir: join(options.dir, "redis-cluster"), primaries: 3, replicasPerPrimary: 1, ports: options.redisPorts, busPorts: options.redisBusPorts, appendFsync: options.appendFsync, nodeTimeoutInMs: options.nodeTimeoutInMs ?? 5000 }),
   );
-  return { redisCluster, ...rest };
+  // No `redis` key (redisEnvFor tells the kinds apart by it); `cassandra` follows a restart.
+  return {
+    redisCluster: stores.redis,
+    get cassandra() {
+      return stores.cassandra;
+    },
+    cassandraContactPoint: stores.cassandraContactPoint,
+    restartCassandra: stores.restartCassandra,
+    stop: stores.stop,
+  };
 }
 
 /** The apps' Redis settings for either kind of stores: a URL, or the cluster's seeds with one replica acknowledging each send. */
@@ -69,22 +83,22 @@ async function startStoresWith<R extends { stop(): Promise<void> }>(
   { dir, cassandraNativePort, cassandraStoragePort, cassandraJvmArgs, log = () => undefined }: Omit<StoresOptions, "redisPort">,
   redisName: string,
   startTheRedis: () => Promise<R>,
-): Promise<Omit<Stores, "redis"> & { redis: R }> {
+): Promise<Omit<Stores, "redis" | "restartRedis"> & { redis: R }> {
   ensureDebianPackages();
   await ensureCassandraJars();
   log(`starting ${redisName} and Cassandra…`);
-  const [redis, cassandra] = await allOrStopAll([
-    startTheRedis(),
-    startCassandra({ dataDir: join(dir, "cassandra"), logFile: join(dir, "cassandra", "stdout.log"), nativePort: cassandraNativePort, storagePort: cassandraStoragePort, extraJvmArgs: cassandraJvmArgs }),
-  ] as const);
-  return {
+  const startTheCassandra = () => startCassandra({ dataDir: join(dir, "cassandra"), logFile: join(dir, "cassandra", "stdout.log"), nativePort: cassandraNativePort, storagePort: cassandraStoragePort, extraJvmArgs: cassandraJvmArgs });
+  const [redis, cassandra] = await allOrStopAll([startTheRedis(), startTheCassandra()] as const);
+  const stores = {
     redis,
     cassandra,
     cassandraContactPoint: `${cassandra.host}:${cassandra.port}`,
+    restartCassandra: async () => (stores.cassandra = await startTheCassandra()),
     async stop() {
-      await Promise.allSettled([cassandra.stop(), redis.stop()]);
+      await Promise.allSettled([stores.cassandra.stop(), stores.redis.stop()]);
     },
   };
+  return stores;
 }
 
 /** Creates the keyspace and applies every migration. */
@@ -120,6 +134,8 @@ export interface Apps {
   /** Stops node `index` (drain) and starts it again under the same name and port, so the gateway's config stays valid. */
   restartNode(index: number): Promise<AppProcess>;
   restartFlusher(): Promise<AppProcess>;
+  /** Starts HAProxy again on the same ports and config (after a crash). */
+  restartGateway(): Promise<Gateway>;
   stop(): Promise<void>;
 }
 
@@ -139,7 +155,8 @@ export async function startApps({ dir, env, nodeCount, gatewayPort, gatewayHost 
     // A node listens before its Redis clients are ready (a Cluster client first learns the slots);
     // a gateway started then marks it down on its first check and sends every new session elsewhere.
     await Promise.all(nodes.map((node, i) => waitFor(`${nodeNames[i]} /readyz`, async () => (await fetch(`http://127.0.0.1:${node.port}/readyz`)).status === 200, { timeoutInMs: 30_000, process: node.process })));
-    const gateway = await startGateway({ bindHost: gatewayHost, bindPort: gatewayPort, backends: nodeNames.map((name, i) => ({ name, host: "127.0.0.1", port: nodePorts[i]! })) }, join(dir, "gateway"), process.env, gatewayExtraConfig);
+    const backends = nodeNames.map((name, i) => ({ name, host: "127.0.0.1", port: nodePorts[i]! }));
+    const gateway = await startGateway({ bindHost: gatewayHost, bindPort: gatewayPort, backends }, join(dir, "gateway"), process.env, gatewayExtraConfig);
     const apps: Apps = {
       nodes,
       flusher: flusher!,
@@ -154,8 +171,13 @@ export async function startApps({ dir, env, nodeCount, gatewayPort, gatewayHost 
         await apps.flusher.stop();
         return (apps.flusher = await startTheFlusher());
       },
+      async restartGateway() {
+        await apps.gateway.stop();
+        const statsPort = Number(new URL(apps.gateway.statsUrl).port);
+        return (apps.gateway = await startGateway({ bindHost: gatewayHost, bindPort: gatewayPort, backends, statsPort }, join(dir, "gateway"), process.env, gatewayExtraConfig));
+      },
       async stop() {
-        await gateway.stop();
+        await apps.gateway.stop();
         await Promise.allSettled([...apps.nodes.map((node) => node.stop()), apps.flusher.stop()]);
       },
     };

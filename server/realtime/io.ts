@@ -21,6 +21,8 @@ export interface ConnectionCap {
   acquire(user: string): Promise<boolean>;
   release(user: string): void;
 }
+import type { AdmissionSettings } from "./admission.js";
+import { HandshakeGate } from "./handshake-gate.js";
 
 export interface RealtimeOptions {
   nodeName: string;
@@ -33,6 +35,8 @@ export interface RealtimeOptions {
   authTimeoutInMs: number;
   metrics: NodeMetrics;
   logger: Logger;
+  /** Connection limits answered 503 + Retry-After at the handshake (handshake-gate.ts); none when absent. */
+  admission?: AdmissionSettings;
 }
 
 /** What every event of a connected socket goes through (see onConnection). */
@@ -63,7 +67,9 @@ export function createRealtime(app: TemplatedApp, options: RealtimeOptions): Ser
   });
   // attachApp patches socket.io-adapter's Adapter.prototype for the whole process: one uWS
   // server per process (two would deliver every broadcast twice).
-  io.attachApp(app);
+  const gate = options.admission && new HandshakeGate(options.admission, options.metrics.registry);
+  io.attachApp(gate ? gate.wrap(app) : app);
+  gate?.track(io.engine);
   // The gateway routes polling requests by the prefix of the `sid` query parameter, because
   // clients such as socket.io-client on Node keep no cookies. Must be set after attachApp,
   // which creates the engine.
