@@ -4,17 +4,21 @@
  * uWebSockets.js, and shuts down in order on SIGTERM/SIGINT.
  */
 import { Redis } from "ioredis";
+import { Counter } from "prom-client";
 import { EnvReader } from "../common/env.js";
 import { createLogger } from "../common/logger.js";
 import { createRegistry } from "../common/metrics.js";
 import { createCassandraClient } from "../storage/cassandra/client.js";
+import { RoomLog, StoredLatest } from "../storage/cassandra/room-log.js";
 import { Timeline } from "../storage/cassandra/timeline.js";
 import { UserRooms } from "../storage/cassandra/user-rooms.js";
 import { History } from "../storage/history.js";
 import { RedisKeys } from "../storage/keys.js";
 import { registerStreamBacklogGauge } from "../storage/stream/backlog.js";
+import { ChangeBuffer } from "../storage/stream/change-buffer.js";
 import { MessageBuffer } from "../storage/stream/producer.js";
 import { TokenVerifier } from "./auth/tokens.js";
+import { MAX_EMOJI_PER_MESSAGE, MessageChanges } from "./chat/changes.js";
 import { ChatService } from "./chat/service.js";
 import { readServerConfig } from "./config.js";
 import { installFanout } from "./fanout/install.js";
@@ -22,10 +26,13 @@ import { mountApiRoutes } from "./http/api.js";
 import { mountProbeRoutes } from "./http/routes.js";
 import { createNodeMetrics } from "./metrics.js";
 import { bindEvent, type EventDefinition } from "./realtime/dispatch.js";
+import { deleteEvent } from "./realtime/events/delete.js";
+import { editEvent } from "./realtime/events/edit.js";
 import { historyEvent } from "./realtime/events/history.js";
 import { joinEvent } from "./realtime/events/join.js";
 import { leaveEvent } from "./realtime/events/leave.js";
 import { presenceEvent } from "./realtime/events/presence.js";
+import { reactEvent } from "./realtime/events/react.js";
 import { readEvent } from "./realtime/events/read.js";
 import { roomsEvent } from "./realtime/events/rooms.js";
 import { sendEvent } from "./realtime/events/send.js";
@@ -59,6 +66,9 @@ for (const [name, client] of [["redis", redis], ["redis-subscriber", subscriber]
 const cassandra = createCassandraClient(storage.cassandra);
 const keys = new RedisKeys(storage.redis.keyPrefix, storage.stream.shards);
 const timeline = new Timeline(cassandra, storage.stream.bucketWidthInMs);
+const roomLog = new RoomLog(cassandra, storage.stream.bucketWidthInMs);
+// Seqs number messages and changes: a room's latest stored seq is its log's (room-log.ts).
+const storedLatest = new StoredLatest(timeline, roomLog);
 
 // Metrics
 const metrics = createNodeMetrics(createRegistry("node", config.nodeName));
@@ -77,12 +87,19 @@ const publisher = installFanout({ io, app, pubClient: redis, subClient: subscrib
 const presence = new Presence(redis, keys, config.nodeName, config.presenceTtlInMs);
 const chat = new ChatService({
   publisher,
-  log: new MessageBuffer(redis, keys, storage.stream, timeline, { perSecond: config.limits.sendsPerSecond, burst: config.limits.sendBurst }),
-  history: new History(redis, keys, timeline),
+  log: new MessageBuffer(redis, keys, storage.stream, storedLatest, { perSecond: config.limits.sendsPerSecond, burst: config.limits.sendBurst }),
+  history: new History(redis, keys, timeline, roomLog, storedLatest),
   userRooms: new UserRooms(cassandra),
   limits: config.limits,
   metrics,
   logger,
+});
+const changes = new MessageChanges({
+  log: new ChangeBuffer(redis, keys, storage.stream, storedLatest, roomLog, { maxEmojiPerMessage: MAX_EMOJI_PER_MESSAGE }, { perSecond: config.limits.sendsPerSecond, burst: config.limits.sendBurst }),
+  publisher,
+  limits: config.limits,
+  logger,
+  metrics: { changesIn: new Counter({ name: "chat_changes_in_total", help: "Edits, deletes and reactions acknowledged as stored (duplicates excluded)", labelNames: ["kind"], registers: [metrics.registry] }) },
 });
 const bind = (event: EventDefinition) => bindEvent(event, metrics, logger);
 const events = [
@@ -94,6 +111,9 @@ const events = [
   bind(presenceEvent(chat, presence)),
   bind(readEvent(chat)),
   bind(roomsEvent(chat)),
+  bind(editEvent(changes)),
+  bind(deleteEvent(changes)),
+  bind(reactEvent(changes)),
 ];
 // Presence updates of disconnecting sockets run after the socket is gone; shutdown waits for
 // them before closing Redis.

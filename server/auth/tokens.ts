@@ -50,7 +50,11 @@ export class TokenVerifier {
       if (!Array.isArray(rooms) || !rooms.every((pattern) => typeof pattern === "string")) {
         throw new AuthError("AUTH_INVALID", "the token's rooms claim must be an array of strings");
       }
-      return { userId, roomPatterns: rooms, expiresAt: (payload.exp as number) * 1000 };
+      const mod = payload["mod"] ?? [];
+      if (!Array.isArray(mod) || !mod.every((pattern) => typeof pattern === "string")) {
+        throw new AuthError("AUTH_INVALID", "the token's mod claim must be an array of strings");
+      }
+      return { userId, roomPatterns: rooms, modPatterns: mod, expiresAt: (payload.exp as number) * 1000 };
     } catch (error) {
       if (error instanceof AuthError) throw error;
       if (error instanceof joseErrors.JWTExpired) throw new AuthError("AUTH_EXPIRED", "the token has expired");

@@ -14,6 +14,11 @@ export function mayUseRoom(userId: string, roomPatterns: readonly string[], room
   return isDirectRoomOf(userId, room);
 }
 
+/** A user moderates a room when a pattern of the token's `mod` claim matches it, as `rooms` patterns do. */
+export function mayModerate(modPatterns: readonly string[], room: string): boolean {
+  return modPatterns.some((pattern) => (pattern.endsWith("*") ? room.startsWith(pattern.slice(0, -1)) : room === pattern));
+}
+
 function isDirectRoomOf(userId: string, room: string): boolean {
   if (!room.startsWith("dm:")) return false;
   const parts = room.split(":");

@@ -6,6 +6,8 @@ export interface Principal {
   userId: string;
   /** The token's `rooms` claim: exact room ids or prefixes ending in "*". */
   roomPatterns: string[];
+  /** The token's `mod` claim (PROTOCOL.md v1.1): rooms where the user may delete others' messages. */
+  modPatterns?: string[];
   /** When the token expires, ms since the epoch. */
   expiresAt: number;
 }

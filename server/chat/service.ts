@@ -4,6 +4,7 @@
  * once. Commands arrive as the transport parsed them (`unknown`) and are validated here, in one
  * step per command (commands.ts).
  */
+import type { ChatChange } from "../../storage/change.js";
 import type { ChatMessage } from "../../storage/message.js";
 import { CommandValidator, type JoinCommand, type RoomCommand } from "./commands.js";
 import { ChatError } from "./errors.js";
@@ -36,6 +37,8 @@ export interface RoomState {
 export interface JoinState {
   seq: number;
   messages?: ChatMessage[];
+  /** v1.1: the changes among the entries after `since` (PROTOCOL.md "Messages change"). */
+  changes?: ChatChange[];
   more?: boolean;
 }
 
@@ -76,7 +79,7 @@ export class ChatService {
     this.rememberRoom(principal.userId, room);
     if (since === undefined) return { seq: await this.fromStorage("latest seq", () => this.deps.history.latestSeq(room)) };
     const missed = await this.fromStorage("catch up", () => this.deps.history.since(room, since, CATCH_UP_LIMIT));
-    return { seq: missed.latest, messages: missed.messages, more: missed.more };
+    return { seq: missed.latest, messages: missed.messages, changes: missed.changes ?? [], more: missed.more };
   }
 
   async send(principal: Principal, input: unknown): Promise<SendResult> {
@@ -117,10 +120,9 @@ export class ChatService {
     // Rooms are remembered when used; a token that lost a room's permission no longer lists it.
     const allowed = rooms.filter(({ room }) => mayUseRoom(principal.userId, principal.roomPatterns, room));
     const latest = await this.fromStorage("latest seqs", () => Promise.all(allowed.map(({ room }) => this.deps.history.latestSeq(room))));
-    return allowed.map(({ room, readSeq }, i) => {
-      const lastSeq = latest[i]!;
-      return { room, lastSeq, readSeq, unread: Math.max(0, lastSeq - readSeq) };
-    });
+    // v1.1: seqs number changes too, and unread counts messages only.
+    const unread = await this.fromStorage("unread counts", () => Promise.all(allowed.map(({ room, readSeq }, i) => this.deps.history.unread?.(room, readSeq, latest[i]!) ?? Math.max(0, latest[i]! - readSeq))));
+    return allowed.map(({ room, readSeq }, i) => ({ room, lastSeq: latest[i]!, readSeq, unread: unread[i]! }));
   }
 
   /**

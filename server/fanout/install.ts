@@ -8,7 +8,7 @@ import type { Redis } from "ioredis";
 import type { Server } from "socket.io";
 import type { TemplatedApp } from "uWebSockets.js";
 import type { RedisKeys } from "../../storage/keys.js";
-import type { RoomPublisher } from "../chat/ports.js";
+import type { ChangePublisher, RoomPublisher } from "../chat/ports.js";
 import { SocketIoRoomPublisher, type PublisherMetrics } from "./publisher.js";
 import { redisFanout } from "./redis-adapter.js";
 import { installRoomBroadcast } from "./room-broadcast.js";
@@ -25,7 +25,7 @@ export interface FanoutOptions {
   metrics: PublisherMetrics;
 }
 
-export function installFanout({ io, app, pubClient, subClient, keys, metrics }: FanoutOptions): RoomPublisher {
+export function installFanout({ io, app, pubClient, subClient, keys, metrics }: FanoutOptions): RoomPublisher & ChangePublisher {
   io.adapter(redisFanout(pubClient, subClient, keys.fanoutChannelPrefix()));
   // After the adapter: installRoomBroadcast checks the namespace's adapter instance, which
   // io.adapter() replaces; the Redis adapter's broadcast ends in the patched local one.

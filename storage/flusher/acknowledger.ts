@@ -6,14 +6,17 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "../../common/logger.js";
 import type { RedisKeys } from "../keys.js";
-import type { ChatMessage } from "../message.js";
+import type { LogEntry } from "../change.js";
+import { ChangeKeys } from "../change-keys.js";
 import type { StreamEntry } from "../stream/entries.js";
 import type { FlusherEvents, FlusherOptions } from "./options.js";
 
-/** A stream entry and the message it decoded to. */
+/** A stream entry and the log entry (a message or a change) it decoded to. */
 export interface DecodedEntry {
   entry: StreamEntry;
-  message: ChatMessage;
+  message: LogEntry;
+  /** A reaction that changed nothing when it was made (storage/change.ts). */
+  noop?: boolean;
 }
 
 /** An entry that can never be written, and why. */
@@ -55,6 +58,8 @@ export class Acknowledger {
       // (a room lives in one shard, read in order) except entries a dead consumer still held,
       // which are claimed and rewritten; readers fall back to Cassandra for any seq Redis lacks.
       pipeline.zremrangebyscore(this.keys.roomRecent(room), "-inf", newestSeq - this.options.recentKeepPerRoom);
+      // The room's recent changes go with its recent messages: readers count both to know Redis is complete.
+      pipeline.zremrangebyscore(new ChangeKeys(this.keys).roomChanges(room), "-inf", newestSeq - this.options.recentKeepPerRoom);
     }
     throwOnFailure(await pipeline.exec());
   }

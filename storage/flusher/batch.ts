@@ -4,7 +4,7 @@
  * all pending behind an outage.
  */
 import type { Logger } from "../../common/logger.js";
-import { decodeMessage } from "../message.js";
+import { decodeLogEntry } from "../change.js";
 import type { StreamEntry } from "../stream/entries.js";
 import type { Acknowledger, DecodedEntry, Poison } from "./acknowledger.js";
 import { isEntryError } from "./errors.js";
@@ -45,7 +45,9 @@ export class BatchWriter {
     const undecodable: Poison[] = [];
     for (const entry of entries) {
       try {
-        decoded.push({ entry, message: decodeMessage(entry.payload ?? "") });
+        // A message or a change of the room's log (storage/change.ts).
+        const { entry: message, noop } = decodeLogEntry(entry.payload ?? "");
+        decoded.push({ entry, message, noop });
       } catch (error) {
         undecodable.push({ entry, error: errorText(error) });
       }
@@ -53,7 +55,7 @@ export class BatchWriter {
     const written: Promise<WriteResult> =
       decoded.length === 0
         ? Promise.resolve({ error: undefined })
-        : this.rows.write(decoded.map(({ message }) => message)).then(
+        : this.rows.write(decoded.map(({ message, noop }) => ({ entry: message, noop: noop === true }))).then(
             () => ({ error: undefined }),
             (error: unknown) => ({ error: error ?? new Error("Cassandra write failed") }),
           );
@@ -92,7 +94,7 @@ export class BatchWriter {
    * The single-row writes share the Timeline's bounded window, however large the batch.
    */
   private async flushOneByOne(decoded: DecodedEntry[], started: bigint): Promise<BatchOutcome> {
-    const results = await Promise.allSettled(decoded.map(({ message }) => this.rows.write([message])));
+    const results = await Promise.allSettled(decoded.map(({ message, noop }) => this.rows.write([{ entry: message, noop: noop === true }])));
     const written: DecodedEntry[] = [];
     const rejected: { item: DecodedEntry; error: unknown }[] = [];
     let outage: unknown;

@@ -1,5 +1,6 @@
 /** The flusher's settings, its defaults, and the seams it is built from. */
-import type { ChatMessage } from "../message.js";
+import type { LogEntry } from "../change.js";
+import type { ProjectedEntry } from "../cassandra/projection.js";
 
 export interface FlusherOptions {
   /** Consumer group shared by all flushers. */
@@ -58,5 +59,6 @@ export interface FlusherEvents {
  * `isEntryError` recognises must mean "this row", anything else "Cassandra is unavailable".
  */
 export interface RowWriter {
-  write(messages: readonly ChatMessage[]): Promise<void>;
+  /** Messages and changes of rooms' logs (storage/cassandra/projection.ts). */
+  write(entries: readonly (LogEntry | ProjectedEntry)[]): Promise<void>;
 }
