@@ -1,13 +1,12 @@
 /**
  * `npm run replay -- <room> [room ...]`: rebuilds each room's read model (current messages,
- * edits, tombstones, reactions) from its stored log (storage/cassandra/replay.ts). Safe to run
- * while the cluster runs: it writes what the flusher would, with the same write times.
+ * edits, tombstones, reactions) from its stored log (storage/cassandra/replay.ts). Run it once
+ * the room's entries are flushed; the flusher carries on from the rebuilt state.
  */
 import { EnvReader } from "../common/env.js";
 import { createCassandraClient } from "../storage/cassandra/client.js";
 import { replayRoom } from "../storage/cassandra/replay.js";
 import { RoomLog } from "../storage/cassandra/room-log.js";
-import { Timeline } from "../storage/cassandra/timeline.js";
 import { readStorageConfig } from "../storage/config.js";
 
 const rooms = process.argv.slice(2);
@@ -18,9 +17,8 @@ if (rooms.length === 0) {
 const config = readStorageConfig(new EnvReader());
 const client = createCassandraClient(config.cassandra);
 try {
-  const timeline = new Timeline(client, config.stream.bucketWidthInMs);
   const log = new RoomLog(client, config.stream.bucketWidthInMs);
-  for (const room of rooms) console.log(JSON.stringify(await replayRoom(room, log, timeline)));
+  for (const room of rooms) console.log(JSON.stringify(await replayRoom(room, log, client, config.stream.bucketWidthInMs)));
 } finally {
   await client.shutdown();
 }

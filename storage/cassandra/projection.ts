@@ -20,9 +20,25 @@ import { decodeMessageId, isChange, type ChatChange, type LogEntry } from "../ch
  * win over such rows too. Seqs stay far below the 2^53 - 4e15 that remain.
  */
 const LOG_WRITE_TIME_BASE = 4_000_000_000_000_000;
+/**
+ * Seqs are spaced this far apart in write time, leaving room between a room's latest seq L and
+ * its next for a replay (replay.ts): the dropped read model's deletion at L's time + 1 and the
+ * rebuilt rows at + 2, both above every write of the log so far and below any later entry's.
+ */
+const WRITE_TIME_STEP = 4;
 
 export function logWriteTime(seq: number): number {
-  return LOG_WRITE_TIME_BASE + seq;
+  return LOG_WRITE_TIME_BASE + seq * WRITE_TIME_STEP;
+}
+
+/** When a replay up to `latestSeq` drops a room's read model: above every write of the log so far. */
+export function dropWriteTime(latestSeq: number): number {
+  return logWriteTime(latestSeq) + 1;
+}
+
+/** When a replay up to `latestSeq` writes the rebuilt rows: above the drop, below the next entry's writes. */
+export function rebuildWriteTime(latestSeq: number): number {
+  return logWriteTime(latestSeq) + 2;
 }
 
 export interface Statement {
