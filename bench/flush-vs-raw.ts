@@ -26,7 +26,7 @@ import { DEFAULT_STREAM_CONFIG, type CassandraConfig } from "../storage/config.j
 import { RedisKeys } from "../storage/keys.js";
 import type { ChatMessage } from "../storage/message.js";
 import { MessageBuffer } from "../storage/stream/producer.js";
-import { readBack, requireAllRowsStored, type ExpectedRow } from "./lib/read-back.js";
+import { deadLetterCount, readBack, requireAllRowsStored, type ExpectedRow } from "./lib/read-back.js";
 import { procCpuInMicros } from "./lib/servers.js";
 
 export interface FlushSettings {
@@ -116,7 +116,7 @@ export async function measureFlushVsRaw(options: { cassandra: CassandraConfig; r
       const flusherCpuUtilisation = (procCpuInMicros(pid) - cpuBefore) / 1000 / elapsedInMs;
       const flusherRowsPerSecond = (settings.rows * 1000) / elapsedInMs;
       const stored = await readBack(client, appended, bucketWidthInMs);
-      requireAllRowsStored("flush, flusher process", stored, await redis.xlen(keys.deadLetterStream()));
+      requireAllRowsStored("flush, flusher process", stored, await deadLetterCount(redis, keys));
       const flusherRowsCounted = stored.found;
       const flusherBatches = batchesDuring(batchesBefore, await batchMetrics(flusher.port), settings.rows, elapsedInMs);
       if (flusherBatches) log(`  flusher batches: ${flusherBatches.count}, ${flusherBatches.meanRows.toFixed(0)} rows and ${flusherBatches.meanWriteAndAckInMs.toFixed(1)} ms (write + ack) each; writing ${(flusherBatches.shareOfDrain * 100).toFixed(0)} % of the drain time (over 100 %: batches overlap)`);

@@ -28,7 +28,7 @@ import { DEFAULT_STREAM_CONFIG } from "../storage/config.js";
 import { RedisKeys } from "../storage/keys.js";
 import type { ChatMessage } from "../storage/message.js";
 import { FigureRefused } from "./lib/integrity.js";
-import { readBack, requireAllRowsStored, type ExpectedRow } from "./lib/read-back.js";
+import { deadLetterCount, readBack, requireAllRowsStored, type ExpectedRow } from "./lib/read-back.js";
 
 const SHARDS = 4;
 const rows = Number(process.argv[2] ?? 50_000);
@@ -94,14 +94,14 @@ try {
       const client = createCassandraClient(config);
       try {
         await client.connect();
-        requireAllRowsStored("flusher end to end", await readBack(client, preloaded, DEFAULT_STREAM_CONFIG.bucketWidthInMs), await redis.xlen(keys.deadLetterStream()));
+        requireAllRowsStored("flusher end to end", await readBack(client, preloaded, DEFAULT_STREAM_CONFIG.bucketWidthInMs), await deadLetterCount(redis, keys));
       } finally {
         await client.shutdown();
       }
       console.log(`flusher: ${rows} messages in ${seconds.toFixed(1)} s = ${(rows / seconds).toFixed(0)} rows/s (including the flusher's ~1 s start)`);
     } finally {
       await flusher.stop();
-      await redis.del(...keys.streams(), keys.deadLetterStream());
+      await redis.del(...keys.streams(), ...keys.streams().map((stream) => keys.deadLetterStreamOf(stream)));
     }
   } finally {
     redis.disconnect();

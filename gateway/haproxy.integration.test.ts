@@ -57,6 +57,7 @@ before(async () => {
   gateway = await startGateway(
     { bindHost: "127.0.0.1", bindPort: await freePort(), checkIntervalInMs: 100, backends: nodes.map(asBackend) },
     dir,
+    {},
   );
 });
 
@@ -139,6 +140,7 @@ test("when a node is gone, new sessions are redispatched to the other node and i
   const own = await startGateway(
     { bindHost: "127.0.0.1", bindPort: await freePort(), checkIntervalInMs: 60_000, backends: pair.map(asBackend) },
     join(dir, "redispatch"),
+    {},
   );
   try {
     await new Promise((resolve) => gone.server.close(resolve));

@@ -33,10 +33,11 @@
  * Health checks are GET over HTTP/1.1 with a Host header: uWS answers neither HEAD nor HTTP/1.0,
  * and HAProxy's `http-check send` defaults to HTTP/1.0.
  *
- * Later gateway rules go here, once for both places: per-address limits in `frontendSection`
- * (a stick-table and `http-request deny` before the routing), a waiting queue in
- * `backendSections` (`maxconn` on the servers, bounded by `timeout queue`).
+ * Admission (admission.ts): the waiting room (`maxconn` on every server, bounded by
+ * `timeout queue`, then 503 with Retry-After) and the per client address limits (429 with
+ * Retry-After), answered after the gateway's own /healthz and /readyz and before the routing.
  */
+import { clientRefusals, clientTracking, queueTimeoutAnswer, refusalBackends } from "./admission.js";
 
 /** Values that differ between the local gateway and the chart, all as HAProxy writes them. */
 export interface RulesSettings {
@@ -53,8 +54,32 @@ export interface RulesSettings {
   timeoutServer: string;
   /** Idle limit of an upgraded WebSocket (pings, 25 s by default, keep live ones under it). */
   timeoutTunnel: string;
+  /** How long a client may take to send a request's headers (slowloris): then 408 and closed. */
   timeoutHttpRequest: string;
+  /** How long a request waits for a node slot when every node is at `serverMaxconn`: then 503. */
   timeoutQueue: string;
+  /** Concurrent connections HAProxy passes to each node; more wait in the queue. `0`: no limit. */
+  serverMaxconn: string;
+  /** Retry-After (seconds) of the 503 HAProxy answers itself (queue time out, no node). */
+  queueRetryAfter: string;
+  /** `on`: limit each client address (admission.ts); empty: no per-address limit. */
+  clientLimits: string;
+  /** Connections one client address may hold open. */
+  clientMaxConnections: string;
+  /** New connections one client address may open per 10 s. */
+  clientConnectRate: string;
+  /** Requests one client address may send per 10 s. */
+  clientRequestRate: string;
+  /** Connections of one address past which a new one is dropped at accept (twice the limit). */
+  clientDropConnections: string;
+  /** New connections per 10 s of one address past which a new one is dropped at accept (twice the limit). */
+  clientDropConnectRate: string;
+  /** Retry-After (seconds) of the 429 refusals. */
+  clientRetryAfter: string;
+  /** Space-separated addresses/CIDRs of proxies in front that set the client address; may be empty. */
+  trustedProxies: string;
+  /** Header holding the client address on requests from trustedProxies; empty: theirs are not limited. */
+  clientAddressHeader: string;
   /** Health check interval; `checkFall` failures take a node out, `checkRise` passes bring it back. */
   checkInterval: string;
   checkFall: string;
@@ -85,6 +110,8 @@ export interface RulesWriter {
   setting(name: keyof RulesSettings): string;
   /** ` <options>` when the setting is not empty, else nothing. */
   optionalSetting(name: keyof RulesSettings): string;
+  /** `lines` when the setting is not empty, else `otherwise`. */
+  ifSet(name: keyof RulesSettings, lines: string[], otherwise?: string[]): string[];
   /** The lines of `body` for each group that passes `filter`, in the groups' order. */
   eachGroup(filter: GroupFilter, body: (group: GroupRef, eachServer: ServerLoop) => string[]): string[];
 }
@@ -101,7 +128,7 @@ export const NODE_INTERNAL_PATHS = ["/metrics"] as const;
 const NOT_FOUND_JSON = `{"error":{"code":"NOT_FOUND","message":"not served through the gateway"}}`;
 
 export function renderRules(w: RulesWriter): string {
-  return [...defaultsSection(w), "", ...statsSection(w), "", ...frontendSection(w), ...backendSections(w), ""].join("\n");
+  return [...defaultsSection(w), "", ...statsSection(w), "", ...frontendSection(w), ...backendSections(w), ...refusalBackends(w), ""].join("\n");
 }
 
 function defaultsSection(w: RulesWriter): string[] {
@@ -124,7 +151,10 @@ function defaultsSection(w: RulesWriter): string[] {
     `    timeout queue ${w.setting("timeoutQueue")}`,
     "    timeout client-fin 5s",
     "    timeout server-fin 5s",
+    ...queueTimeoutAnswer(w),
+    "    # maxconn: the waiting room (admission.ts); past it new connections queue for `timeout queue`.",
     `    default-server check inter ${w.setting("checkInterval")} fall ${w.setting("checkFall")} rise ${w.setting("checkRise")}` +
+      ` maxconn ${w.setting("serverMaxconn")}` +
       w.optionalSetting("serverOptions"),
   ];
 }
@@ -147,13 +177,16 @@ function frontendSection(w: RulesWriter): string[] {
     `    bind ${w.setting("bind")}`,
     `    maxconn ${w.setting("maxconn")}`,
     "    option forwardfor",
-    "    # The gateway answers its own probes; the nodes' probes and metrics stay private.",
+    ...clientTracking(w),
+    "    # The gateway answers its own probes (to an address refused with 429 too); the nodes' probes and",
+    "    # metrics stay private.",
     "    http-request return status 200 content-type text/plain string ok if { path /healthz }",
     ...w.eachGroup("active", (group) => [
       `    http-request return status 200 content-type text/plain string ready if { path /readyz } { nbsrv(${group.backend}) gt 0 }`,
     ]),
     '    http-request return status 503 content-type text/plain string "not ready" if { path /readyz }',
     `    http-request return status 404 content-type application/json string '${NOT_FOUND_JSON}' if { path ${NODE_INTERNAL_PATHS.join(" ")} }`,
+    ...clientRefusals(w),
     "    acl has_sid urlp(sid) -m found",
     ...w.eachGroup("all", (group) => [`    use_backend ${group.backend} if has_sid { urlp(sid) -m beg ${group.sidPrefixes} }`]),
     "    # New sessions (no sid yet).",

@@ -29,6 +29,7 @@ export function literalWriter({ settings, groups }: Topology): RulesWriter {
   return {
     setting: (name) => settings[name],
     optionalSetting: (name) => (settings[name] === "" ? "" : ` ${settings[name]}`),
+    ifSet: (name, lines, otherwise = []) => (settings[name] === "" ? otherwise : lines),
     eachGroup: (filter, body) =>
       groups
         .filter((group) => passes(filter, group))
@@ -49,6 +50,13 @@ export function helmWriter(): RulesWriter {
   return {
     setting: (name) => `{{ $.settings.${name} }}`,
     optionalSetting: (name) => `{{ with $.settings.${name} }} {{ . }}{{ end }}`,
+    // An empty string is false in a Go template, so "" means off here as in literalWriter.
+    ifSet: (name, lines, otherwise = []) => [
+      `{{- if $.settings.${name} }}`,
+      ...lines,
+      ...(otherwise.length > 0 ? ["{{- else }}", ...otherwise] : []),
+      "{{- end }}",
+    ],
     eachGroup(filter, body) {
       const test = condition[filter];
       const lines = body(groupRef, (each) => ["{{- range $s := $g.servers }}", ...each(serverRef), "{{- end }}"]);

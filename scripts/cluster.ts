@@ -4,6 +4,10 @@
  * flusher and the HAProxy gateway, prints the URL and a dev token, and stops everything it
  * started on SIGINT/SIGTERM.
  *
+ * CHAT_LOCAL_REDIS=cluster starts a Redis Cluster instead of the single Redis: 3 primaries and 3
+ * replicas on CHAT_LOCAL_REDIS_PORT … +5 (cluster bus ports 10000 higher), and the apps run on it
+ * with CHAT_ACK_REPLICAS=1 (a send is acknowledged once a replica has it too).
+ *
  * Ports (env): GATEWAY_PORT 8080, CHAT_LOCAL_REDIS_PORT 6379, CHAT_LOCAL_CASSANDRA_PORT 9042,
  * CHAT_LOCAL_CASSANDRA_STORAGE_PORT 7000. Data and logs: CHAT_LOCAL_DATA_DIR, default .data/ (git-ignored).
  */
@@ -12,12 +16,16 @@ import { EnvReader } from "../common/env.js";
 import { DEV_JWT_SECRET, mintToken } from "./lib/tokens.js";
 import { DATA_ROOT } from "./infra/paths.js";
 import { isPortOpen } from "./infra/process.js";
-import { cassandraConfigFor, migrateKeyspace, startApps, startStores, type Apps, type Stores } from "./infra/stack.js";
+import { cassandraConfigFor, migrateKeyspace, redisEnvFor, startApps, startClusterStores, startStores, type Apps, type ClusterStores, type Stores } from "./infra/stack.js";
 
 const started = Date.now();
 const env = new EnvReader();
 const gatewayPort = env.integer("GATEWAY_PORT", 8080, { min: 1, max: 65535 });
-const redisPort = env.integer("CHAT_LOCAL_REDIS_PORT", 6379, { min: 1, max: 65535 });
+const redisMode = env.oneOf("CHAT_LOCAL_REDIS", ["single", "cluster"] as const, "single");
+const redisPort = env.integer("CHAT_LOCAL_REDIS_PORT", 6379, { min: 1, max: redisMode === "cluster" ? 55530 : 65535 });
+// Cluster mode: 6 consecutive client ports, each with its cluster bus port 10000 higher.
+const redisClusterPorts = Array.from({ length: 6 }, (_, i) => redisPort + i);
+const redisClusterBusPorts = redisClusterPorts.map((port) => port + 10000);
 const cassandraPort = env.integer("CHAT_LOCAL_CASSANDRA_PORT", 9042, { min: 1, max: 65535 });
 const cassandraStoragePort = env.integer("CHAT_LOCAL_CASSANDRA_STORAGE_PORT", 7000, { min: 1, max: 65535 });
 const appendFsync = env.oneOf("CHAT_REDIS_APPENDFSYNC", ["always", "everysec", "no"] as const, "everysec");
@@ -27,14 +35,16 @@ const dataDir = env.string("CHAT_LOCAL_DATA_DIR", DATA_ROOT);
 
 const log = (line: string) => console.log(`[cluster +${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`);
 
-for (const [name, port] of [["gateway", gatewayPort], ["redis", redisPort], ["cassandra", cassandraPort], ["cassandra storage", cassandraStoragePort]] as const) {
+const redisPorts: Array<readonly [string, number]> =
+  redisMode === "cluster" ? [...redisClusterPorts.map((port) => ["redis cluster node", port] as const), ...redisClusterBusPorts.map((port) => ["redis cluster bus", port] as const)] : [["redis", redisPort]];
+for (const [name, port] of [["gateway", gatewayPort], ...redisPorts, ["cassandra", cassandraPort], ["cassandra storage", cassandraStoragePort]] as const) {
   if (await isPortOpen(port)) {
     console.error(`port ${port} (${name}) is already in use: is another cluster running? Stop it, or set the port's variable (see scripts/cluster.ts).`);
     process.exit(1);
   }
 }
 
-let stores: Stores | undefined;
+let stores: Stores | ClusterStores | undefined;
 let apps: Apps | undefined;
 let stopping = false;
 async function stopAll(exitCode: number): Promise<never> {
@@ -50,8 +60,10 @@ async function stopAll(exitCode: number): Promise<never> {
 for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => void stopAll(0));
 
 try {
-  stores = await startStores({ dir: dataDir, redisPort, cassandraNativePort: cassandraPort, cassandraStoragePort, appendFsync, log });
-  log(`Redis ${stores.redis.url} (appendfsync ${appendFsync}), Cassandra ${stores.cassandraContactPoint}`);
+  const storeOptions = { dir: dataDir, cassandraNativePort: cassandraPort, cassandraStoragePort, appendFsync, log };
+  stores = redisMode === "cluster" ? await startClusterStores({ ...storeOptions, redisPorts: redisClusterPorts, redisBusPorts: redisClusterBusPorts }) : await startStores({ ...storeOptions, redisPort });
+  const redisLine = "redis" in stores ? `Redis ${stores.redis.url}` : `Redis Cluster ${stores.redisCluster.seeds.join(",")} (3 primaries + 3 replicas, CHAT_ACK_REPLICAS=1)`;
+  log(`${redisLine} (appendfsync ${appendFsync}), Cassandra ${stores.cassandraContactPoint}`);
   await migrateKeyspace(cassandraConfigFor(stores.cassandraContactPoint, keyspace));
   log(`schema applied to keyspace ${keyspace}`);
   apps = await startApps({
@@ -59,7 +71,7 @@ try {
     nodeCount: 2,
     gatewayPort,
     env: {
-      CHAT_REDIS_URL: stores.redis.url,
+      ...redisEnvFor(stores),
       CHAT_CASSANDRA_CONTACT_POINTS: stores.cassandraContactPoint,
       CHAT_CASSANDRA_KEYSPACE: keyspace,
       CHAT_JWT_SECRET: secret ?? DEV_JWT_SECRET,
@@ -83,7 +95,8 @@ Ctrl-C stops everything.`);
 
 // A component that dies on its own takes the cluster down with it, loudly: a half cluster
 // that looks up is worse than none.
-for (const app of [...apps!.nodes, apps!.flusher, apps!.gateway, stores!.redis, stores!.cassandra]) {
+const redisProcesses = "redis" in stores! ? [stores.redis] : stores!.redisCluster.nodes;
+for (const app of [...apps!.nodes, apps!.flusher, apps!.gateway, ...redisProcesses, stores!.cassandra]) {
   void app.process.exited.then((code) => {
     if (stopping) return;
     console.error(`${app.process.name} exited unexpectedly (${code}); see ${app.process.logFile}`);

@@ -161,9 +161,56 @@ if (cd "$ROOT" && npm run build --silent) >"$OUT/build.log" 2>&1; then
   node "$ROOT/dist/gateway/cli.js" check-chart || fail "helm/chat/files/haproxy-routing.cfg differs from gateway/routing.ts"
   # The local gateway (npm start) for three nodes: run below through the same checks as the chart.
   node "$ROOT/dist/gateway/cli.js" local n1 n2 n3 >"$OUT/local-gateway.haproxy.cfg" && LOCAL_GATEWAY="local-gateway"
+  # ... and with its per client address limits on (off by default: local clients share 127.0.0.1).
+  node "$ROOT/dist/gateway/cli.js" local --client-limits n1 n2 n3 >"$OUT/local-gateway-limits.haproxy.cfg" &&
+    LOCAL_GATEWAY="$LOCAL_GATEWAY local-gateway-limits"
 else
   tail -n 20 "$OUT/build.log"
   fail "npm run build (needed to compare the chart's gateway rules with gateway/routing.ts)"
+fi
+
+# ------------------------------------------------------------------------------------------------
+step "Redis settings reach the nodes and the flushers (single Redis by default, Redis Cluster in ci/redis-cluster-values)"
+redis_env_check() { # render expectation: single | cluster
+  python3 - "$1" "$2" <<'PY'
+import sys, yaml
+path, expect = sys.argv[1], sys.argv[2]
+docs = [d for d in yaml.safe_load_all(open(path)) if d]
+config = next(d["data"] for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-config"))
+errors = []
+if expect == "single":
+    if "CHAT_REDIS_CLUSTER_NODES" in config: errors.append("single Redis render sets CHAT_REDIS_CLUSTER_NODES")
+    if config.get("CHAT_ACK_REPLICAS") != "0": errors.append(f"CHAT_ACK_REPLICAS is {config.get('CHAT_ACK_REPLICAS')!r}, expected '0'")
+else:
+    seeds = config.get("CHAT_REDIS_CLUSTER_NODES", "").split(",")
+    if len(seeds) != 3 or not all(s.endswith(":6379") for s in seeds): errors.append(f"CHAT_REDIS_CLUSTER_NODES is {config.get('CHAT_REDIS_CLUSTER_NODES')!r}")
+    if "CHAT_REDIS_URL" in config: errors.append("cluster render still sets CHAT_REDIS_URL")
+    if config.get("CHAT_ACK_REPLICAS") != "1": errors.append(f"CHAT_ACK_REPLICAS is {config.get('CHAT_ACK_REPLICAS')!r}, expected '1'")
+    if config.get("CHAT_REDIS_TLS") != "true" or config.get("CHAT_REDIS_TLS_CA_FILE") != "/etc/chat/redis-tls/ca.crt": errors.append("TLS settings missing from the config")
+workloads = [d for d in docs if d["kind"] in ("StatefulSet", "Deployment") and d["metadata"]["name"].split("-")[-1] in ("node", "flusher")]
+if len(workloads) != 2: errors.append(f"expected the node StatefulSet and the flusher Deployment, found {[d['metadata']['name'] for d in workloads]}")
+for d in workloads:
+    pod = d["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    ref = f"{d['kind']}/{d['metadata']['name']}"
+    if not any(e.get("configMapRef", {}).get("name", "").endswith("-config") for e in c.get("envFrom", [])): errors.append(f"{ref}: no envFrom of the config")
+    password = next((e for e in c.get("env", []) if e["name"] == "CHAT_REDIS_PASSWORD"), None)
+    mounts = {m["name"]: m for m in c.get("volumeMounts", [])}
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    if expect == "cluster":
+        if not password or password["valueFrom"]["secretKeyRef"] != {"name": "redis-cluster", "key": "redis-password"}: errors.append(f"{ref}: CHAT_REDIS_PASSWORD not from Secret redis-cluster/redis-password")
+        if mounts.get("redis-tls", {}).get("mountPath") != "/etc/chat/redis-tls" or volumes.get("redis-tls", {}).get("secret", {}).get("secretName") != "redis-cluster-crt": errors.append(f"{ref}: the CA Secret is not mounted at /etc/chat/redis-tls")
+    elif password or "redis-tls" in mounts: errors.append(f"{ref}: Redis password or TLS mount without being asked for")
+for e in errors: print("  " + e)
+print(f"  {path.rsplit('/', 1)[-1]}: {expect} Redis settings " + ("WRONG" if errors else "ok"))
+sys.exit(1 if errors else 0)
+PY
+}
+[[ -f "$OUT/default.yaml" ]] && { redis_env_check "$OUT/default.yaml" single || fail "Redis settings: default"; }
+if [[ -f "$OUT/redis-cluster-values.yaml" ]]; then
+  redis_env_check "$OUT/redis-cluster-values.yaml" cluster || fail "Redis settings: redis-cluster-values"
+else
+  fail "no render of ci/redis-cluster-values.yaml"
 fi
 
 # ------------------------------------------------------------------------------------------------
@@ -203,6 +250,12 @@ expect_render_failure "unknown value nodes.replicas (schema additionalProperties
 expect_render_failure "haproxy.canary.weight=150 (schema maximum)" "less than or equal|maximum" --set haproxy.canary.enabled=true --set haproxy.canary.weight=150
 expect_render_failure "routing.mode=ingress without an Ingress (template guard)" "needs ingress.enabled" --set routing.mode=ingress
 expect_render_failure "canary sharing the session-id prefix (template guard)" "session-id prefix" --set haproxy.canary.enabled=true --set haproxy.canary.fullname=chat-node-x
+expect_render_failure "client limits behind a LoadBalancer that hides client addresses (template guard)" "externalTrafficPolicy=Local" --set haproxy.service.type=LoadBalancer
+expect_render_failure "a trusted proxy that is not an address (schema pattern)" "does not match pattern|pattern" --set "haproxy.clientLimits.trustedProxies={proxy.example.com}"
+expect_render_failure "redis.cluster.enabled without seed nodes (template guard)" "needs redis.cluster.nodes" --set redis.cluster.enabled=true
+expect_render_failure "a Redis Cluster seed that is not host:port (schema pattern)" "does not match pattern|pattern" --set redis.cluster.enabled=true --set 'redis.cluster.nodes[0]=redis://redis-cluster:6379'
+expect_render_failure "redis.ackReplicas=-1 (schema minimum)" "greater than or equal|minimum" --set redis.ackReplicas=-1
+expect_render_failure "a hash tag in redis.prefix (schema pattern)" "does not match pattern|pattern" --set 'redis.prefix=chat{x}:'
 if [[ -f "$OUT/default.yaml" ]]; then
   python3 - "$OUT/default.yaml" "$OUT/mutated.yaml" <<'PY'
 import sys, yaml

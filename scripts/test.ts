@@ -3,6 +3,10 @@
  * CHAT_TEST_CASSANDRA), creates a unique keyspace for this run, then runs every compiled
  * `*.test.js` with node's test runner. Integration tests start their own socket nodes,
  * flusher and HAProxy against these stores, with a unique Redis key prefix each.
+ *
+ * CHAT_TEST_REDIS=cluster: the apps of the integration tests run on a Redis Cluster instead,
+ * the one in CHAT_TEST_REDIS_CLUSTER_NODES (host:port,...) or else a local 3+3 cluster started
+ * here. A single Redis given in CHAT_TEST_REDIS_URL stays available to the tests that need one.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
@@ -10,7 +14,8 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { REPO_ROOT } from "./infra/paths.js";
 import { freePort } from "./infra/process.js";
-import { cassandraConfigFor, migrateKeyspace, startStores, type Stores } from "./infra/stack.js";
+import { startRedisCluster } from "./infra/redis-cluster.js";
+import { cassandraConfigFor, migrateKeyspace, startClusterStores, startStores } from "./infra/stack.js";
 
 const started = Date.now();
 const log = (line: string) => console.log(`[test harness +${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`);
@@ -43,25 +48,51 @@ function testConcurrency(): number {
 const concurrency = testConcurrency();
 const tests = findTests(join(REPO_ROOT, "dist")).filter((file) => filter.length === 0 || filter.some((part) => file.includes(part)));
 const dir = mkdtempSync(join(tmpdir(), "chat-test-"));
-let stores: Stores | undefined;
+const redisMode = process.env.CHAT_TEST_REDIS ?? "single";
+let stores: { stop(): Promise<void> } | undefined;
 let exitCode = 1;
 try {
+  if (redisMode !== "single" && redisMode !== "cluster") throw new Error(`CHAT_TEST_REDIS must be "single" or "cluster", got "${redisMode}"`);
   let redisUrl = process.env.CHAT_TEST_REDIS_URL;
+  let redisClusterNodes = process.env.CHAT_TEST_REDIS_CLUSTER_NODES;
   let cassandra = process.env.CHAT_TEST_CASSANDRA;
-  if (!redisUrl || !cassandra) {
-    stores = await startStores({ dir, redisPort: await freePort(), cassandraNativePort: await freePort(), cassandraStoragePort: await freePort(), log });
-    redisUrl ??= stores.redis.url;
-    cassandra ??= stores.cassandraContactPoint;
+  const storeOptions = { dir, cassandraNativePort: await freePort(), cassandraStoragePort: await freePort(), log };
+  if (redisMode === "cluster" && !redisClusterNodes) {
+    if (cassandra) {
+      // The node timeout startClusterStores uses too: a loaded machine's pauses are not a dead primary.
+      const redisCluster = await startRedisCluster({ dir: join(dir, "redis-cluster"), nodeTimeoutInMs: 5000 });
+      stores = redisCluster;
+      redisClusterNodes = redisCluster.seeds.join(",");
+    } else {
+      const clusterStores = await startClusterStores(storeOptions);
+      stores = clusterStores;
+      redisClusterNodes = clusterStores.redisCluster.seeds.join(",");
+      cassandra = clusterStores.cassandraContactPoint;
+    }
+    log(`stores up: Redis Cluster ${redisClusterNodes}, Cassandra ${cassandra}`);
+  } else if ((redisMode === "single" && !redisUrl) || !cassandra) {
+    const singleStores = await startStores({ ...storeOptions, redisPort: await freePort() });
+    stores = singleStores;
+    redisUrl ??= singleStores.redis.url;
+    cassandra ??= singleStores.cassandraContactPoint;
     log(`stores up: Redis ${redisUrl}, Cassandra ${cassandra}`);
   }
   const keyspace = `chat_test_${Date.now().toString(36)}_${process.pid}`;
   await migrateKeyspace(cassandraConfigFor(cassandra, keyspace));
-  log(`keyspace ${keyspace} migrated; running ${tests.length} test files, ${concurrency} at a time`);
+  log(`keyspace ${keyspace} migrated; running ${tests.length} test files, ${concurrency} at a time${redisMode === "cluster" ? ", with the apps on the Redis Cluster" : ""}`);
   exitCode = await new Promise<number>((resolve) => {
     const child = spawn(process.execPath, ["--enable-source-maps", "--test", `--test-concurrency=${concurrency}`, "--test-reporter=spec", ...tests.map((file) => relative(REPO_ROOT, file))], {
       cwd: REPO_ROOT,
       stdio: "inherit",
-      env: { ...process.env, CHAT_TEST_REDIS_URL: redisUrl, CHAT_TEST_CASSANDRA: cassandra, CHAT_TEST_KEYSPACE: keyspace, CHAT_TEST_LOG_DIR: join(dir, "logs") },
+      env: {
+        ...process.env,
+        CHAT_TEST_REDIS_URL: redisUrl,
+        // Unset in single mode, so a value left in the shell does not switch the fixture to a cluster.
+        CHAT_TEST_REDIS_CLUSTER_NODES: redisMode === "cluster" ? redisClusterNodes : undefined,
+        CHAT_TEST_CASSANDRA: cassandra,
+        CHAT_TEST_KEYSPACE: keyspace,
+        CHAT_TEST_LOG_DIR: join(dir, "logs"),
+      },
     });
     child.on("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
   });

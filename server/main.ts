@@ -3,7 +3,6 @@
  * Reads the configuration, connects Redis and Cassandra, serves socket.io and the REST API on
  * uWebSockets.js, and shuts down in order on SIGTERM/SIGINT.
  */
-import { Redis } from "ioredis";
 import { Counter } from "prom-client";
 import { EnvReader } from "../common/env.js";
 import { createLogger } from "../common/logger.js";
@@ -14,6 +13,7 @@ import { Timeline } from "../storage/cassandra/timeline.js";
 import { UserRooms } from "../storage/cassandra/user-rooms.js";
 import { History } from "../storage/history.js";
 import { RedisKeys } from "../storage/keys.js";
+import { createRedisClient, duplicateClient } from "../storage/redis-client.js";
 import { registerStreamBacklogGauge } from "../storage/stream/backlog.js";
 import { ChangeBuffer } from "../storage/stream/change-buffer.js";
 import { MessageBuffer } from "../storage/stream/producer.js";
@@ -21,6 +21,7 @@ import { TokenVerifier } from "./auth/tokens.js";
 import { MAX_EMOJI_PER_MESSAGE, MessageChanges } from "./chat/changes.js";
 import { ChatService } from "./chat/service.js";
 import { readServerConfig } from "./config.js";
+import { RoomCatchUp } from "./fanout/catch-up.js";
 import { installFanout } from "./fanout/install.js";
 import { mountApiRoutes } from "./http/api.js";
 import { mountProbeRoutes } from "./http/routes.js";
@@ -42,6 +43,9 @@ import { Presence } from "./realtime/presence.js";
 import { loadNativeUws } from "./realtime/uws.js";
 import { createShutdown } from "./shutdown.js";
 
+/** How often a node checks its rooms for messages its subscription missed. */
+const ROOM_CATCH_UP_INTERVAL_MS = 2000;
+
 const uws = loadNativeUws();
 const config = readServerConfig(new EnvReader());
 const logger = createLogger("node").child({ node: config.nodeName });
@@ -54,15 +58,14 @@ const { storage } = config;
 process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unhandled promise rejection"));
 
 // Stores
+// A single Redis (CHAT_REDIS_URL) or a Redis Cluster (CHAT_REDIS_CLUSTER_NODES), one factory.
 // Fail a command after two reconnect attempts instead of queueing it for long: a send that
 // cannot reach Redis should get UNAVAILABLE quickly, so the client retries (same clientId).
 // Auto-pipelining writes the commands of one event-loop tick in one syscall: under load that
 // is many sends' scripts per write instead of one each.
-const redis = new Redis(storage.redis.url, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
-const subscriber = redis.duplicate({ enableAutoPipelining: false });
-for (const [name, client] of [["redis", redis], ["redis-subscriber", subscriber]] as const) {
-  client.on("error", (error) => logger.warn({ err: error, client: name }, "redis connection error"));
-}
+const onRedisError = (error: Error, client: string) => logger.warn({ err: error, client }, "redis connection error");
+const redis = createRedisClient(storage.redis, { name: "redis", onError: onRedisError, maxRetriesPerRequest: 2, autoPipelining: true });
+const subscriber = duplicateClient(redis, { name: "redis-subscriber", onError: onRedisError });
 const cassandra = createCassandraClient(storage.cassandra);
 const keys = new RedisKeys(storage.redis.keyPrefix, storage.stream.shards);
 const timeline = new Timeline(cassandra, storage.stream.bucketWidthInMs);
@@ -81,21 +84,25 @@ const verifier = TokenVerifier.fromConfig(config.jwt);
 const realtimeOptions = { nodeName: config.nodeName, acceptsClients: () => !draining, allowedOrigins: config.allowedOrigins, verifier, metrics, logger };
 const io = createRealtime(app, realtimeOptions);
 // Fan-out: this node's sockets, and the other nodes through Redis.
-const publisher = installFanout({ io, app, pubClient: redis, subClient: subscriber, keys, metrics });
+// Pub/sub loses what is published while a node's subscription is down (a failover): every
+// ROOM_CATCH_UP_INTERVAL_MS the node pushes what its rooms' sockets missed (fanout/catch-up.ts).
+const history = new History(redis, keys, timeline, roomLog, storedLatest);
+const catchUp = new RoomCatchUp(io, history, logger, ROOM_CATCH_UP_INTERVAL_MS);
+const publisher = installFanout({ io, app, pubClient: redis, subClient: subscriber, keys, metrics, onMessageDelivered: (room, seq) => catchUp.onDelivered(room, seq) });
 
 // The chat itself
 const presence = new Presence(redis, keys, config.nodeName, config.presenceTtlInMs);
 const chat = new ChatService({
   publisher,
-  log: new MessageBuffer(redis, keys, storage.stream, storedLatest, { perSecond: config.limits.sendsPerSecond, burst: config.limits.sendBurst }),
-  history: new History(redis, keys, timeline, roomLog, storedLatest),
+  log: new MessageBuffer(redis, keys, storage.stream, storedLatest, { perSecond: config.limits.sendsPerSecond, burst: config.limits.sendBurst }, { count: storage.redis.ackReplicas, timeoutInMs: storage.redis.ackTimeoutInMs }),
+  history,
   userRooms: new UserRooms(cassandra),
   limits: config.limits,
   metrics,
   logger,
 });
 const changes = new MessageChanges({
-  log: new ChangeBuffer(redis, keys, storage.stream, storedLatest, roomLog, { maxEmojiPerMessage: MAX_EMOJI_PER_MESSAGE }, { perSecond: config.limits.sendsPerSecond, burst: config.limits.sendBurst }),
+  log: new ChangeBuffer(redis, keys, storage.stream, storedLatest, roomLog, { maxEmojiPerMessage: MAX_EMOJI_PER_MESSAGE }, { perSecond: config.limits.sendsPerSecond, burst: config.limits.sendBurst }, { count: storage.redis.ackReplicas, timeoutInMs: storage.redis.ackTimeoutInMs }),
   publisher,
   limits: config.limits,
   logger,
@@ -128,6 +135,7 @@ onConnection(io, events, realtimeOptions, (principal, rooms) => {
     void update.finally(() => presenceUpdates.delete(update));
   }
 });
+catchUp.start();
 presence.start(
   (change) => publisher.presence(change),
   (error) => logger.warn({ err: error }, "presence heartbeat failed"),
@@ -145,6 +153,7 @@ const shutdown = createShutdown({
   markDraining: () => (draining = true),
   async closeResources() {
     presence.stop();
+    catchUp.stop();
     if (listenSocket) uws.us_listen_socket_close(listenSocket as never);
     await Promise.allSettled(presenceUpdates);
     io.close();

@@ -6,11 +6,11 @@
  * changes. So the state in Redis wins where it exists. A message of the recent history that
  * was never changed while there carries no `changed` mark and needs no look-up at all.
  */
-import type { Redis } from "ioredis";
 import { summarizeReactions, tombstoneOf, type MessageView, type Reaction } from "./change.js";
 import type { ChangeKeys } from "./change-keys.js";
 import type { RoomLog } from "./cassandra/room-log.js";
 import type { StoredMessage } from "./cassandra/timeline.js";
+import type { RedisClient } from "./redis-client.js";
 import type { StoredTarget } from "./stream/change-buffer.js";
 
 export interface PageItem {
@@ -22,7 +22,7 @@ export interface PageItem {
 
 export class CurrentState {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly changeKeys: ChangeKeys,
     private readonly log: RoomLog,
   ) {}

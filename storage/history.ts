@@ -7,7 +7,7 @@
  * History shows messages in their current state (current-state.ts folds the changes in);
  * `join { since }` returns the log itself: messages as sent (tombstones once deleted) and changes.
  */
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis-client.js";
 import { decodeChange, decodeRecentMessage, isChange, type ChatChange, type MessageView } from "./change.js";
 import { ChangeKeys } from "./change-keys.js";
 import type { RoomLog } from "./cassandra/room-log.js";
@@ -41,7 +41,7 @@ export class History {
   private readonly state: CurrentState;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly timeline: Timeline,
     private readonly log: RoomLog,

@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { Redis } from "ioredis";
+import { Cluster, Redis } from "ioredis";
 import { io as connect, type Socket, type SocketOptions, type ManagerOptions } from "socket.io-client";
 import { createCassandraClient, type CassandraClient } from "../storage/cassandra/client.js";
 import { freePort } from "../scripts/infra/process.js";
@@ -17,19 +17,31 @@ import { mintToken, type TokenOptions } from "../scripts/lib/tokens.js";
 export const TEST_JWT_SECRET = "test-secret-0123456789abcdef";
 
 export interface TestStores {
+  /** The single Redis; reading it throws when the harness gave only a Redis Cluster. */
   redisUrl: string;
+  /** host:port seeds of the Redis Cluster in the harness's cluster mode (CHAT_TEST_REDIS=cluster). */
+  redisClusterNodes: string[] | undefined;
   cassandraContactPoint: string;
   keyspace: string;
 }
 
 export function testStores(): TestStores {
   const redisUrl = process.env.CHAT_TEST_REDIS_URL;
+  const redisClusterNodes = process.env.CHAT_TEST_REDIS_CLUSTER_NODES?.split(",").filter(Boolean);
   const cassandraContactPoint = process.env.CHAT_TEST_CASSANDRA;
   const keyspace = process.env.CHAT_TEST_KEYSPACE;
-  if (!redisUrl || !cassandraContactPoint || !keyspace) {
+  if ((!redisUrl && !redisClusterNodes?.length) || !cassandraContactPoint || !keyspace) {
     throw new Error("integration tests need the stores the harness starts: run them with `npm test` (scripts/test.ts)");
   }
-  return { redisUrl, cassandraContactPoint, keyspace };
+  return {
+    get redisUrl(): string {
+      if (!redisUrl) throw new Error("this test needs a single Redis (CHAT_TEST_REDIS_URL), and the harness runs in Redis Cluster mode only");
+      return redisUrl;
+    },
+    redisClusterNodes: redisClusterNodes?.length ? redisClusterNodes : undefined,
+    cassandraContactPoint,
+    keyspace,
+  };
 }
 
 /** A key prefix no other test (or run) uses. */
@@ -42,8 +54,8 @@ export interface TestCluster {
   url: string;
   prefix: string;
   stores: TestStores;
-  /** A Redis client on the same server, for checks (keys must be prefixed by hand). */
-  redis: Redis;
+  /** A Redis client on the same server or cluster, for checks (keys must be prefixed by hand). */
+  redis: Redis | Cluster;
   cassandra: CassandraClient;
   token(userId: string, rooms?: string[], options?: Partial<TokenOptions>): Promise<string>;
   /** A socket.io client through the gateway; resolves once connected. */
@@ -89,8 +101,10 @@ export async function startTestCluster({ nodeCount = 2, env = {} }: TestClusterO
   const stores = testStores();
   const prefix = uniquePrefix();
   const logDir = join(process.env.CHAT_TEST_LOG_DIR ?? tmpdir(), prefix.slice(0, -1));
+  // Cluster mode acknowledges a send once a replica has it, as `CHAT_LOCAL_REDIS=cluster npm start` does.
+  const redisEnv: NodeJS.ProcessEnv = stores.redisClusterNodes ? { CHAT_REDIS_CLUSTER_NODES: stores.redisClusterNodes.join(","), CHAT_ACK_REPLICAS: "1" } : { CHAT_REDIS_URL: stores.redisUrl };
   const appEnv: NodeJS.ProcessEnv = {
-    CHAT_REDIS_URL: stores.redisUrl,
+    ...redisEnv,
     CHAT_REDIS_PREFIX: prefix,
     CHAT_CASSANDRA_CONTACT_POINTS: stores.cassandraContactPoint,
     CHAT_CASSANDRA_KEYSPACE: stores.keyspace,
@@ -100,7 +114,8 @@ export async function startTestCluster({ nodeCount = 2, env = {} }: TestClusterO
     ...env,
   };
   const apps = await startApps({ dir: logDir, nodeCount, gatewayPort: await freePort(), env: appEnv });
-  const redis = new Redis(stores.redisUrl);
+  const redis = stores.redisClusterNodes ? new Cluster(stores.redisClusterNodes.map(parseHostPort)) : new Redis(stores.redisUrl);
+  redis.on("error", () => undefined); // a failing check command rejects; the connection's own errors are not the test's
   const cassandra = createCassandraClient(cassandraConfigFor(stores.cassandraContactPoint, stores.keyspace));
   const sockets: Socket[] = [];
   return {
@@ -137,6 +152,10 @@ export async function startTestCluster({ nodeCount = 2, env = {} }: TestClusterO
   };
 }
 
+function parseHostPort(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(":");
+  return { host: address.slice(0, colon), port: Number(address.slice(colon + 1)) };
+}
 
 /** An HTTP request with an optional Bearer token; the answer's JSON body parsed when it is JSON. */
 export async function httpRequest(url: string, { method = "GET", token, body, headers = {} }: HttpOptions = {}): Promise<HttpAnswer> {

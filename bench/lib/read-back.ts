@@ -4,6 +4,8 @@
  * the dead-letter stream took nothing. Timing the drain of the Redis streams alone would count a
  * dropped or dead-lettered entry as flushed.
  */
+import type { Redis } from "ioredis";
+import type { RedisKeys } from "../../storage/keys.js";
 import type { CassandraClient } from "../../storage/cassandra/client.js";
 import { bigintToNumber } from "../../storage/cassandra/values.js";
 import { bucketOf } from "../../storage/message.js";
@@ -78,4 +80,11 @@ export function requireAllRowsStored(where: string, readBackResult: ReadBack, de
   const rows = `${r.found} of ${r.expected} rows read back (${r.missing} missing, ${r.wrongId} with another id, ${r.unexpected} unexpected${r.examples.length > 0 ? `; e.g. ${r.examples.join(", ")}` : ""})`;
   if (deadLettered > 0) throw new FigureRefused(CHECKS.deadLetter, where, `${deadLettered} entries in the dead-letter stream; ${rows}`);
   if (r.expected === 0 || r.found !== r.expected || r.unexpected > 0) throw new FigureRefused(CHECKS.rows, where, rows);
+}
+
+/** Entries dead-lettered on every shard stream (each shard stream has its own dead-letter stream). */
+export async function deadLetterCount(redis: Pick<Redis, "xlen">, keys: RedisKeys): Promise<number> {
+  let count = 0;
+  for (const stream of keys.streams()) count += await redis.xlen(keys.deadLetterStreamOf(stream));
+  return count;
 }

@@ -9,7 +9,12 @@ relies on:
     backend, or the canary backend for about haproxy.canary.weight percent of new sessions;
   * a node that fails /readyz (draining) gets no new session but keeps its existing sessions;
   * the gateway answers /healthz (200) and /readyz itself: 200 while a node of the active backend
-    passes its health check, 503 when none does; the nodes' /metrics is not reachable (404 JSON).
+    passes its health check, 503 when none does; the nodes' /metrics is not reachable (404 JSON);
+  * admission (gateway/admission.ts): every server has a maxconn (the waiting room) and HAProxy's
+    own 503 carries Retry-After; with per client address limits on, a connection past the
+    address's limit gets 429 + Retry-After while /readyz and the connections it holds are served.
+    The limits on new connections and requests per 10 s are raised for the routing checks above
+    (they open hundreds of connections from 127.0.0.1); the connection count is kept as rendered.
 
 The fake nodes answer like uWS: nothing to HTTP/1.0 or HEAD, so health checks that are not
 GET over HTTP/1.1 leave every node down and the test fails.
@@ -79,10 +84,39 @@ def get(port, path):
         return exc.code, exc.read().decode()
 
 
+def raw_get(conn, path):
+    """One GET on an open connection (kept open): (status, lower-case headers, body)."""
+    conn.settimeout(5)
+    conn.sendall(f"GET {path} HTTP/1.1\r\nHost: gateway\r\n\r\n".encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return 0, {}, ""
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    length = int(headers.get("content-length", "0"))
+    while len(rest) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    return int(lines[0].split(" ")[1]), headers, rest[:length].decode()
+
+
 def main():
     name, cfg_path, live = sys.argv[1], sys.argv[2], int(sys.argv[3])
     cfg = open(cfg_path).read()
     errors = []
+
+    # A warning means HAProxy reads a rule differently from how it is written (e.g. a tcp-request
+    # rule after an http-request rule still runs first); pods that do not resolve here are expected.
+    check = subprocess.run(["haproxy", "-c", "-f", cfg_path], capture_output=True, text=True)
+    warnings = [line for line in (check.stdout + check.stderr).splitlines()
+                if "[WARNING]" in line and "could not resolve address" not in line]
+    errors += [f"haproxy -c: {line}" for line in warnings]
 
     backends = {}
     for block in re.split(r"\n(?=backend )", cfg):
@@ -104,7 +138,17 @@ def main():
 
     test_cfg = re.sub(r"(?m)^(\s*server) (\S+) \S+", lambda m: f"{m.group(1)} {m.group(2)} 127.0.0.1:" +
                       str(nodes[m.group(2)].server_address[1] if m.group(2) in nodes else dead_port), cfg)
-    test_cfg = re.sub(r"(?m)^(\s*default-server) .*$", r"\1 check inter 100ms fall 2 rise 1", test_cfg)
+    server_maxconn = re.search(r"(?m)^\s*default-server .* maxconn (\d+)", cfg)
+    if not server_maxconn or int(server_maxconn.group(1)) < 1:
+        errors.append("default-server has no maxconn: no waiting room (gateway/admission.ts)")
+    if not re.search(r"(?m)^\s*http-error status 503 content-type application/json string .*\"UNAVAILABLE\".* hdr Retry-After \d+$", cfg):
+        errors.append("HAProxy's own 503 has no Retry-After / UNAVAILABLE JSON (http-error status 503)")
+    limit = re.search(r"(?m)^\s*acl client_over_connections var\(sess\.client_conns\) -m int gt (\d+)$", cfg)
+    test_cfg = re.sub(r"(?m)^(\s*default-server) .*$", r"\1 check inter 100ms fall 2 rise 1" +
+                      (f" maxconn {server_maxconn.group(1)}" if server_maxconn else ""), test_cfg)
+    test_cfg = re.sub(r"(?m)^(\s*acl client_over_(?:connect|request)_rate .* gt) \d+$", r"\1 1000000", test_cfg)
+    test_cfg = re.sub(r"(?m)^(\s*tcp-request connection reject if \{ var\(sess\.client_connect_rate\) -m int gt) \d+ \}$",
+                      r"\1 1000000 }", test_cfg)
     test_cfg = re.sub(r"(?ms)^resolvers kubedns\n.*?(?=\n\S|\Z)", "", test_cfg)
     test_cfg = re.sub(r"(?m)^(frontend chat\n\s*bind) \S+", rf"\1 127.0.0.1:{chat_port}", test_cfg)
     test_cfg = re.sub(r"(?m)^(frontend stats\n\s*bind) \S+", rf"\1 127.0.0.1:{stats_port}", test_cfg)
@@ -188,6 +232,32 @@ def main():
         status, _ = get(chat_port, "/readyz")
         if status != 200:
             errors.append(f"/readyz once the nodes of {default_backend} were ready again answered {status}, expected 200")
+
+        # 6. per client address limits: past the connection count, 429 for the newcomer only
+        if limit:
+            max_conns = int(limit.group(1))
+            held = [socket.create_connection(("127.0.0.1", chat_port)) for _ in range(max_conns)]
+            try:
+                for conn in held[:2]:
+                    status, _, _ = raw_get(conn, "/socket.io/?EIO=4&transport=polling")
+                    if status != 200:
+                        errors.append(f"a connection within the address's limit of {max_conns} got {status}")
+                extra = socket.create_connection(("127.0.0.1", chat_port))
+                status, headers, body = raw_get(extra, "/socket.io/?EIO=4&transport=polling")
+                if status != 429 or "retry-after" not in headers or '"RATE_LIMITED"' not in body:
+                    errors.append(f"connection {max_conns + 1} of one address got {status} {headers} {body[:80]!r}, expected 429 + Retry-After")
+                extra.close()
+                probe = socket.create_connection(("127.0.0.1", chat_port))
+                status, _, body = raw_get(probe, "/readyz")
+                if (status, body) != (200, "ready"):
+                    errors.append(f"/readyz from an address over its limit answered {status} {body!r}, expected 200 ready")
+                status, _, _ = raw_get(held[0], "/socket.io/?EIO=4&transport=polling")
+                if status != 200:
+                    errors.append(f"a connection held before the address went over its limit got {status}")
+                probe.close()
+            finally:
+                for conn in held:
+                    conn.close()
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -200,7 +270,9 @@ def main():
         sys.exit(1)
     print(f"  {name}: haproxy routed sid -> pod for {len(nodes)} live pods in {len(backends)} backend(s); "
           f"new sessions -> {default_backend}{' + canary' if canary else ''}; draining pod kept its sessions; "
-          f"/healthz, /readyz (200 and 503) answered by the gateway, /metrics 404")
+          f"/healthz, /readyz (200 and 503) answered by the gateway, /metrics 404; server maxconn "
+          f"{server_maxconn.group(1) if server_maxconn else '-'}"
+          f"{f', client limit {limit.group(1)} connections: 429 past it, /readyz and held connections served' if limit else ', no client limits'}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 /** Starts the HAProxy gateway (Debian's haproxy) in the foreground with a rendered config. */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { gatewaySettingsFromEnv } from "../../gateway/env.js";
 import { renderHaproxyConfig, type GatewayConfig } from "../../gateway/haproxy-config.js";
 import { freePort, startProcess, waitFor, type ManagedProcess } from "./process.js";
 
@@ -16,8 +17,12 @@ export interface Gateway {
 /** statsPort defaults to a free port. */
 export type StartGatewayOptions = Omit<GatewayConfig, "statsPort"> & { statsPort?: number };
 
-export async function startGateway(options: StartGatewayOptions, dir: string): Promise<Gateway> {
-  const config: GatewayConfig = { ...options, statsPort: options.statsPort ?? (await freePort()) };
+/**
+ * The admission settings (waiting room, client limits, header timeout) come from `env`
+ * (gateway/env.ts) unless `options` sets them; tests pass `{}` to be independent of the shell.
+ */
+export async function startGateway(options: StartGatewayOptions, dir: string, env: Record<string, string | undefined> = process.env): Promise<Gateway> {
+  const config: GatewayConfig = { ...gatewaySettingsFromEnv(env), ...options, statsPort: options.statsPort ?? (await freePort()) };
   mkdirSync(dir, { recursive: true });
   const configFile = join(dir, "haproxy.cfg");
   writeFileSync(configFile, renderHaproxyConfig(config));

@@ -11,8 +11,9 @@ import { startFlusher, startSocketNode, type AppProcess } from "./apps.js";
 import { ensureCassandraJars, LOCAL_DATA_CENTER, startCassandra, type CassandraNode } from "./cassandra.js";
 import { startGateway, type Gateway } from "./haproxy.js";
 import { ensureDebianPackages } from "./install.js";
-import { freePort } from "./process.js";
+import { freePort, waitFor } from "./process.js";
 import { startRedis, type AppendFsync, type RedisServer } from "./redis.js";
+import { startRedisCluster, type RedisCluster } from "./redis-cluster.js";
 
 export interface StoresOptions {
   dir: string;
@@ -31,12 +32,47 @@ export interface Stores {
   stop(): Promise<void>;
 }
 
-export async function startStores({ dir, redisPort, cassandraNativePort, cassandraStoragePort, appendFsync, log = () => undefined }: StoresOptions): Promise<Stores> {
+export async function startStores(options: StoresOptions): Promise<Stores> {
+  const { redis, ...rest } = await startStoresWith(options, "Redis", () => startRedis({ dataDir: join(options.dir, "redis"), port: options.redisPort, appendFsync: options.appendFsync }));
+  return { redis, ...rest };
+}
+
+export interface ClusterStoresOptions extends Omit<StoresOptions, "redisPort"> {
+  /** Client ports of the 6 Redis nodes and their cluster bus ports; free ports when absent. */
+  redisPorts?: number[];
+  redisBusPorts?: number[];
+  /** cluster-node-timeout; 5 s so that a loaded machine's pauses are not taken for a dead primary. */
+  nodeTimeoutInMs?: number;
+}
+
+/** The stores with a local Redis Cluster (3 primaries, 1 replica each) instead of the single Redis. */
+export interface ClusterStores extends Omit<Stores, "redis"> {
+  redisCluster: RedisCluster;
+}
+
+export async function startClusterStores(options: ClusterStoresOptions): Promise<ClusterStores> {
+  const { redis: redisCluster, ...rest } = await startStoresWith(options, "a Redis Cluster (3 primaries + 3 replicas)", () =>
+    startRedisCluster({ dir: join(options.dir, "redis-cluster"), primaries: 3, replicasPerPrimary: 1, ports: options.redisPorts, busPorts: options.redisBusPorts, appendFsync: options.appendFsync, nodeTimeoutInMs: options.nodeTimeoutInMs ?? 5000 }),
+  );
+  return { redisCluster, ...rest };
+}
+
+/** The apps' Redis settings for either kind of stores: a URL, or the cluster's seeds with one replica acknowledging each send. */
+export function redisEnvFor(stores: Stores | ClusterStores): NodeJS.ProcessEnv {
+  if ("redis" in stores) return { CHAT_REDIS_URL: stores.redis.url };
+  return { CHAT_REDIS_CLUSTER_NODES: stores.redisCluster.seeds.join(","), CHAT_ACK_REPLICAS: "1" };
+}
+
+async function startStoresWith<R extends { stop(): Promise<void> }>(
+  { dir, cassandraNativePort, cassandraStoragePort, log = () => undefined }: Omit<StoresOptions, "redisPort">,
+  redisName: string,
+  startTheRedis: () => Promise<R>,
+): Promise<Omit<Stores, "redis"> & { redis: R }> {
   ensureDebianPackages();
   await ensureCassandraJars();
-  log("starting Redis and Cassandra…");
+  log(`starting ${redisName} and Cassandra…`);
   const [redis, cassandra] = await allOrStopAll([
-    startRedis({ dataDir: join(dir, "redis"), port: redisPort, appendFsync }),
+    startTheRedis(),
     startCassandra({ dataDir: join(dir, "cassandra"), logFile: join(dir, "cassandra", "stdout.log"), nativePort: cassandraNativePort, storagePort: cassandraStoragePort }),
   ] as const);
   return {
@@ -96,6 +132,9 @@ export async function startApps({ dir, env, nodeCount, gatewayPort, gatewayHost 
 
   const [flusher, ...nodes] = await allOrStopAll([startTheFlusher(), ...nodeNames.map((_, i) => startNode(i))]);
   try {
+    // A node listens before its Redis clients are ready (a Cluster client first learns the slots);
+    // a gateway started then marks it down on its first check and sends every new session elsewhere.
+    await Promise.all(nodes.map((node, i) => waitFor(`${nodeNames[i]} /readyz`, async () => (await fetch(`http://127.0.0.1:${node.port}/readyz`)).status === 200, { timeoutInMs: 30_000, process: node.process })));
     const gateway = await startGateway({ bindHost: gatewayHost, bindPort: gatewayPort, backends: nodeNames.map((name, i) => ({ name, host: "127.0.0.1", port: nodePorts[i]! })) }, join(dir, "gateway"));
     const apps: Apps = {
       nodes,

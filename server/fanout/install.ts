@@ -4,13 +4,14 @@
  * domain publishes through. The Redis clients come in as parameters, so changing how nodes
  * reach each other (another adapter, Redis Cluster) stays inside this folder.
  */
-import type { Redis } from "ioredis";
+import { Cluster } from "ioredis";
 import type { Server } from "socket.io";
 import type { TemplatedApp } from "uWebSockets.js";
 import type { RedisKeys } from "../../storage/keys.js";
+import type { RedisClient } from "../../storage/redis-client.js";
 import type { ChangePublisher, RoomPublisher } from "../chat/ports.js";
 import { SocketIoRoomPublisher, type PublisherMetrics } from "./publisher.js";
-import { redisFanout } from "./redis-adapter.js";
+import { redisFanout, shardedFanout } from "./redis-adapter.js";
 import { installRoomBroadcast } from "./room-broadcast.js";
 
 export interface FanoutOptions {
@@ -18,17 +19,26 @@ export interface FanoutOptions {
   io: Server;
   app: TemplatedApp;
   /** Publishes to the other nodes; may be the node's command client. */
-  pubClient: Redis;
+  pubClient: RedisClient;
   /** A connection of its own: a subscribed Redis connection can run no other command. */
-  subClient: Redis;
+  subClient: RedisClient;
   keys: RedisKeys;
   metrics: PublisherMetrics;
+  /** Told of every chat message delivered to this node's sockets (the room catch-up's input). */
+  onMessageDelivered?: (room: string, seq: number) => void;
 }
 
-export function installFanout({ io, app, pubClient, subClient, keys, metrics }: FanoutOptions): RoomPublisher & ChangePublisher {
-  io.adapter(redisFanout(pubClient, subClient, keys.fanoutChannelPrefix()));
+export function installFanout({ io, app, pubClient, subClient, keys, metrics, onMessageDelivered }: FanoutOptions): RoomPublisher & ChangePublisher {
+  // Same client kind for both (one factory); a Cluster gets the sharded adapter.
+  if (pubClient instanceof Cluster && subClient instanceof Cluster) io.adapter(shardedFanout(pubClient, subClient, keys.fanoutChannelPrefix()));
+  else if (!(pubClient instanceof Cluster) && !(subClient instanceof Cluster)) io.adapter(redisFanout(pubClient, subClient, keys.fanoutChannelPrefix()));
+  else throw new Error("fan-out needs two Redis clients of the same kind (both Cluster or both single)");
   // After the adapter: installRoomBroadcast checks the namespace's adapter instance, which
   // io.adapter() replaces; the Redis adapter's broadcast ends in the patched local one.
-  installRoomBroadcast(io, app);
+  installRoomBroadcast(io, app, onMessageDelivered && ((room, packet) => {
+    const data = packet["data"];
+    // Messages and (v1.1) changes: both are entries of the room's log, numbered by seq.
+    if (Array.isArray(data) && (data[0] === "message" || data[0] === "change") && typeof (data[1] as { seq?: unknown } | undefined)?.seq === "number") onMessageDelivered(room, (data[1] as { seq: number }).seq);
+  }));
   return new SocketIoRoomPublisher(io, metrics);
 }

@@ -33,7 +33,7 @@ type Broadcast = (this: Adapter, packet: Record<string, unknown>, opts: Broadcas
  * Installs the broadcast for the whole process (like attachApp, which must have run first:
  * the fallback is the broadcast attachApp installed).
  */
-export function installRoomBroadcast(io: Server, app: TemplatedApp): void {
+export function installRoomBroadcast(io: Server, app: TemplatedApp, onRoomPacket?: (room: string, packet: Record<string, unknown>) => void): void {
   // Websocket clients are subscribed to their rooms' topics by socket.io's uWS integration;
   // without it every publish below would reach nobody.
   if (!(io.engine instanceof uServer)) throw new Error("installRoomBroadcast needs io.attachApp(app) first");
@@ -47,6 +47,8 @@ export function installRoomBroadcast(io: Server, app: TemplatedApp): void {
 
   Adapter.prototype.broadcast = function (this: Adapter, packet: Record<string, unknown>, opts: BroadcastOptions): void {
     const { nsp, sids, encoder } = this as unknown as AdapterInternals;
+    // Every room broadcast on this node, local or from another node, passes here.
+    if (onRoomPacket && nsp === io.sockets && opts.rooms.size === 1) onRoomPacket(opts.rooms.values().next().value as string, packet);
     if (nsp !== io.sockets || opts.rooms.size > 1 || (opts.except?.size ?? 0) > 0) return socketIoBroadcast.call(this, packet, opts);
     packet["nsp"] = nsp.name;
     const encoded = encoder.encode(packet);

@@ -14,7 +14,7 @@
  * atomically, so exactly one node announces each user (between one TTL and one TTL plus one
  * heartbeat after the death).
  */
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../storage/redis-client.js";
 import type { RedisKeys } from "../../storage/keys.js";
 import type { PresenceChange } from "../chat/ports.js";
 
@@ -79,7 +79,7 @@ export class Presence {
   private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly nodeName: string,
     /** How long a member stays without a heartbeat; the heartbeat runs every third of it. */
@@ -139,12 +139,14 @@ export class Presence {
   /** Re-announces every local member with a fresh expiry. */
   private async refresh(): Promise<void> {
     const expiry = Date.now() + this.memberTtlInMs;
-    const pipeline = this.redis.pipeline();
+    // Separate commands, not one pipeline: on Redis Cluster the rooms' keys sit in different
+    // slots, which one pipeline may not span; auto-pipelining still batches them per node.
+    const updates: Promise<unknown>[] = [];
     for (const [room, users] of this.local) {
-      for (const user of users.keys()) pipeline.zadd(this.key(room), expiry, this.member(user));
-      pipeline.pexpire(this.key(room), this.memberTtlInMs * 2);
+      for (const user of users.keys()) updates.push(this.redis.zadd(this.key(room), expiry, this.member(user)));
+      updates.push(this.redis.pexpire(this.key(room), this.memberTtlInMs * 2));
     }
-    await pipeline.exec();
+    await Promise.all(updates);
   }
 
   /**

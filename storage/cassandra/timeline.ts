@@ -19,6 +19,7 @@ const Q = {
   bucketsOfRoom: `SELECT bucket FROM room_buckets WHERE room = ?`,
   firstSeqOfBucket: `SELECT seq FROM messages_by_room WHERE room = ? AND bucket = ? ORDER BY seq ASC LIMIT 1`,
   newestOfBucket: `SELECT seq, ts FROM messages_by_room WHERE room = ? AND bucket = ? LIMIT 1`,
+  idsInRange: `SELECT seq, id FROM messages_by_room WHERE room = ? AND bucket = ? AND seq >= ? AND seq <= ?`,
   before: `SELECT room, seq, id, sender, client_id, body, meta, ts, edited_at, deleted, reacted FROM messages_by_room WHERE room = ? AND bucket = ? AND seq < ? LIMIT ?`,
   after: `SELECT room, seq, id, sender, client_id, body, meta, ts, edited_at, deleted, reacted FROM messages_by_room WHERE room = ? AND bucket = ? AND seq > ? ORDER BY seq ASC LIMIT ?`,
 } as const;
@@ -46,6 +47,21 @@ export const DEFAULT_WRITE_OPTIONS: TimelineWriteOptions = { strategy: "partitio
 
 /** A message row of the read model: its current state, and whether it has reaction rows to read. */
 export type StoredMessage = MessageView & { reacted?: true };
+
+/**
+ * A message whose seq is already stored for another message: only possible after a Redis lost
+ * acknowledged state and handed the seq out again (docs/durability.md, "No seq reused"). The
+ * stored row is kept. It extends RangeError so that the flusher counts it as a failure of the
+ * entry itself (storage/flusher/errors.ts), writes the rest of the batch one by one, and
+ * dead-letters the entry with this error after its retries instead of overwriting the row or
+ * stalling the shard as an outage would.
+ */
+export class SeqConflictError extends RangeError {
+  override name = "SeqConflictError";
+  constructor(readonly conflicts: { room: string; seq: number; storedId: string; newId: string }[]) {
+    super(`seq already stored for another message: ${conflicts.map((c) => `room ${c.room} seq ${c.seq} holds ${c.storedId}, not ${c.newId}`).join("; ")}`);
+  }
+}
 
 /** Rows per UNLOGGED batch: single-partition batches have no batch-size cap, but huge ones stall a replica. */
 const MAX_ROWS_PER_BATCH = 100;
@@ -87,6 +103,7 @@ export class Timeline {
     // Changes come from the flusher with their noop mark; messages may come bare.
     const projected = entries.map((entry): ProjectedEntry => ("entry" in entry ? entry : { entry, noop: false }));
     const messages = projected.flatMap(({ entry }) => (isChange(entry) ? [] : [entry]));
+    if (messages.length > 0) await this.refuseSeqConflicts(messages);
     const statements = [...this.statementsOf(messages), ...this.projection.statementsOf(projected)];
     if (options === undefined) {
       await this.writeInSharedWindow(statements);
@@ -97,6 +114,34 @@ export class Timeline {
       return;
     }
     await runBounded(groupIntoBatches(statements), options.concurrency, (batch) => this.executeBatch(batch));
+  }
+
+  /**
+   * The guard that no row is ever overwritten by another message: one range read per (room,
+   * bucket) of the batch for the ids already stored at its seqs. Normally it finds nothing (new
+   * seqs) or the same ids (an entry written again after a flusher died before XACK); a
+   * different id means the seq was handed out twice, and nothing of the batch is written.
+   */
+  private async refuseSeqConflicts(messages: readonly ChatMessage[]): Promise<void> {
+    const byPartition = new Map<string, { room: string; bucket: number; bySeq: Map<number, ChatMessage> }>();
+    for (const message of messages) {
+      const bucket = bucketOf(message.ts, this.bucketWidthInMs);
+      const key = `${bucket}|${message.room}`;
+      let partition = byPartition.get(key);
+      if (!partition) byPartition.set(key, (partition = { room: message.room, bucket, bySeq: new Map() }));
+      partition.bySeq.set(message.seq, message);
+    }
+    const conflicts: SeqConflictError["conflicts"] = [];
+    await runAllIn(this.window, [...byPartition.values()], async ({ room, bucket, bySeq }) => {
+      const seqs = [...bySeq.keys()];
+      const rows = await this.client.execute(Q.idsInRange, [room, bucket, Math.min(...seqs), Math.max(...seqs)], { prepare: true, fetchSize: 10_000 });
+      for (const row of rows.rows) {
+        const seq = bigintToNumber(row["seq"]);
+        const incoming = bySeq.get(seq);
+        if (incoming && incoming.id !== row["id"]) conflicts.push({ room, seq, storedId: row["id"] as string, newId: incoming.id });
+      }
+    });
+    if (conflicts.length > 0) throw new SeqConflictError(conflicts);
   }
 
   /** Queues every request in the shared window; rejects with the first error once all settled. */

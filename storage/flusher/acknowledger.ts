@@ -1,13 +1,15 @@
 /**
  * The flusher's Redis side of finishing entries: acknowledging those Cassandra confirmed,
  * counting the failures of those it rejected, and moving those that can never be written to
- * the dead-letter stream. Each is one MULTI, so an entry is never half done with.
+ * the dead-letter stream. Each is one MULTI per shard stream (a MULTI may not span hash slots on
+ * Redis Cluster; a stream, its failure counts, its dead letters and its rooms' recent history
+ * share the shard's slot), so an entry is never half done with.
  */
-import type { Redis } from "ioredis";
 import type { Logger } from "../../common/logger.js";
 import type { RedisKeys } from "../keys.js";
 import type { LogEntry } from "../change.js";
 import { ChangeKeys } from "../change-keys.js";
+import type { RedisClient } from "../redis-client.js";
 import type { StreamEntry } from "../stream/entries.js";
 import type { FlusherEvents, FlusherOptions } from "./options.js";
 
@@ -27,7 +29,7 @@ export interface Poison {
 
 export class Acknowledger {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly options: Pick<FlusherOptions, "group" | "recentKeepPerRoom">,
     private readonly logger: Logger,
@@ -36,32 +38,34 @@ export class Acknowledger {
 
   /** XACK + XDEL the flushed entries, and trim recent-history zsets to what readers still want. */
   async acknowledge(flushed: DecodedEntry[]): Promise<void> {
-    const idsByStream = new Map<string, string[]>();
-    const newestSeqByRoom = new Map<string, number>();
+    const byStream = new Map<string, { ids: string[]; newestSeqByRoom: Map<string, number> }>();
     for (const { entry, message } of flushed) {
-      const ids = idsByStream.get(entry.stream);
-      if (ids) ids.push(entry.id);
-      else idsByStream.set(entry.stream, [entry.id]);
-      newestSeqByRoom.set(message.room, Math.max(message.seq, newestSeqByRoom.get(message.room) ?? 0));
+      let shard = byStream.get(entry.stream);
+      if (!shard) byStream.set(entry.stream, (shard = { ids: [], newestSeqByRoom: new Map() }));
+      shard.ids.push(entry.id);
+      shard.newestSeqByRoom.set(message.room, Math.max(message.seq, shard.newestSeqByRoom.get(message.room) ?? 0));
     }
-
-    // MULTI: an entry acknowledged but not deleted would count against the buffer cap forever.
-    const pipeline = this.redis.multi();
-    for (const [stream, ids] of idsByStream) {
-      pipeline.xack(stream, this.options.group, ...ids);
-      pipeline.xdel(stream, ...ids);
-      // Failure counts of entries that failed before and were written now.
-      pipeline.hdel(this.keys.flushFailures(stream), ...ids);
-    }
-    for (const [room, newestSeq] of newestSeqByRoom) {
-      // Only flushed seqs are trimmed: everything at or below newestSeq of this room is in Cassandra
-      // (a room lives in one shard, read in order) except entries a dead consumer still held,
-      // which are claimed and rewritten; readers fall back to Cassandra for any seq Redis lacks.
-      pipeline.zremrangebyscore(this.keys.roomRecent(room), "-inf", newestSeq - this.options.recentKeepPerRoom);
-      // The room's recent changes go with its recent messages: readers count both to know Redis is complete.
-      pipeline.zremrangebyscore(new ChangeKeys(this.keys).roomChanges(room), "-inf", newestSeq - this.options.recentKeepPerRoom);
-    }
-    throwOnFailure(await pipeline.exec());
+    // One MULTI per shard stream: an entry acknowledged but not deleted would count against the
+    // buffer cap forever. The shards' MULTIs go out together.
+    const results = await Promise.all(
+      [...byStream].map(([stream, { ids, newestSeqByRoom }]) => {
+        const multi = this.redis.multi();
+        multi.xack(stream, this.options.group, ...ids);
+        multi.xdel(stream, ...ids);
+        // Failure counts of entries that failed before and were written now.
+        multi.hdel(this.keys.flushFailures(stream), ...ids);
+        for (const [room, newestSeq] of newestSeqByRoom) {
+          // Only flushed seqs are trimmed: everything at or below newestSeq of this room is in Cassandra
+          // (a room lives in one shard, read in order) except entries a dead consumer still held,
+          // which are claimed and rewritten; readers fall back to Cassandra for any seq Redis lacks.
+          multi.zremrangebyscore(this.keys.roomRecent(room), "-inf", newestSeq - this.options.recentKeepPerRoom);
+          // The room's recent changes go with its recent messages: readers count both to know Redis is complete.
+          multi.zremrangebyscore(new ChangeKeys(this.keys).roomChanges(room), "-inf", newestSeq - this.options.recentKeepPerRoom);
+        }
+        return multi.exec();
+      }),
+    );
+    for (const result of results) throwOnFailure(result);
   }
 
   /** Counts one more failure of the entry's own; resolves with its failures so far. */
@@ -74,14 +78,21 @@ export class Acknowledger {
    * takes them out of the buffer in the same MULTI: an entry is in exactly one of the two.
    */
   async deadLetter(poison: Poison[]): Promise<void> {
-    const multi = this.redis.multi();
-    for (const { entry, error } of poison) {
-      multi.xadd(this.keys.deadLetterStream(), "*", "stream", entry.stream, "entry", entry.id, "error", error, "m", entry.payload ?? "");
-      multi.xack(entry.stream, this.options.group, entry.id);
-      multi.xdel(entry.stream, entry.id);
-      multi.hdel(this.keys.flushFailures(entry.stream), entry.id);
-    }
-    throwOnFailure(await multi.exec());
+    const byStream = new Map<string, Poison[]>();
+    for (const item of poison) byStream.set(item.entry.stream, [...(byStream.get(item.entry.stream) ?? []), item]);
+    const results = await Promise.all(
+      [...byStream].map(([stream, items]) => {
+        const multi = this.redis.multi();
+        for (const { entry, error } of items) {
+          multi.xadd(this.keys.deadLetterStreamOf(stream), "*", "stream", entry.stream, "entry", entry.id, "error", error, "m", entry.payload ?? "");
+          multi.xack(entry.stream, this.options.group, entry.id);
+          multi.xdel(entry.stream, entry.id);
+          multi.hdel(this.keys.flushFailures(entry.stream), entry.id);
+        }
+        return multi.exec();
+      }),
+    );
+    for (const result of results) throwOnFailure(result);
     this.events.deadLettered(poison.length);
     this.logger.error({ count: poison.length, entries: poison.map(({ entry, error }) => ({ stream: entry.stream, id: entry.id, error })) }, "entries moved to the dead-letter stream");
   }

@@ -4,11 +4,12 @@
  * all pending behind an outage.
  */
 import type { Logger } from "../../common/logger.js";
-import { decodeLogEntry } from "../change.js";
+import { SeqConflictError } from "../cassandra/timeline.js";
+import { decodeLogEntry, isChange } from "../change.js";
 import type { StreamEntry } from "../stream/entries.js";
 import type { Acknowledger, DecodedEntry, Poison } from "./acknowledger.js";
 import { isEntryError } from "./errors.js";
-import type { FlusherEvents, FlusherOptions, RowWriter } from "./options.js";
+import type { FlusherEvents, FlusherOptions, Resequencer, RowWriter } from "./options.js";
 
 /** What happened to a batch: entries done with (acked), and whether some must be retried. */
 export interface BatchOutcome {
@@ -29,9 +30,11 @@ export class BatchWriter {
   constructor(
     private readonly rows: RowWriter,
     private readonly acknowledger: Acknowledger,
-    private readonly options: Pick<FlusherOptions, "maxEntryFailures">,
+    private readonly options: Pick<FlusherOptions, "maxEntryFailures" | "group">,
     private readonly logger: Logger,
     private readonly events: Pick<FlusherEvents, "flushed">,
+    /** Without one, a seq conflict is an entry failure like any other (dead-lettered in the end). */
+    private readonly resequencer?: Resequencer,
   ) {}
 
   /**
@@ -109,12 +112,21 @@ export class BatchWriter {
     }
     const poison: Poison[] = [];
     for (const { item, error } of rejected) {
+      // Only a message's seq can collide with another message's stored row (changes have none there).
+      if (error instanceof SeqConflictError && this.resequencer && !isChange(item.message)) {
+        // An acknowledged message must not be dead-lettered for a seq Redis handed out twice:
+        // it is appended again under a new seq (and flushed with a later batch).
+        const renumbered = await this.resequencer.resequence(item.entry, item.message, this.options.group);
+        this.logger.warn({ stream: item.entry.stream, id: item.entry.id, room: item.message.room, seq: item.message.seq, newSeq: renumbered?.seq }, "seq already stored for another message: the message was given a new seq");
+        continue;
+      }
       const failures = await this.acknowledger.countFailure(item.entry);
       this.logger.warn({ stream: item.entry.stream, id: item.entry.id, failures, err: error }, "Cassandra rejected an entry");
       if (failures >= this.options.maxEntryFailures) poison.push({ entry: item.entry, error: errorText(error) });
     }
     if (poison.length > 0) await this.acknowledger.deadLetter(poison);
-    return { outage, retryEntries: rejected.length > poison.length };
+    const renumbered = rejected.filter(({ item, error }) => error instanceof SeqConflictError && this.resequencer && !isChange(item.message)).length;
+    return { outage, retryEntries: rejected.length - renumbered > poison.length };
   }
 }
 

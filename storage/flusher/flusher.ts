@@ -21,13 +21,13 @@
  * This file is the loop and its pipeline; reading and claiming are in reader.ts, writing a
  * batch in batch.ts, acknowledging and dead-lettering in acknowledger.ts.
  */
-import type { Redis } from "ioredis";
 import type { Logger } from "../../common/logger.js";
 import type { RedisKeys } from "../keys.js";
+import type { RedisClient } from "../redis-client.js";
 import type { StreamEntry } from "../stream/entries.js";
 import { Acknowledger } from "./acknowledger.js";
 import { BatchWriter, CLEAN, type BatchOutcome } from "./batch.js";
-import type { FlusherEvents, FlusherOptions, RowWriter } from "./options.js";
+import type { FlusherEvents, FlusherOptions, Resequencer, RowWriter } from "./options.js";
 import { StreamReader } from "./reader.js";
 
 export class Flusher {
@@ -41,16 +41,18 @@ export class Flusher {
 
   constructor(
     /** A connection of its own: XREADGROUP BLOCK holds it while waiting. */
-    redis: Redis,
+    redis: RedisClient,
     keys: RedisKeys,
     /** Where the rows go: the Timeline. */
     rows: RowWriter,
     private readonly options: FlusherOptions,
     private readonly logger: Logger,
     private readonly events: FlusherEvents,
+    /** Renumbers a message whose seq Cassandra holds for another one (docs/durability.md, "No seq reused"). */
+    resequencer?: Resequencer,
   ) {
     this.reader = new StreamReader(redis, keys, options, logger);
-    this.batches = new BatchWriter(rows, new Acknowledger(redis, keys, options, logger, events), options, logger, events);
+    this.batches = new BatchWriter(rows, new Acknowledger(redis, keys, options, logger, events), options, logger, events, resequencer);
   }
 
   /** Creates the consumer group on every shard stream (and the streams), if missing. */

@@ -1,6 +1,8 @@
 /** The flusher's settings, its defaults, and the seams it is built from. */
 import type { LogEntry } from "../change.js";
 import type { ProjectedEntry } from "../cassandra/projection.js";
+import type { StreamEntry } from "../stream/entries.js";
+import type { ChatMessage } from "../message.js";
 
 export interface FlusherOptions {
   /** Consumer group shared by all flushers. */
@@ -61,4 +63,13 @@ export interface FlusherEvents {
 export interface RowWriter {
   /** Messages and changes of rooms' logs (storage/cassandra/projection.ts). */
   write(entries: readonly (LogEntry | ProjectedEntry)[]): Promise<void>;
+}
+
+/**
+ * Gives a message whose seq Cassandra already holds for another message a new seq (the
+ * producer's RESEQUENCE_SCRIPT), instead of dead-lettering an acknowledged message. Resolves
+ * with the new seq, or undefined when the entry was already gone from the stream.
+ */
+export interface Resequencer {
+  resequence(entry: StreamEntry, message: ChatMessage, group: string): Promise<{ seq: number } | undefined>;
 }

@@ -7,7 +7,6 @@
  * flusher's loop until SIGTERM/SIGINT. main.ts runs it as it is.
  */
 import { hostname } from "node:os";
-import { Redis } from "ioredis";
 import { Counter, Histogram } from "prom-client";
 import { EnvReader } from "../../common/env.js";
 import { createLogger } from "../../common/logger.js";
@@ -16,6 +15,8 @@ import { createCassandraClient } from "../cassandra/client.js";
 import { DEFAULT_WRITE_OPTIONS, Timeline, WRITE_STRATEGIES } from "../cassandra/timeline.js";
 import { readStorageConfig } from "../config.js";
 import { RedisKeys } from "../keys.js";
+import { createRedisClient, duplicateClient } from "../redis-client.js";
+import { MessageBuffer } from "../stream/producer.js";
 import { registerStreamBacklogGauge } from "../stream/backlog.js";
 import { Flusher } from "./flusher.js";
 import { startFlusherHttp } from "./http.js";
@@ -52,9 +53,9 @@ export async function runFlusherProcess({ wrapRows = (timeline) => timeline }: F
   };
 
   const keys = new RedisKeys(config.redis.keyPrefix, config.stream.shards);
-  const redis = new Redis(config.redis.url, { lazyConnect: true });
+  // Single Redis or Redis Cluster (CHAT_REDIS_CLUSTER_NODES); the error listener comes with it.
+  const redis = createRedisClient(config.redis, { name: "redis", onError: (error, client) => logger.warn({ err: error, client }, "redis connection error"), lazyConnect: true });
   const cassandra = createCassandraClient(config.cassandra);
-  redis.on("error", (error) => logger.warn({ err: error }, "redis connection error"));
 
   const registry = createRegistry("flusher", consumer);
   const flushed = new Counter({ name: "chat_flushed_messages_total", help: "Messages written to Cassandra by the flusher", registers: [registry] });
@@ -63,7 +64,11 @@ export async function runFlusherProcess({ wrapRows = (timeline) => timeline }: F
   const flushSeconds = new Histogram({ name: "chat_flush_batch_seconds", help: "Time to write and acknowledge one batch", buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] });
   registerStreamBacklogGauge(registry, redis, keys);
 
-  const rows = wrapRows(new Timeline(cassandra, config.stream.bucketWidthInMs, writeOptions));
+  const timeline = new Timeline(cassandra, config.stream.bucketWidthInMs, writeOptions);
+  const rows = wrapRows(timeline);
+  // Its own connection: the reader's may be held by a blocking XREADGROUP.
+  const renumbering = duplicateClient(redis, { name: "redis-resequence", onError: (error, client) => logger.warn({ err: error, client }, "redis connection error") });
+  const resequencer = new MessageBuffer(renumbering, keys, config.stream, timeline);
   const flusher = new Flusher(redis, keys, rows, options, logger, {
     flushed(count, seconds) {
       flushed.inc(count);
@@ -71,7 +76,7 @@ export async function runFlusherProcess({ wrapRows = (timeline) => timeline }: F
     },
     failed: () => flushFailures.inc(),
     deadLettered: (count) => deadLettered.inc(count),
-  });
+  }, resequencer);
 
   const stop = new AbortController();
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => stop.abort());
@@ -83,5 +88,5 @@ export async function runFlusherProcess({ wrapRows = (timeline) => timeline }: F
   await flusher.run(stop.signal);
   logger.info("flusher stopping");
   http.close();
-  await Promise.allSettled([cassandra.shutdown(), redis.quit()]);
+  await Promise.allSettled([cassandra.shutdown(), redis.quit(), renumbering.quit()]);
 }

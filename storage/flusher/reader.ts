@@ -2,14 +2,24 @@
  * The flusher's Redis side of reading: the consumer group on every shard stream, batches read
  * with XREADGROUP (our own pending entries first when asked), and entries of dead consumers
  * taken over with XAUTOCLAIM.
+ *
+ * Single Redis: one XREADGROUP over every shard stream, blocking until any has entries. Redis
+ * Cluster: a multi-key read may not span slots (each shard is its own slot), so each stream is
+ * read by itself, all at once (the Cluster client sends each to its primary), without BLOCK
+ * (a blocked read would hold the node's connection the others need); when all are empty the
+ * reader waits `CLUSTER_POLL_IN_MS` (at most the block time) before reading again.
  */
-import type { Redis } from "ioredis";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../../common/logger.js";
 import type { RedisKeys } from "../keys.js";
+import { isCluster, type RedisClient } from "../redis-client.js";
 import { parseReadReply, type StreamEntry } from "../stream/entries.js";
 import type { FlusherOptions } from "./options.js";
 
 export type ReaderOptions = Pick<FlusherOptions, "group" | "consumer" | "batchSize" | "lingerInMs" | "blockInMs" | "claimIdleInMs">;
+
+/** Cluster mode: pause between reads of empty streams (the flusher's added latency when idle). */
+const CLUSTER_POLL_IN_MS = 20;
 
 export class StreamReader {
   /** Read our own pending entries (id "0") before new ones (">"): after a restart, a claim or a failure. */
@@ -18,7 +28,7 @@ export class StreamReader {
 
   constructor(
     /** A connection of its own: XREADGROUP BLOCK holds it while waiting. */
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly options: ReaderOptions,
     private readonly logger: Logger,
@@ -108,6 +118,13 @@ export class StreamReader {
   private async readGroup(from: "0" | ">", count: number, blockInMs?: number): Promise<StreamEntry[]> {
     const streams = this.keys.streams();
     const { group, consumer } = this.options;
+    if (isCluster(this.redis)) {
+      const read = async () => (await Promise.all(streams.map((stream) => this.redis.xreadgroup("GROUP", group, consumer, "COUNT", count, "STREAMS", stream, from)))).flatMap(parseReadReply);
+      const entries = await read();
+      if (entries.length > 0 || blockInMs === undefined) return entries;
+      await sleep(Math.min(Math.max(1, blockInMs), CLUSTER_POLL_IN_MS));
+      return read();
+    }
     const ids = streams.map(() => from);
     const reply =
       blockInMs === undefined

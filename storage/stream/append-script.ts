@@ -1,73 +1,124 @@
 /**
- * The atomic send, as one Redis script: idempotency check, the sender's rate limit, buffer cap,
- * seq and timestamp assignment, the stream write and the recent-history write happen together
- * or not at all. (The rate limit lives here rather than in a script of its own to save a Redis
- * round trip and a command per send: the send path is the product's hot path.)
- * That is what makes "ok: true" safe to send as soon as the script returns: the message is in
- * the stream (durable as Redis's AOF is), and its seq can never be handed out twice.
+ * The atomic send, as one Redis script: idempotency check, buffer cap, seq and timestamp
+ * assignment, the stream write and the recent-history write happen together or not at all.
+ * That is what makes "ok: true" safe to send once the script returns (and, with ack replicas,
+ * once WAIT confirmed it): the message is in the stream, and its seq can never be handed out twice.
+ *
+ * Every key is in the room's shard slot (keys.ts), so the script runs on Redis Cluster too. The
+ * sender's rate limit is in another slot and is taken before this script (send-rate.ts).
  *
  * ts comes from Redis's clock, clamped to never go below the room's previous ts, so ts (and
  * so the Cassandra time bucket) is monotonic in seq within a room.
  *
- * Rate limit: a token bucket per sender, refilled at ARGV[6] tokens/s up to ARGV[7], on Redis's
- * clock so all nodes share it. A duplicate is answered before it (a retry of an acknowledged
- * send is free); a refused send (unseeded, full) takes no token.
+ * Runs: a Redis that comes back with less than it acknowledged (an older AOF, a promoted
+ * replica that missed writes) would hand out seqs again. So the room's meta records the run id
+ * of the Redis process that vouched for its seq, and a send is only sequenced by that same
+ * process; any other run answers "unseeded", and the node first raises the room's seq to at
+ * least Cassandra's latest (SEED_SCRIPT). The run id is cached in the shard's `run` key for a
+ * short TTL (ARGV[6]) to spare an INFO per send; the TTL is stored as an absolute time (PXAT,
+ * also in the AOF and on replicas), so a restored AOF has it expired, and a replica promoted
+ * after cluster-node-timeout (longer than the TTL) finds it expired too and asks INFO.
  *
- * KEYS: 1 idempotency key, 2 room meta hash, 3 shard stream, 4 room recent zset, 5 sender's
- *       rate bucket hash { tokens, at }
+ * KEYS: 1 idempotency key, 2 room meta hash, 3 shard stream, 4 room recent zset, 5 shard run key
  * ARGV: 1 message JSON without its closing brace, 2 random part of the id (10 Crockford chars),
- *       3 idempotency TTL ms, 4 max entries in the shard, 5 recent-zset TTL ms,
- *       6 sends per second (0 = no limit), 7 burst, 8 rate-bucket TTL ms
- * Returns: {"ok", receipt} | {"duplicate", receipt} | {"unseeded"} | {"full"} | {"rate_limited", waitMs}
+ *       3 idempotency TTL ms, 4 max entries in the shard, 5 recent-zset TTL ms, 6 run-key TTL ms
+ * Returns: {"ok", receipt} | {"duplicate", receipt} | {"unseeded"} | {"full"}
  *   where receipt is "<id> <seq> <ts>".
  */
-export const APPEND_SCRIPT = `
+const CURRENT_RUN = `
+local function currentRun(runKey, ttl)
+  local run = redis.call('GET', runKey)
+  if run then return run end
+  run = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+  redis.call('SET', runKey, run, 'PX', ttl)
+  return run
+end
+`;
+
+/**
+ * Assigns the room's next seq, its ts and id, and stores the message: stream entry, recent
+ * history, idempotency receipt. KEYS 1..4 as in APPEND_SCRIPT. Returns "<id> <seq> <ts>".
+ */
+const SEQUENCE = `
+local function sequence(head, idPart, idempotencyTtl, recentTtl)
+  local time = redis.call('TIME')
+  local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  local last = tonumber(redis.call('HGET', KEYS[2], 'ts') or '0')
+  if now < last then now = last end
+  local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
+  redis.call('HSET', KEYS[2], 'ts', string.format('%.0f', now))
+
+  -- id: 10 chars of ms time, 6 chars of the room's seq (mod 32^6), then idPart's 10 random chars.
+  -- Within a room, ts never decreases and seq increases, so ids sort in send order even inside
+  -- one millisecond, which random bits alone would not give.
+  local alphabet = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
+  local function base32(value, width)
+    local digits = {}
+    for i = width, 1, -1 do
+      local digit = value % 32
+      digits[i] = string.sub(alphabet, digit + 1, digit + 1)
+      value = (value - digit) / 32
+    end
+    return table.concat(digits)
+  end
+  local id = base32(now, 10) .. base32(seq % 1073741824, 6) .. idPart
+  local seqText = string.format('%.0f', seq)
+  local tsText = string.format('%.0f', now)
+  local json = head .. ',"id":"' .. id .. '","seq":' .. seqText .. ',"ts":' .. tsText .. '}'
+
+  redis.call('XADD', KEYS[3], '*', 'm', json)
+  redis.call('ZADD', KEYS[4], seq, json)
+  redis.call('PEXPIRE', KEYS[4], recentTtl)
+  local receipt = id .. ' ' .. seqText .. ' ' .. tsText
+  redis.call('SET', KEYS[1], receipt, 'PX', idempotencyTtl)
+  return receipt
+end
+`;
+
+export const APPEND_SCRIPT = `${CURRENT_RUN}${SEQUENCE}
 local prior = redis.call('GET', KEYS[1])
 if prior then return {'duplicate', prior} end
-if redis.call('HEXISTS', KEYS[2], 'seq') == 0 then return {'unseeded'} end
+if redis.call('HGET', KEYS[2], 'run') ~= currentRun(KEYS[5], ARGV[6]) then return {'unseeded'} end
 if redis.call('XLEN', KEYS[3]) >= tonumber(ARGV[4]) then return {'full'} end
+return {'ok', sequence(ARGV[1], ARGV[2], ARGV[3], ARGV[5])}
+`;
 
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+/**
+ * Vouches for a room's seq in this Redis run: raises seq and ts to at least what Cassandra
+ * holds (never lowers them: another node may have seeded first, or sends went through) and
+ * records the run. Run by the node after the append script answered "unseeded".
+ *
+ * KEYS: 1 room meta hash, 2 shard run key
+ * ARGV: 1 Cassandra's latest seq of the room, 2 its ts, 3 run-key TTL ms
+ */
+export const SEED_SCRIPT = `${CURRENT_RUN}
+local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+local ts = tonumber(redis.call('HGET', KEYS[1], 'ts') or '0')
+local stored = tonumber(ARGV[1])
+local storedTs = tonumber(ARGV[2])
+if stored > seq then redis.call('HSET', KEYS[1], 'seq', string.format('%.0f', stored)) end
+if storedTs > ts then redis.call('HSET', KEYS[1], 'ts', string.format('%.0f', storedTs)) end
+redis.call('HSET', KEYS[1], 'run', currentRun(KEYS[2], ARGV[3]))
+return 1
+`;
 
-local rate = tonumber(ARGV[6])
-if rate > 0 then
-  local burst = tonumber(ARGV[7])
-  local bucket = redis.call('HMGET', KEYS[5], 'tokens', 'at')
-  local tokens = tonumber(bucket[1]) or burst
-  local at = tonumber(bucket[2]) or now
-  tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
-  if tokens < 1 then return {'rate_limited', tostring(math.ceil((1 - tokens) * 1000 / rate))} end
-  redis.call('HSET', KEYS[5], 'tokens', tostring(tokens - 1), 'at', string.format('%.0f', now))
-  redis.call('PEXPIRE', KEYS[5], ARGV[8])
-end
-local last = tonumber(redis.call('HGET', KEYS[2], 'ts') or '0')
-if now < last then now = last end
-local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
-redis.call('HSET', KEYS[2], 'ts', string.format('%.0f', now))
-
--- id: 10 chars of ms time, 6 chars of the room's seq (mod 32^6), then ARGV[2]'s 10 random chars.
--- Within a room, ts never decreases and seq increases, so ids sort in send order even inside
--- one millisecond, which random bits alone would not give.
-local alphabet = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
-local function base32(value, width)
-  local digits = {}
-  for i = width, 1, -1 do
-    local digit = value % 32
-    digits[i] = string.sub(alphabet, digit + 1, digit + 1)
-    value = (value - digit) / 32
-  end
-  return table.concat(digits)
-end
-local id = base32(now, 10) .. base32(seq % 1073741824, 6) .. ARGV[2]
-local seqText = string.format('%.0f', seq)
-local tsText = string.format('%.0f', now)
-local json = ARGV[1] .. ',"id":"' .. id .. '","seq":' .. seqText .. ',"ts":' .. tsText .. '}'
-
-redis.call('XADD', KEYS[3], '*', 'm', json)
-redis.call('ZADD', KEYS[4], seq, json)
-redis.call('PEXPIRE', KEYS[4], ARGV[5])
-local receipt = id .. ' ' .. seqText .. ' ' .. tsText
-redis.call('SET', KEYS[1], receipt, 'PX', ARGV[3])
-return {'ok', receipt}
+/**
+ * Gives a stored message a new seq after the flusher found its seq already taken in Cassandra
+ * by another message (a Redis that lost state handed it out again, and the other message's
+ * write landed after the room was re-seeded: docs/durability.md, "No seq reused"). In one step:
+ * the old entry leaves the stream (XACK + XDEL) and the recent history, the message is appended
+ * again with the room's next seq, a new id and ts, and its idempotency record now answers the
+ * new receipt. Answers "gone" when the old entry is no longer pending (another flusher did it).
+ *
+ * KEYS: as APPEND_SCRIPT
+ * ARGV: 1 message head (as the append's), 2 random id part, 3 idempotency TTL ms, 4 run-key TTL
+ *       ms, 5 recent-zset TTL ms, 6 old entry id, 7 consumer group, 8 old entry's JSON
+ * Returns: {"ok", receipt} | {"unseeded"} | {"gone"}
+ */
+export const RESEQUENCE_SCRIPT = `${CURRENT_RUN}${SEQUENCE}
+if redis.call('HGET', KEYS[2], 'run') ~= currentRun(KEYS[5], ARGV[4]) then return {'unseeded'} end
+if redis.call('XACK', KEYS[3], ARGV[7], ARGV[6]) == 0 then return {'gone'} end
+redis.call('XDEL', KEYS[3], ARGV[6])
+redis.call('ZREM', KEYS[4], ARGV[8])
+return {'ok', sequence(ARGV[1], ARGV[2], ARGV[3], ARGV[5])}
 `;

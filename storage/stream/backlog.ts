@@ -1,10 +1,10 @@
 /** The write buffer's backlog as a Prometheus gauge, read from Redis at scrape time. */
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis-client.js";
 import { Gauge, type Registry } from "prom-client";
 import type { RedisKeys } from "../keys.js";
 
 /** Registers `chat_stream_backlog`: entries in all shard streams, i.e. acknowledged but not yet flushed. */
-export function registerStreamBacklogGauge(registry: Registry, redis: Redis, keys: RedisKeys): void {
+export function registerStreamBacklogGauge(registry: Registry, redis: RedisClient, keys: RedisKeys): void {
   new Gauge({
     name: "chat_stream_backlog",
     help: "Entries in the write-buffer streams not yet flushed (cluster-wide)",

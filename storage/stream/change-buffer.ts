@@ -4,13 +4,14 @@
  * When the room's seq or the target's state is not in Redis, it is seeded from Cassandra first
  * and the script runs again.
  */
-import type { Redis } from "ioredis";
 import { decodeMessageId, encodeChangeHead, type ChangeReceipt, type ChatChange, type NewChange, type Reaction } from "../change.js";
 import { ChangeKeys } from "../change-keys.js";
 import type { StreamConfig } from "../config.js";
 import type { RedisKeys } from "../keys.js";
+import type { RedisClient } from "../redis-client.js";
+import { SEED_SCRIPT } from "./append-script.js";
 import { CHANGE_SCRIPT, SEED_TARGET_SCRIPT } from "./change-script.js";
-import type { LatestSeqSource } from "./producer.js";
+import { NotReplicatedError, type AckReplicas, type LatestSeqSource } from "./producer.js";
 import { SendRateLimiter, type SendRateLimit } from "./send-rate.js";
 
 /** A message's state as Cassandra's read model holds it, to seed Redis with. */
@@ -53,12 +54,15 @@ export interface ChangeLimits {
 const RECENT_TTL_IN_MS = 7 * 24 * 60 * 60 * 1000;
 /** A message's state outlives its last change by this much; after that it is seeded from Cassandra again. */
 const STATE_TTL_IN_MS = 30 * 24 * 60 * 60 * 1000;
-/** Seeding and running again is retried this often (seeds racing with trims). */
+/** As producer.ts: how long a shard's cached Redis run id lives, well below cluster-node-timeout. */
+const RUN_KEY_TTL_IN_MS = 500;
+/** Seeding and running again is retried this often (seeds racing with trims, a flapping Redis). */
 const MAX_SEED_ATTEMPTS = 3;
 
 interface WithChangeScripts {
   chatChange(...keysThenArgs: (string | number)[]): Promise<unknown>;
   chatSeedTarget(...keysThenArgs: (string | number)[]): Promise<unknown>;
+  chatSeedRoom(...keysThenArgs: (string | number)[]): Promise<unknown>;
 }
 
 type ScriptReply = [string, string?, string?];
@@ -69,7 +73,7 @@ export class ChangeBuffer {
   private readonly rateLimiter: SendRateLimiter | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly config: StreamConfig,
     private readonly latestSeqs: LatestSeqSource,
@@ -77,8 +81,11 @@ export class ChangeBuffer {
     private readonly limits: ChangeLimits,
     /** The same per-user limit as sends, in the same bucket; none when absent. */
     sendRate?: SendRateLimit,
+    /** CHAT_ACK_REPLICAS: a change is acknowledged once that many replicas have it, as a send. */
+    private readonly ackReplicas: AckReplicas = { count: 0, timeoutInMs: 0 },
   ) {
-    redis.defineCommand("chatChange", { numberOfKeys: 6, lua: CHANGE_SCRIPT });
+    redis.defineCommand("chatChange", { numberOfKeys: 7, lua: CHANGE_SCRIPT });
+    redis.defineCommand("chatSeedRoom", { numberOfKeys: 2, lua: SEED_SCRIPT });
     redis.defineCommand("chatSeedTarget", { numberOfKeys: 1, lua: SEED_TARGET_SCRIPT });
     this.scripted = redis as unknown as WithChangeScripts;
     this.changeKeys = new ChangeKeys(keys);
@@ -146,6 +153,7 @@ export class ChangeBuffer {
       this.keys.roomRecent(change.room),
       this.changeKeys.roomChanges(change.room),
       this.changeKeys.messageState(change.room, change.target),
+      this.keys.shardRun(this.keys.shardOf(change.room)),
     ];
     const args = [
       head,
@@ -162,8 +170,21 @@ export class ChangeBuffer {
       RECENT_TTL_IN_MS,
       STATE_TTL_IN_MS,
       this.limits.maxEmojiPerMessage,
+      RUN_KEY_TTL_IN_MS,
     ];
-    return (await this.scripted.chatChange(...keys, ...args)) as ScriptReply;
+    if (this.ackReplicas.count === 0) return (await this.scripted.chatChange(...keys, ...args)) as ScriptReply;
+    // WAIT in the same pipeline goes to the script's slot's primary (see producer.ts, runAppend);
+    // a duplicate waits too, so a receipt is only handed out once replicated.
+    const pipeline = this.redis.pipeline();
+    void (pipeline as unknown as WithChangeScripts).chatChange(...keys, ...args);
+    pipeline.call("wait", this.ackReplicas.count, this.ackReplicas.timeoutInMs);
+    const results = await pipeline.exec();
+    if (results === null) throw new Error("Redis pipeline aborted");
+    const [[scriptError, reply], [waitError, replicas]] = results as [[Error | null, ScriptReply], [Error | null, number]];
+    if (scriptError) throw scriptError;
+    if (waitError) throw waitError;
+    if ((reply[0] === "ok" || reply[0] === "duplicate") && replicas < this.ackReplicas.count) throw new NotReplicatedError(replicas, this.ackReplicas.count);
+    return reply;
   }
 
   /** The target from Cassandra into Redis; false when Cassandra has no such message. */
@@ -179,9 +200,9 @@ export class ChangeBuffer {
   }
 
   private async seedRoom(room: string): Promise<void> {
+    // As producer.ts: raise the room's seq to at least Cassandra's and vouch for it in this run.
     const latest = await this.latestSeqs.latestOf(room);
-    // HSETNX: if another node seeded the room meanwhile, or a send went through, keep it (as producer.ts).
-    await this.redis.multi().hsetnx(this.keys.roomMeta(room), "seq", latest.seq).hsetnx(this.keys.roomMeta(room), "ts", latest.ts).exec();
+    await this.scripted.chatSeedRoom(this.keys.roomMeta(room), this.keys.shardRun(this.keys.shardOf(room)), latest.seq, latest.ts, RUN_KEY_TTL_IN_MS);
   }
 }
 

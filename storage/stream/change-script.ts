@@ -8,6 +8,8 @@
  *
  * Every key is the room's (change-keys.ts derives them from keys.ts), so they share the room's
  * slot on Redis Cluster. The user's rate token is taken before, in a step of its own (send-rate.ts).
+ * A change is only sequenced by the Redis run that vouched for the room's seq, exactly as a send
+ * (append-script.ts, "Runs"): any other run answers "unseeded" and the node seeds the room first.
  *
  * A message's state (change-keys.ts, messageState) is made on its first change: from the recent
  * history when the message is still there (marked `changed` there, so readers know to look), or
@@ -15,17 +17,25 @@
  * "unknown_target".
  *
  * KEYS: 1 idempotency key, 2 room meta hash, 3 shard stream, 4 room recent zset,
- *       5 room changes zset, 6 target's state hash
+ *       5 room changes zset, 6 target's state hash, 7 shard run key
  * ARGV: 1 change JSON without seq, ts and closing brace, 2 kind, 3 by, 4 target id,
  *       5 target seq, 6 emoji, 7 on ("1"/"0"), 8 by may moderate ("1"/"0"), 9 new text,
  *       10 idempotency TTL ms, 11 max entries in the shard, 12 recent TTL ms, 13 state TTL ms,
- *       14 max distinct emoji
+ *       14 max distinct emoji, 15 run-key TTL ms
  * Returns: {"ok", "<seq> <ts>", noop "1"/"0"} | {"duplicate", "<seq> <ts>"} | {"unseeded"} |
  *   {"full"} | {"unknown_target"} | {"not_found"} | {"forbidden"} | {"too_many_emoji"}
  */
 export const CHANGE_SCRIPT = `
+local function currentRun(runKey, ttl)
+  local run = redis.call('GET', runKey)
+  if run then return run end
+  run = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+  redis.call('SET', runKey, run, 'PX', ttl)
+  return run
+end
 local prior = redis.call('GET', KEYS[1])
 if prior then return {'duplicate', prior} end
+if redis.call('HGET', KEYS[2], 'run') ~= currentRun(KEYS[7], ARGV[15]) then return {'unseeded'} end
 local lastSeq = redis.call('HGET', KEYS[2], 'seq')
 if not lastSeq then return {'unseeded'} end
 if redis.call('XLEN', KEYS[3]) >= tonumber(ARGV[11]) then return {'full'} end

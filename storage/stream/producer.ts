@@ -1,15 +1,21 @@
 /**
- * The socket node's side of the write buffer: appends a message to its room's shard stream and
- * returns the receipt to acknowledge. See append-script.ts for the atomicity argument.
+ * The socket node's side of the write buffer: takes the sender's rate token, appends a message
+ * to its room's shard stream (with ack replicas: and waits for them) and returns the receipt to
+ * acknowledge. See append-script.ts for the atomicity argument, send-rate.ts for the token.
  */
 import { randomFillSync } from "node:crypto";
-import type { Redis } from "ioredis";
 import type { StreamConfig } from "../config.js";
 import type { RedisKeys } from "../keys.js";
 import { encodeMessageHead, type ChatMessage, type NewMessage, type SendReceipt } from "../message.js";
-import { APPEND_SCRIPT } from "./append-script.js";
+import type { ChainableCommander } from "ioredis";
+import { isCluster, type RedisClient } from "../redis-client.js";
+import { APPEND_SCRIPT, RESEQUENCE_SCRIPT, SEED_SCRIPT } from "./append-script.js";
+import type { StreamEntry } from "./entries.js";
+import { SendRateLimiter, type SendRateLimit } from "./send-rate.js";
 
-/** Where a room's last seq comes from when Redis has none (a new room, or Redis lost it). */
+export type { SendRateLimit } from "./send-rate.js";
+
+/** Where a room's last seq comes from when Redis cannot vouch for it (a new room, or a Redis that may have lost writes). */
 export interface LatestSeqSource {
   latestOf(room: string): Promise<{ seq: number; ts: number }>;
 }
@@ -20,80 +26,200 @@ export type AppendOutcome =
   | { kind: "buffer_full" }
   | { kind: "rate_limited"; retryAfterMs: number };
 
-/** A sender's allowance: `perSecond` sends per second with bursts of `burst`. */
-export interface SendRateLimit {
-  perSecond: number;
-  burst: number;
+/** CHAT_ACK_REPLICAS / CHAT_ACK_TIMEOUT_MS: how many replicas must have a write before it is acknowledged. */
+export interface AckReplicas {
+  count: number;
+  timeoutInMs: number;
+}
+
+/**
+ * WAIT answered fewer replicas than required in time. The write may still be stored (and may
+ * still reach the replicas); the client retries with the same clientId and gets the first
+ * receipt once it is replicated. The node answers UNAVAILABLE with retryAfterMs.
+ */
+export class NotReplicatedError extends Error {
+  override name = "NotReplicatedError";
+  constructor(readonly replicas: number, readonly required: number) {
+    super(`the write reached ${replicas} of ${required} required replicas in time`);
+  }
 }
 
 /** Recent-history zsets of idle rooms expire after this long; the flusher trims active ones. */
 const RECENT_TTL_IN_MS = 7 * 24 * 60 * 60 * 1000;
+/**
+ * How long a shard's cached Redis run id lives (append-script.ts, "Runs"). Must stay well
+ * below cluster-node-timeout, so a promoted replica never trusts its former primary's run.
+ */
+const RUN_KEY_TTL_IN_MS = 500;
+/** A pipeline answered MOVED is sent again after a slot-map refresh at most this often. */
+const MAX_REDIRECTIONS = 3;
+/** Seeding and appending again is retried this often when the run keeps changing (a flapping Redis). */
+const MAX_SEED_ATTEMPTS = 3;
 
 /** ioredis runs a defined command with EVALSHA and falls back to EVAL once after a NOSCRIPT. */
-interface RedisWithAppend {
-  chatAppend(...keysThenArgs: (string | number)[]): Promise<unknown>;
+interface WithAppendScripts {
+  chatAppend(...keysThenArgs: (string | number)[]): unknown;
+  chatSeedRoom(...keysThenArgs: (string | number)[]): unknown;
+  chatResequence(...keysThenArgs: (string | number)[]): unknown;
 }
 
+type ScriptReply = [string, string?];
+
 export class MessageBuffer {
-  private readonly scripted: RedisWithAppend;
+  private readonly scripted: WithAppendScripts;
+  private readonly rateLimiter: SendRateLimiter | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly config: StreamConfig,
     private readonly latestSeqs: LatestSeqSource,
     /** Per-sender limit, cluster-wide; none when absent (tools that fill the buffer). */
-    private readonly sendRate?: SendRateLimit,
+    sendRate?: SendRateLimit,
+    private readonly ackReplicas: AckReplicas = { count: 0, timeoutInMs: 0 },
   ) {
     redis.defineCommand("chatAppend", { numberOfKeys: 5, lua: APPEND_SCRIPT });
-    this.scripted = redis as unknown as RedisWithAppend;
+    redis.defineCommand("chatSeedRoom", { numberOfKeys: 2, lua: SEED_SCRIPT });
+    redis.defineCommand("chatResequence", { numberOfKeys: 5, lua: RESEQUENCE_SCRIPT });
+    this.scripted = redis as unknown as WithAppendScripts;
+    this.rateLimiter = sendRate && sendRate.perSecond > 0 ? new SendRateLimiter(redis, sendRate) : undefined;
   }
 
   async append(message: NewMessage): Promise<AppendOutcome> {
-    const head = encodeMessageHead(message);
-    let reply = await this.runScript(message, head);
-    if (reply[0] === "unseeded") {
-      // First send to this room since Redis started empty: continue the room's seq from what
-      // Cassandra holds, so seq never restarts at 1 for a room that has history.
-      await this.seedRoom(message.room);
-      reply = await this.runScript(message, head);
-    }
-    switch (reply[0]) {
-      case "ok": {
-        const receipt = parseReceipt(reply[1]);
-        return { kind: "stored", message: { ...message, ...receipt } };
+    const bucket = this.keys.sendRate(message.from);
+    if (this.rateLimiter) {
+      const token = await this.rateLimiter.take(bucket);
+      if (token.kind === "rate_limited") {
+        // A retry of an acknowledged send is free, even from an empty bucket.
+        const receipt = await this.priorReceipt(message);
+        return receipt ? { kind: "duplicate", receipt } : token;
       }
-      case "duplicate":
-        return { kind: "duplicate", receipt: parseReceipt(reply[1]) };
-      case "full":
-        return { kind: "buffer_full" };
-      case "rate_limited":
-        return { kind: "rate_limited", retryAfterMs: Number(reply[1]) };
-      default:
-        throw new Error(`append script answered ${JSON.stringify(reply)}`);
+    }
+    const outcome = await this.appendWithSeeding(message);
+    if (this.rateLimiter && (outcome.kind === "duplicate" || outcome.kind === "buffer_full")) {
+      // Stored nothing new: give the token back. If this fails the user lost one token (refilled
+      // within 1/rate s); not worth failing a send whose answer is already known.
+      await this.rateLimiter.refund(bucket).catch(() => undefined);
+    }
+    return outcome;
+  }
+
+  private async appendWithSeeding(message: NewMessage): Promise<AppendOutcome> {
+    const head = encodeMessageHead(message);
+    const idPart = randomIdPart();
+    for (let attempt = 0; ; attempt++) {
+      const reply = await this.runAppend(message, head, idPart);
+      switch (reply[0]) {
+        case "ok": {
+          const receipt = parseReceipt(reply[1]);
+          return { kind: "stored", message: { ...message, ...receipt } };
+        }
+        case "duplicate":
+          return { kind: "duplicate", receipt: parseReceipt(reply[1]) };
+        case "full":
+          return { kind: "buffer_full" };
+        case "unseeded":
+          // This Redis run has not vouched for the room's seq (a new room, a restart, a promoted
+          // replica): continue from what Cassandra holds, so no seq is handed out twice.
+          if (attempt >= MAX_SEED_ATTEMPTS) throw new Error("the room's seq could not be seeded: the Redis run kept changing");
+          await this.seedRoom(message.room);
+          break;
+        default:
+          throw new Error(`append script answered ${JSON.stringify(reply)}`);
+      }
     }
   }
 
-  private async runScript(message: NewMessage, head: string): Promise<[string, string?]> {
-    const keys = [
+  /**
+   * The script, and with ack replicas WAIT in the same pipeline: both go to the connection of
+   * the script's slot, so WAIT counts the replicas of the primary that has the write (a bare
+   * WAIT through a Cluster client goes to an arbitrary primary and can acknowledge falsely).
+   * A duplicate waits too: the first attempt may have been answered UNAVAILABLE for want of
+   * replicas, and its receipt is only handed out once they have it.
+   */
+  private async runAppend(message: NewMessage, head: string, idPart: string): Promise<ScriptReply> {
+    const keys = this.scriptKeys(message);
+    const args = [head, idPart, this.config.idempotencyTtlInMs, this.config.maxEntriesPerShard, RECENT_TTL_IN_MS, RUN_KEY_TTL_IN_MS];
+    if (this.ackReplicas.count === 0) return (await this.scripted.chatAppend(...keys, ...args)) as ScriptReply;
+    const [reply, replicas] = (await this.execPipeline(() => {
+      const pipeline = this.redis.pipeline();
+      (pipeline as unknown as WithAppendScripts).chatAppend(...keys, ...args);
+      return pipeline.call("wait", this.ackReplicas.count, this.ackReplicas.timeoutInMs);
+    })) as [ScriptReply, number];
+    const stored = reply[0] === "ok" || reply[0] === "duplicate";
+    if (stored && replicas < this.ackReplicas.count) throw new NotReplicatedError(replicas, this.ackReplicas.count);
+    return reply;
+  }
+
+  /**
+   * The flusher's way out of a seq conflict (RESEQUENCE_SCRIPT): the message stored in `entry`
+   * is appended again under the room's next seq and the old entry leaves the stream (pending in
+   * `group`). Resolves with the new receipt, or undefined when the entry was already gone.
+   */
+  async resequence(entry: StreamEntry, message: ChatMessage, group: string): Promise<SendReceipt | undefined> {
+    const head = encodeMessageHead(message);
+    const keys = this.scriptKeys(message);
+    for (let attempt = 0; ; attempt++) {
+      const args = [head, randomIdPart(), this.config.idempotencyTtlInMs, RUN_KEY_TTL_IN_MS, RECENT_TTL_IN_MS, entry.id, group, entry.payload ?? ""];
+      const reply = (await this.scripted.chatResequence(...keys, ...args)) as ScriptReply;
+      if (reply[0] === "ok") return parseReceipt(reply[1]);
+      if (reply[0] === "gone") return undefined;
+      if (reply[0] !== "unseeded" || attempt >= MAX_SEED_ATTEMPTS) throw new Error(`resequence script answered ${JSON.stringify(reply)}`);
+      await this.seedRoom(message.room);
+    }
+  }
+
+  private scriptKeys(message: NewMessage): string[] {
+    return [
       this.keys.idempotency(message.from, message.room, message.clientId),
       this.keys.roomMeta(message.room),
       this.keys.streamOf(message.room),
       this.keys.roomRecent(message.room),
-      this.keys.sendRate(message.from),
+      this.keys.shardRun(this.keys.shardOf(message.room)),
     ];
-    const rate = this.sendRate ?? { perSecond: 0, burst: 0 };
-    // A full bucket refills in burst/rate seconds; after that its key carries no information.
-    const rateTtlInMs = rate.perSecond > 0 ? Math.ceil((rate.burst / rate.perSecond) * 1000) + 1000 : 1;
-    const args = [head, randomIdPart(), this.config.idempotencyTtlInMs, this.config.maxEntriesPerShard, RECENT_TTL_IN_MS, rate.perSecond, rate.burst, rateTtlInMs];
-    return (await this.scripted.chatAppend(...keys, ...args)) as [string, string?];
+  }
+
+  /** The first receipt of this (from, room, clientId), once replicated as required; undefined if never stored. */
+  private async priorReceipt(message: NewMessage): Promise<SendReceipt | undefined> {
+    const key = this.keys.idempotency(message.from, message.room, message.clientId);
+    if (this.ackReplicas.count === 0) {
+      const text = await this.redis.get(key);
+      return text === null ? undefined : parseReceipt(text);
+    }
+    const [text, replicas] = (await this.execPipeline(() => this.redis.pipeline().get(key).call("wait", this.ackReplicas.count, this.ackReplicas.timeoutInMs))) as [string | null, number];
+    if (text === null) return undefined;
+    if (replicas < this.ackReplicas.count) throw new NotReplicatedError(replicas, this.ackReplicas.count);
+    return parseReceipt(text);
+  }
+
+  /**
+   * Runs a [keyed command, WAIT] pipeline. ioredis follows a MOVED answer in a Cluster pipeline
+   * only when every command of it got the same error, and WAIT (keyless) never does, so after
+   * a failover such a pipeline would keep going to the former primary of the slot: on MOVED the
+   * slot map is refreshed and the pipeline sent again (the keyed command did not run there).
+   */
+  private async execPipeline(build: () => ChainableCommander): Promise<unknown[]> {
+    for (let attempt = 0; ; attempt++) {
+      const results = await build().exec();
+      const moved = results?.find(([error]) => error instanceof Error && error.message.startsWith("MOVED "));
+      if (moved === undefined || !isCluster(this.redis) || attempt >= MAX_REDIRECTIONS) return unwrapPipeline(results);
+      const cluster = this.redis;
+      await new Promise<void>((resolve) => cluster.refreshSlotsCache(() => resolve()));
+    }
   }
 
   private async seedRoom(room: string): Promise<void> {
     const latest = await this.latestSeqs.latestOf(room);
-    // HSETNX: if another node seeded the room meanwhile, or a send already went through, keep it.
-    await this.redis.multi().hsetnx(this.keys.roomMeta(room), "seq", latest.seq).hsetnx(this.keys.roomMeta(room), "ts", latest.ts).exec();
+    await this.scripted.chatSeedRoom(this.keys.roomMeta(room), this.keys.shardRun(this.keys.shardOf(room)), latest.seq, latest.ts, RUN_KEY_TTL_IN_MS);
   }
+}
+
+function unwrapPipeline(results: [Error | null, unknown][] | null): unknown[] {
+  if (results === null) throw new Error("Redis pipeline aborted");
+  return results.map(([error, value]) => {
+    if (error) throw error;
+    return value;
+  });
 }
 
 function parseReceipt(text: string | undefined): SendReceipt {

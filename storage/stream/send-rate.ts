@@ -5,7 +5,7 @@
  * first, then appends. A send that turns out not to need it (a duplicate, a full buffer) gives
  * the token back, so a retry of an acknowledged send stays free and a refused send costs nothing.
  */
-import type { Redis as RedisClient } from "ioredis";
+import type { RedisClient } from "../redis-client.js";
 
 /** A sender's allowance: `perSecond` sends per second with bursts of `burst`. */
 export interface SendRateLimit {

@@ -14,6 +14,7 @@ import { testStores, eventually } from "../fixture.js";
 import { cassandraConfigFor } from "../../scripts/infra/stack.js";
 import { startFaultCluster, faultDir, roomsFor, SHARDS, type FaultCluster } from "./cluster.js";
 import { sendKnownSet } from "./known-set.js";
+import { RedisKeys } from "../../storage/keys.js";
 import { assertNothingLost, readRooms, waitForDrain } from "./verify.js";
 
 const COUNT = 600;
@@ -45,7 +46,7 @@ for (const crashAt of ["before-write", "before-ack"] as const) {
       // The flusher died by its own SIGKILL, holding a batch it never acknowledged.
       assert.equal(await cluster.apps.flusher.process.exited, "SIGKILL");
       let pending = 0;
-      for (let shard = 0; shard < SHARDS; shard++) pending += Number(((await cluster.redis.xpending(`${cluster.prefix}stream:${shard}`, "flushers")) as [number])[0]);
+      for (const stream of new RedisKeys(cluster.prefix, SHARDS).streams()) pending += Number(((await cluster.redis.xpending(stream, "flushers")) as [number])[0]);
       assert.ok(pending > 0, "the dead flusher left entries pending");
       if (crashAt === "before-write") {
         assert.equal((await readRooms(cluster.cassandra, rooms)).length, 0, "killed before its first write: nothing in Cassandra yet");
@@ -58,7 +59,7 @@ for (const crashAt of ["before-write", "before-ack"] as const) {
       const drainSeconds = await waitForDrain(cluster.redis, cluster.prefix, SHARDS, 60_000);
       await eventually("no entry pending", async () => {
         let left = 0;
-        for (let shard = 0; shard < SHARDS; shard++) left += Number(((await cluster.redis.xpending(`${cluster.prefix}stream:${shard}`, "flushers")) as [number])[0]);
+        for (const stream of new RedisKeys(cluster.prefix, SHARDS).streams()) left += Number(((await cluster.redis.xpending(stream, "flushers")) as [number])[0]);
         return left === 0 ? true : undefined;
       });
       assertNothingLost(sent.acks, await readRooms(cluster.cassandra, rooms), COUNT);

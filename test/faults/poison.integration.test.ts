@@ -47,7 +47,7 @@ test("a poison entry ends in the dead-letter stream with its error and blocks no
   assert.ok(failuresWhenFlushed > 0 && failuresWhenFlushed < MAX_FAILURES, `the good messages were flushed while the poison was still retried (failures ${failuresWhenFlushed})`);
 
   await waitForDrain(cluster.redis, cluster.prefix, SHARDS, 60_000);
-  const dead = (await cluster.redis.xrange(keys.deadLetterStream(), "-", "+")).map(([, fields]) => Object.fromEntries(fields.reduce<[string, string][]>((pairs, value, i, all) => (i % 2 === 0 ? [...pairs, [value, all[i + 1]!]] : pairs), [])));
+  const dead = (await cluster.redis.xrange(keys.deadLetterStreamOf(stream), "-", "+")).map(([, fields]) => Object.fromEntries(fields.reduce<[string, string][]>((pairs, value, i, all) => (i % 2 === 0 ? [...pairs, [value, all[i + 1]!]] : pairs), [])));
   const byEntry = new Map(dead.map((fields) => [fields["entry"], fields]));
   assert.match(byEntry.get(poisonId!)?.["error"] ?? "", /Key may not be empty/);
   assert.equal(byEntry.get(poisonId!)?.["m"], poison);

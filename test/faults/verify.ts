@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import type { Redis } from "ioredis";
 import type { CassandraClient } from "../../storage/cassandra/client.js";
+import { RedisKeys } from "../../storage/keys.js";
 import type { SendAck } from "./known-set.js";
 import { eventually } from "../fixture.js";
 
@@ -92,7 +93,7 @@ export async function waitForDrain(redis: Redis, prefix: string, shards: number,
     "write-buffer streams drained",
     async () => {
       let left = 0;
-      for (let shard = 0; shard < shards; shard++) left += await redis.xlen(`${prefix}stream:${shard}`);
+      for (const stream of new RedisKeys(prefix, shards).streams()) left += await redis.xlen(stream);
       return left === 0 ? true : undefined;
     },
     timeoutInMs,
@@ -103,6 +104,6 @@ export async function waitForDrain(redis: Redis, prefix: string, shards: number,
 /** Entries in the write buffer, over all shards. */
 export async function backlog(redis: Redis, prefix: string, shards: number): Promise<number> {
   let left = 0;
-  for (let shard = 0; shard < shards; shard++) left += await redis.xlen(`${prefix}stream:${shard}`);
+  for (const stream of new RedisKeys(prefix, shards).streams()) left += await redis.xlen(stream);
   return left;
 }

@@ -15,6 +15,16 @@ says nothing about which pod is behind which name, so a sid could not be mapped 
 Pods that do not exist yet (slots above the current replica count) sit in MAINT until the
 `kubedns` resolver (the pod's resolv.conf, i.e. kube-dns) finds them, so the HPA can scale without
 a config change or reload.
+
+Admission (gateway/admission.ts):
+  * the waiting room: haproxy.waitingRoom.maxConnectionsPerNode is what a node takes from all
+    HAProxy pods together; each pod has no view of the others, so each gets an equal share as its
+    per-server maxconn (at least 1; 0 stays "no limit");
+  * per client address limits (haproxy.clientLimits): keyed on the connection's source address,
+    which is the client's only when nothing in between rewrites it. A LoadBalancer or NodePort
+    Service with externalTrafficPolicy=Cluster hides it behind a node's address (SNAT), so every
+    client would share a few limits: the chart refuses that unless the proxies in front are
+    listed in haproxy.clientLimits.trustedProxies.
 */}}
 {{- define "chat.haproxy.groups" -}}
 {{- $ns := .Release.Namespace -}}
@@ -43,6 +53,13 @@ groups:
 
 {{- define "chat.haproxy.config" -}}
 {{- $h := .Values.haproxy -}}
+{{- $limits := $h.clientLimits -}}
+{{- if and $limits.enabled (not $limits.trustedProxies) (has $h.service.type (list "LoadBalancer" "NodePort")) (ne $h.service.externalTrafficPolicy "Local") -}}
+{{- fail (printf "haproxy.clientLimits with haproxy.service.type=%s needs haproxy.service.externalTrafficPolicy=Local (else every client shares a node's address), or haproxy.clientLimits.trustedProxies, or haproxy.clientLimits.enabled=false" $h.service.type) -}}
+{{- end -}}
+{{- $perNode := int $h.waitingRoom.maxConnectionsPerNode -}}
+{{- $serverMaxconn := 0 -}}
+{{- if gt $perNode 0 }}{{ $serverMaxconn = max 1 (div $perNode (int $h.replicaCount)) }}{{ end -}}
 {{- $settings := dict
   "bind" (printf ":%v" $h.containerPort)
   "statsBind" (printf ":%v" $h.statsPort)
@@ -54,6 +71,17 @@ groups:
   "timeoutTunnel" $h.timeouts.tunnel
   "timeoutHttpRequest" $h.timeouts.httpRequest
   "timeoutQueue" $h.timeouts.queue
+  "serverMaxconn" (toString $serverMaxconn)
+  "queueRetryAfter" (toString (int $h.waitingRoom.retryAfterSeconds))
+  "clientLimits" (ternary "on" "" $limits.enabled)
+  "clientMaxConnections" (toString (int $limits.maxConnections))
+  "clientConnectRate" (toString (int $limits.newConnectionsPer10s))
+  "clientDropConnections" (toString (mul 2 (int $limits.maxConnections)))
+  "clientDropConnectRate" (toString (mul 2 (int $limits.newConnectionsPer10s)))
+  "clientRequestRate" (toString (int $limits.requestsPer10s))
+  "clientRetryAfter" (toString (int $limits.retryAfterSeconds))
+  "trustedProxies" (join " " $limits.trustedProxies)
+  "clientAddressHeader" $limits.clientAddressHeader
   "checkInterval" $h.healthCheck.interval
   "checkFall" (toString (int $h.healthCheck.fall))
   "checkRise" (toString (int $h.healthCheck.rise))

@@ -153,10 +153,20 @@ CHAT_DRAIN_DEADLINE_MS: {{ .Values.config.drainDeadlineMs | int64 | toString | q
 {{- with .Values.config.allowedOrigins }}
 CHAT_ALLOWED_ORIGINS: {{ join "," . | quote }}
 {{- end }}
-{{- if not .Values.redis.existingSecret }}
+{{- if .Values.redis.cluster.enabled }}
+{{- if not .Values.redis.cluster.nodes }}{{ fail "redis.cluster.enabled needs redis.cluster.nodes: the cluster's seed nodes as host:port" }}{{ end }}
+CHAT_REDIS_CLUSTER_NODES: {{ join "," .Values.redis.cluster.nodes | quote }}
+{{- else if not .Values.redis.existingSecret }}
 CHAT_REDIS_URL: {{ .Values.redis.url | quote }}
 {{- end }}
 CHAT_REDIS_PREFIX: {{ .Values.redis.prefix | quote }}
+CHAT_ACK_REPLICAS: {{ .Values.redis.ackReplicas | int64 | toString | quote }}
+{{- if .Values.redis.tls.enabled }}
+CHAT_REDIS_TLS: "true"
+{{- if .Values.redis.tls.existingSecret }}
+CHAT_REDIS_TLS_CA_FILE: {{ printf "/etc/chat/redis-tls/%s" .Values.redis.tls.caKey | quote }}
+{{- end }}
+{{- end }}
 CHAT_CASSANDRA_CONTACT_POINTS: {{ join "," .Values.cassandra.contactPoints | quote }}
 CHAT_CASSANDRA_LOCAL_DC: {{ .Values.cassandra.localDc | quote }}
 CHAT_CASSANDRA_KEYSPACE: {{ .Values.cassandra.keyspace | quote }}
@@ -173,15 +183,22 @@ CHAT_PRESENCE_TTL_MS: {{ .Values.config.presenceTtlMs | int64 | toString | quote
 {{- end }}
 {{- end -}}
 
-{{/* Secret-backed environment (Redis URL from a Secret, Cassandra credentials). (dict "ctx" $ "cassandraSecret" $name) */}}
+{{/* Secret-backed environment (Redis URL or cluster password from a Secret, Cassandra credentials). (dict "ctx" $ "cassandraSecret" $name) */}}
 {{- define "chat.secretEnv" -}}
 {{- $ := .ctx -}}
-{{- if $.Values.redis.existingSecret }}
+{{- if and $.Values.redis.existingSecret (not $.Values.redis.cluster.enabled) }}
 - name: CHAT_REDIS_URL
   valueFrom:
     secretKeyRef:
       name: {{ $.Values.redis.existingSecret }}
       key: {{ $.Values.redis.existingSecretKey }}
+{{- end }}
+{{- if $.Values.redis.auth.existingSecret }}
+- name: CHAT_REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $.Values.redis.auth.existingSecret }}
+      key: {{ $.Values.redis.auth.passwordKey }}
 {{- end }}
 {{- if $.Values.cassandra.auth.enabled }}
 - name: CHAT_CASSANDRA_USERNAME
