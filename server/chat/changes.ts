@@ -45,17 +45,17 @@ export class MessageChanges {
     this.validate = new CommandValidator(deps.limits);
   }
 
-  edit(principal: Principal, input: unknown): Promise<ChangeResult> {
+  async edit(principal: Principal, input: unknown): Promise<ChangeResult> {
     const { room, id, clientId, text } = this.validate.edit(principal, input);
     return this.apply(principal, { room, by: principal.userId, clientId, kind: "edit", target: id, text });
   }
 
-  delete(principal: Principal, input: unknown): Promise<ChangeResult> {
+  async delete(principal: Principal, input: unknown): Promise<ChangeResult> {
     const { room, id, clientId } = this.validate.delete(principal, input);
     return this.apply(principal, { room, by: principal.userId, clientId, kind: "delete", target: id });
   }
 
-  react(principal: Principal, input: unknown): Promise<ChangeResult> {
+  async react(principal: Principal, input: unknown): Promise<ChangeResult> {
     const { room, id, clientId, emoji, on } = this.validate.react(principal, input);
     return this.apply(principal, { room, by: principal.userId, clientId, kind: "react", target: id, emoji, on });
   }

@@ -79,7 +79,9 @@ export class ChatService {
     this.rememberRoom(principal.userId, room);
     if (since === undefined) return { seq: await this.fromStorage("latest seq", () => this.deps.history.latestSeq(room)) };
     const missed = await this.fromStorage("catch up", () => this.deps.history.since(room, since, CATCH_UP_LIMIT));
-    return { seq: missed.latest, messages: missed.messages, changes: missed.changes ?? [], more: missed.more };
+    // `changes` only when there are some: a v1 client's join answer stays as it was.
+    const changes = missed.changes ?? [];
+    return { seq: missed.latest, messages: missed.messages, ...(changes.length > 0 ? { changes } : {}), more: missed.more };
   }
 
   async send(principal: Principal, input: unknown): Promise<SendResult> {
