@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { Socket } from "socket.io-client";
+import { DEFAULT_STREAM_CONFIG } from "../../storage/config.js";
 import { request, startTestCluster, type TestCluster } from "../fixture.js";
 import { assertClusterAlive, assertError, assertOk, send, uniqueTag, type ErrorCode } from "../protocol/helpers.js";
 import { edit, joinSince, react, sent, tokenWithMod } from "./helpers.js";
@@ -14,8 +15,8 @@ import { edit, joinSince, react, sent, tokenWithMod } from "./helpers.js";
 const tag = uniqueTag();
 const user = (name: string) => `${name}-${tag}`;
 const roomName = (name: string) => `bad-${name}-${tag}`;
-/** 100 entries per shard (4 shards): small enough to fill with a stopped flusher. */
-const BUFFER_MAX_ENTRIES = 400;
+/** 100 entries per shard: small enough to fill with a stopped flusher, room enough for a burst. */
+const BUFFER_MAX_ENTRIES = 100 * DEFAULT_STREAM_CONFIG.shards;
 
 let cluster: TestCluster;
 before(async () => (cluster = await startTestCluster({ nodeCount: 2, env: { CHAT_BUFFER_MAX_ENTRIES: String(BUFFER_MAX_ENTRIES) } })));
