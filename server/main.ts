@@ -19,7 +19,12 @@ import { ChangeBuffer } from "../storage/stream/change-buffer.js";
 import { MessageBuffer } from "../storage/stream/producer.js";
 import { TokenVerifier } from "./auth/tokens.js";
 import { MAX_EMOJI_PER_MESSAGE, MessageChanges } from "./chat/changes.js";
+import { EventBudget } from "./chat/event-budget.js";
+import type { Principal } from "./chat/principal.js";
 import { ChatService } from "./chat/service.js";
+import { TypingThrottle } from "./chat/typing-throttle.js";
+import { BudgetSync, RedisConsumptionCounters } from "./cluster/budget-sync.js";
+import { ConnectionRegistry } from "./cluster/connection-registry.js";
 import { readServerConfig } from "./config.js";
 import { RoomCatchUp } from "./fanout/catch-up.js";
 import { installFanout } from "./fanout/install.js";
@@ -77,11 +82,35 @@ const storedLatest = new StoredLatest(timeline, roomLog);
 const metrics = createNodeMetrics(createRegistry("node", config.nodeName));
 registerStreamBacklogGauge(metrics.registry, redis, keys);
 
+// Limits every client event and connection draws on (server/chat/limits.ts).
+const { limits } = config;
+const eventBudget = new EventBudget(limits.eventsPerSecond, limits.eventBurst);
+const budgetSync = new BudgetSync({
+  budget: eventBudget,
+  counters: new RedisConsumptionCounters(redis, keys),
+  onError: (error) => logger.warn({ err: error }, "event budget sync failed; budgets are enforced per node until it recovers"),
+});
+const connections = new ConnectionRegistry(redis, keys, {
+  nodeName: config.nodeName,
+  limit: limits.connectionsPerUser,
+  ttlInMs: config.presenceTtlInMs,
+  onError: (error, what) => logger.warn({ err: error, what }, "connection cap: Redis unreachable, connection counted on this node only"),
+});
+
 // socket.io on uWS
 const app = uws.App();
 let draining = false;
-const verifier = TokenVerifier.fromConfig(config.jwt);
-const realtimeOptions = { nodeName: config.nodeName, acceptsClients: () => !draining, allowedOrigins: config.allowedOrigins, verifier, metrics, logger };
+const verifier = TokenVerifier.fromConfig(config.jwt, limits);
+const realtimeOptions = {
+  nodeName: config.nodeName,
+  acceptsClients: () => !draining,
+  allowedOrigins: config.allowedOrigins,
+  verifier,
+  connections,
+  authTimeoutInMs: config.authTimeoutInMs,
+  metrics,
+  logger,
+};
 const io = createRealtime(app, realtimeOptions);
 // Fan-out: this node's sockets, and the other nodes through Redis.
 // Pub/sub loses what is published while a node's subscription is down (a failover): every
@@ -94,17 +123,19 @@ const publisher = installFanout({ io, app, pubClient: redis, subClient: subscrib
 const presence = new Presence(redis, keys, config.nodeName, config.presenceTtlInMs);
 const chat = new ChatService({
   publisher,
-  log: new MessageBuffer(redis, keys, storage.stream, storedLatest, { perSecond: config.limits.sendsPerSecond, burst: config.limits.sendBurst }, { count: storage.redis.ackReplicas, timeoutInMs: storage.redis.ackTimeoutInMs }),
+  log: new MessageBuffer(redis, keys, storage.stream, storedLatest, { perSecond: limits.sendsPerSecond, burst: limits.sendBurst }, { count: storage.redis.ackReplicas, timeoutInMs: storage.redis.ackTimeoutInMs }),
   history,
   userRooms: new UserRooms(cassandra),
-  limits: config.limits,
+  limits,
   metrics,
   logger,
+  eventBudget,
+  typing: new TypingThrottle(limits.typingIntervalInMs),
 });
 const changes = new MessageChanges({
-  log: new ChangeBuffer(redis, keys, storage.stream, storedLatest, roomLog, { maxEmojiPerMessage: MAX_EMOJI_PER_MESSAGE }, { perSecond: config.limits.sendsPerSecond, burst: config.limits.sendBurst }, { count: storage.redis.ackReplicas, timeoutInMs: storage.redis.ackTimeoutInMs }),
+  log: new ChangeBuffer(redis, keys, storage.stream, storedLatest, roomLog, { maxEmojiPerMessage: MAX_EMOJI_PER_MESSAGE }, { perSecond: limits.sendsPerSecond, burst: limits.sendBurst }, { count: storage.redis.ackReplicas, timeoutInMs: storage.redis.ackTimeoutInMs }),
   publisher,
-  limits: config.limits,
+  limits,
   logger,
   metrics: { changesIn: new Counter({ name: "chat_changes_in_total", help: "Edits, deletes and reactions acknowledged as stored (duplicates excluded)", labelNames: ["kind"], registers: [metrics.registry] }) },
 });
@@ -125,7 +156,8 @@ const events = [
 // Presence updates of disconnecting sockets run after the socket is gone; shutdown waits for
 // them before closing Redis.
 const presenceUpdates = new Set<Promise<unknown>>();
-onConnection(io, events, realtimeOptions, (principal, rooms) => {
+const admission = { admit: (principal: Principal) => chat.admit(principal), eventsPerSecond: limits.eventsPerSecond, floodDisconnectAfterMs: limits.floodDisconnectAfterMs };
+onConnection(io, events, { ...realtimeOptions, ...admission }, (principal, rooms) => {
   for (const room of rooms) {
     const update = presence.left(room, principal.userId).then(
       (change) => change && publisher.presence(change),
@@ -140,6 +172,8 @@ presence.start(
   (change) => publisher.presence(change),
   (error) => logger.warn({ err: error }, "presence heartbeat failed"),
 );
+budgetSync.start();
+connections.start();
 
 // HTTP
 mountProbeRoutes(app, metrics.registry, { isReady: () => !draining && redis.status === "ready" && subscriber.status === "ready" });
@@ -154,9 +188,11 @@ const shutdown = createShutdown({
   async closeResources() {
     presence.stop();
     catchUp.stop();
+    connections.stop();
+    await budgetSync.stop();
     if (listenSocket) uws.us_listen_socket_close(listenSocket as never);
     await Promise.allSettled(presenceUpdates);
-    io.close();
+    void io.close();
     await Promise.allSettled([cassandra.shutdown(), redis.quit(), subscriber.quit()]);
   },
 });

@@ -47,12 +47,18 @@ export function startProcess(options: ManagedProcessOptions): ManagedProcess {
     detached: true,
     stdio: options.ipc ? ["ignore", "pipe", "pipe", "ipc"] : ["ignore", "pipe", "pipe"],
   });
+  // A log file that cannot be written must not take the supervising process down with it.
+  log.on("error", (error) => console.error(`${options.name}: could not write ${options.logFile}: ${error.message}`));
   child.stdout?.pipe(log, { end: false });
   child.stderr?.pipe(log, { end: false });
 
   const exited = new Promise<number | string>((resolve, reject) => {
     child.once("error", (error) => reject(new Error(`${options.name}: could not start ${options.command}: ${error.message}`)));
     child.once("exit", (code, signal) => {
+      // 'exit' can come before the last of stdout/stderr is read: unpipe first, or that output
+      // is written to the ended log (ERR_STREAM_WRITE_AFTER_END, an uncaught exception).
+      child.stdout?.unpipe(log);
+      child.stderr?.unpipe(log);
       log.end();
       resolve(code ?? signal ?? "unknown");
     });

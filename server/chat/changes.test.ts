@@ -12,6 +12,7 @@ import { ChatError, type ErrorCode } from "./errors.js";
 import { DEFAULT_LIMITS } from "./limits.js";
 import type { ChangeLog, ChangeOutcome } from "./ports.js";
 import type { Principal } from "./principal.js";
+import { RoomAccess } from "./room-access.js";
 
 /** An id as the append script builds it: ts 1_700_000_000_000, seq 7. */
 const ID = "01HF7YAT00000007ABCDEFGHJK";
@@ -34,7 +35,7 @@ function setUp() {
   return { log, published, warnings, changes };
 }
 
-const alice: Principal = { userId: "alice", roomPatterns: ["r", "team:*"], expiresAt: Date.now() + 60_000 };
+const alice: Principal = { userId: "alice", rooms: RoomAccess.compile(["r", "team:*"]), expiresAt: Date.now() + 60_000 };
 const moderator: Principal = { ...alice, userId: "mod", modPatterns: ["team:*"] };
 
 async function rejects(promise: Promise<unknown>, code: ErrorCode, what: string): Promise<ChatError> {
