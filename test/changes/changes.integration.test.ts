@@ -18,8 +18,9 @@ const user = (name: string) => `${name}-${tag}`;
 const roomName = (name: string) => `chg-${name}-${tag}`;
 
 let cluster: TestCluster;
-// Changes are many per test here; the per-user rate limit has its own test (changes-bad-input).
-before(async () => (cluster = await startTestCluster({ nodeCount: 2, env: { CHAT_SENDS_PER_SECOND: "1000", CHAT_SEND_BURST: "1000" } })));
+// Changes are many per test here; the per-user send limit has its own test (changes-bad-input),
+// and the per-user event budget is issue 17's (test/limits/).
+before(async () => (cluster = await startTestCluster({ nodeCount: 2, env: { CHAT_SENDS_PER_SECOND: "1000", CHAT_SEND_BURST: "1000", CHAT_EVENTS_PER_SECOND: "2000", CHAT_EVENT_BURST: "2000" } })));
 after(async () => cluster?.stop());
 
 async function connect(name: string, rooms: string[], mod?: string[]): Promise<Socket> {

@@ -23,7 +23,7 @@ const user = (name: string) => `${name}-${tag}`;
 const roomName = (name: string) => `log-${name}-${tag}`;
 
 let cluster: TestCluster;
-before(async () => (cluster = await startTestCluster({ nodeCount: 2, env: { CHAT_SENDS_PER_SECOND: "1000", CHAT_SEND_BURST: "1000" } })));
+before(async () => (cluster = await startTestCluster({ nodeCount: 2, env: { CHAT_SENDS_PER_SECOND: "1000", CHAT_SEND_BURST: "1000", CHAT_EVENTS_PER_SECOND: "2000", CHAT_EVENT_BURST: "2000" } })));
 after(async () => cluster?.stop());
 
 describe("an edit racing a delete", () => {
