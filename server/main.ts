@@ -3,10 +3,12 @@
  * Reads the configuration, connects Redis and Cassandra, serves socket.io and the REST API on
  * uWebSockets.js, and shuts down in order on SIGTERM/SIGINT.
  */
+import { Counter } from "prom-client";
 import { EnvReader } from "../common/env.js";
 import { createLogger } from "../common/logger.js";
 import { createRegistry } from "../common/metrics.js";
 import { createCassandraClient } from "../storage/cassandra/client.js";
+import { RoomLog, StoredLatest } from "../storage/cassandra/room-log.js";
 import { Timeline } from "../storage/cassandra/timeline.js";
 import { UserRooms } from "../storage/cassandra/user-rooms.js";
 import { History } from "../storage/history.js";
@@ -15,8 +17,10 @@ import { historyReadMetrics } from "./history-metrics.js";
 import { RedisKeys } from "../storage/keys.js";
 import { createRedisClient, duplicateClient } from "../storage/redis-client.js";
 import { registerStreamBacklogGauge } from "../storage/stream/backlog.js";
+import { ChangeBuffer } from "../storage/stream/change-buffer.js";
 import { MessageBuffer } from "../storage/stream/producer.js";
 import { TokenVerifier } from "./auth/tokens.js";
+import { MAX_EMOJI_PER_MESSAGE, MessageChanges } from "./chat/changes.js";
 import { EventBudget } from "./chat/event-budget.js";
 import type { Principal } from "./chat/principal.js";
 import { ChatService } from "./chat/service.js";
@@ -30,10 +34,13 @@ import { mountApiRoutes } from "./http/api.js";
 import { mountProbeRoutes } from "./http/routes.js";
 import { createNodeMetrics } from "./metrics.js";
 import { bindEvent, type EventDefinition } from "./realtime/dispatch.js";
+import { deleteEvent } from "./realtime/events/delete.js";
+import { editEvent } from "./realtime/events/edit.js";
 import { historyEvent } from "./realtime/events/history.js";
 import { joinEvent } from "./realtime/events/join.js";
 import { leaveEvent } from "./realtime/events/leave.js";
 import { presenceEvent } from "./realtime/events/presence.js";
+import { reactEvent } from "./realtime/events/react.js";
 import { readEvent } from "./realtime/events/read.js";
 import { roomsEvent } from "./realtime/events/rooms.js";
 import { sendEvent } from "./realtime/events/send.js";
@@ -69,6 +76,9 @@ const subscriber = duplicateClient(redis, { name: "redis-subscriber", onError: o
 const cassandra = createCassandraClient(storage.cassandra);
 const keys = new RedisKeys(storage.redis.keyPrefix, storage.stream.shards);
 const timeline = new Timeline(cassandra, storage.stream.bucketWidthInMs);
+const roomLog = new RoomLog(cassandra, storage.stream.bucketWidthInMs);
+// Seqs number messages and changes: a room's latest stored seq is its log's (room-log.ts).
+const storedLatest = new StoredLatest(timeline, roomLog);
 
 // Metrics
 const metrics = createNodeMetrics(createRegistry("node", config.nodeName));
@@ -109,7 +119,7 @@ const io = createRealtime(app, realtimeOptions);
 // Pub/sub loses what is published while a node's subscription is down (a failover): every
 // ROOM_CATCH_UP_INTERVAL_MS the node pushes what its rooms' sockets missed (fanout/catch-up.ts).
 // join { since } of one room in a reconnect storm: one read per room per window, bounded towards Cassandra.
-const history = new CoalescingHistory(new History(redis, keys, timeline), { ...config.historyReads, ...historyReadMetrics(metrics.registry) });
+const history = new CoalescingHistory(new History(redis, keys, timeline, roomLog, storedLatest), { ...config.historyReads, ...historyReadMetrics(metrics.registry) });
 const catchUp = new RoomCatchUp(io, history, logger, ROOM_CATCH_UP_INTERVAL_MS);
 const publisher = installFanout({ io, app, pubClient: redis, subClient: subscriber, keys, metrics, onMessageDelivered: (room, seq) => catchUp.onDelivered(room, seq) });
 
@@ -117,7 +127,7 @@ const publisher = installFanout({ io, app, pubClient: redis, subClient: subscrib
 const presence = new Presence(redis, keys, config.nodeName, config.presenceTtlInMs);
 const chat = new ChatService({
   publisher,
-  log: new MessageBuffer(redis, keys, storage.stream, timeline, { perSecond: limits.sendsPerSecond, burst: limits.sendBurst }, { count: storage.redis.ackReplicas, timeoutInMs: storage.redis.ackTimeoutInMs }),
+  log: new MessageBuffer(redis, keys, storage.stream, storedLatest, { perSecond: limits.sendsPerSecond, burst: limits.sendBurst }, { count: storage.redis.ackReplicas, timeoutInMs: storage.redis.ackTimeoutInMs }),
   history,
   userRooms: new UserRooms(cassandra),
   limits,
@@ -125,6 +135,13 @@ const chat = new ChatService({
   logger,
   eventBudget,
   typing: new TypingThrottle(limits.typingIntervalInMs),
+});
+const changes = new MessageChanges({
+  log: new ChangeBuffer(redis, keys, storage.stream, storedLatest, roomLog, { maxEmojiPerMessage: MAX_EMOJI_PER_MESSAGE }, { perSecond: limits.sendsPerSecond, burst: limits.sendBurst }, { count: storage.redis.ackReplicas, timeoutInMs: storage.redis.ackTimeoutInMs }),
+  publisher,
+  limits,
+  logger,
+  metrics: { changesIn: new Counter({ name: "chat_changes_in_total", help: "Edits, deletes and reactions acknowledged as stored (duplicates excluded)", labelNames: ["kind"], registers: [metrics.registry] }) },
 });
 const bind = (event: EventDefinition) => bindEvent(event, metrics, logger);
 const events = [
@@ -136,6 +153,9 @@ const events = [
   bind(presenceEvent(chat, presence)),
   bind(readEvent(chat)),
   bind(roomsEvent(chat)),
+  bind(editEvent(changes)),
+  bind(deleteEvent(changes)),
+  bind(reactEvent(changes)),
 ];
 // Presence updates of disconnecting sockets run after the socket is gone; shutdown waits for
 // them before closing Redis.

@@ -25,7 +25,7 @@ function fakeHistory(latest: number, delayInMs = 5) {
       return track(() => {
         const top = Math.min(latest, afterSeq + limit);
         const messages = Array.from({ length: Math.max(0, top - afterSeq) }, (_, i) => message(room, afterSeq + 1 + i));
-        return { messages, more: top < latest, latest };
+        return { messages, changes: [], more: top < latest, latest };
       });
     },
   };
@@ -92,7 +92,7 @@ test("a failed read rejects every request it served, and the next window reads a
       page: async () => ({ messages: [], more: false }),
       since: async () => {
         if (fail) throw new Error("Cassandra unavailable");
-        return { messages: [], more: false, latest: 0 };
+        return { messages: [], changes: [], more: false, latest: 0 };
       },
     },
     { windowInMs: 1, maxConcurrentReads: 2 },

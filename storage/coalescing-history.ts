@@ -11,7 +11,7 @@
  * than `maxSpan` seqs. Reads of all rooms together are bounded by `maxConcurrentReads`, so a
  * storm over many rooms queues here instead of at Cassandra.
  */
-import type { History, MessagePage } from "./history.js";
+import type { History, LogPage, MessagePage } from "./history.js";
 
 /** What the domain reads (server/chat/ports.ts MessageHistory), as History provides it. */
 export type MessageHistory = Pick<History, "latestSeq" | "page" | "since">;
@@ -26,7 +26,7 @@ export interface CoalescingOptions {
   onRequest?: (kind: "since" | "latest" | "page") => void;
 }
 
-type SinceAnswer = MessagePage & { latest: number };
+type SinceAnswer = LogPage & { latest: number };
 
 interface Waiter {
   /** undefined: only the latest seq is wanted. */
@@ -151,7 +151,7 @@ export class CoalescingHistory implements MessageHistory {
       if (ranged.length === 0) {
         this.options.onStorageRead?.("latest");
         const latest = await this.limit.run(() => this.inner.latestSeq(room));
-        for (const waiter of group) waiter.resolve({ messages: [], more: false, latest });
+        for (const waiter of group) waiter.resolve({ messages: [], changes: [], more: false, latest });
         return;
       }
       const bottom = ranged[0]!.afterSeq!;
@@ -160,12 +160,13 @@ export class CoalescingHistory implements MessageHistory {
       const read = await this.limit.run(() => this.inner.since(room, bottom, span));
       for (const waiter of group) {
         if (waiter.afterSeq === undefined) {
-          waiter.resolve({ messages: [], more: false, latest: read.latest });
+          waiter.resolve({ messages: [], changes: [], more: false, latest: read.latest });
           continue;
         }
         const top = Math.min(read.latest, waiter.afterSeq + waiter.limit);
-        const messages = read.messages.filter((message) => message.seq > waiter.afterSeq! && message.seq <= top);
-        waiter.resolve({ messages, more: top < read.latest, latest: read.latest });
+        // The log's seqs number messages and changes alike: each waiter gets its own seq range of both.
+        const inRange = (entry: { seq: number }) => entry.seq > waiter.afterSeq! && entry.seq <= top;
+        waiter.resolve({ messages: read.messages.filter(inRange), changes: read.changes.filter(inRange), more: top < read.latest, latest: read.latest });
       }
     } catch (error) {
       for (const waiter of group) waiter.reject(error);

@@ -74,9 +74,9 @@ export class TokenVerifier {
       const userId = payload.sub;
       if (typeof userId !== "string" || !USER_ID.test(userId)) throw new AuthError("AUTH_INVALID", "the token's sub is not a valid user id");
       const rooms = patternsClaim(payload["rooms"], "rooms", maxTokenPatterns);
-      // Moderator patterns (v1.1 changes) are held to the same count, though nothing uses them yet.
-      patternsClaim(payload["mod"], "mod", maxTokenPatterns);
-      return { userId, rooms: this.compile(rooms), expiresAt: (payload.exp as number) * 1000 };
+      // Moderator patterns (v1.1 changes: who may delete others' messages), held to the same count.
+      const mod = patternsClaim(payload["mod"], "mod", maxTokenPatterns);
+      return { userId, rooms: this.compile(rooms), ...(mod.length > 0 ? { modPatterns: mod } : {}), expiresAt: (payload.exp as number) * 1000 };
     } catch (error) {
       if (error instanceof AuthError) throw error;
       if (error instanceof joseErrors.JWTExpired) throw new AuthError("AUTH_EXPIRED", "the token has expired");

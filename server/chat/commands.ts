@@ -33,6 +33,21 @@ const historyPayload = z.object({
   limit: z.number().int().min(1).max(100).optional(),
 });
 const readPayload = z.object({ room, seq });
+/** PROTOCOL.md v1.1: an emoji is 1–32 characters. */
+export const MAX_EMOJI_CHARS = 32;
+/** A change's target: any string a client could hold as an id; one that is not ours is NOT_FOUND later. */
+const targetId = z.string().min(1, "id must not be empty").max(64, "id must be at most 64 characters");
+const clientId = z.string().min(1, "clientId must not be empty");
+const editPayload = z.object({ room, id: targetId, clientId, text: z.string() });
+const deletePayload = z.object({ room, id: targetId, clientId });
+const reactPayload = z.object({
+  room,
+  id: targetId,
+  clientId,
+  // Characters as users count them (code points): an emoji with a skin tone is 2, not 4.
+  emoji: z.string().refine((emoji) => [...emoji].length >= 1 && [...emoji].length <= MAX_EMOJI_CHARS, `emoji must be 1 to ${MAX_EMOJI_CHARS} characters`),
+  on: z.boolean(),
+});
 /** `rooms` takes `{ limit?, after? }`; a missing payload is the first page of the default size. */
 export const ROOMS_PAGE_DEFAULT = 100;
 export const ROOMS_PAGE_MAX = 200;
@@ -49,6 +64,9 @@ export type JoinCommand = z.infer<typeof joinPayload>;
 export type SendCommand = z.infer<typeof sendPayload>;
 export type HistoryCommand = z.infer<typeof historyPayload>;
 export type ReadCommand = z.infer<typeof readPayload>;
+export type EditCommand = z.infer<typeof editPayload>;
+export type DeleteCommand = z.infer<typeof deletePayload>;
+export type ReactCommand = z.infer<typeof reactPayload>;
 export type RoomsCommand = { limit: number; after: string | undefined };
 
 /** What `join` needs to know of the socket's rooms to apply the per-socket cap. */
@@ -87,6 +105,25 @@ export class CommandValidator {
     return this.permitted(principal, parse(readPayload, input));
   }
 
+  /** edit: the shape, the room, then the sizes of `send` (clientId, text). */
+  edit(principal: Principal, input: unknown): EditCommand {
+    const command = this.permitted(principal, parse(editPayload, input));
+    this.checkSizes(command);
+    return command;
+  }
+
+  delete(principal: Principal, input: unknown): DeleteCommand {
+    const command = this.permitted(principal, parse(deletePayload, input));
+    this.checkSizes({ ...command, text: "" });
+    return command;
+  }
+
+  react(principal: Principal, input: unknown): ReactCommand {
+    const command = this.permitted(principal, parse(reactPayload, input));
+    this.checkSizes({ ...command, text: "" });
+    return command;
+  }
+
   rooms(input: unknown): RoomsCommand {
     const { limit = ROOMS_PAGE_DEFAULT, after } = parse(roomsPayload, input) ?? {};
     return { limit, after };
@@ -97,7 +134,7 @@ export class CommandValidator {
     return command;
   }
 
-  private checkSizes({ clientId, text, meta }: SendCommand): void {
+  private checkSizes({ clientId, text, meta }: Pick<SendCommand, "clientId" | "text" | "meta">): void {
     const { limits } = this;
     if (clientId.length > limits.maxClientIdChars) throw new ChatError("BAD_REQUEST", `clientId must be at most ${limits.maxClientIdChars} characters`);
     if (text.length > limits.maxTextChars) throw new ChatError("TOO_LARGE", `text must be at most ${limits.maxTextChars} characters`);

@@ -4,6 +4,7 @@
  * storage/cassandra/user-rooms.ts) and the fan-out (server/fanout/) fill them structurally;
  * unit tests fill them with in-memory fakes.
  */
+import type { ChangeReceipt, ChatChange, MessageView, NewChange } from "../../storage/change.js";
 import type { ChatMessage, NewMessage, SendReceipt } from "../../storage/message.js";
 import type { RefusalReason } from "./limits.js";
 
@@ -37,8 +38,8 @@ export interface MessageLog {
 }
 
 export interface MessagePage {
-  /** Ascending by seq. */
-  messages: ChatMessage[];
+  /** Ascending by seq; history gives them in their current state (PROTOCOL.md v1.1). */
+  messages: (ChatMessage | MessageView)[];
   /** True when older (for pages) or newer (for catch-up) messages exist beyond this page. */
   more: boolean;
 }
@@ -50,7 +51,29 @@ export interface MessageHistory {
   /** The newest `limit` messages below `beforeSeq` (or the newest of all). */
   page(room: string, beforeSeq: number | undefined, limit: number): Promise<MessagePage>;
   /** Messages after `afterSeq`, oldest first, at most `limit`; `latest` is the room's latest seq. */
-  since(room: string, afterSeq: number, limit: number): Promise<MessagePage & { latest: number }>;
+  since(room: string, afterSeq: number, limit: number): Promise<MessagePage & { latest: number; changes?: ChatChange[] }>;
+  /** Messages (not changes) with readSeq < seq <= lastSeq, exact up to a cap; without it, every seq counts. */
+  unread?(room: string, readSeq: number, lastSeq: number): Promise<number>;
+}
+
+/** What appending a change to the durable log can come to; the log decides all of it atomically with the append. */
+export type ChangeOutcome =
+  | { kind: "stored"; change: ChatChange }
+  | { kind: "duplicate"; receipt: ChangeReceipt }
+  | { kind: "buffer_full" }
+  | { kind: "rate_limited"; retryAfterMs: number }
+  | { kind: "not_found" }
+  | { kind: "forbidden" }
+  | { kind: "too_many_emoji" };
+
+/** The durable log's side of edit, delete and react (storage/stream/change-buffer.ts). */
+export interface ChangeLog {
+  append(request: { change: NewChange; mayModerate: boolean }): Promise<ChangeOutcome>;
+}
+
+/** Delivers a change to every socket in its room, on every node. */
+export interface ChangePublisher {
+  change(change: ChatChange): void;
 }
 
 /** Each user's rooms and read pointers. */

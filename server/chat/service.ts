@@ -4,6 +4,7 @@
  * once. Commands arrive as the transport parsed them (`unknown`) and are validated here, in one
  * step per command (commands.ts).
  */
+import type { ChatChange } from "../../storage/change.js";
 import type { ChatMessage } from "../../storage/message.js";
 import { mapBounded } from "./bounded.js";
 import { CommandValidator, type JoinCommand, type JoinedRooms, type RoomCommand } from "./commands.js";
@@ -49,6 +50,8 @@ export interface RoomsPage {
 export interface JoinState {
   seq: number;
   messages?: ChatMessage[];
+  /** v1.1: the changes among the entries after `since` (PROTOCOL.md "Messages change"). */
+  changes?: ChatChange[];
   more?: boolean;
 }
 
@@ -121,7 +124,9 @@ export class ChatService {
     this.rememberRoom(principal.userId, room);
     if (since === undefined) return { seq: await this.fromStorage("latest seq", () => this.deps.history.latestSeq(room)) };
     const missed = await this.fromStorage("catch up", () => this.deps.history.since(room, since, CATCH_UP_LIMIT));
-    return { seq: missed.latest, messages: missed.messages, more: missed.more };
+    // `changes` only when there are some: a v1 client's join answer stays as it was.
+    const changes = missed.changes ?? [];
+    return { seq: missed.latest, messages: missed.messages, ...(changes.length > 0 ? { changes } : {}), more: missed.more };
   }
 
   async send(principal: Principal, input: unknown): Promise<SendResult> {
@@ -172,10 +177,9 @@ export class ChatService {
     const start = cursor === undefined ? 0 : ordered.findIndex((row) => isAfterCursor(row, cursor));
     const page = start < 0 ? [] : ordered.slice(start, start + limit);
     const latest = await this.fromStorage("latest seqs", () => mapBounded(page, ROOM_LOOKUP_CONCURRENCY, ({ room }) => this.deps.history.latestSeq(room)));
-    const rooms = page.map(({ room, readSeq }, i) => {
-      const lastSeq = latest[i]!;
-      return { room, lastSeq, readSeq, unread: Math.max(0, lastSeq - readSeq) };
-    });
+    // v1.1: seqs number changes too, and unread counts messages only.
+    const unread = await this.fromStorage("unread counts", () => mapBounded(page.map((row, i) => ({ ...row, lastSeq: latest[i]! })), ROOM_LOOKUP_CONCURRENCY, ({ room, readSeq, lastSeq }) => this.deps.history.unread?.(room, readSeq, lastSeq) ?? Promise.resolve(Math.max(0, lastSeq - readSeq))));
+    const rooms = page.map(({ room, readSeq }, i) => ({ room, lastSeq: latest[i]!, readSeq, unread: unread[i]! }));
     const last = page[page.length - 1];
     return last !== undefined && start + limit < ordered.length ? { rooms, next: encodeRoomsCursor(last) } : { rooms };
   }

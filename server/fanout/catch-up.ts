@@ -9,11 +9,13 @@
  */
 import type { Server } from "socket.io";
 import type { Logger } from "../../common/logger.js";
+import type { ChatChange } from "../../storage/change.js";
 import type { ChatMessage } from "../../storage/message.js";
 
 export interface CatchUpSource {
   latestSeq(room: string): Promise<number>;
-  since(room: string, afterSeq: number, limit: number): Promise<{ messages: ChatMessage[] }>;
+  /** v1.1: seqs number messages and changes; both are pushed, in seq order. */
+  since(room: string, afterSeq: number, limit: number): Promise<{ messages: ChatMessage[]; changes?: ChatChange[] }>;
 }
 
 /** At most this many messages are pushed per room and check; the rest at the next checks. */
@@ -79,8 +81,9 @@ export class RoomCatchUp {
       // Behind for the first time: the message may still be on its way. Push only what was
       // already missing at the previous check.
       if (seenBehind === undefined || seenBehind <= delivered) return;
-      const { messages } = await this.source.since(room, delivered, Math.min(PUSH_LIMIT, seenBehind - delivered));
-      for (const message of messages) this.io.local.to(room).emit("message", message);
+      const { messages, changes = [] } = await this.source.since(room, delivered, Math.min(PUSH_LIMIT, seenBehind - delivered));
+      const entries = [...messages.map((entry) => ({ event: "message", entry })), ...changes.map((entry) => ({ event: "change", entry }))].sort((a, b) => a.entry.seq - b.entry.seq);
+      for (const { event, entry } of entries) this.io.local.to(room).emit(event, entry);
       this.logger.info({ room, from: delivered + 1, pushed: messages.length }, "pushed messages this node had missed to the room's sockets");
     } catch (error) {
       this.logger.warn({ err: error, room }, "room catch-up check failed; retried at the next check");

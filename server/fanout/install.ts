@@ -9,7 +9,7 @@ import type { Server } from "socket.io";
 import type { TemplatedApp } from "uWebSockets.js";
 import type { RedisKeys } from "../../storage/keys.js";
 import type { RedisClient } from "../../storage/redis-client.js";
-import type { RoomPublisher } from "../chat/ports.js";
+import type { ChangePublisher, RoomPublisher } from "../chat/ports.js";
 import { SocketIoRoomPublisher, type PublisherMetrics } from "./publisher.js";
 import { redisFanout, shardedFanout } from "./redis-adapter.js";
 import { installRoomBroadcast } from "./room-broadcast.js";
@@ -28,7 +28,7 @@ export interface FanoutOptions {
   onMessageDelivered?: (room: string, seq: number) => void;
 }
 
-export function installFanout({ io, app, pubClient, subClient, keys, metrics, onMessageDelivered }: FanoutOptions): RoomPublisher {
+export function installFanout({ io, app, pubClient, subClient, keys, metrics, onMessageDelivered }: FanoutOptions): RoomPublisher & ChangePublisher {
   // Same client kind for both (one factory); a Cluster gets the sharded adapter.
   if (pubClient instanceof Cluster && subClient instanceof Cluster) io.adapter(shardedFanout(pubClient, subClient, keys.fanoutChannelPrefix()));
   else if (!(pubClient instanceof Cluster) && !(subClient instanceof Cluster)) io.adapter(redisFanout(pubClient, subClient, keys.fanoutChannelPrefix()));
@@ -37,7 +37,8 @@ export function installFanout({ io, app, pubClient, subClient, keys, metrics, on
   // io.adapter() replaces; the Redis adapter's broadcast ends in the patched local one.
   installRoomBroadcast(io, app, onMessageDelivered && ((room, packet) => {
     const data = packet["data"];
-    if (Array.isArray(data) && data[0] === "message" && typeof (data[1] as { seq?: unknown } | undefined)?.seq === "number") onMessageDelivered(room, (data[1] as { seq: number }).seq);
+    // Messages and (v1.1) changes: both are entries of the room's log, numbered by seq.
+    if (Array.isArray(data) && (data[0] === "message" || data[0] === "change") && typeof (data[1] as { seq?: unknown } | undefined)?.seq === "number") onMessageDelivered(room, (data[1] as { seq: number }).seq);
   }));
   return new SocketIoRoomPublisher(io, metrics);
 }

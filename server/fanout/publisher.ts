@@ -4,15 +4,16 @@
  * adapter (redis-adapter.ts), which deliver it to theirs.
  */
 import type { Server } from "socket.io";
+import type { ChatChange } from "../../storage/change.js";
 import type { ChatMessage } from "../../storage/message.js";
-import type { PresenceChange, RoomPublisher } from "../chat/ports.js";
+import type { ChangePublisher, PresenceChange, RoomPublisher } from "../chat/ports.js";
 
 export interface PublisherMetrics {
   /** Messages fanned out to a room (one per message, not per recipient). */
   messagesOut: { inc(): void };
 }
 
-export class SocketIoRoomPublisher implements RoomPublisher {
+export class SocketIoRoomPublisher implements RoomPublisher, ChangePublisher {
   constructor(
     private readonly io: Server,
     private readonly metrics: PublisherMetrics,
@@ -21,6 +22,11 @@ export class SocketIoRoomPublisher implements RoomPublisher {
   message(message: ChatMessage): void {
     this.io.to(message.room).emit("message", message);
     this.metrics.messagesOut.inc();
+  }
+
+  /** v1.1 `change`: an edit, delete or reaction, to every socket that joined the room. */
+  change(change: ChatChange): void {
+    this.io.to(change.room).emit("change", change);
   }
 
   presence(change: PresenceChange): void {

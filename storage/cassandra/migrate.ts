@@ -25,7 +25,7 @@ export async function migrate(client: CassandraClient, config: CassandraConfig, 
     }
     for (const statement of migration.statements) {
       // Unqualified table names are resolved against the target keyspace.
-      await client.execute(statement.replace(/CREATE TABLE IF NOT EXISTS (\w+)/, `CREATE TABLE IF NOT EXISTS ${ks}.$1`));
+      await client.execute(statement.replace(/^(CREATE TABLE IF NOT EXISTS|ALTER TABLE IF EXISTS) (\w+)/, `$1 ${ks}.$2`));
     }
     await client.execute(`INSERT INTO ${ks}.schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`, [migration.version, migration.name, new Date()], { prepare: true });
     report.applied.push(migration.version);

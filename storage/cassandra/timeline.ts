@@ -5,20 +5,23 @@
  * list for the partition that holds a given seq.
  */
 import cassandra from "cassandra-driver";
+import { isChange, tombstoneOf, type LogEntry, type MessageView } from "../change.js";
 import { bucketOf, type ChatMessage } from "../message.js";
 import type { CassandraClient } from "./client.js";
+import { LogProjection, logWriteTime, type ProjectedEntry } from "./projection.js";
 import { bigintToNumber } from "./values.js";
 
 const Q = {
-  insertMessage: `INSERT INTO messages_by_room (room, bucket, seq, id, sender, client_id, body, meta, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  // The message's log write time (projection.ts): a later change to it always wins.
+  insertMessage: `INSERT INTO messages_by_room (room, bucket, seq, id, sender, client_id, body, meta, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?`,
   insertUserIndex: `INSERT INTO messages_by_user (user_id, id, room, seq, bucket, ts) VALUES (?, ?, ?, ?, ?, ?)`,
   insertBucket: `INSERT INTO room_buckets (room, bucket) VALUES (?, ?)`,
   bucketsOfRoom: `SELECT bucket FROM room_buckets WHERE room = ?`,
   firstSeqOfBucket: `SELECT seq FROM messages_by_room WHERE room = ? AND bucket = ? ORDER BY seq ASC LIMIT 1`,
   newestOfBucket: `SELECT seq, ts FROM messages_by_room WHERE room = ? AND bucket = ? LIMIT 1`,
   idsInRange: `SELECT seq, id FROM messages_by_room WHERE room = ? AND bucket = ? AND seq >= ? AND seq <= ?`,
-  before: `SELECT room, seq, id, sender, client_id, body, meta, ts FROM messages_by_room WHERE room = ? AND bucket = ? AND seq < ? LIMIT ?`,
-  after: `SELECT room, seq, id, sender, client_id, body, meta, ts FROM messages_by_room WHERE room = ? AND bucket = ? AND seq > ? ORDER BY seq ASC LIMIT ?`,
+  before: `SELECT room, seq, id, sender, client_id, body, meta, ts, edited_at, deleted, reacted FROM messages_by_room WHERE room = ? AND bucket = ? AND seq < ? LIMIT ?`,
+  after: `SELECT room, seq, id, sender, client_id, body, meta, ts, edited_at, deleted, reacted FROM messages_by_room WHERE room = ? AND bucket = ? AND seq > ? ORDER BY seq ASC LIMIT ?`,
 } as const;
 
 /**
@@ -41,6 +44,9 @@ export interface TimelineWriteOptions {
  * Kept here, beside the strategies, so the flusher and the benchmark agree.
  */
 export const DEFAULT_WRITE_OPTIONS: TimelineWriteOptions = { strategy: "partition-batches", concurrency: 32 };
+
+/** A message row of the read model: its current state, and whether it has reaction rows to read. */
+export type StoredMessage = MessageView & { reacted?: true };
 
 /**
  * A message whose seq is already stored for another message: only possible after a Redis lost
@@ -70,6 +76,7 @@ interface Statement {
 export class Timeline {
   /** Shared by the calls of write() without options: see write(). */
   private readonly window: Window;
+  private readonly projection: LogProjection;
 
   constructor(
     private readonly client: CassandraClient,
@@ -77,6 +84,7 @@ export class Timeline {
     private readonly writeOptions: TimelineWriteOptions = DEFAULT_WRITE_OPTIONS,
   ) {
     this.window = new Window(writeOptions.concurrency);
+    this.projection = new LogProjection(bucketWidthInMs);
   }
 
   /**
@@ -90,10 +98,13 @@ export class Timeline {
    * window full across the batch boundary without ever exceeding it. With explicit `options`
    * (the benchmarks), the call gets a window of its own.
    */
-  async write(messages: readonly ChatMessage[], options?: TimelineWriteOptions): Promise<void> {
-    if (messages.length === 0) return;
-    await this.refuseSeqConflicts(messages);
-    const statements = this.statementsOf(messages);
+  async write(entries: readonly (LogEntry | ProjectedEntry)[], options?: TimelineWriteOptions): Promise<void> {
+    if (entries.length === 0) return;
+    // Changes come from the flusher with their noop mark; messages may come bare.
+    const projected = entries.map((entry): ProjectedEntry => ("entry" in entry ? entry : { entry, noop: false }));
+    const messages = projected.flatMap(({ entry }) => (isChange(entry) ? [] : [entry]));
+    if (messages.length > 0) await this.refuseSeqConflicts(messages);
+    const statements = [...this.statementsOf(messages), ...this.projection.statementsOf(projected)];
     if (options === undefined) {
       await this.writeInSharedWindow(statements);
       return;
@@ -152,7 +163,7 @@ export class Timeline {
     for (const m of messages) {
       const bucket = bucketOf(m.ts, this.bucketWidthInMs);
       const ts = new Date(m.ts);
-      statements.push({ query: Q.insertMessage, params: [m.room, bucket, m.seq, m.id, m.from, m.clientId, m.text, m.meta === undefined ? null : JSON.stringify(m.meta), ts], partition: `r|${bucket}|${m.room}` });
+      statements.push({ query: Q.insertMessage, params: [m.room, bucket, m.seq, m.id, m.from, m.clientId, m.text, m.meta === undefined ? null : JSON.stringify(m.meta), ts, logWriteTime(m.seq)], partition: `r|${bucket}|${m.room}` });
       statements.push({ query: Q.insertUserIndex, params: [m.from, m.id, m.room, m.seq, bucket, ts], partition: `u|${m.from}` });
       const bucketKey = `b|${bucket}|${m.room}`;
       if (!buckets.has(bucketKey)) {
@@ -172,11 +183,11 @@ export class Timeline {
   }
 
   /** Up to `limit` messages with seq < beforeSeq, newest first. */
-  async before(room: string, beforeSeq: number, limit: number): Promise<ChatMessage[]> {
+  async before(room: string, beforeSeq: number, limit: number): Promise<StoredMessage[]> {
     const buckets = await this.buckets(room);
     // The newest bucket whose first seq is below beforeSeq holds the first row we want.
     let index = await this.firstBucketIndex(room, buckets, (firstSeq) => firstSeq < beforeSeq);
-    const out: ChatMessage[] = [];
+    const out: StoredMessage[] = [];
     for (; index < buckets.length && out.length < limit; index++) {
       const rows = await this.client.execute(Q.before, [room, buckets[index], beforeSeq, limit - out.length]);
       for (const row of rows.rows) out.push(toMessage(row));
@@ -185,12 +196,12 @@ export class Timeline {
   }
 
   /** Up to `limit` messages with seq > afterSeq, oldest first. */
-  async after(room: string, afterSeq: number, limit: number): Promise<ChatMessage[]> {
+  async after(room: string, afterSeq: number, limit: number): Promise<StoredMessage[]> {
     const buckets = await this.buckets(room);
     // The newest bucket whose first seq is at or below afterSeq + 1 holds seq afterSeq + 1.
     let index = await this.firstBucketIndex(room, buckets, (firstSeq) => firstSeq <= afterSeq + 1);
     if (index === buckets.length) index = buckets.length - 1;
-    const out: ChatMessage[] = [];
+    const out: StoredMessage[] = [];
     for (; index >= 0 && out.length < limit; index--) {
       const rows = await this.client.execute(Q.after, [room, buckets[index], afterSeq, limit - out.length]);
       for (const row of rows.rows) out.push(toMessage(row));
@@ -270,9 +281,9 @@ export class Window {
   }
 }
 
-function toMessage(row: cassandra.types.Row): ChatMessage {
+function toMessage(row: cassandra.types.Row): StoredMessage {
   const meta = row["meta"] as string | null;
-  const message: ChatMessage = {
+  const message: StoredMessage = {
     id: row["id"] as string,
     room: row["room"] as string,
     seq: bigintToNumber(row["seq"]),
@@ -282,5 +293,10 @@ function toMessage(row: cassandra.types.Row): ChatMessage {
     ts: (row["ts"] as Date).getTime(),
   };
   if (meta !== null) message.meta = JSON.parse(meta) as Record<string, unknown>;
+  // The current state the projection wrote (projection.ts); a deleted row has no text left.
+  if (row["deleted"] === true) return tombstoneOf(message);
+  const editedAt = row["edited_at"] as Date | null;
+  if (editedAt !== null) message.editedAt = editedAt.getTime();
+  if (row["reacted"] === true) message.reacted = true;
   return message;
 }

@@ -7,15 +7,18 @@
  */
 import type { Logger } from "../../common/logger.js";
 import type { RedisKeys } from "../keys.js";
+import type { LogEntry } from "../change.js";
+import { ChangeKeys } from "../change-keys.js";
 import type { RedisClient } from "../redis-client.js";
-import type { ChatMessage } from "../message.js";
 import type { StreamEntry } from "../stream/entries.js";
 import type { FlusherEvents, FlusherOptions } from "./options.js";
 
-/** A stream entry and the message it decoded to. */
+/** A stream entry and the log entry (a message or a change) it decoded to. */
 export interface DecodedEntry {
   entry: StreamEntry;
-  message: ChatMessage;
+  message: LogEntry;
+  /** A reaction that changed nothing when it was made (storage/change.ts). */
+  noop?: boolean;
 }
 
 /** An entry that can never be written, and why. */
@@ -56,6 +59,8 @@ export class Acknowledger {
           // (a room lives in one shard, read in order) except entries a dead consumer still held,
           // which are claimed and rewritten; readers fall back to Cassandra for any seq Redis lacks.
           multi.zremrangebyscore(this.keys.roomRecent(room), "-inf", newestSeq - this.options.recentKeepPerRoom);
+          // The room's recent changes go with its recent messages: readers count both to know Redis is complete.
+          multi.zremrangebyscore(new ChangeKeys(this.keys).roomChanges(room), "-inf", newestSeq - this.options.recentKeepPerRoom);
         }
         return multi.exec();
       }),

@@ -5,7 +5,7 @@
  */
 import type { Logger } from "../../common/logger.js";
 import { SeqConflictError } from "../cassandra/timeline.js";
-import { decodeMessage } from "../message.js";
+import { decodeLogEntry, isChange } from "../change.js";
 import type { StreamEntry } from "../stream/entries.js";
 import type { Acknowledger, DecodedEntry, Poison } from "./acknowledger.js";
 import { isEntryError } from "./errors.js";
@@ -48,7 +48,9 @@ export class BatchWriter {
     const undecodable: Poison[] = [];
     for (const entry of entries) {
       try {
-        decoded.push({ entry, message: decodeMessage(entry.payload ?? "") });
+        // A message or a change of the room's log (storage/change.ts).
+        const { entry: message, noop } = decodeLogEntry(entry.payload ?? "");
+        decoded.push({ entry, message, noop });
       } catch (error) {
         undecodable.push({ entry, error: errorText(error) });
       }
@@ -56,7 +58,7 @@ export class BatchWriter {
     const written: Promise<WriteResult> =
       decoded.length === 0
         ? Promise.resolve({ error: undefined })
-        : this.rows.write(decoded.map(({ message }) => message)).then(
+        : this.rows.write(decoded.map(({ message, noop }) => ({ entry: message, noop: noop === true }))).then(
             () => ({ error: undefined }),
             (error: unknown) => ({ error: error ?? new Error("Cassandra write failed") }),
           );
@@ -95,7 +97,7 @@ export class BatchWriter {
    * The single-row writes share the Timeline's bounded window, however large the batch.
    */
   private async flushOneByOne(decoded: DecodedEntry[], started: bigint): Promise<BatchOutcome> {
-    const results = await Promise.allSettled(decoded.map(({ message }) => this.rows.write([message])));
+    const results = await Promise.allSettled(decoded.map(({ message, noop }) => this.rows.write([{ entry: message, noop: noop === true }])));
     const written: DecodedEntry[] = [];
     const rejected: { item: DecodedEntry; error: unknown }[] = [];
     let outage: unknown;
@@ -110,7 +112,8 @@ export class BatchWriter {
     }
     const poison: Poison[] = [];
     for (const { item, error } of rejected) {
-      if (error instanceof SeqConflictError && this.resequencer) {
+      // Only a message's seq can collide with another message's stored row (changes have none there).
+      if (error instanceof SeqConflictError && this.resequencer && !isChange(item.message)) {
         // An acknowledged message must not be dead-lettered for a seq Redis handed out twice:
         // it is appended again under a new seq (and flushed with a later batch).
         const renumbered = await this.resequencer.resequence(item.entry, item.message, this.options.group);
@@ -122,7 +125,7 @@ export class BatchWriter {
       if (failures >= this.options.maxEntryFailures) poison.push({ entry: item.entry, error: errorText(error) });
     }
     if (poison.length > 0) await this.acknowledger.deadLetter(poison);
-    const renumbered = rejected.filter(({ error }) => error instanceof SeqConflictError && this.resequencer).length;
+    const renumbered = rejected.filter(({ item, error }) => error instanceof SeqConflictError && this.resequencer && !isChange(item.message)).length;
     return { outage, retryEntries: rejected.length - renumbered > poison.length };
   }
 }

@@ -1,4 +1,6 @@
 /** The flusher's settings, its defaults, and the seams it is built from. */
+import type { LogEntry } from "../change.js";
+import type { ProjectedEntry } from "../cassandra/projection.js";
 import type { StreamEntry } from "../stream/entries.js";
 import type { ChatMessage } from "../message.js";
 
@@ -59,7 +61,8 @@ export interface FlusherEvents {
  * `isEntryError` recognises must mean "this row", anything else "Cassandra is unavailable".
  */
 export interface RowWriter {
-  write(messages: readonly ChatMessage[]): Promise<void>;
+  /** Messages and changes of rooms' logs (storage/cassandra/projection.ts). */
+  write(entries: readonly (LogEntry | ProjectedEntry)[]): Promise<void>;
 }
 
 /**

@@ -38,4 +38,40 @@ export const MIGRATIONS: Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    name: "room logs: every entry stored, changes projected (edits, tombstones, reactions)",
+    statements: [
+      // The room's log (messages and changes, one seq), the store the read model is a
+      // projection of (replay.ts). Edit texts are in edit_texts, so deleting a message can erase
+      // them without knowing their seqs.
+      `CREATE TABLE IF NOT EXISTS room_log (
+        room text, bucket int, seq bigint,
+        kind text, id text, sender text, client_id text, body text, meta text, ts timestamp,
+        target text, target_seq bigint, emoji text, react_on boolean, noop boolean, erased boolean,
+        PRIMARY KEY ((room, bucket), seq)
+      ) WITH CLUSTERING ORDER BY (seq ASC)`,
+      // Which buckets of a room hold log entries, newest first.
+      `CREATE TABLE IF NOT EXISTS log_buckets (
+        room text, bucket int,
+        PRIMARY KEY (room, bucket)
+      ) WITH CLUSTERING ORDER BY (bucket DESC)`,
+      // The text of each edit, by message: a delete erases them all with one partition deletion
+      // whose write time (the delete's seq) also shadows an edit written again later.
+      `CREATE TABLE IF NOT EXISTS edit_texts (
+        room text, message_id text, seq bigint, body text,
+        PRIMARY KEY ((room, message_id), seq)
+      )`,
+      // Reactions, one row per (message, emoji, user): counts are row counts, never counters,
+      // so an entry applied twice changes nothing.
+      `CREATE TABLE IF NOT EXISTS reactions_by_message (
+        room text, message_id text, emoji text, user_id text, seq bigint,
+        PRIMARY KEY ((room, message_id), emoji, user_id)
+      )`,
+      // The read model's current state of a message, beside its original columns.
+      `ALTER TABLE IF EXISTS messages_by_room ADD IF NOT EXISTS edited_at timestamp`,
+      `ALTER TABLE IF EXISTS messages_by_room ADD IF NOT EXISTS deleted boolean`,
+      `ALTER TABLE IF EXISTS messages_by_room ADD IF NOT EXISTS reacted boolean`,
+    ],
+  },
 ];

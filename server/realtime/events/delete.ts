@@ -1,0 +1,10 @@
+/** delete { room, id, clientId } → { seq, ts, duplicate? }: a change to a message (PROTOCOL.md v1.1), acknowledged once durably buffered. */
+import type { MessageChanges } from "../../chat/changes.js";
+import type { EventDefinition } from "../dispatch.js";
+
+export function deleteEvent(changes: MessageChanges): EventDefinition {
+  return {
+    name: "delete",
+    handle: async (payload, { principal }) => ({ ...(await changes.delete(principal, payload)) }),
+  };
+}

@@ -1,0 +1,10 @@
+/** react { room, id, clientId, emoji, on } → { seq, ts, duplicate? }: a change to a message (PROTOCOL.md v1.1), acknowledged once durably buffered. */
+import type { MessageChanges } from "../../chat/changes.js";
+import type { EventDefinition } from "../dispatch.js";
+
+export function reactEvent(changes: MessageChanges): EventDefinition {
+  return {
+    name: "react",
+    handle: async (payload, { principal }) => ({ ...(await changes.react(principal, payload)) }),
+  };
+}
