@@ -20,6 +20,9 @@ import { readServerConfig } from "./config.js";
 import { RoomCatchUp } from "./fanout/catch-up.js";
 import { installFanout } from "./fanout/install.js";
 import { mountApiRoutes } from "./http/api.js";
+import { mountNotFound } from "./http/not-found.js";
+import { OriginPolicy } from "./http/origin-policy.js";
+import { mountPreflight, routeFacade } from "./http/route-facade.js";
 import { mountProbeRoutes } from "./http/routes.js";
 import { createNodeMetrics } from "./metrics.js";
 import { bindEvent, type EventDefinition } from "./realtime/dispatch.js";
@@ -71,7 +74,16 @@ registerStreamBacklogGauge(metrics.registry, redis, keys);
 const app = uws.App();
 let draining = false;
 const verifier = TokenVerifier.fromConfig(config.jwt);
-const realtimeOptions = { nodeName: config.nodeName, acceptsClients: () => !draining, allowedOrigins: config.allowedOrigins, verifier, metrics, logger };
+const originPolicy = new OriginPolicy(config.allowedOrigins, logger, metrics.registry);
+const realtimeOptions = {
+  nodeName: config.nodeName,
+  acceptsClients: () => !draining,
+  allowedOrigins: config.allowedOrigins,
+  verifier,
+  metrics,
+  logger,
+  onOriginRefused: (origin: string) => originPolicy.refused(origin, "socket.io"),
+};
 const io = createRealtime(app, realtimeOptions);
 // Fan-out: this node's sockets, and the other nodes through Redis.
 // Pub/sub loses what is published while a node's subscription is down (a failover): every
@@ -122,8 +134,12 @@ presence.start(
 );
 
 // HTTP
-mountProbeRoutes(app, metrics.registry, { isReady: () => !draining && redis.status === "ready" && subscriber.status === "ready" });
-mountApiRoutes(app, { chat, verifier, metrics, logger });
+// Every GET also answers HEAD; the REST API answers browsers from allowed origins (CORS and
+// preflight) and refuses the others; whatever no route takes gets a JSON 404.
+mountProbeRoutes(routeFacade(app), metrics.registry, { isReady: () => !draining && redis.status === "ready" && subscriber.status === "ready" });
+mountPreflight(app, "/api/*", originPolicy);
+mountApiRoutes(routeFacade(app, originPolicy), { chat, verifier, metrics, logger });
+mountNotFound(app);
 
 let listenSocket: unknown;
 const shutdown = createShutdown({

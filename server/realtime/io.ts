@@ -20,6 +20,8 @@ export interface RealtimeOptions {
   verifier: TokenVerifier;
   metrics: NodeMetrics;
   logger: Logger;
+  /** Told of each handshake refused for its Origin (the log line and metric live in server/http/origin-policy.ts). */
+  onOriginRefused?: (origin: string) => void;
 }
 
 /** Large enough for a 4000-character text and 2 KB of meta in JSON, small enough to bound abuse. */
@@ -29,7 +31,13 @@ export function createRealtime(app: TemplatedApp, options: RealtimeOptions): Ser
   const io = new Server({
     serveClient: false,
     maxHttpBufferSize: MAX_PACKET_BYTES,
-    allowRequest: (req, callback) => callback(null, options.acceptsClients() && isOriginAllowed(req.headers.origin, req.headers.host, options.allowedOrigins)),
+    allowRequest: (req, callback) => {
+      if (!isOriginAllowed(req.headers.origin, req.headers.host, options.allowedOrigins)) {
+        options.onOriginRefused?.(req.headers.origin ?? "");
+        return callback("origin not allowed", false);
+      }
+      callback(null, options.acceptsClients());
+    },
     cors: options.allowedOrigins.length > 0 ? { origin: options.allowedOrigins, credentials: true } : undefined,
   });
   // attachApp patches socket.io-adapter's Adapter.prototype for the whole process: one uWS
