@@ -20,10 +20,12 @@ import { readServerConfig } from "./config.js";
 import { RoomCatchUp } from "./fanout/catch-up.js";
 import { installFanout } from "./fanout/install.js";
 import { mountApiRoutes } from "./http/api.js";
+import { mountDevSignIn } from "./http/dev-sign-in.js";
 import { mountNotFound } from "./http/not-found.js";
 import { OriginPolicy } from "./http/origin-policy.js";
 import { mountPreflight, routeFacade } from "./http/route-facade.js";
 import { mountProbeRoutes } from "./http/routes.js";
+import { mountWebChat } from "./http/web-chat.js";
 import { createNodeMetrics } from "./metrics.js";
 import { bindEvent, type EventDefinition } from "./realtime/dispatch.js";
 import { historyEvent } from "./realtime/events/history.js";
@@ -139,6 +141,9 @@ presence.start(
 mountProbeRoutes(routeFacade(app), metrics.registry, { isReady: () => !draining && redis.status === "ready" && subscriber.status === "ready" });
 mountPreflight(app, "/api/*", originPolicy);
 mountApiRoutes(routeFacade(app, originPolicy), { chat, verifier, metrics, logger });
+// The web chat at `/`; its dev sign-in only on the dev secret (never on a production key).
+mountWebChat(routeFacade(app));
+if (mountDevSignIn(routeFacade(app, originPolicy), config.jwt)) logger.warn("dev sign-in at /dev/sign-in is on: this node runs on the dev JWT secret");
 mountNotFound(app);
 
 let listenSocket: unknown;
