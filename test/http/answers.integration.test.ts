@@ -135,3 +135,29 @@ describe("a refused origin is logged and counted", () => {
     for (const line of lines) assert.ok(!line.includes(token), "a refusal's log line must not carry the token");
   });
 });
+
+describe("the web chat at /", () => {
+  test("GET / is the page, its bundle is JavaScript (gzip when accepted), HEAD / has the page's length", async () => {
+    const page = await rawRequest(url("/"));
+    assert.equal(page.status, 200, page.body);
+    assert.match(String(page.headers["content-type"]), /text\/html/);
+    assert.match(page.body, /<script type="module" src="\/app\.js">/);
+    const bundle = await rawRequest(url("/app.js"), { headers: { "accept-encoding": "gzip" } });
+    assert.equal(bundle.status, 200);
+    assert.match(String(bundle.headers["content-type"]), /javascript/);
+    assert.equal(bundle.headers["content-encoding"], "gzip");
+    const head = await rawRequest(url("/"), { method: "HEAD" });
+    assert.equal(head.status, 200);
+    assert.equal(head.body, "");
+    assert.equal(head.headers["content-length"], String(Buffer.byteLength(page.body)));
+  });
+
+  test("the dev sign-in does not exist on a node with another secret: 404 NOT_FOUND, no token", async () => {
+    const probe = await rawRequest(url("/dev/sign-in"));
+    assert.equal(probe.status, 404);
+    const attempt = await rawRequest(url("/dev/sign-in"), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ user: "mallory" }) });
+    assert.equal(attempt.status, 404, attempt.body);
+    assert.equal(errorCodeOf(attempt), "NOT_FOUND");
+    assert.doesNotMatch(attempt.body, /token/);
+  });
+});
