@@ -8,7 +8,8 @@ import type { Machine } from "./lib/machine.js";
 import { round } from "./lib/stats.js";
 import type { FlushResult } from "./flush-vs-raw.js";
 import type { ClusterRow, FanoutRow } from "./scenarios/fanout.js";
-import type { EndToEndResult, IngestResult } from "./scenarios/ingest.js";
+import type { CentrifugoResults } from "./scenarios/centrifugo.js";
+import { describeRate, type EndToEndResult, type IngestResult, type LoadPoint } from "./scenarios/ingest.js";
 import type { MemoryRow } from "./scenarios/memory.js";
 
 export interface BenchResults {
@@ -26,11 +27,17 @@ export interface BenchResults {
   flush: FlushResult;
   /** CPUs of the ack path (nodes + Redis) and of everything else while latency was measured; null: unplaced. */
   latencyPlacement: Placement | null;
+  /** Item 7, the peer with history (its fan-out rows are in `fanout`); null when not measured. */
+  centrifugo: CentrifugoResults | null;
 }
 
 const us = (micros: number) => `${micros.toFixed(2)} µs`;
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(2)} KB`;
 const ms = (millis: number) => `${millis.toFixed(2)} ms`;
+const latencyDetail = (p: LoadPoint) => `p50 ${ms(p.ack.p50InMs)}, p99 ${ms(p.ack.p99InMs)}, p99.9 ${ms(p.ack.p999InMs)}`;
+/** The latency point at `fraction` of the stack's own maximum. */
+const atOwnMaximum = (ingest: IngestResult, fraction: number) => ingest.points.find((p) => p.basis === "own maximum" && Math.abs(p.loadFraction - fraction) < 1e-9);
+const atFixedRate = (ingest: IngestResult) => ingest.points.find((p) => p.basis === "fixed");
 
 /**
  * The scenarios refuse a broken window as it happens (lib/integrity.ts); this states the same
@@ -45,8 +52,9 @@ export function requireSoundResults(r: BenchResults): void {
   for (const row of r.fanout) exact(CHECKS.deliveries, `fan-out ${row.stack}, room ${row.roomSize}`, row.deliveries, row.expectedDeliveries, "expected deliveries");
   for (const row of r.cluster) exact(CHECKS.deliveries, `cluster, room ${row.roomSize}`, row.deliveries, row.expectedDeliveries, "expected deliveries");
   // Memory: every measured connection was still open when the heap was read (scenarios/memory.ts).
-  const failedIngest = Object.values(r.ingest.maxFailures).reduce((sum, n) => sum + n, 0) + r.ingest.points.reduce((sum, p) => sum + p.failed, 0);
-  if (failedIngest > 0) throw new FigureRefused(CHECKS.sends, "ingest", `${failedIngest} sends failed`);
+  const failed = (ingest: IngestResult) => Object.values(ingest.maxFailures).reduce((sum, n) => sum + n, 0) + ingest.points.reduce((sum, p) => sum + p.failed, 0);
+  if (failed(r.ingest) > 0) throw new FigureRefused(CHECKS.sends, "ingest", `${failed(r.ingest)} sends failed`);
+  if (r.centrifugo && failed(r.centrifugo.ingest) > 0) throw new FigureRefused(CHECKS.sends, "Centrifugo publish", `${failed(r.centrifugo.ingest)} publishes failed`);
   exact(CHECKS.sends, "end to end (A→B)", r.endToEnd.acked, r.endToEnd.sent, "sends acknowledged");
   exact(CHECKS.deliveries, "end to end (A→B)", r.endToEnd.received, r.endToEnd.acked, "acknowledged sends received");
   exact(CHECKS.rows, "flush, raw cassandra-driver", r.flush.rawRowsCounted, r.flush.rows, "rows read back");
@@ -75,14 +83,46 @@ export function buildChecks(r: BenchResults): Check[] {
     checks.push(check({ item: 3, what: `heap per idle connection (${at})`, ours: kb(ours.heapPerConnectionInBytes), reference: sio ? `${kb(sio.heapPerConnectionInBytes)} socket.io/ws` : "n/a", value: ours.heapPerConnectionInBytes / 1024, unit: "KB", kind: "max", limit: 4 }));
     checks.push(check({ item: 3, what: `RSS per idle connection (${at})`, ours: kb(ours.rssPerConnectionInBytes), reference: sio ? `${kb(sio.rssPerConnectionInBytes)} socket.io/ws` : "n/a", value: ours.rssPerConnectionInBytes / 1024, unit: "KB", kind: "max", limit: 10 }));
   }
-  const half = r.ingest.points.find((point) => point.loadFraction === 0.5);
-  const high = r.ingest.points.find((point) => point.loadFraction === 0.8);
+  const half = atOwnMaximum(r.ingest, 0.5);
+  const high = atOwnMaximum(r.ingest, 0.8);
   if (half) {
-    const detail = (p: typeof half) => `p50 ${ms(p.ack.p50InMs)}, p99 ${ms(p.ack.p99InMs)}, p99.9 ${ms(p.ack.p999InMs)}`;
-    checks.push(check({ item: 4, what: `ack p99 at 50 % of max (${r.ingest.maxAckedPerSecond.toFixed(0)} acked/s)`, ours: detail(half), reference: high ? `at 80 %: ${detail(high)}` : "n/a", value: half.ack.p99InMs, unit: "ms", kind: "max", limit: 5 }));
+    checks.push(check({ item: 4, what: `ack p99 at 50 % of max (${r.ingest.maxAckedPerSecond.toFixed(0)} acked/s)`, ours: latencyDetail(half), reference: high ? `at 80 %: ${latencyDetail(high)}` : "n/a", value: half.ack.p99InMs, unit: "ms", kind: "max", limit: 5 }));
   }
   checks.push(check({ item: 5, what: `flusher rows/s vs raw cassandra-driver`, ours: `${r.flush.flusherRowsPerSecond.toFixed(0)} rows/s`, reference: `${r.flush.rawRowsPerSecond.toFixed(0)} rows/s raw (${Object.entries(r.flush.rawByStrategy).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(", ")})`, value: r.flush.flusherRowsPerSecond / r.flush.rawRowsPerSecond, unit: "×", kind: "min", limit: 0.9 }));
   checks.push(check({ item: 6, what: `end to end A→B p99 at 50 % load`, ours: `p50 ${ms(r.endToEnd.latency.p50InMs)}, p99 ${ms(r.endToEnd.latency.p99InMs)}`, reference: `${r.endToEnd.offeredPerSecond.toFixed(0)} sends/s, ${r.endToEnd.received}/${r.endToEnd.acked} received`, value: r.endToEnd.latency.p99InMs, unit: "ms", kind: "max", limit: 10 }));
+  if (r.centrifugo) checks.push(...centrifugoChecks(r.fanout, r.ingest, r.centrifugo));
+  return checks;
+}
+
+/**
+ * Item 7, the issue's targets against Centrifugo with history, each a ratio in one run: CPU per
+ * delivery including Redis ≤ 0.8× Centrifugo + its Redis per room size; maximum acknowledged
+ * sends/s ≥ 1.2× its maximum publishes/s; ack p99 at the fixed rate ≤ its publish p99 there.
+ * (Room 1000 ≤ 1.25× raw uWS is item 1's row.) A partial run (--only) passes what it measured:
+ * no fan-out rows or no ingest of ours leaves those rows out.
+ */
+export function centrifugoChecks(fanout: readonly FanoutRow[], oursIngest: IngestResult | undefined, cf: CentrifugoResults): Check[] {
+  const checks: Check[] = [];
+  const fan = (stack: FanoutRow["stack"], size: number) => fanout.find((row) => row.stack === stack && row.roomSize === size);
+  for (const size of [...new Set(fanout.map((row) => row.roomSize))]) {
+    const ours = fan("ours", size);
+    const peer = fan("centrifugo", size);
+    const memory = fan("centrifugo-memory", size);
+    if (ours?.cpuWithRedisPerDeliveryInMicros == null || peer?.cpuWithRedisPerDeliveryInMicros == null) continue;
+    const reference = `${us(peer.cpuWithRedisPerDeliveryInMicros)} Centrifugo ${cf.version} + Redis (Centrifugo alone ${us(peer.cpuPerDeliveryInMicros)}; memory engine ${memory ? us(memory.cpuPerDeliveryInMicros) : "n/a"})`;
+    checks.push(check({ item: 7, what: `CPU+Redis/delivery, room ${size}, vs Centrifugo+Redis`, ours: `${us(ours.cpuWithRedisPerDeliveryInMicros)} (node alone ${us(ours.cpuPerDeliveryInMicros)})`, reference, value: ours.cpuWithRedisPerDeliveryInMicros / peer.cpuWithRedisPerDeliveryInMicros, unit: "×", kind: "max", limit: 0.8 }));
+  }
+  const peerIngest = cf.ingest;
+  if (!oursIngest) return checks;
+  checks.push(check({ item: 7, what: "max acked sends/s vs Centrifugo max publishes/s (history)", ours: `${oursIngest.maxAckedPerSecond.toFixed(0)}/s`, reference: `${peerIngest.maxAckedPerSecond.toFixed(0)}/s (Centrifugo CPU ${(peerIngest.nodeCpuUtilisation * 100).toFixed(0)} %, its Redis ${(peerIngest.redisCpuUtilisation * 100).toFixed(0)} %)`, value: oursIngest.maxAckedPerSecond / peerIngest.maxAckedPerSecond, unit: "×", kind: "min", limit: 1.2 }));
+  const ours = atFixedRate(oursIngest);
+  const peer = atFixedRate(peerIngest);
+  if (ours && peer) {
+    const atOurHalf = peerIngest.points.find((p) => p.basis === "our maximum");
+    const oursHalf = atOwnMaximum(oursIngest, 0.5);
+    const reference = `${latencyDetail(peer)}${atOurHalf ? `; at ${describeRate(atOurHalf)}: ${latencyDetail(atOurHalf)} (ours at 50 %: ${oursHalf ? latencyDetail(oursHalf) : "n/a"})` : ""}`;
+    checks.push(check({ item: 7, what: `ack p99 at ${describeRate(ours)} vs Centrifugo publish p99`, ours: latencyDetail(ours), reference, value: ours.ack.p99InMs / peer.ack.p99InMs, unit: "×", kind: "max", limit: 1 }));
+  }
   return checks;
 }
 
@@ -118,12 +158,15 @@ export function writeOutputs(r: BenchResults, checks: readonly Check[], paths: {
     fanoutTable(r),
     "",
     `Ingest: max ${r.ingest.maxAckedPerSecond.toFixed(0)} acked sends/s, node CPU ${(r.ingest.nodeCpuUtilisation * 100).toFixed(0)} % of a core (${r.ingest.nodeCpuPerSendInMicros.toFixed(1)} µs/send), Redis ${(r.ingest.redisCpuUtilisation * 100).toFixed(0)} %. ` +
+      (r.centrifugo ? `Centrifugo ${r.centrifugo.version} with history (Redis engine): max ${r.centrifugo.ingest.maxAckedPerSecond.toFixed(0)} acked publishes/s, its CPU ${(r.centrifugo.ingest.nodeCpuUtilisation * 100).toFixed(0)} % of a core (${r.centrifugo.ingest.nodeCpuPerSendInMicros.toFixed(1)} µs/publish), its Redis ${(r.centrifugo.ingest.redisCpuUtilisation * 100).toFixed(0)} %. ` : "") +
       `Flush: ${r.flush.rows} rows each way (read back: raw ${r.flush.rawRowsCounted}, flusher ${r.flush.flusherRowsCounted}), flusher CPU ${(r.flush.flusherCpuUtilisation * 100).toFixed(0)} % of a core while draining` +
       (r.flush.flusherBatches ? `; ${r.flush.flusherBatches.count} batches of ${r.flush.flusherBatches.meanRows.toFixed(0)} rows, ${r.flush.flusherBatches.meanWriteAndAckInMs.toFixed(1)} ms write + ack each, ${(r.flush.flusherBatches.shareOfDrain * 100).toFixed(0)} % of the drain time.` : "."),
     "",
     `CPU placement while measuring latency (items 4 and 6): ${r.latencyPlacement ? `socket nodes and Redis on CPU ${r.latencyPlacement.measured.join(",")}; load generators, flusher, the bench driver and Cassandra (at nice 19) on CPU ${r.latencyPlacement.rest.join(",")} (bench/lib/cpu-placement.ts)` : "none (one CPU)"}. ` +
-      `Machine load while measuring latency: ${r.ingest.points.map((p) => `at ${p.loadFraction * 100} % the node's main thread waited for a CPU ${(p.nodeRunQueueWaitShare * 100).toFixed(0)} % of the time (Redis ${(p.redisRunQueueWaitShare * 100).toFixed(0)} %, load average ${p.loadAverage})`).join("; ")}; ` +
-      `end to end: node A ${(r.endToEnd.runQueueWaitShares.nodeA * 100).toFixed(0)} %, node B ${(r.endToEnd.runQueueWaitShares.nodeB * 100).toFixed(0)} %, Redis ${(r.endToEnd.runQueueWaitShares.redis * 100).toFixed(0)} % (from /proc/<pid>/schedstat).`,
+      `Machine load while measuring latency: ${r.ingest.points.map((p) => `at ${describeRate(p)} the node's main thread waited for a CPU ${(p.nodeRunQueueWaitShare * 100).toFixed(0)} % of the time (Redis ${(p.redisRunQueueWaitShare * 100).toFixed(0)} %, load average ${p.loadAverage})`).join("; ")}; ` +
+      `end to end: node A ${(r.endToEnd.runQueueWaitShares.nodeA * 100).toFixed(0)} %, node B ${(r.endToEnd.runQueueWaitShares.nodeB * 100).toFixed(0)} %, Redis ${(r.endToEnd.runQueueWaitShares.redis * 100).toFixed(0)} %` +
+      (r.centrifugo ? `; Centrifugo ${r.centrifugo.version} (same placement): ${r.centrifugo.ingest.points.map((p) => `at ${describeRate(p)} its threads waited ${(p.nodeRunQueueWaitShare * 100).toFixed(0)} % of the window in sum (its Redis ${(p.redisRunQueueWaitShare * 100).toFixed(0)} %)`).join("; ")}` : "") +
+      " (from /proc/<pid>/schedstat).",
     "",
     "![results](results.png)",
     "<!-- results:end -->",

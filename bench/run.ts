@@ -4,7 +4,8 @@
  * Starts Redis + Cassandra (free ports, a tmp dir, a keyspace and key prefix of the run's own),
  * then measures, each against its reference in the same run: fan-out CPU per delivery (ours,
  * raw uWS, socket.io on ws), the two-node cluster, memory per idle connection, durable ingest
- * and ack latency, flusher vs raw Cassandra, and end-to-end latency across two nodes. Prints
+ * and ack latency, flusher vs raw Cassandra, end-to-end latency across two nodes, and Centrifugo
+ * with history (fan-out CPU with and without Redis, publish maximum and ack latency). Prints
  * the table, writes bench/results.json, bench/results.png and the results section of
  * bench/README.md. Everything it started is stopped on exit, on failure and on Ctrl-C.
  */
@@ -25,8 +26,9 @@ import { FigureRefused } from "./lib/integrity.js";
 import { describeMachine } from "./lib/machine.js";
 import { loadAverage, startOurNode, startReference, type MeasuredServer } from "./lib/servers.js";
 import { Generator } from "./load/pool.js";
-import { buildChecks, fanoutTable, writeOutputs, type BenchResults } from "./report.js";
-import { connectStack, measureCluster, measureFanout } from "./scenarios/fanout.js";
+import { buildChecks, centrifugoChecks, fanoutTable, writeOutputs, type BenchResults } from "./report.js";
+import { connectStack, measureCluster, measureFanout, type ConnectedStack } from "./scenarios/fanout.js";
+import { connectCentrifugoStacks, measureCentrifugoIngest, startCentrifugoPeers, type CentrifugoResults } from "./scenarios/centrifugo.js";
 import { connectSenders, measureEndToEnd, measureIngest, type EndToEndResult, type IngestResult } from "./scenarios/ingest.js";
 import { measureMemory, type MemoryRow } from "./scenarios/memory.js";
 import { FULL, QUICK } from "./settings.js";
@@ -40,7 +42,7 @@ const ROOM_PATTERNS = ["fan-*", "cl-*", "ing-*", "e2e-*"];
 
 const FLAGS = ["--quick", "--profile"];
 /** `--only=fanout,flush`: run just these parts (to iterate on one); prints figures, writes nothing. */
-const PARTS = ["fanout", "cluster", "ingest", "memory", "flush"] as const;
+const PARTS = ["fanout", "cluster", "ingest", "memory", "flush", "centrifugo"] as const;
 type Part = (typeof PARTS)[number];
 const onlyArg = process.argv.slice(2).find((arg) => arg.startsWith("--only="));
 const only = onlyArg ? new Set(onlyArg.slice("--only=".length).split(",")) : undefined;
@@ -107,10 +109,16 @@ async function main(): Promise<void> {
     await Promise.all(servers.map((server) => server.cpuProfile("stop", join(profileDir, `${label}-${server.name}.cpuprofile`))));
     return result;
   };
-  const stores = onCleanup(
-    await startStores({ dir, redisPort: await freePort(), cassandraNativePort: await freePort(), cassandraStoragePort: await freePort(), log }),
-    (s) => s.stop(),
-  );
+  // Centrifugo (item 7) starts while Cassandra boots: it needs none of the stores. Both are
+  // awaited to the end (allSettled) so that whatever did start is registered for cleanup.
+  const [storesStarted, peersStarted] = await Promise.allSettled([
+    startStores({ dir, redisPort: await freePort(), cassandraNativePort: await freePort(), cassandraStoragePort: await freePort(), log }).then((started) => onCleanup(started, (s) => s.stop())),
+    wanted("centrifugo") ? startCentrifugoPeers(dir, 2, log, (stop) => onCleanup(undefined, stop)) : Promise.resolve(undefined),
+  ]);
+  if (storesStarted.status === "rejected") throw storesStarted.reason;
+  if (peersStarted.status === "rejected") throw peersStarted.reason;
+  const stores = storesStarted.value;
+  const peers = peersStarted.value;
   const keyspace = `bench_${randomBytes(4).toString("hex")}`;
   const cassandra = cassandraConfigFor(stores.cassandraContactPoint, keyspace);
   await migrateKeyspace(cassandra);
@@ -144,18 +152,24 @@ async function main(): Promise<void> {
     const sizes = wanted("fanout") ? settings.fanout.roomSizes : settings.clusterRoomSizes;
     oneNode = await connectStack({ stack: "ours", kind: "socketio", server: nodeA, url: urlA, tokens, redisPid }, generators, sizes, "fan");
   }
-  if (wanted("fanout")) {
-    log("1. fan-out CPU per delivery");
-    const uws = onCleanup(await startReference("uws", dir), stopped);
-    const sio = onCleanup(await startReference("socketio", dir), stopped);
+  if (wanted("fanout") || peers) {
+    log(`1. fan-out CPU per delivery${peers ? `, ${wanted("fanout") ? "with " : ""}Centrifugo (7)` : ""}`);
     const sizes = settings.fanout.roomSizes;
-    const stacks = [
-      await connectStack({ stack: "uws", kind: "uws", server: uws, url: `ws://127.0.0.1:${uws.port}/` }, generators, sizes, "fan"),
-      await connectStack({ stack: "socketio", kind: "socketio", server: sio, url: socketIoUrl(sio.port) }, generators, sizes, "fan"),
-      oneNode!,
-    ];
-    fanout = await profiled([uws, sio, nodeA], "1-fanout", () => measureFanout(stacks, generators, settings.fanout, log));
-    await Promise.all([uws.stop(), sio.stop()]);
+    const stacks: ConnectedStack[] = [];
+    const references: MeasuredServer[] = [];
+    if (wanted("fanout")) {
+      const uws = onCleanup(await startReference("uws", dir), stopped);
+      const sio = onCleanup(await startReference("socketio", dir), stopped);
+      references.push(uws, sio);
+      stacks.push(
+        await connectStack({ stack: "uws", kind: "uws", server: uws, url: `ws://127.0.0.1:${uws.port}/` }, generators, sizes, "fan"),
+        await connectStack({ stack: "socketio", kind: "socketio", server: sio, url: socketIoUrl(sio.port) }, generators, sizes, "fan"),
+        oneNode!,
+      );
+    }
+    if (peers) stacks.push(...(await connectCentrifugoStacks(peers, generators, sizes)));
+    fanout = await profiled([...references, ...(wanted("fanout") ? [nodeA] : [])], "1-fanout", () => measureFanout(stacks, generators, settings.fanout, log));
+    await Promise.all([...references, ...(peers ? [peers.memoryEngine] : [])].map((server) => server.stop()));
   }
 
   const nodeB = onCleanup(await startOurNode("bench-b", env, dir), stopped);
@@ -185,6 +199,15 @@ async function main(): Promise<void> {
     latencyPlacement = placed.placement;
     if (latencyPlacement) log(`  (ack path on CPU ${latencyPlacement.measured.join(",")}, everything else on CPU ${latencyPlacement.rest.join(",")})`);
   }
+  let centrifugo: CentrifugoResults | null = null;
+  if (peers) {
+    log("7. Centrifugo publishes with history (Redis engine)");
+    // The same placement as ours: Centrifugo and its Redis on the ack path's core, the rest (our idle nodes and Redis too) on the other.
+    const placed = await withPlacement({ measured: [peers.redisEngine.pid, peers.redisPid], rest: [...generators.map((g) => g.pid), flusher.process.child.pid!, nodeA.pid, nodeB.pid, redisPid], background: [stores.cassandra.process.child.pid!] }, () =>
+      measureCentrifugoIngest(peers, generators, settings.ingest, ingest?.maxAckedPerSecond, log),
+    );
+    centrifugo = { version: peers.version, ingest: placed.result };
+  }
   await Promise.all(generators.map((g) => g.close()));
   generators.forEach((g) => g.stop());
   await Promise.all([nodeA.stop(), nodeB.stop(), flusher.stop()]);
@@ -208,11 +231,16 @@ async function main(): Promise<void> {
   }
 
   if (only) {
-    // A partial run has no table: its figures are the lines logged above.
+    // A partial run has no table: its figures are the lines logged above, and Centrifugo's
+    // ratios to whatever of ours was measured with it (e.g. --only=fanout,ingest,centrifugo).
+    if (centrifugo) {
+      const partial = centrifugoChecks(fanout, ingest, centrifugo);
+      if (partial.length > 0) console.log(`\n${markdownTable(partial)}\n`);
+    }
     if (profileDir) writeProfileSummary(profileDir, memory, startedAt);
     return;
   }
-  const results: BenchResults = { mode: settings.mode, startedAt, durationInSeconds: (performance.now() - runStarted) / 1000, machine: describeMachine(), loadAverages: { atStart: loadAtStart, atEnd: loadAverage() }, fanout, cluster, memory, ingest: ingest!, endToEnd: endToEnd!, flush: flush!, latencyPlacement };
+  const results: BenchResults = { mode: settings.mode, startedAt, durationInSeconds: (performance.now() - runStarted) / 1000, machine: describeMachine(), loadAverages: { atStart: loadAtStart, atEnd: loadAverage() }, fanout, cluster, memory, ingest: ingest!, endToEnd: endToEnd!, flush: flush!, latencyPlacement, centrifugo };
   const checks = buildChecks(results);
   console.log(`\n${markdownTable(checks)}\n\n${fanoutTable(results)}\n`);
   log(`${checks.filter((c) => c.met).length}/${checks.length} targets met`);
@@ -261,6 +289,6 @@ try {
 }
 if (runDir && process.exitCode !== 1) {
   // Hundreds of MB of Redis/Cassandra data and heap snapshots per run; the logs stay for reading.
-  for (const data of ["redis", "cassandra"]) rmSync(join(runDir, data), { recursive: true, force: true });
+  for (const data of ["redis", "cassandra", "centrifugo-redis"]) rmSync(join(runDir, data), { recursive: true, force: true });
   for (const file of profiling ? readdirSync(join(runDir, "profiles")).filter((name) => name.endsWith(".heapsnapshot")) : []) rmSync(join(runDir, "profiles", file));
 }

@@ -284,7 +284,12 @@ test("an invalid token that a fresh one does not cure closes the client, with ty
   const client = start(server, { token: () => fakeToken("alice") });
   const errors: ChatError[] = [];
   client.on("error", (error) => errors.push(error));
+  const joined = client.join("r");
+  const sent = client.send("r", "kept for a later session");
   await until("closed", () => client.state === "closed");
+  await assert.rejects(joined, (error: ChatError) => error.code === "CLOSED");
+  await assert.rejects(sent, (error: ChatError) => error.code === "CLOSED");
+  assert.equal(client.pending.length, 1, "the send stays in the outbox (and its store)");
   assert.equal(errors.length, 2);
   assert.ok(errors.every((error) => error.code === "UNAUTHORIZED" && !error.retryable && error.reason === "AUTH_INVALID"));
 });
@@ -374,4 +379,17 @@ test("a draining node: the client reopens its session by itself within reconnect
   assert.ok(Date.now() - drainingAt < 1000, "reopened well before the node would close it");
   await until("rejoined", () => server.requests.filter((request) => request.event === "join").length === 2);
   assert.equal(server.requests.filter((request) => request.event === "join").at(-1)!.payload["since"], 1);
+});
+
+test("a join refused for good rejects with a typed error, is reported, and the room is not kept", async () => {
+  const server = new FakeServer();
+  server.intercept = (event, payload) => (event === "join" && payload["room"] === "secret" ? { ack: { ok: false, error: { code: "FORBIDDEN", message: "not allowed" } } } : undefined);
+  const client = start(server);
+  const errors: string[] = [];
+  client.on("error", (error) => errors.push(error.code));
+  await assert.rejects(client.join("secret"), (error: ChatError) => error instanceof ChatError && error.code === "FORBIDDEN" && !error.retryable);
+  assert.equal(client.room("secret"), undefined);
+  assert.deepEqual(errors, ["FORBIDDEN"]);
+  await client.join("open");
+  assert.ok(client.room("open"));
 });

@@ -79,7 +79,14 @@ export class ChatClient extends Emitter<ChatClientEvents> {
       token: options.token,
       backoff: options.backoff,
       refreshLeadInMs: options.refreshLeadInMs,
-      onState: (state) => this.emit("state", state),
+      onState: (state) => {
+        // Closed by itself (a token refused for good): what waits on it must not wait for ever.
+        if (state === "closed") {
+          this.outbox.close();
+          this.sync.close();
+        }
+        this.emit("state", state);
+      },
       onOpen: () => {
         this.outbox.resume();
         this.sync.resume();
@@ -133,8 +140,6 @@ export class ChatClient extends Emitter<ChatClientEvents> {
   /** Ends the session for good; the outbox store keeps what was not acknowledged. */
   close(): void {
     this.connection.close();
-    this.outbox.close();
-    this.sync.close();
   }
 
   /**

@@ -3,7 +3,7 @@
  * preloaded) and the two reference servers, each in its own process, each asked for its CPU
  * time and memory over IPC. Redis is not a node process: its CPU comes from /proc.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startSocketNode, type AppProcess } from "../../scripts/infra/apps.js";
@@ -22,6 +22,11 @@ export interface MeasuredServer {
   cpuProfile(action: "start"): Promise<void>;
   cpuProfile(action: "stop", path: string): Promise<void>;
   stop(): Promise<void>;
+  /**
+   * Runnable-but-waiting time in ms, when the main thread's (runQueueWaitInMs(pid)) is not the
+   * one that matters: a Go server runs its goroutines on any of its threads.
+   */
+  runQueueWaitInMs?(): number;
 }
 
 function probeOf(app: AppProcess): MeasuredServer["probe"] {
@@ -105,6 +110,19 @@ const CLOCK_TICKS_PER_SECOND = 100;
 export function runQueueWaitInMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/schedstat`, "utf8").trim().split(" ");
   return Number(fields[1]) / 1e6;
+}
+
+/** runQueueWaitInMs summed over every thread of the process (/proc/<pid>/task/<tid>/schedstat). */
+export function allThreadsRunQueueWaitInMs(pid: number): number {
+  let total = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").trim().split(" ")[1]) / 1e6;
+    } catch {
+      // A thread that exited between the listing and the read: its wait is gone with it.
+    }
+  }
+  return total;
 }
 
 /** The 1-minute load average, for the record of how busy the machine was. */

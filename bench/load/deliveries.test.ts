@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { DeliveryCounter, newMemberships, parseSocketIoEvent, parseUwsMessage } from "./deliveries.js";
+import { DeliveryCounter, newMemberships, parseCentrifugoPublication, parseSocketIoEvent, parseUwsMessage } from "./deliveries.js";
 
 function counterWithMember(rooms: string[]) {
   const counter = new DeliveryCounter();
@@ -54,4 +54,11 @@ test("uws frames: m<room>|<seq>|<text>", () => {
   assert.deepEqual(parseUwsMessage("mfan-10|12|123|xx"), { kind: "message", room: "fan-10", seq: 12, text: "123|xx" });
   assert.deepEqual(parseUwsMessage("m123|xx"), { kind: "malformed" });
   assert.deepEqual(parseUwsMessage("mroom||x"), { kind: "malformed" });
+});
+
+test("a Centrifugo publication is a delivery of its channel at its offset; one without an offset is unreadable", () => {
+  assert.deepEqual(parseCentrifugoPublication({ channel: "bench:fan-10", offset: 7, data: { text: "hi" } }), { kind: "message", room: "bench:fan-10", seq: 7, text: "hi" });
+  assert.deepEqual(parseCentrifugoPublication({ channel: "bench:fan-10", data: { text: "hi" } }), { kind: "malformed" });
+  assert.deepEqual(parseCentrifugoPublication({ channel: "bench:fan-10", offset: 0, data: { text: "hi" } }), { kind: "malformed" });
+  assert.deepEqual(parseCentrifugoPublication({ channel: "", offset: 3 }), { kind: "malformed" });
 });

@@ -101,6 +101,16 @@ export function parseSocketIoEvent(packet: string): ParsedEvent {
   return { kind: "message", room: message.room, seq: message.seq, text: typeof message.text === "string" ? message.text : "" };
 }
 
+/**
+ * A centrifuge-js `publication` event: its channel is the room and its stream offset the seq
+ * (history is on for the bench namespace, so a publication without an offset is unreadable).
+ */
+export function parseCentrifugoPublication(publication: { channel: string; offset?: number; data?: unknown }): ParsedEvent {
+  if (typeof publication.channel !== "string" || publication.channel === "" || !isSeq(publication.offset)) return { kind: "malformed" };
+  const data = publication.data as { text?: unknown } | null | undefined;
+  return { kind: "message", room: publication.channel, seq: publication.offset, text: typeof data?.text === "string" ? data.text : "" };
+}
+
 /** The raw uWS reference's delivery frame: "m<room>|<seq>|<text>". */
 export function parseUwsMessage(frame: string): ParsedEvent {
   const roomEnd = frame.indexOf("|", 1);

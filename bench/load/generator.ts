@@ -7,20 +7,30 @@
  * socket.io framing (Engine.IO v4 + socket.io v4, default JSON parser): server "0{…}" opens,
  * client "40{auth}" connects, server "40{sid}" confirms (or "44{…}" refuses), "2" ping → "3"
  * pong, "42[event,…]" is an event, client "42<id>[…]" an event with ack, server "43<id>[…]" the ack.
+ *
+ * Centrifugo's clients are centrifuge-js itself (centrifugo-clients.ts), not a hand-written framing.
  */
 import { WebSocket, type RawData } from "ws";
+import { isCentrifugoOpen, openCentrifugoClient, publishCentrifugo, subscribeCentrifugo, type CentrifugoClient } from "./centrifugo-clients.js";
 import { DeliveryCounter, newMemberships, parseSocketIoEvent, parseUwsMessage, type Memberships, type ParsedEvent } from "./deliveries.js";
 import { ACK_TIMEOUT_IN_MS, type GeneratorAnswer, type GeneratorCommand, type SendPlan, type SendResult, type WireKind } from "./protocol.js";
 
 /** An ack's JSON array text, or why there is none. */
 type AckReply = { reply: string } | { failure: "TIMEOUT" | "CLOSED" };
 
-interface Client {
+/** A socket.io or raw uWS client, spoken to by hand. */
+interface WsClient {
   ws: WebSocket;
-  kind: WireKind;
+  kind: "socketio" | "uws";
   nextAckId: number;
   pending: Map<number, (reply: AckReply) => void>;
   rooms: Memberships;
+}
+
+type Client = WsClient | CentrifugoClient;
+
+function isOpen(client: Client): boolean {
+  return client.kind === "centrifugo" ? isCentrifugoOpen(client) : client.ws.readyState === WebSocket.OPEN;
 }
 
 const clients: Client[] = [];
@@ -61,7 +71,7 @@ function onDelivery(client: Client, event: ParsedEvent): void {
   else if (counter.deliver(client.rooms, event.room, event.seq) && recording) recordE2e(event.text);
 }
 
-function onSocketIoFrame(client: Client, data: Buffer, token: string | undefined, connected: (error?: string) => void): void {
+function onSocketIoFrame(client: WsClient, data: Buffer, token: string | undefined, connected: (error?: string) => void): void {
   const type = data[0];
   if (type === CHAR_4) {
     const packet = data[1];
@@ -88,7 +98,7 @@ function onSocketIoFrame(client: Client, data: Buffer, token: string | undefined
   }
 }
 
-function onUwsFrame(client: Client, data: Buffer): void {
+function onUwsFrame(client: WsClient, data: Buffer): void {
   if (data[0] === CHAR_M) {
     onDelivery(client, parseUwsMessage(data.toString()));
   } else if (data[0] === CHAR_J) {
@@ -99,9 +109,10 @@ function onUwsFrame(client: Client, data: Buffer): void {
 }
 
 function openClient(kind: WireKind, url: string, token: string | undefined, localAddress: string | undefined): Promise<Client> {
+  if (kind === "centrifugo") return openCentrifugoClient(url, token, localAddress, newMemberships());
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { perMessageDeflate: false, localAddress });
-    const client: Client = { ws, kind, nextAckId: 1, pending: new Map(), rooms: newMemberships() };
+    const client: WsClient = { ws, kind, nextAckId: 1, pending: new Map(), rooms: newMemberships() };
     let settled = false;
     const connected = (error?: string) => {
       if (settled) return;
@@ -153,7 +164,7 @@ async function connectMany(command: Extract<GeneratorCommand, { type: "connect" 
 }
 
 /** Sends an event with an ack id (socket.io); resolves with the ack, or TIMEOUT / CLOSED. */
-function request(client: Client, event: string, payload: unknown, timeoutInMs: number): Promise<AckReply> {
+function request(client: WsClient, event: string, payload: unknown, timeoutInMs: number): Promise<AckReply> {
   return new Promise((resolve) => {
     const id = client.nextAckId++;
     const timer = setTimeout(() => {
@@ -169,7 +180,7 @@ function request(client: Client, event: string, payload: unknown, timeoutInMs: n
 }
 
 /** uws: "j<room>" is echoed once subscribed (no ack ids: one join at a time per client). */
-function subscribe(client: Client, room: string): Promise<AckReply> {
+function subscribe(client: WsClient, room: string): Promise<AckReply> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
       client.pending.delete(0);
@@ -187,6 +198,15 @@ async function joinAll(from: number, to: number, room: string): Promise<void> {
   const joins: Promise<void>[] = [];
   for (let i = from; i < to; i++) {
     const client = clients[i]!;
+    if (client.kind === "centrifugo") {
+      joins.push(
+        subscribeCentrifugo(client, room, (event) => onDelivery(client, event)).then((failure) => {
+          if (failure !== null) throw new Error(`subscribe ${room}: ${failure}`);
+          counter.joined(client.rooms, room);
+        }),
+      );
+      continue;
+    }
     const join = client.kind === "socketio" ? request(client, "join", { room }, ACK_TIMEOUT_IN_MS) : subscribe(client, room);
     joins.push(
       join.then((answer) => {
@@ -204,10 +224,11 @@ let sendCounter = 0;
 /**
  * One send; resolves with null on success or the failure code (the server's, or TIMEOUT,
  * CLOSED, DUPLICATE: an ack for a clientId never sent before cannot be a duplicate).
- * uws has no ack: sent = done.
+ * uws has no ack: sent = done. Centrifugo: the publish reply is the ack (its timeout is the client's, ACK_TIMEOUT_IN_MS).
  */
 function sendOne(client: Client, room: string, textBytes: number, ackTimeoutInMs: number): Promise<string | null> {
   const text = messageText(textBytes);
+  if (client.kind === "centrifugo") return publishCentrifugo(client, room, text);
   if (client.kind === "uws") {
     client.ws.send(`s${room}|${text}`);
     return Promise.resolve(null);
@@ -277,7 +298,7 @@ async function handle(command: GeneratorCommand): Promise<GeneratorAnswer> {
       await joinAll(command.from, command.to, command.room);
       return { type: "done" };
     case "count":
-      return { type: "count", tally: counter.tally(clients.filter((client) => client.ws.readyState === WebSocket.OPEN).length, clients.length) };
+      return { type: "count", tally: counter.tally(clients.filter(isOpen).length, clients.length) };
     case "reset":
       counter.startWindow(command.rooms);
       return { type: "done" };
@@ -292,7 +313,10 @@ async function handle(command: GeneratorCommand): Promise<GeneratorAnswer> {
     case "send":
       return { type: "sent", result: await runSends(command.plan) };
     case "close":
-      for (const client of clients.splice(0)) client.ws.terminate();
+      for (const client of clients.splice(0)) {
+        if (client.kind === "centrifugo") client.centrifuge.disconnect();
+        else client.ws.terminate();
+      }
       return { type: "done" };
   }
 }

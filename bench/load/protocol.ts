@@ -1,11 +1,14 @@
 /** The commands a load generator process accepts over IPC, and its answers. */
 
-/** "socketio": Engine.IO v4 / socket.io v4 framing over a websocket; "uws": the raw reference's framing. */
-export type WireKind = "socketio" | "uws";
+/**
+ * "socketio": Engine.IO v4 / socket.io v4 framing over a websocket; "uws": the raw reference's
+ * framing; "centrifugo": centrifuge-js clients (the peer's own SDK).
+ */
+export type WireKind = "socketio" | "uws" | "centrifugo";
 
 export type GeneratorCommand =
   | { type: "connect"; kind: WireKind; url: string; count: number; token?: string; localAddresses: string[]; concurrency: number }
-  /** Clients [from, to) join `room` (socket.io: `join` with ack; uws: subscribe, echoed). */
+  /** Clients [from, to) join `room` (socket.io: `join` with ack; uws: subscribe, echoed; centrifugo: subscribe). */
   | { type: "join"; from: number; to: number; room: string }
   /** The delivery tally since the last reset, over all clients. */
   | { type: "count" }

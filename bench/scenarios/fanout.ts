@@ -23,7 +23,8 @@ import type { MeasuredServer } from "../lib/servers.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { cpuSnapshot, measureDeliveries, sumCpu, type FanoutWindow } from "./measure.js";
 
-export type Stack = "ours" | "uws" | "socketio";
+/** "centrifugo": Centrifugo with its Redis engine; "centrifugo-memory": with its memory engine (no Redis). */
+export type Stack = "ours" | "uws" | "socketio" | "centrifugo" | "centrifugo-memory";
 
 export interface FanoutSettings {
   roomSizes: number[];
@@ -128,12 +129,14 @@ async function warmUp(where: string, connected: ConnectedStack, generators: read
 export async function measureFanout(stacks: readonly ConnectedStack[], generators: readonly Generator[], settings: FanoutSettings, log: (line: string) => void): Promise<FanoutRow[]> {
   const all = new Map<string, FanoutRow[]>();
   for (const size of settings.roomSizes) for (const connected of stacks) await warmUp(`fan-out ${connected.target.stack}`, connected, generators, size, settings);
+  // The idle floor of every stack over one shared window: nothing is sent to any of them, so
+  // they do not disturb one another, and one window instead of one per stack keeps --quick short.
   const idle = new Map<Stack, number>();
+  const finishIdle = await cpuSnapshot(stacks.map((connected) => connected.target.server));
+  await sleep(settings.durationInMs);
+  const idleWindow = await finishIdle();
   for (const connected of stacks) {
-    const finish = await cpuSnapshot([connected.target.server]);
-    await sleep(settings.durationInMs);
-    const window = await finish();
-    idle.set(connected.target.stack, (sumCpu(window, { withRedis: false }) / window.wallInMs) * 1000 / settings.deliveriesPerSecond);
+    idle.set(connected.target.stack, (idleWindow.serverCpuInMicros[connected.target.server.name]! / idleWindow.wallInMs) * 1000 / settings.deliveriesPerSecond);
   }
   for (let round = 1; round <= settings.rounds; round++) {
     for (const size of settings.roomSizes) {

@@ -1,12 +1,15 @@
 /**
  * Item 4: durable ingest on one node. The maximum is the acknowledged sends per second of a
  * closed loop (every sender keeps a few sends awaiting their ack); latency is then taken open
- * loop, at a fixed 50 % and 80 % of that maximum, from each send to its ack.
+ * loop, at 50 % and 80 % of that maximum and at a fixed rate (2000/s, the rate the Centrifugo
+ * comparison uses), from each send to its ack. Centrifugo's publishes are measured by the same
+ * code (scenarios/centrifugo.ts), with its own rates.
  *
  * Item 6: end to end. Senders on node A, one receiver per room on node B, at 50 % of the
  * maximum ingest; latency from the send (time written in the text) to the receipt on B.
  */
 import type { Generator } from "../load/pool.js";
+import type { WireKind } from "../load/protocol.js";
 import { CHECKS, FigureRefused, requireExactDeliveries, requireNothingAfterWindow, requireSendsAcknowledged } from "../lib/integrity.js";
 import { loadAverage, runQueueWaitInMs, type MeasuredServer } from "../lib/servers.js";
 import { summarize, type LatencySummary } from "../lib/stats.js";
@@ -21,28 +24,48 @@ export interface IngestSettings {
   warmupInMs: number;
   latencyDurationInMs: number;
   textBytes: number;
+  /** The fixed offered rate latency is also measured at, for every stack (sends/s). */
+  fixedRatePerSecond: number;
+}
+
+/**
+ * What an offered rate is relative to: the measured stack's own maximum, a fixed rate, or our
+ * maximum (Centrifugo at 50 % of our maximum, so both carry the same offered load).
+ */
+export type RateBasis = "own maximum" | "fixed" | "our maximum";
+
+export interface OfferedRate {
+  basis: RateBasis;
+  offeredPerSecond: number;
 }
 
 export interface LoadPoint {
+  basis: RateBasis;
+  /** offeredPerSecond ÷ the measured stack's own maximum. */
   loadFraction: number;
   offeredPerSecond: number;
   ackedPerSecond: number;
   failed: number;
   failures: Record<string, number>;
   ack: LatencySummary;
-  /** Share of the window the node's / Redis's main thread was runnable but waiting for a CPU. */
+  /**
+   * Share of the window the node's / Redis's main thread was runnable but waiting for a CPU
+   * (Centrifugo: the sum over all its threads, which can exceed 1 with several runnable at once).
+   */
   nodeRunQueueWaitShare: number;
   redisRunQueueWaitShare: number;
   loadAverage: number;
 }
 
 /** Runs `during` and returns the share of its wall time each pid spent waiting for a CPU. */
-async function withRunQueueWait<T>(pids: readonly number[], during: () => Promise<T>): Promise<{ result: T; waitShares: number[] }> {
+async function withRunQueueWait<T>(waits: readonly (number | (() => number))[], during: () => Promise<T>): Promise<{ result: T; waitShares: number[] }> {
+  // A pid reads its main thread's wait; a function reads its own (a Go server's: all its threads).
+  const read = (wait: number | (() => number)) => (typeof wait === "number" ? runQueueWaitInMs(wait) : wait());
   const started = performance.now();
-  const before = pids.map(runQueueWaitInMs);
+  const before = waits.map(read);
   const result = await during();
   const elapsed = performance.now() - started;
-  return { result, waitShares: pids.map((pid, i) => (runQueueWaitInMs(pid) - before[i]!) / elapsed) };
+  return { result, waitShares: waits.map((wait, i) => (read(wait) - before[i]!) / elapsed) };
 }
 
 export interface IngestResult {
@@ -60,8 +83,8 @@ export interface IngestClients {
   firsts: number[];
 }
 
-export async function connectSenders(generators: readonly Generator[], url: string, tokens: readonly string[], settings: IngestSettings): Promise<IngestClients> {
-  const firsts = await Promise.all(generators.map((generator, g) => generator.connect("socketio", url, settings.sendersPerGenerator, { token: tokens[g] })));
+export async function connectSenders(generators: readonly Generator[], url: string, tokens: readonly string[], settings: IngestSettings, kind: WireKind = "socketio"): Promise<IngestClients> {
+  const firsts = await Promise.all(generators.map((generator, g) => generator.connect(kind, url, settings.sendersPerGenerator, { token: tokens[g] })));
   return { firsts };
 }
 
@@ -70,15 +93,35 @@ function roomsFor(prefix: string, generatorIndex: number, settings: IngestSettin
   return Array.from({ length: settings.sendersPerGenerator }, (_, i) => `${prefix}-${(i * 2 + generatorIndex) % settings.rooms}`);
 }
 
-export async function measureIngest(node: MeasuredServer, redisPid: number, generators: readonly Generator[], clients: IngestClients, settings: IngestSettings, log: (line: string) => void): Promise<IngestResult> {
-  const plan = (g: number) => ({ from: clients.firsts[g]!, to: clients.firsts[g]! + settings.sendersPerGenerator, rooms: roomsFor("ing", g, settings), textBytes: settings.textBytes });
+/** Our latency points: 50 % and 80 % of our maximum, and the fixed rate. */
+export function ourRates(settings: IngestSettings): (max: number) => OfferedRate[] {
+  return (max) => [
+    { basis: "own maximum", offeredPerSecond: max * 0.5 },
+    { basis: "own maximum", offeredPerSecond: max * 0.8 },
+    { basis: "fixed", offeredPerSecond: settings.fixedRatePerSecond },
+  ];
+}
+
+export function describeRate(point: Pick<LoadPoint, "basis" | "loadFraction" | "offeredPerSecond">): string {
+  if (point.basis === "fixed") return `${point.offeredPerSecond.toFixed(0)}/s`;
+  if (point.basis === "our maximum") return `${point.offeredPerSecond.toFixed(0)}/s (50 % of our max)`;
+  return `${(point.loadFraction * 100).toFixed(0)} %`;
+}
+
+/**
+ * The closed-loop maximum, then ack latency open loop at each of `rates(maximum)`. `who` names
+ * the stack in log lines and refusals; `roomPrefix` names its rooms (channels).
+ */
+export async function measureIngest(node: MeasuredServer, redisPid: number, generators: readonly Generator[], clients: IngestClients, settings: IngestSettings, log: (line: string) => void, options: { who?: string; roomPrefix?: string; rates?: (max: number) => OfferedRate[] } = {}): Promise<IngestResult> {
+  const { who = "ingest", roomPrefix = "ing", rates = ourRates(settings) } = options;
+  const plan = (g: number) => ({ from: clients.firsts[g]!, to: clients.firsts[g]! + settings.sendersPerGenerator, rooms: roomsFor(roomPrefix, g, settings), textBytes: settings.textBytes });
   // Warm-up (unmeasured): JIT, and the first send to each new room seeds its seq from Cassandra.
-  requireSendsAcknowledged("ingest warm-up", await Promise.all(generators.map((generator, g) => generator.send({ ...plan(g), inFlightPerSender: 1, durationInMs: settings.warmupInMs, recordAckLatency: false }))));
+  requireSendsAcknowledged(`${who} warm-up`, await Promise.all(generators.map((generator, g) => generator.send({ ...plan(g), inFlightPerSender: 1, durationInMs: settings.warmupInMs, recordAckLatency: false }))));
   const finish = await cpuSnapshot([node], redisPid);
   const closed = await Promise.all(generators.map((generator, g) => generator.send({ ...plan(g), inFlightPerSender: settings.inFlightPerSender, durationInMs: settings.maxDurationInMs, recordAckLatency: false })));
   const window = await finish();
   // A failed or timed-out send is neither in the rate nor in the CPU per send: the run is refused.
-  requireSendsAcknowledged("ingest maximum (closed loop)", closed);
+  requireSendsAcknowledged(`${who} maximum (closed loop)`, closed);
   const acked = closed.reduce((sum, result) => sum + result.acked, 0);
   const elapsedInMs = Math.max(...closed.map((result) => result.elapsedInMs));
   const maxAckedPerSecond = (acked * 1000) / elapsedInMs;
@@ -91,15 +134,17 @@ export async function measureIngest(node: MeasuredServer, redisPid: number, gene
     maxFailures: mergeFailures(closed.map((r) => r.failures)),
     points: [],
   };
-  log(`  ingest max: ${maxAckedPerSecond.toFixed(0)} acked sends/s (node CPU ${(result.nodeCpuUtilisation * 100).toFixed(0)} %, redis ${(result.redisCpuUtilisation * 100).toFixed(0)} %)`);
-  for (const loadFraction of [0.5, 0.8]) {
-    const offeredPerSecond = maxAckedPerSecond * loadFraction;
-    const { result: results, waitShares } = await withRunQueueWait([node.pid, redisPid], () =>
+  log(`  ${who} max: ${maxAckedPerSecond.toFixed(0)} acked sends/s (server CPU ${(result.nodeCpuUtilisation * 100).toFixed(0)} %, redis ${(result.redisCpuUtilisation * 100).toFixed(0)} %)`);
+  for (const { basis, offeredPerSecond } of rates(maxAckedPerSecond)) {
+    const loadFraction = offeredPerSecond / maxAckedPerSecond;
+    const at = describeRate({ basis, loadFraction, offeredPerSecond });
+    const { result: results, waitShares } = await withRunQueueWait([node.runQueueWaitInMs ?? node.pid, redisPid], () =>
       Promise.all(generators.map((generator, g) => generator.send({ ...plan(g), ratePerSecond: offeredPerSecond / generators.length, durationInMs: settings.latencyDurationInMs, recordAckLatency: true }))),
     );
     // The ack latencies are those of acknowledged sends only: a failed one would be left out of p99.
-    requireSendsAcknowledged(`ingest latency at ${loadFraction * 100} %`, results);
+    requireSendsAcknowledged(`${who} latency at ${at}`, results);
     const point: LoadPoint = {
+      basis,
       loadFraction,
       offeredPerSecond,
       ackedPerSecond: (results.reduce((sum, r) => sum + r.acked, 0) * 1000) / Math.max(...results.map((r) => r.elapsedInMs)),
@@ -110,7 +155,7 @@ export async function measureIngest(node: MeasuredServer, redisPid: number, gene
       redisRunQueueWaitShare: waitShares[1]!,
       loadAverage: loadAverage(),
     };
-    log(`  ingest at ${loadFraction * 100} %: ack p50 ${point.ack.p50InMs.toFixed(2)} ms, p99 ${point.ack.p99InMs.toFixed(2)} ms, p99.9 ${point.ack.p999InMs.toFixed(2)} ms; node waited for a CPU ${(point.nodeRunQueueWaitShare * 100).toFixed(0)} % of the time, Redis ${(point.redisRunQueueWaitShare * 100).toFixed(0)} %, load average ${point.loadAverage}`);
+    log(`  ${who} at ${at}: ack p50 ${point.ack.p50InMs.toFixed(2)} ms, p99 ${point.ack.p99InMs.toFixed(2)} ms, p99.9 ${point.ack.p999InMs.toFixed(2)} ms; server waited for a CPU ${(point.nodeRunQueueWaitShare * 100).toFixed(0)} % of the time, Redis ${(point.redisRunQueueWaitShare * 100).toFixed(0)} %, load average ${point.loadAverage}`);
     result.points.push(point);
   }
   return result;
