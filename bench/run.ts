@@ -135,6 +135,10 @@ async function main(): Promise<void> {
     // sends per user on purpose, so it is lifted (its cost, one Redis script call, remains).
     CHAT_SENDS_PER_SECOND: "1000000",
     CHAT_SEND_BURST: "1000000",
+    // Likewise the per-user event budget and connection cap: a few bench users hold every socket.
+    CHAT_EVENTS_PER_SECOND: "1000000",
+    CHAT_EVENT_BURST: "1000000",
+    CHAT_CONNECTIONS_PER_USER: "1000000",
     LOG_LEVEL: "warn",
   };
   const tokens = await Promise.all(Array.from({ length: Math.max(2, settings.memoryGenerators) }, (_, g) => mintToken({ secret: JWT_SECRET, userId: `bench-${g}`, rooms: ROOM_PATTERNS })));

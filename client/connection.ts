@@ -185,18 +185,21 @@ export class Connection {
     // setTimeout fires at once for delays above 2^31 - 1 ms (24.8 days): such tokens wait for the next session.
     if (delay > 2 ** 31 - 1) return;
     // The fresh token is fetched before the session closes, so the handover is one handshake long.
-    this.refreshTimer = setTimeout(async () => {
-      const source = this.options.token as TokenProvider;
-      try {
-        this.token = await source();
-      } catch (error) {
-        // The server ends the session at expiry; the reconnect asks the provider again.
-        this.tokenStale = true;
-        this.options.onError(new ChatError("UNAUTHORIZED", `the token provider failed: ${(error as Error)?.message ?? String(error)}`));
-        return;
-      }
-      if (this.state === "connected") this.reopen();
-    }, delay);
+    this.refreshTimer = setTimeout(() => void this.refreshTokenAhead(), delay);
+  }
+
+  /** Fetches the next token before the current one expires; never rejects (a failure is reported). */
+  private async refreshTokenAhead(): Promise<void> {
+    const source = this.options.token as TokenProvider;
+    try {
+      this.token = await source();
+    } catch (error) {
+      // The server ends the session at expiry; the reconnect asks the provider again.
+      this.tokenStale = true;
+      this.options.onError(new ChatError("UNAUTHORIZED", `the token provider failed: ${(error as Error)?.message ?? String(error)}`));
+      return;
+    }
+    if (this.state === "connected") this.reopen();
   }
 
   private clearTimers(): void {

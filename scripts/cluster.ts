@@ -10,12 +10,18 @@
  *
  * Ports (env): GATEWAY_PORT 8080, CHAT_LOCAL_REDIS_PORT 6379, CHAT_LOCAL_CASSANDRA_PORT 9042,
  * CHAT_LOCAL_CASSANDRA_STORAGE_PORT 7000. Data and logs: CHAT_LOCAL_DATA_DIR, default .data/ (git-ignored).
+ * CHAT_LOCAL_MONITORING=1 also starts Prometheus (PROMETHEUS_PORT 9090) and Alertmanager
+ * (scripts/infra/monitoring.ts).
  */
 import { join } from "node:path";
 import { EnvReader } from "../common/env.js";
 import { DEV_JWT_SECRET, mintToken } from "./lib/tokens.js";
 import { DATA_ROOT } from "./infra/paths.js";
-import { isPortOpen } from "./infra/process.js";
+import { DEFAULT_STREAM_CONFIG } from "../storage/config.js";
+import { RedisKeys } from "../storage/keys.js";
+import { jmxExporterAgentFlag } from "./infra/jmx-exporter.js";
+import { ensureMonitoringPackages, gatewayMetricsConfig, startMonitoring, type Monitoring } from "./infra/monitoring.js";
+import { freePort, isPortOpen } from "./infra/process.js";
 import { cassandraConfigFor, migrateKeyspace, redisEnvFor, startApps, startClusterStores, startStores, type Apps, type ClusterStores, type Stores } from "./infra/stack.js";
 
 const started = Date.now();
@@ -32,12 +38,19 @@ const appendFsync = env.oneOf("CHAT_REDIS_APPENDFSYNC", ["always", "everysec", "
 const keyspace = env.string("CHAT_CASSANDRA_KEYSPACE", "chat");
 const secret = env.optionalString("CHAT_JWT_SECRET");
 const dataDir = env.string("CHAT_LOCAL_DATA_DIR", DATA_ROOT);
+const monitoringOn = env.oneOf("CHAT_LOCAL_MONITORING", ["0", "1"] as const, "0") === "1";
+const prometheusPort = env.integer("PROMETHEUS_PORT", 9090, { min: 1, max: 65535 });
+const redisPrefix = env.string("CHAT_REDIS_PREFIX", "chat:");
+/** The shard streams' dead-letter streams, for the Redis exporter (same defaults as the apps). */
+const deadLetterKeys = new RedisKeys(redisPrefix, env.integer("CHAT_STREAM_SHARDS", DEFAULT_STREAM_CONFIG.shards, { min: 1, max: 1024 }));
 
 const log = (line: string) => console.log(`[cluster +${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`);
 
 const redisPorts: Array<readonly [string, number]> =
   redisMode === "cluster" ? [...redisClusterPorts.map((port) => ["redis cluster node", port] as const), ...redisClusterBusPorts.map((port) => ["redis cluster bus", port] as const)] : [["redis", redisPort]];
-for (const [name, port] of [["gateway", gatewayPort], ...redisPorts, ["cassandra", cassandraPort], ["cassandra storage", cassandraStoragePort]] as const) {
+const ports: Array<readonly [string, number]> = [["gateway", gatewayPort], ...redisPorts, ["cassandra", cassandraPort], ["cassandra storage", cassandraStoragePort]];
+if (monitoringOn) ports.push(["prometheus", prometheusPort]);
+for (const [name, port] of ports) {
   if (await isPortOpen(port)) {
     console.error(`port ${port} (${name}) is already in use: is another cluster running? Stop it, or set the port's variable (see scripts/cluster.ts).`);
     process.exit(1);
@@ -46,11 +59,13 @@ for (const [name, port] of [["gateway", gatewayPort], ...redisPorts, ["cassandra
 
 let stores: Stores | ClusterStores | undefined;
 let apps: Apps | undefined;
+let monitoring: Monitoring | undefined;
 let stopping = false;
 async function stopAll(exitCode: number): Promise<never> {
   if (!stopping) {
     stopping = true;
     log("stopping…");
+    await monitoring?.stop();
     await apps?.stop();
     await stores?.stop();
     log("stopped");
@@ -59,8 +74,12 @@ async function stopAll(exitCode: number): Promise<never> {
 }
 for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => void stopAll(0));
 
+const cassandraMetricsPort = monitoringOn ? await freePort() : undefined;
+const gatewayMetricsPort = monitoringOn ? await freePort() : undefined;
 try {
-  const storeOptions = { dir: dataDir, cassandraNativePort: cassandraPort, cassandraStoragePort, appendFsync, log };
+  if (monitoringOn) ensureMonitoringPackages();
+  const cassandraJvmArgs = cassandraMetricsPort ? [await jmxExporterAgentFlag(join(dataDir, "monitoring", "cassandra"), cassandraMetricsPort)] : [];
+  const storeOptions = { dir: dataDir, cassandraNativePort: cassandraPort, cassandraStoragePort, appendFsync, cassandraJvmArgs, log };
   stores = redisMode === "cluster" ? await startClusterStores({ ...storeOptions, redisPorts: redisClusterPorts, redisBusPorts: redisClusterBusPorts }) : await startStores({ ...storeOptions, redisPort });
   const redisLine = "redis" in stores ? `Redis ${stores.redis.url}` : `Redis Cluster ${stores.redisCluster.seeds.join(",")} (3 primaries + 3 replicas, CHAT_ACK_REPLICAS=1)`;
   log(`${redisLine} (appendfsync ${appendFsync}), Cassandra ${stores.cassandraContactPoint}`);
@@ -70,6 +89,7 @@ try {
     dir: join(dataDir, "logs"),
     nodeCount: 2,
     gatewayPort,
+    gatewayExtraConfig: gatewayMetricsPort ? gatewayMetricsConfig(gatewayMetricsPort) : undefined,
     env: {
       ...redisEnvFor(stores),
       CHAT_CASSANDRA_CONTACT_POINTS: stores.cassandraContactPoint,
@@ -78,6 +98,22 @@ try {
     },
   });
   log(`nodes ${apps.nodes.map((node) => `127.0.0.1:${node.port}`).join(", ")}, flusher metrics :${apps.flusher.port}`);
+  if (gatewayMetricsPort) {
+    monitoring = await startMonitoring({
+      dir: join(dataDir, "monitoring"),
+      prometheusPort,
+      // On a Redis Cluster the exporter watches the first seed node (the dead-letter alert also
+      // reads the flusher's own chat_dead_lettered_total, which covers every shard).
+      redisUrl: "redis" in stores ? stores.redis.url : `redis://${stores.redisCluster.seeds[0]}`,
+      redisStreams: deadLetterKeys.streams().map((stream) => deadLetterKeys.deadLetterStreamOf(stream)),
+      nodes: apps.nodes.map((node, i) => ({ name: `n${i + 1}`, port: node.port })),
+      flushers: [{ name: "flusher-1", port: apps.flusher.port }],
+      gatewayMetricsPort,
+      cassandraMetricsPort,
+      probe: { gatewayUrl: apps.gateway.url, jwtSecret: secret ?? DEV_JWT_SECRET },
+    });
+    log(`Prometheus ${monitoring.prometheusUrl} (alerts: ${monitoring.prometheusUrl}/alerts), Alertmanager ${monitoring.alertmanagerUrl}`);
+  }
 } catch (error) {
   console.error(error instanceof Error ? error.message : error);
   await stopAll(1);
@@ -90,16 +126,16 @@ Chat cluster ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${apps!.g
   JWT secret  ${secret ? "from CHAT_JWT_SECRET" : `${DEV_JWT_SECRET} (dev default; set CHAT_JWT_SECRET)`}
   dev token   ${token}
               (user "dev", all rooms; more with: npm run token -- <user> [room-pattern ...])
-  logs        ${dataDir}
+  logs        ${dataDir}${monitoring ? `\n  prometheus  ${monitoring.prometheusUrl}  (alerts ${monitoring.prometheusUrl}/alerts, Alertmanager ${monitoring.alertmanagerUrl})` : ""}
 Ctrl-C stops everything.`);
 
 // A component that dies on its own takes the cluster down with it, loudly: a half cluster
 // that looks up is worse than none.
 const redisProcesses = "redis" in stores! ? [stores.redis] : stores!.redisCluster.nodes;
-for (const app of [...apps!.nodes, apps!.flusher, apps!.gateway, ...redisProcesses, stores!.cassandra]) {
-  void app.process.exited.then((code) => {
+for (const managed of [...[...apps!.nodes, apps!.flusher, apps!.gateway, ...redisProcesses, stores!.cassandra].map((app) => app.process), ...(monitoring?.processes ?? [])]) {
+  void managed.exited.then((code) => {
     if (stopping) return;
-    console.error(`${app.process.name} exited unexpectedly (${code}); see ${app.process.logFile}`);
+    console.error(`${managed.name} exited unexpectedly (${code}); see ${managed.logFile}`);
     void stopAll(1);
   });
 }

@@ -14,7 +14,8 @@
 # 4. `helm lint --strict` with the default values and every helm/chat/ci/*.yaml.
 # 5. Renders the chart (default values and every ci file) for Kubernetes 1.31.0, validates every
 #    manifest with `kubeconform -strict` against the offline schemas (no schema may be missing),
-#    and runs helm/tools/check_render.py (routing contract, security contexts, probes, dashboard).
+#    and runs helm/tools/check_render.py (routing contract, security contexts, probes, dashboard)
+#    and helm/tools/check_observability.py (PrometheusRule = rules/chat-alerts.yaml, promtool, Fluent Bit).
 # 6. The gateway rules: helm/chat/files/haproxy-routing.cfg must be what gateway/routing.ts renders
 #    (the local gateway's source). When `haproxy` is installed: `haproxy -c` on every rendered
 #    haproxy.cfg and on the local gateway's, and the same routing test against fake nodes on
@@ -152,6 +153,7 @@ for values in "" "${CI_FILES[@]}"; do
     fail "kubeconform: $name"
   fi
   python3 "$TOOLS/check_render.py" "$name" "$file" "$OUT/$name.haproxy.cfg" || fail "render checks: $name"
+  python3 "$TOOLS/check_observability.py" "$name" "$file" "$CHART" || fail "alert rules / log shipper checks: $name"
 done
 
 # ------------------------------------------------------------------------------------------------
@@ -249,6 +251,7 @@ expect_render_failure() { # description pattern helm-args...
 expect_render_failure "unknown value nodes.replicas (schema additionalProperties)" "additional property|not allowed" --set nodes.replicas=3
 expect_render_failure "haproxy.canary.weight=150 (schema maximum)" "less than or equal|maximum" --set haproxy.canary.enabled=true --set haproxy.canary.weight=150
 expect_render_failure "routing.mode=ingress without an Ingress (template guard)" "needs ingress.enabled" --set routing.mode=ingress
+expect_render_failure "prober with publicKey verification and no token Secret (template guard)" "needs prober.tokenSecret.name" --set prober.enabled=true --set auth.jwtVerification=publicKey --set-string auth.jwtPublicKey=x
 expect_render_failure "canary sharing the session-id prefix (template guard)" "session-id prefix" --set haproxy.canary.enabled=true --set haproxy.canary.fullname=chat-node-x
 expect_render_failure "client limits behind a LoadBalancer that hides client addresses (template guard)" "externalTrafficPolicy=Local" --set haproxy.service.type=LoadBalancer
 expect_render_failure "a trusted proxy that is not an address (schema pattern)" "does not match pattern|pattern" --set "haproxy.clientLimits.trustedProxies={proxy.example.com}"
@@ -269,6 +272,14 @@ PY
     fail "kubeconform accepted an unknown field (strict schemas not in effect)"
   else
     echo "rejected as expected: unknown field in a StatefulSet probe (kubeconform -strict)"
+  fi
+fi
+if [[ -f "$OUT/observability-values.yaml" ]]; then
+  sed 's/^        Merge_Log            On/        Merge_Logs           On/' "$OUT/observability-values.yaml" >"$OUT/mutated-fb.yaml"
+  if python3 "$TOOLS/check_observability.py" mutated "$OUT/mutated-fb.yaml" "$CHART" >/dev/null 2>&1; then
+    fail "check_observability accepted a misspelt Fluent Bit key"
+  else
+    echo "rejected as expected: misspelt key in the Fluent Bit config (check_observability)"
   fi
 fi
 if [[ -f "$OUT/production-values.yaml" ]]; then

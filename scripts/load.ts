@@ -214,8 +214,7 @@ interface ArtilleryRun {
 /** Runs Artillery's CLI in a child process, its output both on the console and in the report folder. */
 async function runArtillery(target: string): Promise<ArtilleryRun> {
   const jsonFile = join(reportDir, "artillery.json");
-  // The preload works around a broken `artillery run` in this install (see the file).
-  const args = ["-r", join(REPO_ROOT, "artillery/preload/typescript-estree.cjs"), join(REPO_ROOT, "node_modules/artillery/bin/run"), "run", "--target", target, "--output", jsonFile];
+  const args = [join(REPO_ROOT, "node_modules/artillery/bin/run"), "run", "--target", target, "--output", jsonFile];
   const overrides = phaseOverrides();
   if (overrides) args.push("--overrides", JSON.stringify(overrides));
   args.push(suiteFile);

@@ -27,8 +27,8 @@ async function main(): Promise<void> {
     console.log(`${signal}: stopping Cassandra ...`);
     await node.stop();
   };
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
+  process.once("SIGINT", (signal) => void stop(signal));
+  process.once("SIGTERM", (signal) => void stop(signal));
 
   const exit = await node.process.exited;
   if (!stopping) throw new Error(`Cassandra exited on its own (${exit}); see ${logFile} and ${join(dataDir, "logs", "system.log")}`);

@@ -30,11 +30,16 @@ export interface ServerConfig {
    */
   presenceTtlInMs: number;
   limits: Limits;
+  /** An engine.io session that has not authenticated within this long is closed. */
+  authTimeoutInMs: number;
   storage: StorageConfig;
 }
 
 /** CHAT_PRESENCE_TTL_MS's default: users of a node that died are announced offline after 30 s. */
 export const DEFAULT_PRESENCE_TTL_IN_MS = 30_000;
+
+/** CHAT_AUTH_TIMEOUT_MS's default: a session that has not authenticated after 10 s is closed. */
+export const DEFAULT_AUTH_TIMEOUT_IN_MS = 10_000;
 
 export function readServerConfig(env = new EnvReader()): ServerConfig {
   const nodeName = env.string("CHAT_NODE_NAME", "node1");
@@ -56,7 +61,16 @@ export function readServerConfig(env = new EnvReader()): ServerConfig {
       maxClientIdChars: env.integer("CHAT_MAX_CLIENT_ID_CHARS", DEFAULT_LIMITS.maxClientIdChars, { min: 1 }),
       sendsPerSecond: env.integer("CHAT_SENDS_PER_SECOND", DEFAULT_LIMITS.sendsPerSecond, { min: 1 }),
       sendBurst: env.integer("CHAT_SEND_BURST", DEFAULT_LIMITS.sendBurst, { min: 1 }),
+      eventsPerSecond: env.integer("CHAT_EVENTS_PER_SECOND", DEFAULT_LIMITS.eventsPerSecond, { min: 1 }),
+      eventBurst: env.integer("CHAT_EVENT_BURST", DEFAULT_LIMITS.eventBurst, { min: 1 }),
+      floodDisconnectAfterMs: env.integer("CHAT_FLOOD_DISCONNECT_MS", DEFAULT_LIMITS.floodDisconnectAfterMs, { min: 1000 }),
+      typingIntervalInMs: env.integer("CHAT_TYPING_INTERVAL_MS", DEFAULT_LIMITS.typingIntervalInMs, { min: 0 }),
+      roomsPerSocket: env.integer("CHAT_ROOMS_PER_SOCKET", DEFAULT_LIMITS.roomsPerSocket, { min: 1 }),
+      connectionsPerUser: env.integer("CHAT_CONNECTIONS_PER_USER", DEFAULT_LIMITS.connectionsPerUser, { min: 1 }),
+      maxTokenBytes: env.integer("CHAT_MAX_TOKEN_BYTES", DEFAULT_LIMITS.maxTokenBytes, { min: 256 }),
+      maxTokenPatterns: env.integer("CHAT_MAX_TOKEN_PATTERNS", DEFAULT_LIMITS.maxTokenPatterns, { min: 1 }),
     },
+    authTimeoutInMs: env.integer("CHAT_AUTH_TIMEOUT_MS", DEFAULT_AUTH_TIMEOUT_IN_MS, { min: 100 }),
     storage: readStorageConfig(env),
   };
 }

@@ -15,7 +15,12 @@ import { createRedisClient, duplicateClient } from "../storage/redis-client.js";
 import { registerStreamBacklogGauge } from "../storage/stream/backlog.js";
 import { MessageBuffer } from "../storage/stream/producer.js";
 import { TokenVerifier } from "./auth/tokens.js";
+import { EventBudget } from "./chat/event-budget.js";
+import type { Principal } from "./chat/principal.js";
 import { ChatService } from "./chat/service.js";
+import { TypingThrottle } from "./chat/typing-throttle.js";
+import { BudgetSync, RedisConsumptionCounters } from "./cluster/budget-sync.js";
+import { ConnectionRegistry } from "./cluster/connection-registry.js";
 import { readServerConfig } from "./config.js";
 import { RoomCatchUp } from "./fanout/catch-up.js";
 import { installFanout } from "./fanout/install.js";
@@ -72,16 +77,33 @@ const timeline = new Timeline(cassandra, storage.stream.bucketWidthInMs);
 const metrics = createNodeMetrics(createRegistry("node", config.nodeName));
 registerStreamBacklogGauge(metrics.registry, redis, keys);
 
+// Limits every client event and connection draws on (server/chat/limits.ts).
+const { limits } = config;
+const eventBudget = new EventBudget(limits.eventsPerSecond, limits.eventBurst);
+const budgetSync = new BudgetSync({
+  budget: eventBudget,
+  counters: new RedisConsumptionCounters(redis, keys),
+  onError: (error) => logger.warn({ err: error }, "event budget sync failed; budgets are enforced per node until it recovers"),
+});
+const connections = new ConnectionRegistry(redis, keys, {
+  nodeName: config.nodeName,
+  limit: limits.connectionsPerUser,
+  ttlInMs: config.presenceTtlInMs,
+  onError: (error, what) => logger.warn({ err: error, what }, "connection cap: Redis unreachable, connection counted on this node only"),
+});
+
 // socket.io on uWS
 const app = uws.App();
 let draining = false;
-const verifier = TokenVerifier.fromConfig(config.jwt);
+const verifier = TokenVerifier.fromConfig(config.jwt, limits);
 const originPolicy = new OriginPolicy(config.allowedOrigins, logger, metrics.registry);
 const realtimeOptions = {
   nodeName: config.nodeName,
   acceptsClients: () => !draining,
   allowedOrigins: config.allowedOrigins,
   verifier,
+  connections,
+  authTimeoutInMs: config.authTimeoutInMs,
   metrics,
   logger,
   onOriginRefused: (origin: string) => originPolicy.refused(origin, "socket.io"),
@@ -98,12 +120,14 @@ const publisher = installFanout({ io, app, pubClient: redis, subClient: subscrib
 const presence = new Presence(redis, keys, config.nodeName, config.presenceTtlInMs);
 const chat = new ChatService({
   publisher,
-  log: new MessageBuffer(redis, keys, storage.stream, timeline, { perSecond: config.limits.sendsPerSecond, burst: config.limits.sendBurst }, { count: storage.redis.ackReplicas, timeoutInMs: storage.redis.ackTimeoutInMs }),
+  log: new MessageBuffer(redis, keys, storage.stream, timeline, { perSecond: limits.sendsPerSecond, burst: limits.sendBurst }, { count: storage.redis.ackReplicas, timeoutInMs: storage.redis.ackTimeoutInMs }),
   history,
   userRooms: new UserRooms(cassandra),
-  limits: config.limits,
+  limits,
   metrics,
   logger,
+  eventBudget,
+  typing: new TypingThrottle(limits.typingIntervalInMs),
 });
 const bind = (event: EventDefinition) => bindEvent(event, metrics, logger);
 const events = [
@@ -119,7 +143,8 @@ const events = [
 // Presence updates of disconnecting sockets run after the socket is gone; shutdown waits for
 // them before closing Redis.
 const presenceUpdates = new Set<Promise<unknown>>();
-onConnection(io, events, realtimeOptions, (principal, rooms) => {
+const admission = { admit: (principal: Principal) => chat.admit(principal), eventsPerSecond: limits.eventsPerSecond, floodDisconnectAfterMs: limits.floodDisconnectAfterMs };
+onConnection(io, events, { ...realtimeOptions, ...admission }, (principal, rooms) => {
   for (const room of rooms) {
     const update = presence.left(room, principal.userId).then(
       (change) => change && publisher.presence(change),
@@ -134,6 +159,8 @@ presence.start(
   (change) => publisher.presence(change),
   (error) => logger.warn({ err: error }, "presence heartbeat failed"),
 );
+budgetSync.start();
+connections.start();
 
 // HTTP
 // Every GET also answers HEAD; the REST API answers browsers from allowed origins (CORS and
@@ -155,9 +182,11 @@ const shutdown = createShutdown({
   async closeResources() {
     presence.stop();
     catchUp.stop();
+    connections.stop();
+    await budgetSync.stop();
     if (listenSocket) uws.us_listen_socket_close(listenSocket as never);
     await Promise.allSettled(presenceUpdates);
-    io.close();
+    void io.close();
     await Promise.allSettled([cassandra.shutdown(), redis.quit(), subscriber.quit()]);
   },
 });

@@ -8,6 +8,7 @@ export interface NodeMetrics {
   messagesOut: Counter;
   ackLatency: Histogram;
   errors: Counter<"code" | "event">;
+  refusals: Counter<"reason">;
 }
 
 export function createNodeMetrics(registry: Registry): NodeMetrics {
@@ -23,5 +24,11 @@ export function createNodeMetrics(registry: Registry): NodeMetrics {
       registers: [registry],
     }),
     errors: new Counter({ name: "chat_errors_total", help: "Error acks and responses, by code and event", labelNames: ["code", "event"], registers: [registry] }),
+    refusals: new Counter({
+      name: "chat_refusals_total",
+      help: "Requests, events and connections refused (or typing dropped) by a limit, by reason (server/chat/limits.ts RefusalReason)",
+      labelNames: ["reason"],
+      registers: [registry],
+    }),
   };
 }

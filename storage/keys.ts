@@ -55,6 +55,23 @@ export class RedisKeys {
     return `${this.prefix}rate:${userId}`;
   }
 
+  /**
+   * Counter: every client event the user made, cluster-wide, added by each node about every
+   * 250 ms; expires when the user is idle (server/cluster/budget-sync.ts).
+   */
+  eventBudget(userId: string): string {
+    return `${this.prefix}budget:${userId}`;
+  }
+
+  /**
+   * Hash node → "<count>|<expiry ms>": how many sockets the user has on each node, each entry
+   * refreshed by its node's heartbeat so a dead node's entry stops counting
+   * (server/cluster/connection-registry.ts).
+   */
+  userConnections(userId: string): string {
+    return `${this.prefix}conns:${userId}`;
+  }
+
   /** Write-buffer stream number `shard`. */
   stream(shard: number): string {
     return `${this.shardPrefix(shard)}stream`;

@@ -10,7 +10,7 @@ import { after, before, describe, test } from "node:test";
 import { DEFAULT_STREAM_CONFIG } from "../storage/config.js";
 import { RedisKeys } from "../storage/keys.js";
 import { bucketOf, type ChatMessage } from "../storage/message.js";
-import { eventually, nextEvent, nodeOf, request, startTestCluster, type TestCluster } from "./fixture.js";
+import { eventually, TEST_JWT_SECRET, nextEvent, nodeOf, request, startTestCluster, type TestCluster } from "./fixture.js";
 import { uniqueTag } from "./protocol/helpers.js";
 
 // The Cassandra keyspace is shared by every file of a run: names of this file only.
@@ -93,5 +93,15 @@ test("logs never contain a token or a message's text", async () => {
   for (const log of logs) {
     assert.equal(log.includes(secretText), false, "a message text reached a log");
     assert.equal(log.includes(token.split(".")[2]!), false, "a token reached a log");
+    assert.equal(log.includes(TEST_JWT_SECRET), false, "the JWT secret reached a log");
+    // Every JSON line is an ECS document, as the log shipper and Elasticsearch expect it.
+    const documents = log.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Record<string, unknown>);
+    assert.ok(documents.length > 0, "the process wrote JSON log lines");
+    for (const document of documents) {
+      assert.equal(typeof document["@timestamp"], "string", `no @timestamp: ${JSON.stringify(document)}`);
+      assert.equal(typeof document["log.level"], "string");
+      assert.equal(typeof document["ecs.version"], "string");
+      assert.equal(document["service.name"], "chat-cluster");
+    }
   }
 });

@@ -5,6 +5,9 @@
  */
 import { PERIOD_IN_MS, windowPercentile, type ArtilleryResult } from "./artillery-json.js";
 
+// eslint-disable-next-line no-control-regex -- matches the ESC byte that starts a terminal colour code
+const ANSI_COLOUR = /\u001b\[[0-9;]*m/g;
+
 export interface PhaseStart {
   name: string;
   /** ms since the epoch. */
@@ -26,7 +29,7 @@ function phaseEvents(log: string, kind: "started" | "completed", runStartedAt: n
   const day = new Date(runStartedAt);
   day.setUTCHours(0, 0, 0, 0);
   const line = new RegExp(`^Phase ${kind}: (.+) \\(index: \\d+, duration: [^)]*\\) (\\d\\d):(\\d\\d):(\\d\\d)\\(\\+0000\\)$`, "gm");
-  for (const match of log.replace(/\u001b\[[0-9;]*m/g, "").matchAll(line)) {
+  for (const match of /* ANSI colour codes in Artillery's output */ log.replace(ANSI_COLOUR, "").matchAll(line)) {
     let at = day.getTime() + ((Number(match[2]) * 60 + Number(match[3])) * 60 + Number(match[4])) * 1000;
     // A run that crosses midnight: times earlier than the start belong to the next day.
     while (at < runStartedAt - 60_000) at += 24 * 3600_000;

@@ -11,6 +11,9 @@ import type { ServerSample } from "./sampler.js";
 import { phaseEnds, phaseFigures, phaseStarts } from "./phases.js";
 import { bySource, serverFigures, type ServerFigures } from "./server-figures.js";
 
+// eslint-disable-next-line no-control-regex -- matches the ESC byte that starts a terminal colour code
+const ANSI_COLOUR = /\u001b\[[0-9;]*m/g;
+
 export interface ReportInput {
   suite: string;
   suiteFile: string;
@@ -290,7 +293,7 @@ function serverSection(servers: ServerFigures[], failures: Map<string, number>, 
 
 /** The ensure plugin prints `ok: <check>` / `fail: <check>` (with colour codes) before Artillery exits. */
 export function ensureVerdicts(log: string): { ok: boolean; expression: string }[] {
-  const plain = log.replace(/\u001b\[[0-9;]*m/g, "");
+  const plain = /* ANSI colour codes in Artillery's output */ log.replace(ANSI_COLOUR, "");
   const verdicts: { ok: boolean; expression: string }[] = [];
   for (const match of plain.matchAll(/^(ok|fail): (.+?)( \(optional\))?$/gm)) verdicts.push({ ok: match[1] === "ok", expression: match[2]! });
   return verdicts;

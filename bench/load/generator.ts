@@ -278,7 +278,7 @@ async function runSends(plan: SendPlan): Promise<SendResult> {
       const tick = () => {
         const now = nowInMs();
         const due = Math.min(Math.floor(((now - started) * rate) / 1000), Math.floor((plan.durationInMs * rate) / 1000));
-        while (fired < due) fire(fired++ % senders.length);
+        while (fired < due) void fire(fired++ % senders.length);
         if (now >= deadline) resolve();
         else setTimeout(tick, 1);
       };

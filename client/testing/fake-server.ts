@@ -47,6 +47,8 @@ export class FakeServer {
     let session: FakeSession | undefined;
     const pending = new Set<(error: ChatError) => void>();
     let opened = 0;
+    // The transport's methods are called with the transport as `this`; they act on this server.
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const server = this;
     return {
       open(token, handlers) {

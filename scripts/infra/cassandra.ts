@@ -33,6 +33,8 @@ export interface CassandraOptions {
   clusterName?: string;
   heapInMb?: number;
   startTimeoutInMs?: number;
+  /** Appended to the JVM flags, e.g. the Prometheus JMX exporter's -javaagent (local monitoring). */
+  extraJvmArgs?: string[];
 }
 
 export interface CassandraNode {
@@ -114,6 +116,7 @@ interface NodeSettings {
   clusterName: string;
   heapInMb: number;
   startTimeoutInMs: number;
+  extraJvmArgs: string[];
 }
 
 function withDefaults(options: CassandraOptions): NodeSettings {
@@ -129,6 +132,7 @@ function withDefaults(options: CassandraOptions): NodeSettings {
     clusterName: options.clusterName ?? "chat-cluster",
     heapInMb: options.heapInMb ?? DEFAULT_HEAP_IN_MB,
     startTimeoutInMs: options.startTimeoutInMs ?? DEFAULT_START_TIMEOUT_IN_MS,
+    extraJvmArgs: options.extraJvmArgs ?? [],
   };
 }
 
@@ -322,6 +326,7 @@ async function jvmArgs(settings: NodeSettings, libDir: string, confDir: string):
     ...JVM17_SERVER_OPTIONS,
     ...(await launcherArgs(settings, libDir, confDir)),
     ...DEV_ONLY_OPTIONS,
+    ...settings.extraJvmArgs,
     "-cp",
     join(libDir, "*"),
     "org.apache.cassandra.service.CassandraDaemon",

@@ -26,8 +26,8 @@ function onPath(command: string): boolean {
   }
 }
 
-export function ensureDebianPackages(commands = Object.keys(DEBIAN_PACKAGES)): void {
-  const missing = commands.filter((command) => !onPath(command)).map((command) => DEBIAN_PACKAGES[command] ?? command);
+export function ensureDebianPackages(commands = Object.keys(DEBIAN_PACKAGES), packageOf: Record<string, string> = DEBIAN_PACKAGES): void {
+  const missing = [...new Set(commands.filter((command) => !onPath(command)).map((command) => packageOf[command] ?? command))];
   if (missing.length === 0) return;
   console.log(`installing ${missing.join(", ")} from Debian (apt-get)…`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };

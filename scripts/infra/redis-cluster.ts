@@ -128,7 +128,6 @@ export async function startRedisCluster(options: RedisClusterOptions): Promise<R
   };
 
   const running = () => nodes.filter((node) => node.state === "running");
-  const byId = (id: string) => nodes.find((node) => node.id === id);
 
   async function topology(): Promise<ParsedOwner[]> {
     let lastError: unknown;

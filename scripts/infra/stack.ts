@@ -21,6 +21,8 @@ export interface StoresOptions {
   cassandraNativePort: number;
   cassandraStoragePort: number;
   appendFsync?: AppendFsync;
+  /** Extra Cassandra JVM flags (local monitoring: the JMX exporter agent). */
+  cassandraJvmArgs?: string[];
   log?: (line: string) => void;
 }
 
@@ -64,7 +66,7 @@ export function redisEnvFor(stores: Stores | ClusterStores): NodeJS.ProcessEnv {
 }
 
 async function startStoresWith<R extends { stop(): Promise<void> }>(
-  { dir, cassandraNativePort, cassandraStoragePort, log = () => undefined }: Omit<StoresOptions, "redisPort">,
+  { dir, cassandraNativePort, cassandraStoragePort, cassandraJvmArgs, log = () => undefined }: Omit<StoresOptions, "redisPort">,
   redisName: string,
   startTheRedis: () => Promise<R>,
 ): Promise<Omit<Stores, "redis"> & { redis: R }> {
@@ -73,7 +75,7 @@ async function startStoresWith<R extends { stop(): Promise<void> }>(
   log(`starting ${redisName} and Cassandra…`);
   const [redis, cassandra] = await allOrStopAll([
     startTheRedis(),
-    startCassandra({ dataDir: join(dir, "cassandra"), logFile: join(dir, "cassandra", "stdout.log"), nativePort: cassandraNativePort, storagePort: cassandraStoragePort }),
+    startCassandra({ dataDir: join(dir, "cassandra"), logFile: join(dir, "cassandra", "stdout.log"), nativePort: cassandraNativePort, storagePort: cassandraStoragePort, extraJvmArgs: cassandraJvmArgs }),
   ] as const);
   return {
     redis,
@@ -106,6 +108,8 @@ export interface AppsOptions {
   nodeCount: number;
   gatewayPort: number;
   gatewayHost?: string;
+  /** Extra HAProxy sections (local monitoring: the Prometheus exporter frontend). */
+  gatewayExtraConfig?: string;
 }
 
 export interface Apps {
@@ -119,7 +123,7 @@ export interface Apps {
   stop(): Promise<void>;
 }
 
-export async function startApps({ dir, env, nodeCount, gatewayPort, gatewayHost = "127.0.0.1" }: AppsOptions): Promise<Apps> {
+export async function startApps({ dir, env, nodeCount, gatewayPort, gatewayHost = "127.0.0.1", gatewayExtraConfig }: AppsOptions): Promise<Apps> {
   const appEnv = { HOST: "127.0.0.1", ...env };
   const nodeNames = Array.from({ length: nodeCount }, (_, i) => `n${i + 1}`);
   // Ports chosen up front rather than PORT=0: uSockets sets SO_REUSEADDR only for a nonzero
@@ -135,7 +139,7 @@ export async function startApps({ dir, env, nodeCount, gatewayPort, gatewayHost 
     // A node listens before its Redis clients are ready (a Cluster client first learns the slots);
     // a gateway started then marks it down on its first check and sends every new session elsewhere.
     await Promise.all(nodes.map((node, i) => waitFor(`${nodeNames[i]} /readyz`, async () => (await fetch(`http://127.0.0.1:${node.port}/readyz`)).status === 200, { timeoutInMs: 30_000, process: node.process })));
-    const gateway = await startGateway({ bindHost: gatewayHost, bindPort: gatewayPort, backends: nodeNames.map((name, i) => ({ name, host: "127.0.0.1", port: nodePorts[i]! })) }, join(dir, "gateway"));
+    const gateway = await startGateway({ bindHost: gatewayHost, bindPort: gatewayPort, backends: nodeNames.map((name, i) => ({ name, host: "127.0.0.1", port: nodePorts[i]! })) }, join(dir, "gateway"), process.env, gatewayExtraConfig);
     const apps: Apps = {
       nodes,
       flusher: flusher!,

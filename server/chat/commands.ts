@@ -2,16 +2,18 @@
  * The one validation step of each command (PROTOCOL.md "Client → server"), the same for the
  * socket events and the REST API. In this order, which is the order of the answers a client
  * sees: the payload's shape (BAD_REQUEST), the user's permission for the room (FORBIDDEN),
- * then the sizes (BAD_REQUEST for a long clientId, TOO_LARGE for text and meta).
+ * then the sizes (BAD_REQUEST for a long clientId, TOO_LARGE for text and meta) and caps
+ * (LIMIT_REACHED for a join past the socket's rooms).
  *
  * Unknown extra fields are ignored, so newer clients keep working with this server. The send
  * rate and the write buffer's cap are not checked here: they are cluster-wide counters that
- * the message log checks atomically with the append (see ChatService.send).
+ * the message log checks atomically with the append (see ChatService.send). The budget every
+ * event draws on is charged before any of this (ChatService.admit), so malformed events pay too.
  */
 import { z } from "zod";
 import { ChatError } from "./errors.js";
 import type { Limits } from "./limits.js";
-import { mayUseRoom, ROOM_ID } from "./names.js";
+import { ROOM_ID } from "./names.js";
 import type { Principal } from "./principal.js";
 
 const room = z.string().regex(ROOM_ID, "room must match ^[A-Za-z0-9_.:-]{1,128}$");
@@ -31,8 +33,15 @@ const historyPayload = z.object({
   limit: z.number().int().min(1).max(100).optional(),
 });
 const readPayload = z.object({ room, seq });
-/** `rooms` takes `{}`; a missing payload is accepted as `{}` too. */
-const emptyPayload = z.object({}).optional();
+/** `rooms` takes `{ limit?, after? }`; a missing payload is the first page of the default size. */
+export const ROOMS_PAGE_DEFAULT = 100;
+export const ROOMS_PAGE_MAX = 200;
+const roomsPayload = z
+  .object({
+    limit: z.number().int().min(1).max(ROOMS_PAGE_MAX).optional(),
+    after: z.string().min(1).max(512).optional(),
+  })
+  .optional();
 
 /** leave, typing and presence: a room the user may use. */
 export type RoomCommand = z.infer<typeof roomPayload>;
@@ -40,6 +49,14 @@ export type JoinCommand = z.infer<typeof joinPayload>;
 export type SendCommand = z.infer<typeof sendPayload>;
 export type HistoryCommand = z.infer<typeof historyPayload>;
 export type ReadCommand = z.infer<typeof readPayload>;
+export type RoomsCommand = { limit: number; after: string | undefined };
+
+/** What `join` needs to know of the socket's rooms to apply the per-socket cap. */
+export interface JoinedRooms {
+  has(room: string): boolean;
+  /** Rooms the socket has joined. */
+  readonly count: number;
+}
 
 export class CommandValidator {
   constructor(private readonly limits: Limits) {}
@@ -48,8 +65,12 @@ export class CommandValidator {
     return this.permitted(principal, parse(roomPayload, input));
   }
 
-  join(principal: Principal, input: unknown): JoinCommand {
-    return this.permitted(principal, parse(joinPayload, input));
+  join(principal: Principal, input: unknown, joined: JoinedRooms): JoinCommand {
+    const command = this.permitted(principal, parse(joinPayload, input));
+    if (!joined.has(command.room) && joined.count >= this.limits.roomsPerSocket) {
+      throw new ChatError("LIMIT_REACHED", `a connection may join at most ${this.limits.roomsPerSocket} rooms; leave one first`);
+    }
+    return command;
   }
 
   send(principal: Principal, input: unknown): SendCommand {
@@ -66,12 +87,13 @@ export class CommandValidator {
     return this.permitted(principal, parse(readPayload, input));
   }
 
-  rooms(input: unknown): void {
-    parse(emptyPayload, input);
+  rooms(input: unknown): RoomsCommand {
+    const { limit = ROOMS_PAGE_DEFAULT, after } = parse(roomsPayload, input) ?? {};
+    return { limit, after };
   }
 
   private permitted<C extends { room: string }>(principal: Principal, command: C): C {
-    if (!mayUseRoom(principal.userId, principal.roomPatterns, command.room)) throw new ChatError("FORBIDDEN", `no permission for room ${command.room}`);
+    if (!principal.rooms.allows(principal.userId, command.room)) throw new ChatError("FORBIDDEN", `no permission for room ${command.room}`);
     return command;
   }
 

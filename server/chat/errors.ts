@@ -1,7 +1,8 @@
 /**
- * The error codes of PROTOCOL.md "Acks and errors" and whether a client should retry. The
- * domain throws ChatError; each transport turns it into its answer (an `{ ok: false, error }`
- * ack, or an HTTP status with the same body). Anything else is INTERNAL and is logged.
+ * The error codes of PROTOCOL.md "Acks and errors" (LIMIT_REACHED from v1.1 "Limits") and
+ * whether a client should retry. The domain throws ChatError; each transport turns it into its
+ * answer (an `{ ok: false, error }` ack, or an HTTP status with the same body). Anything else
+ * is INTERNAL and is logged.
  */
 export const ERROR_CODES = {
   BAD_REQUEST: { retryable: false },
@@ -10,6 +11,8 @@ export const ERROR_CODES = {
   NOT_FOUND: { retryable: false },
   TOO_LARGE: { retryable: false },
   RATE_LIMITED: { retryable: true },
+  /** A cap (rooms per socket, connections per user) is full: retry only after freeing one. */
+  LIMIT_REACHED: { retryable: false },
   UNAVAILABLE: { retryable: true },
   INTERNAL: { retryable: true },
 } as const;

@@ -5,6 +5,7 @@
  * unit tests fill them with in-memory fakes.
  */
 import type { ChatMessage, NewMessage, SendReceipt } from "../../storage/message.js";
+import type { RefusalReason } from "./limits.js";
 
 /** A user's cluster-wide presence in a room changed. */
 export interface PresenceChange {
@@ -58,7 +59,11 @@ export interface UserRoomList {
   remember(userId: string, room: string): Promise<void>;
   /** Moves the read pointer forward, never back. */
   markRead(userId: string, room: string, seq: number): Promise<void>;
-  ofUser(userId: string): Promise<{ room: string; readSeq: number }[]>;
+  /**
+   * The user's rooms (at most `atMost`, in no particular order), each with its read pointer and
+   * when the user last used it (joined or sent to it; ms since the epoch, 0 if unknown).
+   */
+  ofUser(userId: string, atMost: number): Promise<{ room: string; readSeq: number; activeAt: number }[]>;
 }
 
 /** The measurements the domain reports (prom-client's Counter and Histogram fit). */
@@ -67,6 +72,12 @@ export interface ChatMetrics {
   messagesIn: { inc(): void };
   /** Seconds from receiving a send to acknowledging it. */
   ackLatency: { observe(seconds: number): void };
+  /** Requests refused by a limit, by reason (PROTOCOL.md v1.1 "Limits"). */
+  refusals: RefusalCounter;
+}
+
+export interface RefusalCounter {
+  inc(labels: { reason: RefusalReason }): void;
 }
 
 /** Where the domain reports a failure it answers for (storage down); fields, never message text. */

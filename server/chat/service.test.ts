@@ -5,111 +5,18 @@
  */
 import assert from "node:assert/strict";
 import { beforeEach, test } from "node:test";
-import type { ChatMessage, NewMessage } from "../../storage/message.js";
 import { ChatError, type ErrorCode } from "./errors.js";
+import { EventBudget } from "./event-budget.js";
+import { InMemoryHistory, InMemoryLog, InMemoryUserRooms, RecordingLogger, RecordingPublisher, RecordingRefusals } from "./fakes.js";
 import { DEFAULT_LIMITS, type Limits } from "./limits.js";
-import type { AppendOutcome, ChatLogger, MessageHistory, MessageLog, MessagePage, PresenceChange, RoomPublisher, UserRoomList } from "./ports.js";
 import type { Principal } from "./principal.js";
+import { RoomAccess } from "./room-access.js";
 import { ChatService } from "./service.js";
+import { TypingThrottle } from "./typing-throttle.js";
 
-/** A message log that assigns seqs per room and remembers idempotency keys, like the Redis script. */
-class InMemoryLog implements MessageLog {
-  readonly rooms = new Map<string, ChatMessage[]>();
-  readonly appended: NewMessage[] = [];
-  private readonly receipts = new Map<string, ChatMessage>();
-  /** The next append answers this instead of storing (what the script decides under load). */
-  refuseNext: AppendOutcome | undefined;
-  failNext: Error | undefined;
-
-  async append(message: NewMessage): Promise<AppendOutcome> {
-    this.appended.push(message);
-    if (this.failNext) throw this.take("failNext");
-    if (this.refuseNext) return this.take("refuseNext");
-    const key = `${message.from}|${message.room}|${message.clientId}`;
-    const first = this.receipts.get(key);
-    if (first) return { kind: "duplicate", receipt: { id: first.id, seq: first.seq, ts: first.ts } };
-    const log = this.rooms.get(message.room) ?? [];
-    this.rooms.set(message.room, log);
-    const stored: ChatMessage = { ...message, id: `id-${message.room}-${log.length + 1}`, seq: log.length + 1, ts: 1_000 + log.length };
-    log.push(stored);
-    this.receipts.set(key, stored);
-    return { kind: "stored", message: stored };
-  }
-
-  private take<K extends "refuseNext" | "failNext">(field: K): NonNullable<this[K]> {
-    const value = this[field]!;
-    this[field] = undefined as this[K];
-    return value as NonNullable<this[K]>;
-  }
-}
-
-class InMemoryHistory implements MessageHistory {
-  failing = false;
-  constructor(private readonly log: InMemoryLog) {}
-
-  async latestSeq(room: string): Promise<number> {
-    return this.messages(room).length;
-  }
-
-  async page(room: string, beforeSeq: number | undefined, limit: number): Promise<MessagePage> {
-    const below = this.messages(room).filter((m) => beforeSeq === undefined || m.seq < beforeSeq);
-    return { messages: below.slice(-limit), more: below.length > limit };
-  }
-
-  async since(room: string, afterSeq: number, limit: number): Promise<MessagePage & { latest: number }> {
-    const after = this.messages(room).filter((m) => m.seq > afterSeq);
-    return { messages: after.slice(0, limit), more: after.length > limit, latest: this.messages(room).length };
-  }
-
-  private messages(room: string): ChatMessage[] {
-    if (this.failing) throw new Error("connection refused (Cassandra down)");
-    return this.log.rooms.get(room) ?? [];
-  }
-}
-
-class InMemoryUserRooms implements UserRoomList {
-  readonly pointers = new Map<string, Map<string, number>>();
-  failing = false;
-
-  async remember(userId: string, room: string): Promise<void> {
-    if (this.failing) throw new Error("Cassandra down");
-    const rooms = this.pointers.get(userId) ?? new Map<string, number>();
-    this.pointers.set(userId, rooms);
-    if (!rooms.has(room)) rooms.set(room, 0);
-  }
-
-  async markRead(userId: string, room: string, seq: number): Promise<void> {
-    if (this.failing) throw new Error("Cassandra down");
-    await this.remember(userId, room);
-    const rooms = this.pointers.get(userId)!;
-    if (seq > rooms.get(room)!) rooms.set(room, seq);
-  }
-
-  async ofUser(userId: string): Promise<{ room: string; readSeq: number }[]> {
-    if (this.failing) throw new Error("Cassandra down");
-    return [...(this.pointers.get(userId) ?? new Map<string, number>())].map(([room, readSeq]) => ({ room, readSeq }));
-  }
-}
-
-class RecordingPublisher implements RoomPublisher {
-  readonly messages: ChatMessage[] = [];
-  readonly presenceChanges: PresenceChange[] = [];
-  message(message: ChatMessage): void {
-    this.messages.push(message);
-  }
-  presence(change: PresenceChange): void {
-    this.presenceChanges.push(change);
-  }
-}
-
-class RecordingLogger implements ChatLogger {
-  readonly lines: string[] = [];
-  warn(fields: Record<string, unknown>, message: string): void {
-    this.lines.push(`${message} ${JSON.stringify(fields, (_key, value: unknown) => (value instanceof Error ? value.message : value))}`);
-  }
-}
-
-const alice: Principal = { userId: "alice", roomPatterns: ["team-7:*", "lobby"], expiresAt: Date.now() + 3_600_000 };
+const alice: Principal = { userId: "alice", rooms: RoomAccess.compile(["team-7:*", "lobby"]), expiresAt: Date.now() + 3_600_000 };
+/** A socket that has joined nothing yet. */
+const noRooms = { has: () => false, count: 0 };
 const limits: Limits = { ...DEFAULT_LIMITS, maxTextChars: 10, maxMetaBytes: 20, maxClientIdChars: 8 };
 
 let log: InMemoryLog;
@@ -127,8 +34,9 @@ beforeEach(() => {
   publisher = new RecordingPublisher();
   logger = new RecordingLogger();
   counted = { in: 0, latencies: [] };
-  const metrics = { messagesIn: { inc: () => void (counted.in += 1) }, ackLatency: { observe: (seconds: number) => void counted.latencies.push(seconds) } };
-  chat = new ChatService({ publisher, log, history, userRooms, limits, metrics, logger });
+  const metrics = { messagesIn: { inc: () => void (counted.in += 1) }, ackLatency: { observe: (seconds: number) => void counted.latencies.push(seconds) }, refusals: new RecordingRefusals() };
+  const eventBudget = new EventBudget(limits.eventsPerSecond, limits.eventBurst);
+  chat = new ChatService({ publisher, log, history, userRooms, limits, metrics, logger, eventBudget, typing: new TypingThrottle(limits.typingIntervalInMs) });
 });
 
 async function refusal(call: Promise<unknown> | (() => unknown)): Promise<ChatError> {
@@ -152,7 +60,7 @@ test("a stored send is acknowledged with its receipt, published once to its room
   assert.deepEqual(publisher.messages.map((m) => [m.room, m.seq]), [["lobby", 1]]);
   assert.equal(counted.in, 1);
   assert.equal(counted.latencies.length, 1);
-  assert.deepEqual(await userRooms.ofUser("alice"), [{ room: "lobby", readSeq: 0 }]);
+  assert.deepEqual((await userRooms.ofUser("alice", 10)).map(({ room, readSeq }) => ({ room, readSeq })), [{ room: "lobby", readSeq: 0 }]);
 });
 
 test("a duplicate clientId answers the first receipt with duplicate: true, and is neither published nor counted again", async () => {
@@ -168,7 +76,7 @@ test("a room the token does not allow is FORBIDDEN for every command, and nothin
   assert.equal(await code(chat.send(alice, { room, clientId: "c1", text: "hi" })), "FORBIDDEN");
   assert.equal(await code(chat.history(alice, { room })), "FORBIDDEN");
   assert.equal(await code(chat.markRead(alice, { room, seq: 1 })), "FORBIDDEN");
-  assert.equal(await code(() => chat.authorizeJoin(alice, { room })), "FORBIDDEN");
+  assert.equal(await code(() => chat.authorizeJoin(alice, { room }, noRooms)), "FORBIDDEN");
   assert.equal(await code(() => chat.authorizeRoom(alice, { room })), "FORBIDDEN");
   assert.equal(log.appended.length, 0);
   assert.equal(userRooms.pointers.size, 0);
@@ -252,21 +160,21 @@ test("the read pointer is clamped to the room's latest seq and never moves back"
 });
 
 test("rooms lists only the rooms the current token allows, with unread counts", async () => {
-  const wide: Principal = { ...alice, roomPatterns: ["team-7:*", "lobby", "old-room"] };
+  const wide: Principal = { ...alice, rooms: RoomAccess.compile(["team-7:*", "lobby", "old-room"]) };
   await chat.send(wide, { room: "old-room", clientId: "c1", text: "hi" });
   await chat.send(wide, { room: "lobby", clientId: "c1", text: "one" });
   await chat.send(wide, { room: "lobby", clientId: "c2", text: "two" });
   await chat.markRead(wide, { room: "lobby", seq: 1 });
-  assert.deepEqual(await chat.rooms(alice, undefined), [{ room: "lobby", lastSeq: 2, readSeq: 1, unread: 1 }]);
-  assert.equal((await chat.rooms(wide, {})).length, 2);
+  assert.deepEqual(await chat.rooms(alice, undefined), { rooms: [{ room: "lobby", lastSeq: 2, readSeq: 1, unread: 1 }] });
+  assert.equal((await chat.rooms(wide, {})).rooms.length, 2);
 });
 
 test("join returns the latest seq, or what was missed since `since`; history pages newest first", async () => {
   for (const clientId of ["c1", "c2", "c3"]) await chat.send(alice, { room: "team-7:a", clientId, text: clientId });
-  const join = chat.authorizeJoin(alice, { room: "team-7:a", since: 1 });
+  const join = chat.authorizeJoin(alice, { room: "team-7:a", since: 1 }, noRooms);
   const state = await chat.joinState(alice, join);
   assert.deepEqual([state.seq, state.messages?.map((m) => m.seq), state.more], [3, [2, 3], false]);
-  assert.deepEqual(await chat.joinState(alice, chat.authorizeJoin(alice, { room: "team-7:a" })), { seq: 3 });
+  assert.deepEqual(await chat.joinState(alice, chat.authorizeJoin(alice, { room: "team-7:a" }, noRooms)), { seq: 3 });
   const page = await chat.history(alice, { room: "team-7:a", beforeSeq: 3, limit: 1 });
   assert.deepEqual([page.messages.map((m) => m.seq), page.more], [[2], true]);
 });

@@ -5,12 +5,15 @@
  * step per command (commands.ts).
  */
 import type { ChatMessage } from "../../storage/message.js";
-import { CommandValidator, type JoinCommand, type RoomCommand } from "./commands.js";
+import { mapBounded } from "./bounded.js";
+import { CommandValidator, type JoinCommand, type JoinedRooms, type RoomCommand } from "./commands.js";
 import { ChatError } from "./errors.js";
+import type { EventBudget } from "./event-budget.js";
 import type { Limits } from "./limits.js";
-import { mayUseRoom } from "./names.js";
+import { decodeRoomsCursor, encodeRoomsCursor, isAfterCursor, type RoomsCursor } from "./rooms-cursor.js";
 import type { ChatLogger, ChatMetrics, MessageHistory, MessageLog, MessagePage, RoomPublisher, UserRoomList } from "./ports.js";
 import type { Principal } from "./principal.js";
+import type { TypingThrottle } from "./typing-throttle.js";
 
 /** At most this many missed messages come back with `join { since }`. */
 export const CATCH_UP_LIMIT = 500;
@@ -18,6 +21,10 @@ export const HISTORY_DEFAULT_LIMIT = 50;
 /** What a client is told to wait when the buffer is full (Cassandra down for a while). */
 const BUFFER_FULL_RETRY_AFTER_MS = 2000;
 const STORAGE_RETRY_AFTER_MS = 1000;
+/** `rooms` reads at most this many of a user's remembered rooms (one storage page of them). */
+export const ROOMS_SCANNED_MAX = 5000;
+/** Latest-seq lookups of one `rooms` page in flight at once. */
+const ROOM_LOOKUP_CONCURRENCY = 16;
 
 export interface SendResult {
   id: string;
@@ -31,6 +38,12 @@ export interface RoomState {
   lastSeq: number;
   readSeq: number;
   unread: number;
+}
+
+export interface RoomsPage {
+  rooms: RoomState[];
+  /** The cursor of the following page (`rooms { after: next }`); absent on the last page. */
+  next?: string;
 }
 
 export interface JoinState {
@@ -47,28 +60,60 @@ export interface ChatServiceDeps {
   limits: Limits;
   metrics: ChatMetrics;
   logger: ChatLogger;
+  /** Every client event's budget (event-budget.ts), shared with the node's cluster sync. */
+  eventBudget: EventBudget;
+  typing: TypingThrottle;
+  now?: () => number;
 }
 
-/** Bound on the per-node memory of (user, room) pairs already recorded in the user's room list. */
-const REMEMBERED_ROOMS_MAX = 100_000;
+/** Bound on the per-node memory of (user, room) pairs recently recorded in the user's room list. */
+const REMEMBERED_ROOMS_MAX = 50_000;
+/** A pair recorded longer ago than this is recorded again on its next use: the activity `rooms` sorts by. */
+const REMEMBER_AGAIN_AFTER_MS = 5 * 60_000;
 
 export class ChatService {
-  /** (user, room) pairs this node already recorded: saves a Cassandra write per send. */
-  private readonly remembered = new Set<string>();
+  /** (user, room) → when this node last recorded it, oldest first: saves a Cassandra write per send. */
+  private readonly remembered = new Map<string, number>();
   private readonly validate: CommandValidator;
+  private readonly now: () => number;
 
   constructor(private readonly deps: ChatServiceDeps) {
     this.validate = new CommandValidator(deps.limits);
+    this.now = deps.now ?? Date.now;
   }
 
-  /** leave, typing, presence: the room, once the user may use it. The transport does the rest. */
+  /**
+   * Charges one client event (of any kind, well-formed or not) to the user's budget, before
+   * anything else about it is looked at; RATE_LIMITED with the wait when it is spent.
+   */
+  admit(principal: Principal): void {
+    const waitInMs = this.deps.eventBudget.take(principal.userId);
+    if (waitInMs === 0) return;
+    this.deps.metrics.refusals.inc({ reason: "event_rate" });
+    throw new ChatError("RATE_LIMITED", "too many requests, slow down", waitInMs);
+  }
+
+  /** typing: the room, and whether to fan it out (at most one per user and room per interval). */
+  typing(principal: Principal, input: unknown): RoomCommand & { deliver: boolean } {
+    const command = this.validate.room(principal, input);
+    const deliver = this.deps.typing.allow(principal.userId, command.room);
+    if (!deliver) this.deps.metrics.refusals.inc({ reason: "typing_throttled" });
+    return { ...command, deliver };
+  }
+
+  /** leave, presence: the room, once the user may use it. The transport does the rest. */
   authorizeRoom(principal: Principal, input: unknown): RoomCommand {
     return this.validate.room(principal, input);
   }
 
   /** join, first half: the validated command, before the transport adds the socket to the room. */
-  authorizeJoin(principal: Principal, input: unknown): JoinCommand {
-    return this.validate.join(principal, input);
+  authorizeJoin(principal: Principal, input: unknown, joined: JoinedRooms): JoinCommand {
+    try {
+      return this.validate.join(principal, input, joined);
+    } catch (error) {
+      if (error instanceof ChatError && error.code === "LIMIT_REACHED") this.deps.metrics.refusals.inc({ reason: "rooms_per_socket" });
+      throw error;
+    }
   }
 
   /** join, second half: the latest seq, and what the user missed since `since`. */
@@ -87,6 +132,7 @@ export class ChatService {
       case "duplicate":
         return { ...outcome.receipt, duplicate: true };
       case "rate_limited":
+        this.deps.metrics.refusals.inc({ reason: "send_rate" });
         throw new ChatError("RATE_LIMITED", "too many messages, slow down", outcome.retryAfterMs);
       case "buffer_full":
         throw new ChatError("UNAVAILABLE", "the write buffer is full, retry later", BUFFER_FULL_RETRY_AFTER_MS);
@@ -111,27 +157,43 @@ export class ChatService {
     await this.fromStorage("read pointer", () => this.deps.userRooms.markRead(principal.userId, room, Math.min(seq, latest)));
   }
 
-  async rooms(principal: Principal, input: unknown): Promise<RoomState[]> {
-    this.validate.rooms(input);
-    const rooms = await this.fromStorage("user rooms", () => this.deps.userRooms.ofUser(principal.userId));
+  /**
+   * One page of the user's rooms, most recently used first (then by room id), that the current
+   * token still allows. Only the page's rooms are looked up, a few at a time.
+   */
+  async rooms(principal: Principal, input: unknown): Promise<RoomsPage> {
+    const { limit, after } = this.validate.rooms(input);
+    const cursor: RoomsCursor | undefined = after === undefined ? undefined : decodeRoomsCursor(after);
+    const rows = await this.fromStorage("user rooms", () => this.deps.userRooms.ofUser(principal.userId, ROOMS_SCANNED_MAX));
     // Rooms are remembered when used; a token that lost a room's permission no longer lists it.
-    const allowed = rooms.filter(({ room }) => mayUseRoom(principal.userId, principal.roomPatterns, room));
-    const latest = await this.fromStorage("latest seqs", () => Promise.all(allowed.map(({ room }) => this.deps.history.latestSeq(room))));
-    return allowed.map(({ room, readSeq }, i) => {
+    const ordered = rows
+      .filter(({ room }) => principal.rooms.allows(principal.userId, room))
+      .sort((a, b) => b.activeAt - a.activeAt || (a.room < b.room ? -1 : a.room > b.room ? 1 : 0));
+    const start = cursor === undefined ? 0 : ordered.findIndex((row) => isAfterCursor(row, cursor));
+    const page = start < 0 ? [] : ordered.slice(start, start + limit);
+    const latest = await this.fromStorage("latest seqs", () => mapBounded(page, ROOM_LOOKUP_CONCURRENCY, ({ room }) => this.deps.history.latestSeq(room)));
+    const rooms = page.map(({ room, readSeq }, i) => {
       const lastSeq = latest[i]!;
       return { room, lastSeq, readSeq, unread: Math.max(0, lastSeq - readSeq) };
     });
+    const last = page[page.length - 1];
+    return last !== undefined && start + limit < ordered.length ? { rooms, next: encodeRoomsCursor(last) } : { rooms };
   }
 
   /**
    * Records the room in the user's room list. Off the ack's critical path: the list is a
    * convenience index, and a failure here must not fail a send that is already durable.
+   * Recorded again after REMEMBER_AGAIN_AFTER_MS, which refreshes the pair's activity time.
    */
   private rememberRoom(userId: string, room: string): void {
     const key = `${userId}|${room}`;
-    if (this.remembered.has(key)) return;
-    if (this.remembered.size >= REMEMBERED_ROOMS_MAX) this.remembered.clear();
-    this.remembered.add(key);
+    const now = this.now();
+    const recordedAt = this.remembered.get(key);
+    if (recordedAt !== undefined && now - recordedAt < REMEMBER_AGAIN_AFTER_MS) return;
+    // Re-inserted at the end: the Map's order is the order of recording, oldest first.
+    this.remembered.delete(key);
+    this.remembered.set(key, now);
+    if (this.remembered.size > REMEMBERED_ROOMS_MAX) this.remembered.delete(this.remembered.keys().next().value!);
     this.deps.userRooms.remember(userId, room).catch((error: unknown) => this.deps.logger.warn({ err: error, user: userId, room }, "could not record the room in the user's list"));
   }
 

@@ -22,6 +22,7 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   NOT_FOUND: 404,
   TOO_LARGE: 413,
   RATE_LIMITED: 429,
+  LIMIT_REACHED: 429,
   UNAVAILABLE: 503,
   INTERNAL: 500,
 };
@@ -56,7 +57,10 @@ export function mountApiRoutes(app: TemplatedApp, deps: ApiDeps): void {
     const result = await chat.send(principal, typeof input === "object" && input !== null ? { ...input, room: params[0] } : input);
     return { status: result.duplicate ? 200 : 201, body: result };
   });
-  route(app, "get", "/api/me/rooms", deps, "rooms", async (_request, principal) => ({ status: 200, body: { rooms: await chat.rooms(principal, {}) } }));
+  route(app, "get", "/api/me/rooms", deps, "rooms", async ({ query }, principal) => {
+    const input = { limit: optionalInteger(query.get("limit")), after: query.get("after") ?? undefined };
+    return { status: 200, body: await chat.rooms(principal, input) };
+  });
   app.any("/api/*", (res) => send(res, 404, { error: { code: "NOT_FOUND", message: "no such API route" } }));
 }
 
@@ -71,7 +75,8 @@ function route(app: TemplatedApp, method: "get" | "post", pattern: string, deps:
     };
     let aborted = false;
     res.onAborted(() => (aborted = true));
-    answer(request, deps, event, handler).then(({ status, body }) => {
+    // answer() never rejects: every failure becomes an error body.
+    void answer(request, deps, event, handler).then(({ status, body }) => {
       if (!aborted) res.cork(() => send(res, status, body));
     });
   });
@@ -80,9 +85,12 @@ function route(app: TemplatedApp, method: "get" | "post", pattern: string, deps:
 async function answer(request: ApiRequest, deps: ApiDeps, event: string, handler: ApiHandler): Promise<{ status: number; body: unknown }> {
   try {
     const principal = await authenticate(request.authorization, deps.verifier);
+    // Each request draws on the user's event budget, like each socket event.
+    deps.chat.admit(principal);
     return await handler(request, principal);
   } catch (error) {
     if (error instanceof AuthError) {
+      if (error.refusal) deps.metrics.refusals.inc({ reason: error.refusal });
       deps.metrics.errors.inc({ code: "UNAUTHORIZED", event: `http:${event}` });
       return { status: 401, body: { error: { code: "UNAUTHORIZED", message: error.message, reason: error.code } } };
     }

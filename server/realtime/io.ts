@@ -1,16 +1,26 @@
 /**
  * socket.io on uWebSockets.js: engine options, the origin allow-list, session ids that name
- * this node (for the gateway's sticky routing), JWT authentication, and the client events.
+ * this node (for the gateway's sticky routing), JWT authentication with the per-user connection
+ * cap, the frame limit, and the client events with their budget and flood check.
  */
 import { randomBytes } from "node:crypto";
 import { Server, type Socket } from "socket.io";
 import type { TemplatedApp } from "uWebSockets.js";
 import type { Logger } from "../../common/logger.js";
 import { AuthError, type TokenVerifier } from "../auth/tokens.js";
+import { FLOOD_BURST_FACTOR, FLOOD_FACTOR } from "../chat/limits.js";
 import type { Principal } from "../chat/principal.js";
 import type { NodeMetrics } from "../metrics.js";
 import { createDispatcher, type EventBinding } from "./dispatch.js";
 import { ExpiryWheel } from "./expiry.js";
+import { FloodGuard } from "./flood-guard.js";
+import { sizeLimitedParser, TRANSPORT_MAX_BYTES } from "./frame-limit.js";
+
+/** The per-user connection cap, cluster-wide (server/cluster/connection-registry.ts). */
+export interface ConnectionCap {
+  acquire(user: string): Promise<boolean>;
+  release(user: string): void;
+}
 
 export interface RealtimeOptions {
   nodeName: string;
@@ -18,19 +28,38 @@ export interface RealtimeOptions {
   acceptsClients: () => boolean;
   allowedOrigins: string[];
   verifier: TokenVerifier;
+  connections: ConnectionCap;
+  /** An engine.io session that has not authenticated (joined the namespace) within this long is closed. */
+  authTimeoutInMs: number;
   metrics: NodeMetrics;
   logger: Logger;
   /** Told of each handshake refused for its Origin (the log line and metric live in server/http/origin-policy.ts). */
   onOriginRefused?: (origin: string) => void;
 }
 
+/** What every event of a connected socket goes through (see onConnection). */
+export interface EventAdmissionOptions {
+  /** Charges an event to the user's budget (ChatService.admit); throws RATE_LIMITED. */
+  admit: (principal: Principal) => void;
+  eventsPerSecond: number;
+  floodDisconnectAfterMs: number;
+}
+
 /** Large enough for a 4000-character text and 2 KB of meta in JSON, small enough to bound abuse. */
-const MAX_PACKET_BYTES = 64 * 1024;
+export const MAX_EVENT_BYTES = 64 * 1024;
 
 export function createRealtime(app: TemplatedApp, options: RealtimeOptions): Server {
   const io = new Server({
     serveClient: false,
-    maxHttpBufferSize: MAX_PACKET_BYTES,
+    // Frames up to the transport's cap reach the parser, which answers those over
+    // MAX_EVENT_BYTES with TOO_LARGE instead of a dropped connection.
+    maxHttpBufferSize: TRANSPORT_MAX_BYTES,
+    parser: sizeLimitedParser(MAX_EVENT_BYTES, ({ bytes, outcome }) => {
+      options.metrics.refusals.inc({ reason: "event_too_large" });
+      options.logger.warn({ bytes, outcome, limit: MAX_EVENT_BYTES }, outcome === "answered" ? "event over the frame limit: answered TOO_LARGE" : "frame over the limit without an ack id: closing the socket");
+    }),
+    // socket.io closes a session that has not joined a namespace (authenticated) in time.
+    connectTimeout: options.authTimeoutInMs,
     allowRequest: (req, callback) => {
       if (!isOriginAllowed(req.headers.origin, req.headers.host, options.allowedOrigins)) {
         options.onOriginRefused?.(req.headers.origin ?? "");
@@ -48,7 +77,14 @@ export function createRealtime(app: TemplatedApp, options: RealtimeOptions): Ser
   // which creates the engine.
   io.engine.generateId = () => `${options.nodeName}-${randomBytes(15).toString("base64url")}`;
   io.engine.on("connection", forgetUpgradeRequest);
-  io.use(authenticate(options.verifier));
+  // Sessions closed by the authentication timeout are counted as refusals: socket.io's timer
+  // closes them as "forced close", and they never authenticated.
+  const authenticated = new WeakSet<object>();
+  function countAuthTimeout(this: object, reason: string): void {
+    if (reason === "forced close" && !authenticated.has(this)) options.metrics.refusals.inc({ reason: "auth_timeout" });
+  }
+  io.engine.on("connection", (rawSocket: { on(event: "close", listener: (this: object, reason: string) => void): void }) => rawSocket.on("close", countAuthTimeout));
+  io.use(authenticate(options, (socket) => authenticated.add(socket.conn)));
   return io;
 }
 
@@ -88,22 +124,47 @@ export function isOriginAllowed(origin: string | undefined, host: string | undef
   }
 }
 
-function authenticate(verifier: TokenVerifier) {
+/**
+ * Verifies the token, then reserves one of the user's connections: `connect_error` UNAUTHORIZED
+ * (with the reason) or LIMIT_REACHED. A reservation is released when the socket disconnects,
+ * or at once if the client went away before socket.io connected it (no `disconnect` follows).
+ */
+function authenticate({ verifier, connections, metrics }: RealtimeOptions, onAuthenticated: (socket: Socket) => void) {
   return (socket: Socket, next: (error?: Error) => void) => {
     const token: unknown = socket.handshake.auth?.["token"];
-    verifier.verify(token).then(
-      (principal) => {
-        socket.data.principal = principal;
-        Object.assign(socket.handshake, { auth: NOTHING, headers: NOTHING, query: NOTHING });
-        next();
-      },
-      (error: unknown) => {
-        const code = error instanceof AuthError ? error.code : "AUTH_INVALID";
-        const message = error instanceof AuthError ? error.message : "the token is not valid";
-        next(Object.assign(new Error("UNAUTHORIZED"), { data: { code, message } }));
-      },
-    );
+    verifier
+      .verify(token)
+      .then(
+        async (principal) => {
+          if (!(await connections.acquire(principal.userId))) {
+            metrics.refusals.inc({ reason: "connections_per_user" });
+            return next(Object.assign(new Error("LIMIT_REACHED"), { data: { code: "LIMIT_REACHED", message: "this user has too many connections open; close one first" } }));
+          }
+          socket.data.principal = principal;
+          socket.data.holdsConnection = true;
+          onAuthenticated(socket);
+          Object.assign(socket.handshake, { auth: NOTHING, headers: NOTHING, query: NOTHING });
+          next();
+          // socket.io connects the socket on the next tick, unless the client closed meanwhile.
+          setImmediate(() => {
+            if (!socket.connected) releaseConnection(socket, connections);
+          });
+        },
+        (error: unknown) => {
+          const code = error instanceof AuthError ? error.code : "AUTH_INVALID";
+          const message = error instanceof AuthError ? error.message : "the token is not valid";
+          if (error instanceof AuthError && error.refusal) metrics.refusals.inc({ reason: error.refusal });
+          next(Object.assign(new Error("UNAUTHORIZED"), { data: { code, message } }));
+        },
+      )
+      .catch((error: unknown) => next(error instanceof Error ? error : new Error(String(error))));
   };
+}
+
+function releaseConnection(socket: Socket, connections: ConnectionCap): void {
+  if (socket.data.holdsConnection !== true) return;
+  socket.data.holdsConnection = false;
+  connections.release(principalOf(socket).userId);
 }
 
 /**
@@ -112,14 +173,27 @@ function authenticate(verifier: TokenVerifier) {
  * listener is shared by all sockets (Node's EventEmitter calls listeners with `this` = the
  * emitter), so an idle connection carries no closures of ours.
  */
-export function onConnection(io: Server, events: readonly EventBinding[], options: RealtimeOptions, onLeaveRooms: (principal: Principal, rooms: string[]) => void): void {
-  const dispatch = createDispatcher(events, options.metrics);
+export function onConnection(io: Server, events: readonly EventBinding[], options: RealtimeOptions & EventAdmissionOptions, onLeaveRooms: (principal: Principal, rooms: string[]) => void): void {
+  const { metrics, logger } = options;
+  const flood = new FloodGuard(options.eventsPerSecond * FLOOD_FACTOR, Math.ceil(options.floodDisconnectAfterMs / 1000), options.eventsPerSecond * FLOOD_BURST_FACTOR);
+  const dispatch = createDispatcher(events, metrics, {
+    admit: options.admit,
+    flood,
+    onFlood(socket) {
+      metrics.refusals.inc({ reason: "flood_disconnect" });
+      logger.warn({ user: principalOf(socket).userId, reason: "RATE_LIMITED" }, "disconnecting a socket that kept sending at 10x the event limit (or 20x within a second)");
+      // Tells the client why before the transport closes (stock clients see "io server disconnect").
+      socket.emit("closing", { code: "RATE_LIMITED", message: "too many events for too long; reconnect later and slow down" });
+      socket.disconnect(true);
+    },
+  });
   const expiry = new ExpiryWheel<Socket>((socket) => socket.disconnect(true));
   function onDisconnecting(this: Socket): void {
     onLeaveRooms(principalOf(this), [...this.rooms].filter((room) => room !== this.id));
   }
   function onDisconnect(this: Socket): void {
     expiry.remove(this, principalOf(this).expiresAt);
+    releaseConnection(this, options.connections);
     options.metrics.connections.dec();
   }
   io.on("connection", (socket) => {

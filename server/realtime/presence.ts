@@ -96,7 +96,7 @@ export class Presence {
       await this.refresh();
       for (const change of await this.sweep()) onOffline(change);
     };
-    this.heartbeat = setInterval(() => beat().catch(onError), Math.max(1, Math.floor(this.memberTtlInMs / 3)));
+    this.heartbeat = setInterval(() => void beat().catch(onError), Math.max(1, Math.floor(this.memberTtlInMs / 3)));
     this.heartbeat.unref();
   }
 

@@ -9,12 +9,14 @@ const Q = {
   remember: `INSERT INTO user_rooms (user_id, room, joined_at) VALUES (?, ?, ?)`,
   setRead: `UPDATE user_rooms SET read_seq = ? WHERE user_id = ? AND room = ?`,
   readOf: `SELECT read_seq FROM user_rooms WHERE user_id = ? AND room = ?`,
-  ofUser: `SELECT room, read_seq FROM user_rooms WHERE user_id = ?`,
+  ofUser: `SELECT room, read_seq, joined_at FROM user_rooms WHERE user_id = ? LIMIT ?`,
 } as const;
 
 export interface UserRoom {
   room: string;
   readSeq: number;
+  /** When the room was last recorded for the user (joined_at: written by each remember), ms; 0 if never. */
+  activeAt: number;
 }
 
 export class UserRooms {
@@ -37,8 +39,12 @@ export class UserRooms {
     if (seq > currentSeq) await this.client.execute(Q.setRead, [seq, userId, room]);
   }
 
-  async ofUser(userId: string): Promise<UserRoom[]> {
-    const result = await this.client.execute(Q.ofUser, [userId], { fetchSize: 5000 });
-    return result.rows.map((row) => ({ room: row["room"] as string, readSeq: bigintToNumber(row["read_seq"]) }));
+  /** At most `atMost` of the user's rooms, in one page. */
+  async ofUser(userId: string, atMost: number): Promise<UserRoom[]> {
+    const result = await this.client.execute(Q.ofUser, [userId, atMost], { fetchSize: atMost });
+    return result.rows.map((row) => {
+      const recorded = row["joined_at"] as Date | null;
+      return { room: row["room"] as string, readSeq: bigintToNumber(row["read_seq"]), activeAt: recorded ? recorded.getTime() : 0 };
+    });
   }
 }

@@ -1,5 +1,5 @@
 /** Conversions of values read from Cassandra rows. */
-import cassandra from "cassandra-driver";
+import type cassandra from "cassandra-driver";
 
 /** A bigint column as a JS number (seqs stay far below 2^53); null, an unset column, is 0. */
 export function bigintToNumber(value: unknown): number {

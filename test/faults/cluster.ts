@@ -91,6 +91,8 @@ export async function startFaultCluster({ dir, redisUrl, cassandra, nodeCount, e
     // The known sets are sent faster than a person types.
     CHAT_SENDS_PER_SECOND: "100000",
     CHAT_SEND_BURST: "100000",
+    CHAT_EVENTS_PER_SECOND: "100000",
+    CHAT_EVENT_BURST: "100000",
     LOG_LEVEL: "info",
     ...env,
   };

@@ -21,7 +21,9 @@ const ALLOWED_ORIGIN = "https://chat.example";
 let cluster: TestCluster;
 let watchers: Watcher[];
 before(async () => {
-  cluster = await startTestCluster({ nodeCount: 2, env: { CHAT_ALLOWED_ORIGINS: `${ALLOWED_ORIGIN},https://other.example` } });
+  // The suite fires hundreds of malformed events as one user at once; the per-user event budget
+  // (a limit of its own, tested in test/limits/) would answer them RATE_LIMITED before validation.
+  cluster = await startTestCluster({ nodeCount: 2, env: { CHAT_ALLOWED_ORIGINS: `${ALLOWED_ORIGIN},https://other.example`, CHAT_EVENT_BURST: "5000" } });
   // Two watchers, each in a room of its own; handshakes alternate between the nodes.
   watchers = [await Watcher.start(cluster, user("watcher-1"), `watch-1-${tag}`), await Watcher.start(cluster, user("watcher-2"), `watch-2-${tag}`)];
 });

@@ -8,7 +8,8 @@ export function joinEvent(chat: ChatService, presence: Presence, publisher: Room
   return {
     name: "join",
     async handle(payload, { socket, principal }) {
-      const command = chat.authorizeJoin(principal, payload);
+      // socket.rooms holds the socket's own id-room too: not one the user joined.
+      const command = chat.authorizeJoin(principal, payload, { has: (room) => socket.rooms.has(room), count: socket.rooms.size - 1 });
       const { room } = command;
       if (!socket.rooms.has(room)) {
         // Join first, read second: a message sent in between is both delivered live and
