@@ -30,8 +30,18 @@ let problem: string | undefined;
 let readTimer: ReturnType<typeof setTimeout> | undefined;
 
 const drawStatus = () => view.status(chat.state, chat.pending.length, problem);
-const drawRooms = () => view.roomList([...unread].map(([room, count]): RoomEntry => ({ room, unread: count })), active, (room) => void openRoom(room));
-const drawMessages = () => view.messageList(chat.room(active)?.messages ?? [], chat.pending.filter((operation) => operation.room === active), failed);
+const drawRooms = () =>
+  view.roomList(
+    [...unread].map(([room, count]): RoomEntry => ({ room, unread: count })),
+    active,
+    (room) => void openRoom(room),
+  );
+const drawMessages = () =>
+  view.messageList(
+    chat.room(active)?.messages ?? [],
+    chat.pending.filter((operation) => operation.room === active),
+    failed,
+  );
 const drawTyping = () => {
   const now = Date.now();
   view.typing([...typingUntil].filter(([, until]) => until > now).map(([user]) => user));
@@ -87,7 +97,8 @@ async function refreshRooms(): Promise<void> {
   try {
     const { rooms } = await chat.rooms();
     for (const summary of rooms) if (summary.room !== active) unread.set(summary.room, summary.unread);
-    for (const summary of rooms.slice(0, MAX_JOINED_ROOMS)) if (!chat.room(summary.room)) void chat.join(summary.room).catch(() => undefined);
+    for (const summary of rooms.slice(0, MAX_JOINED_ROOMS))
+      if (!chat.room(summary.room)) void chat.join(summary.room).catch(() => undefined);
     drawRooms();
   } catch {
     // Offline or refused: the counts stay as they are until the next sync.

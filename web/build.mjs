@@ -26,6 +26,8 @@ copyFileSync(join(here, "app.css"), join(out, "app.css"));
 if (process.argv.includes("--sizes")) {
   for (const file of ["index.html", "app.css", "app.js"]) {
     const bytes = readFileSync(join(out, file));
-    console.log(`web/${file}: ${(bytes.byteLength / 1024).toFixed(1)} KB, gzip -9 ${(gzipSync(bytes, { level: 9 }).byteLength / 1024).toFixed(1)} KB`);
+    console.log(
+      `web/${file}: ${(bytes.byteLength / 1024).toFixed(1)} KB, gzip -9 ${(gzipSync(bytes, { level: 9 }).byteLength / 1024).toFixed(1)} KB`,
+    );
   }
 }

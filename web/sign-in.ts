@@ -57,7 +57,11 @@ async function devSignInAvailable(): Promise<boolean> {
 }
 
 async function devToken(user: string): Promise<string> {
-  const answer = await fetch("/dev/sign-in", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ user }) });
+  const answer = await fetch("/dev/sign-in", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ user }),
+  });
   const body = (await answer.json()) as { token?: string; error?: { message?: string } };
   if (!answer.ok || typeof body.token !== "string") throw new Error(body.error?.message ?? `sign-in failed (${answer.status})`);
   return body.token;

@@ -62,7 +62,8 @@ export class ChatView {
     const offline = state !== "connected";
     const parts: string[] = [];
     if (offline) parts.push(navigator.onLine ? "Offline: reconnecting…" : "Offline: no network.");
-    if (pending > 0) parts.push(`${pending} ${pending === 1 ? "message" : "messages"} waiting to be sent${offline ? " when back online" : ""}.`);
+    if (pending > 0)
+      parts.push(`${pending} ${pending === 1 ? "message" : "messages"} waiting to be sent${offline ? " when back online" : ""}.`);
     if (problem) parts.push(problem);
     const banner = element("banner");
     banner.textContent = parts.join(" ");
@@ -101,11 +102,27 @@ export class ChatView {
   messageList(messages: readonly Message[], pending: readonly OutboxOperation[], failed: ReadonlySet<string>): void {
     const atBottom = this.messages.scrollHeight - this.messages.scrollTop - this.messages.clientHeight < 40;
     const shown = messages.slice(-MAX_RENDERED_MESSAGES);
-    const items = shown.map((message) => this.item(message.from, message.text, message.ts, { seq: String(message.seq), clientId: message.clientId }, message.deleted ? "deleted" : ""));
+    const items = shown.map((message) =>
+      this.item(
+        message.from,
+        message.text,
+        message.ts,
+        { seq: String(message.seq), clientId: message.clientId },
+        message.deleted ? "deleted" : "",
+      ),
+    );
     const delivered = new Set(shown.map((message) => message.clientId));
     for (const operation of pending) {
       if (operation.kind !== "send" || delivered.has(operation.clientId)) continue;
-      items.push(this.item("you", operation.text, undefined, { clientId: operation.clientId }, failed.has(operation.clientId) ? "pending failed" : "pending"));
+      items.push(
+        this.item(
+          "you",
+          operation.text,
+          undefined,
+          { clientId: operation.clientId },
+          failed.has(operation.clientId) ? "pending failed" : "pending",
+        ),
+      );
     }
     this.messages.replaceChildren(...items);
     if (atBottom) this.messages.scrollTop = this.messages.scrollHeight;

@@ -43,7 +43,8 @@ export function mountDevSignIn(app: TemplatedApp, jwt: JwtConfig): boolean {
       chunks.push(Buffer.from(new Uint8Array(chunk).slice()));
       if (!isLast || aborted) return;
       const user = userOf(Buffer.concat(chunks).toString("utf8"));
-      if (user === undefined) return sendError(res, 400, "BAD_REQUEST", "the body must be JSON { user } with a user name of 1-64 letters, digits or _.@-");
+      if (user === undefined)
+        return sendError(res, 400, "BAD_REQUEST", "the body must be JSON { user } with a user name of 1-64 letters, digits or _.@-");
       const now = Math.floor(Date.now() / 1000);
       new SignJWT({ rooms: ["*"] })
         .setProtectedHeader({ alg: "HS256", typ: "JWT" })

@@ -1,7 +1,16 @@
 /** JSON answers on uWS, for every route that is not socket.io: the error shape of PROTOCOL.md. */
 import type { HttpResponse } from "uWebSockets.js";
 
-const STATUS_TEXT: Record<number, string> = { 200: "OK", 204: "No Content", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 413: "Payload Too Large", 500: "Internal Server Error", 503: "Service Unavailable" };
+const STATUS_TEXT: Record<number, string> = {
+  200: "OK",
+  204: "No Content",
+  400: "Bad Request",
+  403: "Forbidden",
+  404: "Not Found",
+  413: "Payload Too Large",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+};
 
 export function statusLine(status: number): string {
   return `${status} ${STATUS_TEXT[status] ?? ""}`.trimEnd();

@@ -21,7 +21,12 @@ export class OriginPolicy {
     private readonly logger: Logger,
     registry: Registry,
   ) {
-    this.refusals = new Counter({ name: "chat_origin_refused_total", help: "Browser requests refused because their Origin is not allowed, by transport", labelNames: ["via"], registers: [registry] });
+    this.refusals = new Counter({
+      name: "chat_origin_refused_total",
+      help: "Browser requests refused because their Origin is not allowed, by transport",
+      labelNames: ["via"],
+      registers: [registry],
+    });
   }
 
   allows(origin: string | undefined, host: string | undefined): boolean {
@@ -30,6 +35,13 @@ export class OriginPolicy {
 
   refused(origin: string, via: RefusedVia): void {
     this.refusals.inc({ via });
-    this.logger.warn({ origin: origin.slice(0, MAX_LOGGED_ORIGIN_CHARS), via, allowed: this.allowedOrigins.length > 0 ? this.allowedOrigins : "same host only" }, "origin refused (CHAT_ALLOWED_ORIGINS)");
+    this.logger.warn(
+      {
+        origin: origin.slice(0, MAX_LOGGED_ORIGIN_CHARS),
+        via,
+        allowed: this.allowedOrigins.length > 0 ? this.allowedOrigins : "same host only",
+      },
+      "origin refused (CHAT_ALLOWED_ORIGINS)",
+    );
   }
 }

@@ -58,7 +58,10 @@ function decorate(res: HttpResponse, { corsOrigin, isHead }: { corsOrigin: strin
   const writeCors = () => {
     if (corsWritten || corsOrigin === undefined) return;
     corsWritten = true;
-    res.writeHeader("access-control-allow-origin", corsOrigin).writeHeader("vary", "Origin").writeHeader("access-control-expose-headers", EXPOSED_HEADERS);
+    res
+      .writeHeader("access-control-allow-origin", corsOrigin)
+      .writeHeader("vary", "Origin")
+      .writeHeader("access-control-expose-headers", EXPOSED_HEADERS);
   };
   const wrapper: HttpResponse = new Proxy(res, {
     get(target, property) {
@@ -70,7 +73,12 @@ function decorate(res: HttpResponse, { corsOrigin, isHead }: { corsOrigin: strin
         let result: unknown;
         if (property === "end" && isHead) {
           const body = args[0];
-          const length = body === undefined ? 0 : typeof body === "string" ? Buffer.byteLength(body) : (body as ArrayBufferLike | ArrayBufferView).byteLength;
+          const length =
+            body === undefined
+              ? 0
+              : typeof body === "string"
+                ? Buffer.byteLength(body)
+                : (body as ArrayBufferLike | ArrayBufferView).byteLength;
           endHead(target, length);
           result = target;
         } else {
@@ -90,7 +98,12 @@ export function mountPreflight(app: TemplatedApp, pattern: Pattern, policy: Orig
     const origin = req.getHeader("origin");
     if (origin === "" || !policy.allows(origin, req.getHeader("host"))) {
       if (origin !== "") policy.refused(origin, "http");
-      return sendError(res, 403, "FORBIDDEN", origin === "" ? "a preflight needs an Origin" : "this page's origin may not call the API (not in the server's allowed origins)");
+      return sendError(
+        res,
+        403,
+        "FORBIDDEN",
+        origin === "" ? "a preflight needs an Origin" : "this page's origin may not call the API (not in the server's allowed origins)",
+      );
     }
     const requested = req.getHeader("access-control-request-headers");
     res

@@ -42,7 +42,11 @@ export function mountWebChat(app: TemplatedApp, dir: URL = WEB_DIR): boolean {
       res.writeStatus("200 OK").writeHeader("content-type", asset.type).writeHeader("vary", "Accept-Encoding");
       // Small files, rebuilt with the node: always revalidate rather than version the names.
       res.writeHeader("cache-control", "no-cache").writeHeader("x-content-type-options", "nosniff");
-      if (path === "/") res.writeHeader("content-security-policy", "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; frame-ancestors *");
+      if (path === "/")
+        res.writeHeader(
+          "content-security-policy",
+          "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; frame-ancestors *",
+        );
       if (gzip) res.writeHeader("content-encoding", "gzip");
       res.end(gzip ? asset.gzipped : asset.plain);
     });

@@ -66,7 +66,12 @@ async function say(page: Page, text: string): Promise<void> {
 
 /** The delivered messages the page shows, in order: seq and text. */
 function shown(page: Page): Promise<{ seq: number; text: string }[]> {
-  return page.$$eval("#messages li[data-seq]", (items) => items.map((item) => ({ seq: Number((item as unknown as PageNode).dataset["seq"]), text: (item as unknown as PageNode).querySelector(".text")?.textContent ?? "" })));
+  return page.$$eval("#messages li[data-seq]", (items) =>
+    items.map((item) => ({
+      seq: Number((item as unknown as PageNode).dataset["seq"]),
+      text: (item as unknown as PageNode).querySelector(".text")?.textContent ?? "",
+    })),
+  );
 }
 
 /** Waits until the page shows exactly these texts as delivered messages, nothing pending. */
@@ -85,7 +90,13 @@ async function waitForMessages(page: Page, texts: string[]): Promise<void> {
     });
 }
 
-const banner = (page: Page) => page.$eval("#banner", (node) => ({ hidden: (node as unknown as PageNode).hidden, pending: (node as unknown as PageNode).dataset["pending"], offline: (node as unknown as PageNode).dataset["offline"], text: node.textContent }));
+const banner = (page: Page) =>
+  page.$eval("#banner", (node) => ({
+    hidden: (node as unknown as PageNode).hidden,
+    pending: (node as unknown as PageNode).dataset["pending"],
+    offline: (node as unknown as PageNode).dataset["offline"],
+    text: node.textContent,
+  }));
 
 test("two users chat; one goes offline, sends five, reloads, comes back: both converge, nothing lost, nothing twice", async () => {
   const started = Date.now();
@@ -101,9 +112,17 @@ test("two users chat; one goes offline, sends five, reloads, comes back: both co
   // Typing and presence reach the other page.
   // Typed like a person, over more than the SDK's 2 s typing throttle (bob's last typing went with "hi alice").
   await bobPage.type("#text", "writing…", { delay: 350 });
-  await alicePage.waitForFunction((name: string) => document.getElementById("typing")?.textContent?.includes(name), { timeout: WAIT_MS }, bob);
+  await alicePage.waitForFunction(
+    (name: string) => document.getElementById("typing")?.textContent?.includes(name),
+    { timeout: WAIT_MS },
+    bob,
+  );
   await bobPage.$eval("#text", (input) => ((input as unknown as PageNode).value = ""));
-  await alicePage.waitForFunction((name: string) => document.getElementById("presence")?.textContent?.includes(name), { timeout: WAIT_MS }, bob);
+  await alicePage.waitForFunction(
+    (name: string) => document.getElementById("presence")?.textContent?.includes(name),
+    { timeout: WAIT_MS },
+    bob,
+  );
 
   // Alice loses the network (DevTools network emulation) and sends five messages.
   await alicePage.setOfflineMode(true);
@@ -123,7 +142,11 @@ test("two users chat; one goes offline, sends five, reloads, comes back: both co
   await alicePage.waitForSelector("#banner[data-pending='5']", { timeout: WAIT_MS });
   assert.equal((await banner(alicePage)).offline, "true", "after the reload the page is still cut off from the chat");
   assert.equal((await alicePage.$$("#messages li.pending")).length, 5, "the five are shown as waiting after the reload");
-  assert.deepEqual((await shown(bobPage)).map((m) => m.text), online, "bob got none of the five while alice was offline");
+  assert.deepEqual(
+    (await shown(bobPage)).map((m) => m.text),
+    online,
+    "bob got none of the five while alice was offline",
+  );
 
   // Back online: the outbox sends the five (same clientIds), the room catches up on both pages.
   await devtools.send("Network.setBlockedURLs", { urls: [] });
@@ -133,7 +156,11 @@ test("two users chat; one goes offline, sends five, reloads, comes back: both co
   await waitForMessages(bobPage, everything);
   for (const page of [alicePage, bobPage]) {
     const seqs = (await shown(page)).map((m) => m.seq);
-    assert.deepEqual(seqs, seqs.map((_, i) => seqs[0]! + i), "consecutive seqs, each once");
+    assert.deepEqual(
+      seqs,
+      seqs.map((_, i) => seqs[0]! + i),
+      "consecutive seqs, each once",
+    );
     assert.equal((await banner(page)).hidden, true, "no banner once everything is sent");
   }
 

@@ -29,7 +29,12 @@ after(async () => cluster?.stop());
 const url = (path: string) => `${cluster.url}${path}`;
 
 describe("unknown paths", () => {
-  for (const [method, path] of [["GET", "/favicon.ico"], ["GET", "/no/such/page?x=1"], ["POST", "/nothing-here"], ["DELETE", "/api-ish"]] as const) {
+  for (const [method, path] of [
+    ["GET", "/favicon.ico"],
+    ["GET", "/no/such/page?x=1"],
+    ["POST", "/nothing-here"],
+    ["DELETE", "/api-ish"],
+  ] as const) {
     test(`${method} ${path}: 404 JSON NOT_FOUND, not the gateway's 502`, async () => {
       const answer = await rawRequest(url(path), { method });
       assert.equal(answer.status, 404, answer.body);
@@ -71,7 +76,11 @@ describe("CORS for the REST API", () => {
   test("the preflight from an allowed origin: 204 granting the method and the Authorization header", async () => {
     const answer = await rawRequest(url(`/api/rooms/r-${tag}/messages`), {
       method: "OPTIONS",
-      headers: { origin: allowed, "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type" },
+      headers: {
+        origin: allowed,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization, content-type",
+      },
     });
     assert.equal(answer.status, 204, answer.body);
     assert.equal(answer.headers["access-control-allow-origin"], allowed);
@@ -96,7 +105,10 @@ describe("CORS for the REST API", () => {
   });
 
   test("a foreign origin: the preflight and the request itself are refused 403 FORBIDDEN, without CORS headers", async () => {
-    const preflight = await rawRequest(url("/api/me/rooms"), { method: "OPTIONS", headers: { origin: foreign, "access-control-request-method": "GET" } });
+    const preflight = await rawRequest(url("/api/me/rooms"), {
+      method: "OPTIONS",
+      headers: { origin: foreign, "access-control-request-method": "GET" },
+    });
     assert.equal(preflight.status, 403);
     assert.equal(errorCodeOf(preflight), "FORBIDDEN");
     assert.equal(preflight.headers["access-control-allow-origin"], undefined);
@@ -155,7 +167,11 @@ describe("the web chat at /", () => {
   test("the dev sign-in does not exist on a node with another secret: 404 NOT_FOUND, no token", async () => {
     const probe = await rawRequest(url("/dev/sign-in"));
     assert.equal(probe.status, 404);
-    const attempt = await rawRequest(url("/dev/sign-in"), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ user: "mallory" }) });
+    const attempt = await rawRequest(url("/dev/sign-in"), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ user: "mallory" }),
+    });
     assert.equal(attempt.status, 404, attempt.body);
     assert.equal(errorCodeOf(attempt), "NOT_FOUND");
     assert.doesNotMatch(attempt.body, /token/);

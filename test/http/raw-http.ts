@@ -10,7 +10,11 @@ export interface RawAnswer {
   body: string;
 }
 
-export function rawRequest(url: string, { method = "GET", headers = {}, body }: { method?: string; headers?: Record<string, string>; body?: string } = {}, timeoutInMs = 10_000): Promise<RawAnswer> {
+export function rawRequest(
+  url: string,
+  { method = "GET", headers = {}, body }: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  timeoutInMs = 10_000,
+): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method, headers, timeout: timeoutInMs }, (res) => {
       const chunks: Buffer[] = [];
