@@ -31,7 +31,12 @@ import { readServerConfig } from "./config.js";
 import { RoomCatchUp } from "./fanout/catch-up.js";
 import { installFanout } from "./fanout/install.js";
 import { mountApiRoutes } from "./http/api.js";
+import { mountDevSignIn } from "./http/dev-sign-in.js";
+import { mountNotFound } from "./http/not-found.js";
+import { OriginPolicy } from "./http/origin-policy.js";
+import { mountPreflight, routeFacade } from "./http/route-facade.js";
 import { mountProbeRoutes } from "./http/routes.js";
+import { mountWebChat } from "./http/web-chat.js";
 import { createNodeMetrics } from "./metrics.js";
 import { bindEvent, type EventDefinition } from "./realtime/dispatch.js";
 import { deleteEvent } from "./realtime/events/delete.js";
@@ -103,6 +108,7 @@ const connections = new ConnectionRegistry(redis, keys, {
 const app = uws.App();
 let draining = false;
 const verifier = TokenVerifier.fromConfig(config.jwt, limits);
+const originPolicy = new OriginPolicy(config.allowedOrigins, logger, metrics.registry);
 const realtimeOptions = {
   nodeName: config.nodeName,
   acceptsClients: () => !draining,
@@ -113,6 +119,7 @@ const realtimeOptions = {
   admission: config.admission,
   metrics,
   logger,
+  onOriginRefused: (origin: string) => originPolicy.refused(origin, "socket.io"),
 };
 const io = createRealtime(app, realtimeOptions);
 // Fan-out: this node's sockets, and the other nodes through Redis.
@@ -180,8 +187,15 @@ budgetSync.start();
 connections.start();
 
 // HTTP
-mountProbeRoutes(app, metrics.registry, { isReady: () => !draining && redis.status === "ready" && subscriber.status === "ready" });
-mountApiRoutes(app, { chat, verifier, metrics, logger });
+// Every GET also answers HEAD; the REST API answers browsers from allowed origins (CORS and
+// preflight) and refuses the others; whatever no route takes gets a JSON 404.
+mountProbeRoutes(routeFacade(app), metrics.registry, { isReady: () => !draining && redis.status === "ready" && subscriber.status === "ready" });
+mountPreflight(app, "/api/*", originPolicy);
+mountApiRoutes(routeFacade(app, originPolicy), { chat, verifier, metrics, logger });
+// The web chat at `/`; its dev sign-in only on the dev secret (never on a production key).
+mountWebChat(routeFacade(app));
+if (mountDevSignIn(routeFacade(app, originPolicy), config.jwt)) logger.warn("dev sign-in at /dev/sign-in is on: this node runs on the dev JWT secret");
+mountNotFound(app);
 
 let listenSocket: unknown;
 const shutdown = createShutdown({

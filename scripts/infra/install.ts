@@ -1,10 +1,21 @@
 /**
  * Installs what the cluster needs from Debian when it is missing: every machine, CI's
- * included, starts without Redis and HAProxy.
+ * included, starts without Redis and HAProxy. The browser tests' Chromium comes the same way,
+ * asked for by those tests only (`npm start` does not need it).
  */
 import { execFileSync } from "node:child_process";
 
 const DEBIAN_PACKAGES: Record<string, string> = { "redis-server": "redis-server", haproxy: "haproxy" };
+
+/** Debian's Chromium, driven by puppeteer-core in test/browser/ through this executable. */
+export const CHROMIUM_PATH = "/usr/bin/chromium";
+
+/** Installs Debian's `chromium` when it is missing; returns its executable. */
+export function ensureChromium(): string {
+  // With a font, so text renders (the packages go in without their recommended ones).
+  if (!onPath("chromium")) ensureDebianPackages(["chromium", "fonts-liberation"]);
+  return CHROMIUM_PATH;
+}
 
 function onPath(command: string): boolean {
   try {

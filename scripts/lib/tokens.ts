@@ -1,8 +1,8 @@
 /** Minting JWTs for people, tests and load tests (HS256 with the cluster's secret). */
 import { SignJWT } from "jose";
 
-/** The secret `npm start` uses when CHAT_JWT_SECRET is unset. Printed at start; never for production. */
-export const DEV_JWT_SECRET = "dev-secret-change-me-before-production";
+// The secret `npm start` uses when CHAT_JWT_SECRET is unset; defined by the node, whose dev sign-in works only with it.
+export { DEV_JWT_SECRET } from "../../server/http/dev-sign-in.js";
 
 export interface TokenOptions {
   secret: string;

@@ -37,6 +37,8 @@ export interface RealtimeOptions {
   logger: Logger;
   /** Connection limits answered 503 + Retry-After at the handshake (handshake-gate.ts); none when absent. */
   admission?: AdmissionSettings;
+  /** Told of each handshake refused for its Origin (the log line and metric live in server/http/origin-policy.ts). */
+  onOriginRefused?: (origin: string) => void;
 }
 
 /** What every event of a connected socket goes through (see onConnection). */
@@ -62,7 +64,13 @@ export function createRealtime(app: TemplatedApp, options: RealtimeOptions): Ser
     }),
     // socket.io closes a session that has not joined a namespace (authenticated) in time.
     connectTimeout: options.authTimeoutInMs,
-    allowRequest: (req, callback) => callback(null, options.acceptsClients() && isOriginAllowed(req.headers.origin, req.headers.host, options.allowedOrigins)),
+    allowRequest: (req, callback) => {
+      if (!isOriginAllowed(req.headers.origin, req.headers.host, options.allowedOrigins)) {
+        options.onOriginRefused?.(req.headers.origin ?? "");
+        return callback("origin not allowed", false);
+      }
+      callback(null, options.acceptsClients());
+    },
     cors: options.allowedOrigins.length > 0 ? { origin: options.allowedOrigins, credentials: true } : undefined,
   });
   // attachApp patches socket.io-adapter's Adapter.prototype for the whole process: one uWS
