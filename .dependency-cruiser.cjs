@@ -15,7 +15,13 @@ module.exports = {
       comment: "server/chat is the domain: it defines the interfaces it needs; socket.io, uWS, REST and fan-out adapt to it.",
       severity: "error",
       from: { path: "^server/chat/" },
-      to: { path: ["^server/(realtime|http|fanout)/", "^server/main\\.ts$", "node_modules/(socket\\.io|socket\\.io-adapter|engine\\.io|uWebSockets\\.js|@socket\\.io)/"] },
+      to: {
+        path: [
+          "^server/(realtime|http|fanout)/",
+          "^server/main\\.ts$",
+          "node_modules/(socket\\.io|socket\\.io-adapter|engine\\.io|uWebSockets\\.js|@socket\\.io)/",
+        ],
+      },
     },
     {
       name: "storage-knows-no-server",
@@ -40,7 +46,8 @@ module.exports = {
     },
     {
       name: "no-circular",
-      comment: "A cycle makes the layers meaningless and the start-up order fragile. One that runs only through type imports is erased at compile time and allowed.",
+      comment:
+        "A cycle makes the layers meaningless and the start-up order fragile. One that runs only through type imports is erased at compile time and allowed.",
       severity: "error",
       from: {},
       to: { circular: true, viaOnly: { dependencyTypesNot: ["type-only"] } },
@@ -51,6 +58,10 @@ module.exports = {
     exclude: { path: "^dist/" },
     tsConfig: { fileName: "tsconfig.json" },
     tsPreCompilationDeps: true,
-    enhancedResolveOptions: { exportsFields: ["exports"], conditionNames: ["import", "require", "node", "default", "types"], extensions: [".ts", ".js"] },
+    enhancedResolveOptions: {
+      exportsFields: ["exports"],
+      conditionNames: ["import", "require", "node", "default", "types"],
+      extensions: [".ts", ".js"],
+    },
   },
 };

@@ -124,12 +124,16 @@ function readSettings(vars: Record<string, unknown>): Settings {
   if (cachedSettings) return cachedSettings;
   const number = (key: string, fallback: number): number => {
     const value = vars[key] ?? fallback;
-    if (typeof value !== "number" || !Number.isFinite(value) || value < 0) throw new Error(`config.variables.${key} must be a non-negative number, got ${JSON.stringify(value)}`);
+    if (typeof value !== "number" || !Number.isFinite(value) || value < 0)
+      throw new Error(`config.variables.${key} must be a non-negative number, got ${JSON.stringify(value)}`);
     return value;
   };
-  const transports = String(vars["transports"] ?? "websocket").split(",").map((t) => t.trim());
+  const transports = String(vars["transports"] ?? "websocket")
+    .split(",")
+    .map((t) => t.trim());
   for (const transport of transports) {
-    if (transport !== "websocket" && transport !== "polling") throw new Error(`config.variables.transports: unknown transport "${transport}"`);
+    if (transport !== "websocket" && transport !== "polling")
+      throw new Error(`config.variables.transports: unknown transport "${transport}"`);
   }
   cachedSettings = {
     model: validateRoomModel({

@@ -36,13 +36,22 @@ export interface StrategyResult {
 }
 
 export async function measureFlush(options: MeasureFlushOptions): Promise<{ results: StrategyResult[]; fastest: WriteStrategy }> {
-  const { rows, rooms = 50, senders = 200, batchSize = DEFAULT_FLUSHER_OPTIONS.batchSize, concurrency = DEFAULT_WRITE_OPTIONS.concurrency, rounds = 3, log = () => undefined } = options;
+  const {
+    rows,
+    rooms = 50,
+    senders = 200,
+    batchSize = DEFAULT_FLUSHER_OPTIONS.batchSize,
+    concurrency = DEFAULT_WRITE_OPTIONS.concurrency,
+    rounds = 3,
+    log = () => undefined,
+  } = options;
   const client = createCassandraClient(options.cassandra);
   try {
     await client.connect();
     const perStrategy = new Map<WriteStrategy, number[]>(WRITE_STRATEGIES.map((strategy) => [strategy, []]));
     // Warm-up: prepares the statements and lets Cassandra's JIT compile the write path.
-    for (const strategy of WRITE_STRATEGIES) await writeAll(client, messages(Math.min(rows, 5000), rooms, senders), batchSize, strategy, concurrency);
+    for (const strategy of WRITE_STRATEGIES)
+      await writeAll(client, messages(Math.min(rows, 5000), rooms, senders), batchSize, strategy, concurrency);
     for (let round = 0; round < rounds; round++) {
       for (const strategy of WRITE_STRATEGIES) {
         const batch = messages(rows, rooms, senders);
@@ -54,7 +63,11 @@ export async function measureFlush(options: MeasureFlushOptions): Promise<{ resu
         log(`round ${round + 1} ${strategy}: ${rate.toFixed(0)} rows/s`);
       }
     }
-    const results = WRITE_STRATEGIES.map((strategy) => ({ strategy, rounds: perStrategy.get(strategy)!, rowsPerSecond: median(perStrategy.get(strategy)!) }));
+    const results = WRITE_STRATEGIES.map((strategy) => ({
+      strategy,
+      rounds: perStrategy.get(strategy)!,
+      rowsPerSecond: median(perStrategy.get(strategy)!),
+    }));
     const fastest = results.reduce((best, result) => (result.rowsPerSecond > best.rowsPerSecond ? result : best)).strategy;
     return { results, fastest };
   } finally {
@@ -63,7 +76,13 @@ export async function measureFlush(options: MeasureFlushOptions): Promise<{ resu
 }
 
 /** As the flusher writes: batches of a read's size, a bounded number in flight, one shared window. */
-async function writeAll(client: CassandraClient, all: ChatMessage[], batchSize: number, strategy: WriteStrategy, concurrency: number): Promise<void> {
+async function writeAll(
+  client: CassandraClient,
+  all: ChatMessage[],
+  batchSize: number,
+  strategy: WriteStrategy,
+  concurrency: number,
+): Promise<void> {
   const timeline = new Timeline(client, DEFAULT_STREAM_CONFIG.bucketWidthInMs, { strategy, concurrency });
   const readSize = batchSize * DEFAULT_STREAM_CONFIG.shards;
   const inFlight: Promise<void>[] = [];
@@ -82,7 +101,15 @@ function messages(count: number, rooms: number, senders: number): ChatMessage[] 
   return Array.from({ length: count }, (_, i) => {
     const room = i % rooms;
     const seq = ++seqs[room]!;
-    return { id: `${run}-${i}`, room: `bench-${run}-${room}`, seq, from: `user-${i % senders}`, clientId: `c-${i}`, text: "x".repeat(100), ts: now + i };
+    return {
+      id: `${run}-${i}`,
+      room: `bench-${run}-${room}`,
+      seq,
+      from: `user-${i % senders}`,
+      clientId: `c-${i}`,
+      text: "x".repeat(100),
+      ts: now + i,
+    };
   });
 }
 

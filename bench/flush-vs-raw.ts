@@ -59,7 +59,15 @@ export interface FlushResult {
 /** Statements (or batches) in flight for the raw writes: the flusher's own bound. */
 const RAW_CONCURRENCY = DEFAULT_WRITE_OPTIONS.concurrency;
 
-export async function measureFlushVsRaw(options: { cassandra: CassandraConfig; redisUrl: string; prefix: string; env: NodeJS.ProcessEnv; logDir: string; settings: FlushSettings; log: (line: string) => void }): Promise<FlushResult> {
+export async function measureFlushVsRaw(options: {
+  cassandra: CassandraConfig;
+  redisUrl: string;
+  prefix: string;
+  env: NodeJS.ProcessEnv;
+  logDir: string;
+  settings: FlushSettings;
+  log: (line: string) => void;
+}): Promise<FlushResult> {
   const { cassandra: config, redisUrl, prefix, env, logDir, settings, log } = options;
   const bucketWidthInMs = DEFAULT_STREAM_CONFIG.bucketWidthInMs;
   const client = createCassandraClient(config);
@@ -68,7 +76,11 @@ export async function measureFlushVsRaw(options: { cassandra: CassandraConfig; r
     await client.connect();
     const timeline = new Timeline(client, bucketWidthInMs);
     // Warm-up: prepared statements and Cassandra's JIT, so neither side pays them alone.
-    for (const strategy of WRITE_STRATEGIES) await timeline.write(messages(`warm-${strategy}`, Math.min(5000, settings.rows), settings), { strategy, concurrency: RAW_CONCURRENCY });
+    for (const strategy of WRITE_STRATEGIES)
+      await timeline.write(messages(`warm-${strategy}`, Math.min(5000, settings.rows), settings), {
+        strategy,
+        concurrency: RAW_CONCURRENCY,
+      });
 
     const rawByStrategy: Record<string, number> = {};
     let rawRowsCounted = Number.POSITIVE_INFINITY;
@@ -88,7 +100,11 @@ export async function measureFlushVsRaw(options: { cassandra: CassandraConfig; r
     const flushPrefix = `${prefix}flush-${randomBytes(3).toString("hex")}:`;
     const keys = new RedisKeys(flushPrefix, DEFAULT_STREAM_CONFIG.shards);
     const buffer = new MessageBuffer(redis, keys, DEFAULT_STREAM_CONFIG, timeline);
-    const flusher = await startFlusher({ name: "flusher-bench", env: { ...env, CHAT_REDIS_PREFIX: flushPrefix, CHAT_FLUSHER_HTTP_PORT: "0" }, logFile: join(logDir, "flusher-bench.log") });
+    const flusher = await startFlusher({
+      name: "flusher-bench",
+      env: { ...env, CHAT_REDIS_PREFIX: flushPrefix, CHAT_FLUSHER_HTTP_PORT: "0" },
+      logFile: join(logDir, "flusher-bench.log"),
+    });
     try {
       const pid = flusher.process.child.pid ?? -1;
       // Warm-up, as on the raw side: the flusher process connects to Cassandra, prepares its
@@ -119,9 +135,24 @@ export async function measureFlushVsRaw(options: { cassandra: CassandraConfig; r
       requireAllRowsStored("flush, flusher process", stored, await deadLetterCount(redis, keys));
       const flusherRowsCounted = stored.found;
       const flusherBatches = batchesDuring(batchesBefore, await batchMetrics(flusher.port), settings.rows, elapsedInMs);
-      if (flusherBatches) log(`  flusher batches: ${flusherBatches.count}, ${flusherBatches.meanRows.toFixed(0)} rows and ${flusherBatches.meanWriteAndAckInMs.toFixed(1)} ms (write + ack) each; writing ${(flusherBatches.shareOfDrain * 100).toFixed(0)} % of the drain time (over 100 %: batches overlap)`);
-      log(`  flusher: ${flusherRowsPerSecond.toFixed(0)} rows/s (${flusherRowsCounted} rows read back; flusher CPU ${(flusherCpuUtilisation * 100).toFixed(0)} %)`);
-      return { rows: settings.rows, rawRowsPerSecond, rawByStrategy, flusherRowsPerSecond, flusherCpuUtilisation, fillSeconds, rawRowsCounted, flusherRowsCounted, flusherBatches };
+      if (flusherBatches)
+        log(
+          `  flusher batches: ${flusherBatches.count}, ${flusherBatches.meanRows.toFixed(0)} rows and ${flusherBatches.meanWriteAndAckInMs.toFixed(1)} ms (write + ack) each; writing ${(flusherBatches.shareOfDrain * 100).toFixed(0)} % of the drain time (over 100 %: batches overlap)`,
+        );
+      log(
+        `  flusher: ${flusherRowsPerSecond.toFixed(0)} rows/s (${flusherRowsCounted} rows read back; flusher CPU ${(flusherCpuUtilisation * 100).toFixed(0)} %)`,
+      );
+      return {
+        rows: settings.rows,
+        rawRowsPerSecond,
+        rawByStrategy,
+        flusherRowsPerSecond,
+        flusherCpuUtilisation,
+        fillSeconds,
+        rawRowsCounted,
+        flusherRowsCounted,
+        flusherBatches,
+      };
     } finally {
       await flusher.stop(5000);
     }
@@ -193,7 +224,12 @@ async function batchMetrics(port: number): Promise<BatchCounters | null> {
 }
 
 /** The batches of the measured drain: the counters' growth over it (the warm-up's are left out). */
-function batchesDuring(before: BatchCounters | null, after: BatchCounters | null, rows: number, drainInMs: number): FlushResult["flusherBatches"] {
+function batchesDuring(
+  before: BatchCounters | null,
+  after: BatchCounters | null,
+  rows: number,
+  drainInMs: number,
+): FlushResult["flusherBatches"] {
   if (!before || !after) return null;
   const count = after.count - before.count;
   const sum = after.sum - before.sum;

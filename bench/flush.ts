@@ -43,7 +43,12 @@ try {
   let contactPoint = process.env.CHAT_TEST_CASSANDRA;
   let redisUrl = process.env.CHAT_TEST_REDIS_URL;
   if (!contactPoint) {
-    node = await startCassandra({ dataDir: join(dir, "cassandra"), logFile: join(dir, "cassandra", "stdout.log"), nativePort: await freePort(), storagePort: await freePort() });
+    node = await startCassandra({
+      dataDir: join(dir, "cassandra"),
+      logFile: join(dir, "cassandra", "stdout.log"),
+      nativePort: await freePort(),
+      storagePort: await freePort(),
+    });
     contactPoint = `${node.host}:${node.port}`;
   }
   if (!redisUrl) {
@@ -54,15 +59,29 @@ try {
   const config = cassandraConfigFor(contactPoint, keyspace);
   await migrateKeyspace(config);
 
-  console.log(`1. Timeline write strategies: Cassandra ${contactPoint}, ${rows} messages per round, batches of 500, concurrency ${DEFAULT_WRITE_OPTIONS.concurrency}`);
+  console.log(
+    `1. Timeline write strategies: Cassandra ${contactPoint}, ${rows} messages per round, batches of 500, concurrency ${DEFAULT_WRITE_OPTIONS.concurrency}`,
+  );
   const readBackClient = createCassandraClient(config);
   await readBackClient.connect();
-  const verify = async (written: readonly ChatMessage[], strategy: string) => requireAllRowsStored(`Timeline write strategy ${strategy}`, await readBack(readBackClient, written, DEFAULT_STREAM_CONFIG.bucketWidthInMs), 0);
-  const { results, fastest } = await measureFlush({ cassandra: config, rows, log: (line) => console.log(`  ${line}`), verify }).finally(() => readBackClient.shutdown());
-  for (const result of results) console.log(`${result.strategy}: ${result.rowsPerSecond.toFixed(0)} rows/s (median of ${result.rounds.map((r) => r.toFixed(0)).join(", ")})`);
+  const verify = async (written: readonly ChatMessage[], strategy: string) =>
+    requireAllRowsStored(
+      `Timeline write strategy ${strategy}`,
+      await readBack(readBackClient, written, DEFAULT_STREAM_CONFIG.bucketWidthInMs),
+      0,
+    );
+  const { results, fastest } = await measureFlush({ cassandra: config, rows, log: (line) => console.log(`  ${line}`), verify }).finally(
+    () => readBackClient.shutdown(),
+  );
+  for (const result of results)
+    console.log(
+      `${result.strategy}: ${result.rowsPerSecond.toFixed(0)} rows/s (median of ${result.rounds.map((r) => r.toFixed(0)).join(", ")})`,
+    );
   console.log(`fastest: ${fastest}; default: ${DEFAULT_WRITE_OPTIONS.strategy}`);
 
-  console.log(`2. Flusher end to end: ${rows} entries preloaded into ${SHARDS} shard streams, one flusher (${DEFAULT_WRITE_OPTIONS.strategy})`);
+  console.log(
+    `2. Flusher end to end: ${rows} entries preloaded into ${SHARDS} shard streams, one flusher (${DEFAULT_WRITE_OPTIONS.strategy})`,
+  );
   const prefix = `bench${Date.now().toString(36)}:`;
   const keys = new RedisKeys(prefix, SHARDS);
   const redis = new Redis(redisUrl);
@@ -74,7 +93,15 @@ try {
       for (let i = start; i < Math.min(rows, start + 1000); i++) {
         const room = `bench-room-${i % 100}`;
         const seq = Math.floor(i / 100) + 1;
-        const message = { room, from: `user-${i % 500}`, clientId: `c-${i}`, text: "x".repeat(100), id: `${now.toString(36)}-${i}`, seq, ts: now + i };
+        const message = {
+          room,
+          from: `user-${i % 500}`,
+          clientId: `c-${i}`,
+          text: "x".repeat(100),
+          id: `${now.toString(36)}-${i}`,
+          seq,
+          ts: now + i,
+        };
         preloaded.push(message);
         const json = JSON.stringify(message);
         pipeline.xadd(keys.streamOf(room), "*", "m", json);
@@ -82,7 +109,19 @@ try {
       await pipeline.exec();
     }
     const started = performance.now();
-    const flusher = await startFlusher({ name: "bench-flusher", logFile: join(dir, "flusher.log"), env: { CHAT_REDIS_URL: redisUrl, CHAT_REDIS_PREFIX: prefix, CHAT_STREAM_SHARDS: String(SHARDS), CHAT_CASSANDRA_CONTACT_POINTS: contactPoint, CHAT_CASSANDRA_KEYSPACE: keyspace, CHAT_FLUSHER_HTTP_PORT: "0", LOG_LEVEL: "warn" } });
+    const flusher = await startFlusher({
+      name: "bench-flusher",
+      logFile: join(dir, "flusher.log"),
+      env: {
+        CHAT_REDIS_URL: redisUrl,
+        CHAT_REDIS_PREFIX: prefix,
+        CHAT_STREAM_SHARDS: String(SHARDS),
+        CHAT_CASSANDRA_CONTACT_POINTS: contactPoint,
+        CHAT_CASSANDRA_KEYSPACE: keyspace,
+        CHAT_FLUSHER_HTTP_PORT: "0",
+        LOG_LEVEL: "warn",
+      },
+    });
     try {
       for (;;) {
         let left = 0;
@@ -94,11 +133,17 @@ try {
       const client = createCassandraClient(config);
       try {
         await client.connect();
-        requireAllRowsStored("flusher end to end", await readBack(client, preloaded, DEFAULT_STREAM_CONFIG.bucketWidthInMs), await deadLetterCount(redis, keys));
+        requireAllRowsStored(
+          "flusher end to end",
+          await readBack(client, preloaded, DEFAULT_STREAM_CONFIG.bucketWidthInMs),
+          await deadLetterCount(redis, keys),
+        );
       } finally {
         await client.shutdown();
       }
-      console.log(`flusher: ${rows} messages in ${seconds.toFixed(1)} s = ${(rows / seconds).toFixed(0)} rows/s (including the flusher's ~1 s start)`);
+      console.log(
+        `flusher: ${rows} messages in ${seconds.toFixed(1)} s = ${(rows / seconds).toFixed(0)} rows/s (including the flusher's ~1 s start)`,
+      );
     } finally {
       await flusher.stop();
       await redis.del(...keys.streams(), ...keys.streams().map((stream) => keys.deadLetterStreamOf(stream)));

@@ -9,8 +9,33 @@ const latency = { samples: 100, p50InMs: 1, p99InMs: 2, p999InMs: 3, maxInMs: 4 
 
 /** A sound run's results, small: every count equal to what was expected. */
 function soundResults(): BenchResults {
-  const fanoutRow = (stack: FanoutRow["stack"], cpu: number, withRedis: number | null = null): FanoutRow => ({ stack, roomSize: 10, sends: 100, deliveries: 1000, expectedDeliveries: 1000, serverCpuInMicros: cpu * 1000, redisCpuInMicros: withRedis === null ? null : (withRedis - cpu) * 1000, cpuPerDeliveryInMicros: cpu, systemCpuPerDeliveryInMicros: 1, cpuWithRedisPerDeliveryInMicros: withRedis, wallInMs: 1000, rounds: [cpu], idleCpuPerDeliveryInMicros: 0.1 });
-  const point = (basis: RateBasis, loadFraction: number, p99InMs = 2): LoadPoint => ({ basis, loadFraction, offeredPerSecond: 100, ackedPerSecond: 100, failed: 0, failures: {}, ack: { ...latency, p99InMs }, nodeRunQueueWaitShare: 0, redisRunQueueWaitShare: 0, loadAverage: 1 });
+  const fanoutRow = (stack: FanoutRow["stack"], cpu: number, withRedis: number | null = null): FanoutRow => ({
+    stack,
+    roomSize: 10,
+    sends: 100,
+    deliveries: 1000,
+    expectedDeliveries: 1000,
+    serverCpuInMicros: cpu * 1000,
+    redisCpuInMicros: withRedis === null ? null : (withRedis - cpu) * 1000,
+    cpuPerDeliveryInMicros: cpu,
+    systemCpuPerDeliveryInMicros: 1,
+    cpuWithRedisPerDeliveryInMicros: withRedis,
+    wallInMs: 1000,
+    rounds: [cpu],
+    idleCpuPerDeliveryInMicros: 0.1,
+  });
+  const point = (basis: RateBasis, loadFraction: number, p99InMs = 2): LoadPoint => ({
+    basis,
+    loadFraction,
+    offeredPerSecond: 100,
+    ackedPerSecond: 100,
+    failed: 0,
+    failures: {},
+    ack: { ...latency, p99InMs },
+    nodeRunQueueWaitShare: 0,
+    redisRunQueueWaitShare: 0,
+    loadAverage: 1,
+  });
   return {
     mode: "quick",
     startedAt: "2026-01-01T00:00:00.000Z",
@@ -18,13 +43,60 @@ function soundResults(): BenchResults {
     machine: { cpuModel: "test", cores: 2, memory: "1Gi", node: "v20", kernel: "test" },
     loadAverages: { atStart: 0, atEnd: 0 },
     fanout: [fanoutRow("ours", 6, 8), fanoutRow("uws", 5), fanoutRow("centrifugo", 8, 12), fanoutRow("centrifugo-memory", 7)],
-    cluster: [{ roomSize: 100, nodes: 2, sends: 10, deliveries: 1000, expectedDeliveries: 1000, cpuByProcessInMicros: {}, cpuPerDeliveryInMicros: 10, oneNodeCpuPerDeliveryInMicros: 9, rounds: [{ cluster: 10, oneNode: 9 }] }],
+    cluster: [
+      {
+        roomSize: 100,
+        nodes: 2,
+        sends: 10,
+        deliveries: 1000,
+        expectedDeliveries: 1000,
+        cpuByProcessInMicros: {},
+        cpuPerDeliveryInMicros: 10,
+        oneNodeCpuPerDeliveryInMicros: 9,
+        rounds: [{ cluster: 10, oneNode: 9 }],
+      },
+    ],
     memory: [],
-    ingest: { maxAckedPerSecond: 200, nodeCpuPerSendInMicros: 50, nodeCpuUtilisation: 0.5, redisCpuUtilisation: 0.2, maxFailures: {}, points: [point("own maximum", 0.5), point("own maximum", 0.8), point("fixed", 0.2, 3)] },
-    endToEnd: { offeredPerSecond: 100, sent: 500, acked: 500, received: 500, latency, runQueueWaitShares: { nodeA: 0, nodeB: 0, redis: 0 }, loadAverage: 1 },
-    flush: { rows: 1000, rawRowsPerSecond: 100, rawByStrategy: { concurrent: 100 }, flusherRowsPerSecond: 95, flusherCpuUtilisation: 0.5, fillSeconds: 1, flusherBatches: null, rawRowsCounted: 1000, flusherRowsCounted: 1000 },
+    ingest: {
+      maxAckedPerSecond: 200,
+      nodeCpuPerSendInMicros: 50,
+      nodeCpuUtilisation: 0.5,
+      redisCpuUtilisation: 0.2,
+      maxFailures: {},
+      points: [point("own maximum", 0.5), point("own maximum", 0.8), point("fixed", 0.2, 3)],
+    },
+    endToEnd: {
+      offeredPerSecond: 100,
+      sent: 500,
+      acked: 500,
+      received: 500,
+      latency,
+      runQueueWaitShares: { nodeA: 0, nodeB: 0, redis: 0 },
+      loadAverage: 1,
+    },
+    flush: {
+      rows: 1000,
+      rawRowsPerSecond: 100,
+      rawByStrategy: { concurrent: 100 },
+      flusherRowsPerSecond: 95,
+      flusherCpuUtilisation: 0.5,
+      fillSeconds: 1,
+      flusherBatches: null,
+      rawRowsCounted: 1000,
+      flusherRowsCounted: 1000,
+    },
     latencyPlacement: null,
-    centrifugo: { version: "v6.9.1", ingest: { maxAckedPerSecond: 400, nodeCpuPerSendInMicros: 20, nodeCpuUtilisation: 0.5, redisCpuUtilisation: 0.3, maxFailures: {}, points: [point("fixed", 0.1, 4), point("our maximum", 0.25)] } },
+    centrifugo: {
+      version: "v6.9.1",
+      ingest: {
+        maxAckedPerSecond: 400,
+        nodeCpuPerSendInMicros: 20,
+        nodeCpuUtilisation: 0.5,
+        redisCpuUtilisation: 0.3,
+        maxFailures: {},
+        points: [point("fixed", 0.1, 4), point("our maximum", 0.25)],
+      },
+    },
   };
 }
 
@@ -47,8 +119,18 @@ test("the Centrifugo rows are ratios of the same run's figures against the issue
 
 test("a partial run's Centrifugo rows are those it has both sides of", () => {
   const r = soundResults();
-  assert.deepEqual(centrifugoChecks(r.fanout, undefined, r.centrifugo!).map((c) => c.what), ["CPU+Redis/delivery, room 10, vs Centrifugo+Redis"]);
-  assert.equal(centrifugoChecks(r.fanout.filter((row) => row.stack !== "ours"), r.ingest, r.centrifugo!).filter((c) => c.what.startsWith("CPU")).length, 0);
+  assert.deepEqual(
+    centrifugoChecks(r.fanout, undefined, r.centrifugo!).map((c) => c.what),
+    ["CPU+Redis/delivery, room 10, vs Centrifugo+Redis"],
+  );
+  assert.equal(
+    centrifugoChecks(
+      r.fanout.filter((row) => row.stack !== "ours"),
+      r.ingest,
+      r.centrifugo!,
+    ).filter((c) => c.what.startsWith("CPU")).length,
+    0,
+  );
 });
 
 test("no Centrifugo rows when it was not measured", () => {

@@ -36,7 +36,8 @@ const kb = (bytes: number) => `${(bytes / 1024).toFixed(2)} KB`;
 const ms = (millis: number) => `${millis.toFixed(2)} ms`;
 const latencyDetail = (p: LoadPoint) => `p50 ${ms(p.ack.p50InMs)}, p99 ${ms(p.ack.p99InMs)}, p99.9 ${ms(p.ack.p999InMs)}`;
 /** The latency point at `fraction` of the stack's own maximum. */
-const atOwnMaximum = (ingest: IngestResult, fraction: number) => ingest.points.find((p) => p.basis === "own maximum" && Math.abs(p.loadFraction - fraction) < 1e-9);
+const atOwnMaximum = (ingest: IngestResult, fraction: number) =>
+  ingest.points.find((p) => p.basis === "own maximum" && Math.abs(p.loadFraction - fraction) < 1e-9);
 const atFixedRate = (ingest: IngestResult) => ingest.points.find((p) => p.basis === "fixed");
 
 /**
@@ -49,12 +50,16 @@ export function requireSoundResults(r: BenchResults): void {
   const exact = (check: (typeof CHECKS)[keyof typeof CHECKS], where: string, got: number, expected: number, what: string) => {
     if (!(expected > 0) || got !== expected) throw new FigureRefused(check, where, `${got} of ${expected} ${what}`);
   };
-  for (const row of r.fanout) exact(CHECKS.deliveries, `fan-out ${row.stack}, room ${row.roomSize}`, row.deliveries, row.expectedDeliveries, "expected deliveries");
-  for (const row of r.cluster) exact(CHECKS.deliveries, `cluster, room ${row.roomSize}`, row.deliveries, row.expectedDeliveries, "expected deliveries");
+  for (const row of r.fanout)
+    exact(CHECKS.deliveries, `fan-out ${row.stack}, room ${row.roomSize}`, row.deliveries, row.expectedDeliveries, "expected deliveries");
+  for (const row of r.cluster)
+    exact(CHECKS.deliveries, `cluster, room ${row.roomSize}`, row.deliveries, row.expectedDeliveries, "expected deliveries");
   // Memory: every measured connection was still open when the heap was read (scenarios/memory.ts).
-  const failed = (ingest: IngestResult) => Object.values(ingest.maxFailures).reduce((sum, n) => sum + n, 0) + ingest.points.reduce((sum, p) => sum + p.failed, 0);
+  const failed = (ingest: IngestResult) =>
+    Object.values(ingest.maxFailures).reduce((sum, n) => sum + n, 0) + ingest.points.reduce((sum, p) => sum + p.failed, 0);
   if (failed(r.ingest) > 0) throw new FigureRefused(CHECKS.sends, "ingest", `${failed(r.ingest)} sends failed`);
-  if (r.centrifugo && failed(r.centrifugo.ingest) > 0) throw new FigureRefused(CHECKS.sends, "Centrifugo publish", `${failed(r.centrifugo.ingest)} publishes failed`);
+  if (r.centrifugo && failed(r.centrifugo.ingest) > 0)
+    throw new FigureRefused(CHECKS.sends, "Centrifugo publish", `${failed(r.centrifugo.ingest)} publishes failed`);
   exact(CHECKS.sends, "end to end (A→B)", r.endToEnd.acked, r.endToEnd.sent, "sends acknowledged");
   exact(CHECKS.deliveries, "end to end (A→B)", r.endToEnd.received, r.endToEnd.acked, "acknowledged sends received");
   exact(CHECKS.rows, "flush, raw cassandra-driver", r.flush.rawRowsCounted, r.flush.rows, "rows read back");
@@ -70,26 +75,118 @@ export function buildChecks(r: BenchResults): Check[] {
     const uws = fan("uws", size);
     const sio = fan("socketio", size);
     if (!ours) continue;
-    if (uws) checks.push(check({ item: 1, what: `fan-out CPU/delivery, room ${size}, vs raw uWS`, ours: us(ours.cpuPerDeliveryInMicros), reference: us(uws.cpuPerDeliveryInMicros), value: ours.cpuPerDeliveryInMicros / uws.cpuPerDeliveryInMicros, unit: "×", kind: "max", limit: 1.25 }));
-    if (sio) checks.push(check({ item: 1, what: `fan-out CPU/delivery, room ${size}, vs socket.io/ws`, ours: us(ours.cpuPerDeliveryInMicros), reference: us(sio.cpuPerDeliveryInMicros), value: ours.cpuPerDeliveryInMicros / sio.cpuPerDeliveryInMicros, unit: "×", kind: "max", limit: 0.2 }));
+    if (uws)
+      checks.push(
+        check({
+          item: 1,
+          what: `fan-out CPU/delivery, room ${size}, vs raw uWS`,
+          ours: us(ours.cpuPerDeliveryInMicros),
+          reference: us(uws.cpuPerDeliveryInMicros),
+          value: ours.cpuPerDeliveryInMicros / uws.cpuPerDeliveryInMicros,
+          unit: "×",
+          kind: "max",
+          limit: 1.25,
+        }),
+      );
+    if (sio)
+      checks.push(
+        check({
+          item: 1,
+          what: `fan-out CPU/delivery, room ${size}, vs socket.io/ws`,
+          ours: us(ours.cpuPerDeliveryInMicros),
+          reference: us(sio.cpuPerDeliveryInMicros),
+          value: ours.cpuPerDeliveryInMicros / sio.cpuPerDeliveryInMicros,
+          unit: "×",
+          kind: "max",
+          limit: 0.2,
+        }),
+      );
   }
   for (const row of r.cluster) {
-    checks.push(check({ item: 2, what: `cluster CPU/delivery (2 nodes+Redis), room ${row.roomSize}`, ours: us(row.cpuPerDeliveryInMicros), reference: `${us(row.oneNodeCpuPerDeliveryInMicros)} (1 node+Redis)`, value: row.cpuPerDeliveryInMicros / row.oneNodeCpuPerDeliveryInMicros, unit: "×", kind: "max", limit: 1.5 }));
+    checks.push(
+      check({
+        item: 2,
+        what: `cluster CPU/delivery (2 nodes+Redis), room ${row.roomSize}`,
+        ours: us(row.cpuPerDeliveryInMicros),
+        reference: `${us(row.oneNodeCpuPerDeliveryInMicros)} (1 node+Redis)`,
+        value: row.cpuPerDeliveryInMicros / row.oneNodeCpuPerDeliveryInMicros,
+        unit: "×",
+        kind: "max",
+        limit: 1.5,
+      }),
+    );
   }
   const ours = r.memory.find((row) => row.stack === "ours");
   const sio = r.memory.find((row) => row.stack === "socketio");
   if (ours) {
     const at = `${ours.connections} idle conns`;
-    checks.push(check({ item: 3, what: `heap per idle connection (${at})`, ours: kb(ours.heapPerConnectionInBytes), reference: sio ? `${kb(sio.heapPerConnectionInBytes)} socket.io/ws` : "n/a", value: ours.heapPerConnectionInBytes / 1024, unit: "KB", kind: "max", limit: 4 }));
-    checks.push(check({ item: 3, what: `RSS per idle connection (${at})`, ours: kb(ours.rssPerConnectionInBytes), reference: sio ? `${kb(sio.rssPerConnectionInBytes)} socket.io/ws` : "n/a", value: ours.rssPerConnectionInBytes / 1024, unit: "KB", kind: "max", limit: 10 }));
+    checks.push(
+      check({
+        item: 3,
+        what: `heap per idle connection (${at})`,
+        ours: kb(ours.heapPerConnectionInBytes),
+        reference: sio ? `${kb(sio.heapPerConnectionInBytes)} socket.io/ws` : "n/a",
+        value: ours.heapPerConnectionInBytes / 1024,
+        unit: "KB",
+        kind: "max",
+        limit: 4,
+      }),
+    );
+    checks.push(
+      check({
+        item: 3,
+        what: `RSS per idle connection (${at})`,
+        ours: kb(ours.rssPerConnectionInBytes),
+        reference: sio ? `${kb(sio.rssPerConnectionInBytes)} socket.io/ws` : "n/a",
+        value: ours.rssPerConnectionInBytes / 1024,
+        unit: "KB",
+        kind: "max",
+        limit: 10,
+      }),
+    );
   }
   const half = atOwnMaximum(r.ingest, 0.5);
   const high = atOwnMaximum(r.ingest, 0.8);
   if (half) {
-    checks.push(check({ item: 4, what: `ack p99 at 50 % of max (${r.ingest.maxAckedPerSecond.toFixed(0)} acked/s)`, ours: latencyDetail(half), reference: high ? `at 80 %: ${latencyDetail(high)}` : "n/a", value: half.ack.p99InMs, unit: "ms", kind: "max", limit: 5 }));
+    checks.push(
+      check({
+        item: 4,
+        what: `ack p99 at 50 % of max (${r.ingest.maxAckedPerSecond.toFixed(0)} acked/s)`,
+        ours: latencyDetail(half),
+        reference: high ? `at 80 %: ${latencyDetail(high)}` : "n/a",
+        value: half.ack.p99InMs,
+        unit: "ms",
+        kind: "max",
+        limit: 5,
+      }),
+    );
   }
-  checks.push(check({ item: 5, what: `flusher rows/s vs raw cassandra-driver`, ours: `${r.flush.flusherRowsPerSecond.toFixed(0)} rows/s`, reference: `${r.flush.rawRowsPerSecond.toFixed(0)} rows/s raw (${Object.entries(r.flush.rawByStrategy).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(", ")})`, value: r.flush.flusherRowsPerSecond / r.flush.rawRowsPerSecond, unit: "×", kind: "min", limit: 0.9 }));
-  checks.push(check({ item: 6, what: `end to end A→B p99 at 50 % load`, ours: `p50 ${ms(r.endToEnd.latency.p50InMs)}, p99 ${ms(r.endToEnd.latency.p99InMs)}`, reference: `${r.endToEnd.offeredPerSecond.toFixed(0)} sends/s, ${r.endToEnd.received}/${r.endToEnd.acked} received`, value: r.endToEnd.latency.p99InMs, unit: "ms", kind: "max", limit: 10 }));
+  checks.push(
+    check({
+      item: 5,
+      what: `flusher rows/s vs raw cassandra-driver`,
+      ours: `${r.flush.flusherRowsPerSecond.toFixed(0)} rows/s`,
+      reference: `${r.flush.rawRowsPerSecond.toFixed(0)} rows/s raw (${Object.entries(r.flush.rawByStrategy)
+        .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+        .join(", ")})`,
+      value: r.flush.flusherRowsPerSecond / r.flush.rawRowsPerSecond,
+      unit: "×",
+      kind: "min",
+      limit: 0.9,
+    }),
+  );
+  checks.push(
+    check({
+      item: 6,
+      what: `end to end A→B p99 at 50 % load`,
+      ours: `p50 ${ms(r.endToEnd.latency.p50InMs)}, p99 ${ms(r.endToEnd.latency.p99InMs)}`,
+      reference: `${r.endToEnd.offeredPerSecond.toFixed(0)} sends/s, ${r.endToEnd.received}/${r.endToEnd.acked} received`,
+      value: r.endToEnd.latency.p99InMs,
+      unit: "ms",
+      kind: "max",
+      limit: 10,
+    }),
+  );
   if (r.centrifugo) checks.push(...centrifugoChecks(r.fanout, r.ingest, r.centrifugo));
   return checks;
 }
@@ -110,29 +207,75 @@ export function centrifugoChecks(fanout: readonly FanoutRow[], oursIngest: Inges
     const memory = fan("centrifugo-memory", size);
     if (ours?.cpuWithRedisPerDeliveryInMicros == null || peer?.cpuWithRedisPerDeliveryInMicros == null) continue;
     const reference = `${us(peer.cpuWithRedisPerDeliveryInMicros)} Centrifugo ${cf.version} + Redis (Centrifugo alone ${us(peer.cpuPerDeliveryInMicros)}; memory engine ${memory ? us(memory.cpuPerDeliveryInMicros) : "n/a"})`;
-    checks.push(check({ item: 7, what: `CPU+Redis/delivery, room ${size}, vs Centrifugo+Redis`, ours: `${us(ours.cpuWithRedisPerDeliveryInMicros)} (node alone ${us(ours.cpuPerDeliveryInMicros)})`, reference, value: ours.cpuWithRedisPerDeliveryInMicros / peer.cpuWithRedisPerDeliveryInMicros, unit: "×", kind: "max", limit: 0.8 }));
+    checks.push(
+      check({
+        item: 7,
+        what: `CPU+Redis/delivery, room ${size}, vs Centrifugo+Redis`,
+        ours: `${us(ours.cpuWithRedisPerDeliveryInMicros)} (node alone ${us(ours.cpuPerDeliveryInMicros)})`,
+        reference,
+        value: ours.cpuWithRedisPerDeliveryInMicros / peer.cpuWithRedisPerDeliveryInMicros,
+        unit: "×",
+        kind: "max",
+        limit: 0.8,
+      }),
+    );
   }
   const peerIngest = cf.ingest;
   if (!oursIngest) return checks;
-  checks.push(check({ item: 7, what: "max acked sends/s vs Centrifugo max publishes/s (history)", ours: `${oursIngest.maxAckedPerSecond.toFixed(0)}/s`, reference: `${peerIngest.maxAckedPerSecond.toFixed(0)}/s (Centrifugo CPU ${(peerIngest.nodeCpuUtilisation * 100).toFixed(0)} %, its Redis ${(peerIngest.redisCpuUtilisation * 100).toFixed(0)} %)`, value: oursIngest.maxAckedPerSecond / peerIngest.maxAckedPerSecond, unit: "×", kind: "min", limit: 1.2 }));
+  checks.push(
+    check({
+      item: 7,
+      what: "max acked sends/s vs Centrifugo max publishes/s (history)",
+      ours: `${oursIngest.maxAckedPerSecond.toFixed(0)}/s`,
+      reference: `${peerIngest.maxAckedPerSecond.toFixed(0)}/s (Centrifugo CPU ${(peerIngest.nodeCpuUtilisation * 100).toFixed(0)} %, its Redis ${(peerIngest.redisCpuUtilisation * 100).toFixed(0)} %)`,
+      value: oursIngest.maxAckedPerSecond / peerIngest.maxAckedPerSecond,
+      unit: "×",
+      kind: "min",
+      limit: 1.2,
+    }),
+  );
   const ours = atFixedRate(oursIngest);
   const peer = atFixedRate(peerIngest);
   if (ours && peer) {
     const atOurHalf = peerIngest.points.find((p) => p.basis === "our maximum");
     const oursHalf = atOwnMaximum(oursIngest, 0.5);
     const reference = `${latencyDetail(peer)}${atOurHalf ? `; at ${describeRate(atOurHalf)}: ${latencyDetail(atOurHalf)} (ours at 50 %: ${oursHalf ? latencyDetail(oursHalf) : "n/a"})` : ""}`;
-    checks.push(check({ item: 7, what: `ack p99 at ${describeRate(ours)} vs Centrifugo publish p99`, ours: latencyDetail(ours), reference, value: ours.ack.p99InMs / peer.ack.p99InMs, unit: "×", kind: "max", limit: 1 }));
+    checks.push(
+      check({
+        item: 7,
+        what: `ack p99 at ${describeRate(ours)} vs Centrifugo publish p99`,
+        ours: latencyDetail(ours),
+        reference,
+        value: ours.ack.p99InMs / peer.ack.p99InMs,
+        unit: "×",
+        kind: "max",
+        limit: 1,
+      }),
+    );
   }
   return checks;
 }
 
 export function fanoutTable(r: BenchResults): string {
-  const lines = ["| stack | room | sends | deliveries (counted / expected) | server CPU µs/delivery (best round) | of it kernel | + Redis µs/delivery | idle floor µs/delivery | rounds |", "|---|---|---|---|---|---|---|---|---|"];
+  const lines = [
+    "| stack | room | sends | deliveries (counted / expected) | server CPU µs/delivery (best round) | of it kernel | + Redis µs/delivery | idle floor µs/delivery | rounds |",
+    "|---|---|---|---|---|---|---|---|---|",
+  ];
   for (const row of r.fanout) {
-    lines.push(`| ${row.stack} | ${row.roomSize} | ${row.sends} | ${row.deliveries} / ${row.expectedDeliveries} | ${row.cpuPerDeliveryInMicros.toFixed(2)} | ${row.systemCpuPerDeliveryInMicros.toFixed(2)} | ${row.cpuWithRedisPerDeliveryInMicros === null ? "–" : row.cpuWithRedisPerDeliveryInMicros.toFixed(2)} | ${row.idleCpuPerDeliveryInMicros.toFixed(2)} | ${row.rounds.map((v) => v.toFixed(1)).join(", ")} |`);
+    lines.push(
+      `| ${row.stack} | ${row.roomSize} | ${row.sends} | ${row.deliveries} / ${row.expectedDeliveries} | ${row.cpuPerDeliveryInMicros.toFixed(2)} | ${row.systemCpuPerDeliveryInMicros.toFixed(2)} | ${row.cpuWithRedisPerDeliveryInMicros === null ? "–" : row.cpuWithRedisPerDeliveryInMicros.toFixed(2)} | ${row.idleCpuPerDeliveryInMicros.toFixed(2)} | ${row.rounds.map((v) => v.toFixed(1)).join(", ")} |`,
+    );
   }
   for (const row of r.cluster) {
-    lines.push(`| ours, 2 nodes | ${row.roomSize} | ${row.sends} | ${row.deliveries} / ${row.expectedDeliveries} | – | – | ${row.cpuPerDeliveryInMicros.toFixed(2)} (${Object.entries(row.cpuByProcessInMicros).map(([name, micros]) => `${name} ${(micros / Math.max(1, row.deliveries)).toFixed(2)}`).join(", ")}) | – | 2 nodes ${row.rounds.map((v) => v.cluster.toFixed(1)).join(", ")}; 1 node ${row.rounds.map((v) => v.oneNode.toFixed(1)).join(", ")} |`);
+    lines.push(
+      `| ours, 2 nodes | ${row.roomSize} | ${row.sends} | ${row.deliveries} / ${row.expectedDeliveries} | – | – | ${row.cpuPerDeliveryInMicros.toFixed(2)} (${Object.entries(
+        row.cpuByProcessInMicros,
+      )
+        .map(([name, micros]) => `${name} ${(micros / Math.max(1, row.deliveries)).toFixed(2)}`)
+        .join(
+          ", ",
+        )}) | – | 2 nodes ${row.rounds.map((v) => v.cluster.toFixed(1)).join(", ")}; 1 node ${row.rounds.map((v) => v.oneNode.toFixed(1)).join(", ")} |`,
+    );
   }
   return lines.join("\n");
 }
@@ -158,14 +301,20 @@ export function writeOutputs(r: BenchResults, checks: readonly Check[], paths: {
     fanoutTable(r),
     "",
     `Ingest: max ${r.ingest.maxAckedPerSecond.toFixed(0)} acked sends/s, node CPU ${(r.ingest.nodeCpuUtilisation * 100).toFixed(0)} % of a core (${r.ingest.nodeCpuPerSendInMicros.toFixed(1)} µs/send), Redis ${(r.ingest.redisCpuUtilisation * 100).toFixed(0)} %. ` +
-      (r.centrifugo ? `Centrifugo ${r.centrifugo.version} with history (Redis engine): max ${r.centrifugo.ingest.maxAckedPerSecond.toFixed(0)} acked publishes/s, its CPU ${(r.centrifugo.ingest.nodeCpuUtilisation * 100).toFixed(0)} % of a core (${r.centrifugo.ingest.nodeCpuPerSendInMicros.toFixed(1)} µs/publish), its Redis ${(r.centrifugo.ingest.redisCpuUtilisation * 100).toFixed(0)} %. ` : "") +
+      (r.centrifugo
+        ? `Centrifugo ${r.centrifugo.version} with history (Redis engine): max ${r.centrifugo.ingest.maxAckedPerSecond.toFixed(0)} acked publishes/s, its CPU ${(r.centrifugo.ingest.nodeCpuUtilisation * 100).toFixed(0)} % of a core (${r.centrifugo.ingest.nodeCpuPerSendInMicros.toFixed(1)} µs/publish), its Redis ${(r.centrifugo.ingest.redisCpuUtilisation * 100).toFixed(0)} %. `
+        : "") +
       `Flush: ${r.flush.rows} rows each way (read back: raw ${r.flush.rawRowsCounted}, flusher ${r.flush.flusherRowsCounted}), flusher CPU ${(r.flush.flusherCpuUtilisation * 100).toFixed(0)} % of a core while draining` +
-      (r.flush.flusherBatches ? `; ${r.flush.flusherBatches.count} batches of ${r.flush.flusherBatches.meanRows.toFixed(0)} rows, ${r.flush.flusherBatches.meanWriteAndAckInMs.toFixed(1)} ms write + ack each, ${(r.flush.flusherBatches.shareOfDrain * 100).toFixed(0)} % of the drain time.` : "."),
+      (r.flush.flusherBatches
+        ? `; ${r.flush.flusherBatches.count} batches of ${r.flush.flusherBatches.meanRows.toFixed(0)} rows, ${r.flush.flusherBatches.meanWriteAndAckInMs.toFixed(1)} ms write + ack each, ${(r.flush.flusherBatches.shareOfDrain * 100).toFixed(0)} % of the drain time.`
+        : "."),
     "",
     `CPU placement while measuring latency (items 4 and 6): ${r.latencyPlacement ? `socket nodes and Redis on CPU ${r.latencyPlacement.measured.join(",")}; load generators, flusher, the bench driver and Cassandra (at nice 19) on CPU ${r.latencyPlacement.rest.join(",")} (bench/lib/cpu-placement.ts)` : "none (one CPU)"}. ` +
       `Machine load while measuring latency: ${r.ingest.points.map((p) => `at ${describeRate(p)} the node's main thread waited for a CPU ${(p.nodeRunQueueWaitShare * 100).toFixed(0)} % of the time (Redis ${(p.redisRunQueueWaitShare * 100).toFixed(0)} %, load average ${p.loadAverage})`).join("; ")}; ` +
       `end to end: node A ${(r.endToEnd.runQueueWaitShares.nodeA * 100).toFixed(0)} %, node B ${(r.endToEnd.runQueueWaitShares.nodeB * 100).toFixed(0)} %, Redis ${(r.endToEnd.runQueueWaitShares.redis * 100).toFixed(0)} %` +
-      (r.centrifugo ? `; Centrifugo ${r.centrifugo.version} (same placement): ${r.centrifugo.ingest.points.map((p) => `at ${describeRate(p)} its threads waited ${(p.nodeRunQueueWaitShare * 100).toFixed(0)} % of the window in sum (its Redis ${(p.redisRunQueueWaitShare * 100).toFixed(0)} %)`).join("; ")}` : "") +
+      (r.centrifugo
+        ? `; Centrifugo ${r.centrifugo.version} (same placement): ${r.centrifugo.ingest.points.map((p) => `at ${describeRate(p)} its threads waited ${(p.nodeRunQueueWaitShare * 100).toFixed(0)} % of the window in sum (its Redis ${(p.redisRunQueueWaitShare * 100).toFixed(0)} %)`).join("; ")}`
+        : "") +
       " (from /proc/<pid>/schedstat).",
     "",
     "![results](results.png)",

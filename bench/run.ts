@@ -49,7 +49,9 @@ const only = onlyArg ? new Set(onlyArg.slice("--only=".length).split(",")) : und
 const unknown = process.argv.slice(2).filter((arg) => !FLAGS.includes(arg) && arg !== onlyArg);
 const unknownParts = [...(only ?? [])].filter((part) => !(PARTS as readonly string[]).includes(part));
 if (unknown.length > 0 || unknownParts.length > 0) {
-  console.error(`unknown argument ${[...unknown, ...unknownParts].join(" ")}\nusage: npm run bench [-- --quick] [-- --profile] [-- --only=${PARTS.join(",")}]`);
+  console.error(
+    `unknown argument ${[...unknown, ...unknownParts].join(" ")}\nusage: npm run bench [-- --quick] [-- --profile] [-- --only=${PARTS.join(",")}]`,
+  );
   process.exit(2);
 }
 const wanted = (part: Part) => only === undefined || only.has(part);
@@ -112,7 +114,13 @@ async function main(): Promise<void> {
   // Centrifugo (item 7) starts while Cassandra boots: it needs none of the stores. Both are
   // awaited to the end (allSettled) so that whatever did start is registered for cleanup.
   const [storesStarted, peersStarted] = await Promise.allSettled([
-    startStores({ dir, redisPort: await freePort(), cassandraNativePort: await freePort(), cassandraStoragePort: await freePort(), log }).then((started) => onCleanup(started, (s) => s.stop())),
+    startStores({
+      dir,
+      redisPort: await freePort(),
+      cassandraNativePort: await freePort(),
+      cassandraStoragePort: await freePort(),
+      log,
+    }).then((started) => onCleanup(started, (s) => s.stop())),
     wanted("centrifugo") ? startCentrifugoPeers(dir, 2, log, (stop) => onCleanup(undefined, stop)) : Promise.resolve(undefined),
   ]);
   if (storesStarted.status === "rejected") throw storesStarted.reason;
@@ -141,11 +149,21 @@ async function main(): Promise<void> {
     CHAT_CONNECTIONS_PER_USER: "1000000",
     LOG_LEVEL: "warn",
   };
-  const tokens = await Promise.all(Array.from({ length: Math.max(2, settings.memoryGenerators) }, (_, g) => mintToken({ secret: JWT_SECRET, userId: `bench-${g}`, rooms: ROOM_PATTERNS })));
+  const tokens = await Promise.all(
+    Array.from({ length: Math.max(2, settings.memoryGenerators) }, (_, g) =>
+      mintToken({ secret: JWT_SECRET, userId: `bench-${g}`, rooms: ROOM_PATTERNS }),
+    ),
+  );
   log(`stores up: Redis ${stores.redis.url}, Cassandra ${stores.cassandraContactPoint}, keyspace ${keyspace}, prefix ${prefix}`);
 
-  const generators: [Generator, Generator] = [onCleanup(Generator.start("gen-0"), (g) => g.stop()), onCleanup(Generator.start("gen-1"), (g) => g.stop())];
-  const flusher = onCleanup(await startFlusher({ name: "flusher-1", env: { ...env, CHAT_FLUSHER_HTTP_PORT: "0" }, logFile: join(dir, "flusher-1.log") }), (f) => f.stop());
+  const generators: [Generator, Generator] = [
+    onCleanup(Generator.start("gen-0"), (g) => g.stop()),
+    onCleanup(Generator.start("gen-1"), (g) => g.stop()),
+  ];
+  const flusher = onCleanup(
+    await startFlusher({ name: "flusher-1", env: { ...env, CHAT_FLUSHER_HTTP_PORT: "0" }, logFile: join(dir, "flusher-1.log") }),
+    (f) => f.stop(),
+  );
   const nodeA = onCleanup(await startOurNode("bench-a", env, dir), stopped);
   const urlA = socketIoUrl(nodeA.port);
 
@@ -172,7 +190,9 @@ async function main(): Promise<void> {
       );
     }
     if (peers) stacks.push(...(await connectCentrifugoStacks(peers, generators, sizes)));
-    fanout = await profiled([...references, ...(wanted("fanout") ? [nodeA] : [])], "1-fanout", () => measureFanout(stacks, generators, settings.fanout, log));
+    fanout = await profiled([...references, ...(wanted("fanout") ? [nodeA] : [])], "1-fanout", () =>
+      measureFanout(stacks, generators, settings.fanout, log),
+    );
     await Promise.all([...references, ...(peers ? [peers.memoryEngine] : [])].map((server) => server.stop()));
   }
 
@@ -182,8 +202,16 @@ async function main(): Promise<void> {
   if (wanted("cluster")) {
     log("2. cluster fan-out (two nodes through Redis)");
     const clusterSettings = { ...settings.fanout, roomSizes: settings.clusterRoomSizes };
-    const twoNodes = await connectStack({ stack: "ours", kind: "socketio", server: nodeA, url: urlA, tokens, redisPid }, generators, clusterSettings.roomSizes, "cl", [urlA, urlB]);
-    cluster = await profiled([nodeA, nodeB], "2-cluster", () => measureCluster(twoNodes, oneNode!, [nodeA, nodeB], generators, clusterSettings, log));
+    const twoNodes = await connectStack(
+      { stack: "ours", kind: "socketio", server: nodeA, url: urlA, tokens, redisPid },
+      generators,
+      clusterSettings.roomSizes,
+      "cl",
+      [urlA, urlB],
+    );
+    cluster = await profiled([nodeA, nodeB], "2-cluster", () =>
+      measureCluster(twoNodes, oneNode!, [nodeA, nodeB], generators, clusterSettings, log),
+    );
   }
 
   let ingest: IngestResult | undefined;
@@ -193,22 +221,47 @@ async function main(): Promise<void> {
     log("4. durable ingest on one node");
     const senders = await connectSenders(generators, urlA, tokens, settings.ingest);
     // Latency is measured with the ack path on a core of its own (see lib/cpu-placement.ts).
-    const placed = await withPlacement({ measured: [nodeA.pid, nodeB.pid, redisPid], rest: [...generators.map((g) => g.pid), flusher.process.child.pid!], background: [stores.cassandra.process.child.pid!] }, async () => {
-      const ingestResult = await profiled([nodeA], "4-ingest", () => measureIngest(nodeA, redisPid, generators, senders, settings.ingest, log));
-      log("6. end to end, sent on node A, received on node B, at 50 % load");
-      const endToEndResult = await measureEndToEnd(generators[0], senders, generators[1], urlB, tokens[1]!, ingestResult.maxAckedPerSecond * 0.5, settings.ingest, { nodeA: nodeA.pid, nodeB: nodeB.pid, redis: redisPid }, log);
-      return { ingestResult, endToEndResult };
-    });
+    const placed = await withPlacement(
+      {
+        measured: [nodeA.pid, nodeB.pid, redisPid],
+        rest: [...generators.map((g) => g.pid), flusher.process.child.pid!],
+        background: [stores.cassandra.process.child.pid!],
+      },
+      async () => {
+        const ingestResult = await profiled([nodeA], "4-ingest", () =>
+          measureIngest(nodeA, redisPid, generators, senders, settings.ingest, log),
+        );
+        log("6. end to end, sent on node A, received on node B, at 50 % load");
+        const endToEndResult = await measureEndToEnd(
+          generators[0],
+          senders,
+          generators[1],
+          urlB,
+          tokens[1]!,
+          ingestResult.maxAckedPerSecond * 0.5,
+          settings.ingest,
+          { nodeA: nodeA.pid, nodeB: nodeB.pid, redis: redisPid },
+          log,
+        );
+        return { ingestResult, endToEndResult };
+      },
+    );
     ({ ingestResult: ingest, endToEndResult: endToEnd } = placed.result);
     latencyPlacement = placed.placement;
-    if (latencyPlacement) log(`  (ack path on CPU ${latencyPlacement.measured.join(",")}, everything else on CPU ${latencyPlacement.rest.join(",")})`);
+    if (latencyPlacement)
+      log(`  (ack path on CPU ${latencyPlacement.measured.join(",")}, everything else on CPU ${latencyPlacement.rest.join(",")})`);
   }
   let centrifugo: CentrifugoResults | null = null;
   if (peers) {
     log("7. Centrifugo publishes with history (Redis engine)");
     // The same placement as ours: Centrifugo and its Redis on the ack path's core, the rest (our idle nodes and Redis too) on the other.
-    const placed = await withPlacement({ measured: [peers.redisEngine.pid, peers.redisPid], rest: [...generators.map((g) => g.pid), flusher.process.child.pid!, nodeA.pid, nodeB.pid, redisPid], background: [stores.cassandra.process.child.pid!] }, () =>
-      measureCentrifugoIngest(peers, generators, settings.ingest, ingest?.maxAckedPerSecond, log),
+    const placed = await withPlacement(
+      {
+        measured: [peers.redisEngine.pid, peers.redisPid],
+        rest: [...generators.map((g) => g.pid), flusher.process.child.pid!, nodeA.pid, nodeB.pid, redisPid],
+        background: [stores.cassandra.process.child.pid!],
+      },
+      () => measureCentrifugoIngest(peers, generators, settings.ingest, ingest?.maxAckedPerSecond, log),
     );
     centrifugo = { version: peers.version, ingest: placed.result };
   }
@@ -221,10 +274,24 @@ async function main(): Promise<void> {
     log(`3. memory per idle connection at ${settings.memoryConnections} connections`);
     const memoryTokens = tokens.slice(0, settings.memoryGenerators);
     const nodeM = onCleanup(await startOurNode("bench-m", env, dir), stopped);
-    memory.push(await measureMemory("ours", "socketio", nodeM, socketIoUrl(nodeM.port), memoryTokens, settings.memoryConnections, 1, log, profileDir));
+    memory.push(
+      await measureMemory("ours", "socketio", nodeM, socketIoUrl(nodeM.port), memoryTokens, settings.memoryConnections, 1, log, profileDir),
+    );
     await nodeM.stop();
     const sioM = onCleanup(await startReference("socketio", dir), stopped);
-    memory.push(await measureMemory("socketio", "socketio", sioM, socketIoUrl(sioM.port), memoryTokens.map(() => ""), settings.memoryConnections, 2, log, profileDir));
+    memory.push(
+      await measureMemory(
+        "socketio",
+        "socketio",
+        sioM,
+        socketIoUrl(sioM.port),
+        memoryTokens.map(() => ""),
+        settings.memoryConnections,
+        2,
+        log,
+        profileDir,
+      ),
+    );
     await sioM.stop();
   }
 
@@ -244,13 +311,31 @@ async function main(): Promise<void> {
     if (profileDir) writeProfileSummary(profileDir, memory, startedAt);
     return;
   }
-  const results: BenchResults = { mode: settings.mode, startedAt, durationInSeconds: (performance.now() - runStarted) / 1000, machine: describeMachine(), loadAverages: { atStart: loadAtStart, atEnd: loadAverage() }, fanout, cluster, memory, ingest: ingest!, endToEnd: endToEnd!, flush: flush!, latencyPlacement, centrifugo };
+  const results: BenchResults = {
+    mode: settings.mode,
+    startedAt,
+    durationInSeconds: (performance.now() - runStarted) / 1000,
+    machine: describeMachine(),
+    loadAverages: { atStart: loadAtStart, atEnd: loadAverage() },
+    fanout,
+    cluster,
+    memory,
+    ingest: ingest!,
+    endToEnd: endToEnd!,
+    flush: flush!,
+    latencyPlacement,
+    centrifugo,
+  };
   const checks = buildChecks(results);
   console.log(`\n${markdownTable(checks)}\n\n${fanoutTable(results)}\n`);
   log(`${checks.filter((c) => c.met).length}/${checks.length} targets met`);
   // A profiled run's figures are perturbed by the profiler: they do not replace the published ones.
   if (!profileDir) {
-    writeOutputs(results, checks, { json: join(BENCH_SOURCE_DIR, "results.json"), png: join(BENCH_SOURCE_DIR, "results.png"), readme: join(BENCH_SOURCE_DIR, "README.md") });
+    writeOutputs(results, checks, {
+      json: join(BENCH_SOURCE_DIR, "results.json"),
+      png: join(BENCH_SOURCE_DIR, "results.png"),
+      readme: join(BENCH_SOURCE_DIR, "README.md"),
+    });
     log("wrote bench/results.json, bench/results.png, bench/README.md");
   }
   if (profileDir) writeProfileSummary(profileDir, memory, startedAt);
@@ -259,20 +344,30 @@ async function main(): Promise<void> {
 function writeProfileSummary(profileDir: string, memory: readonly MemoryRow[], startedAt: string): void {
   const text = summarizeProfiles(profileDir, memory);
   console.log(`\n${text}`);
-  writeFileSync(join(BENCH_SOURCE_DIR, "profile.txt"), `${settings.mode} run ${startedAt} with --profile${only ? ` (--only=${[...only].join(",")})` : ""}\n\n${text}\n`);
+  writeFileSync(
+    join(BENCH_SOURCE_DIR, "profile.txt"),
+    `${settings.mode} run ${startedAt} with --profile${only ? ` (--only=${[...only].join(",")})` : ""}\n\n${text}\n`,
+  );
   log("wrote bench/profile.txt");
 }
 
 /** CPU profiles of every server (what its time went to) and the heap growth per idle connection. */
 function summarizeProfiles(profileDir: string, memory: readonly MemoryRow[]): string {
   const parts: string[] = [];
-  for (const file of readdirSync(profileDir).filter((name) => name.endsWith(".cpuprofile")).sort()) {
+  for (const file of readdirSync(profileDir)
+    .filter((name) => name.endsWith(".cpuprofile"))
+    .sort()) {
     parts.push(formatCpuSummary(file, summarizeCpuProfile(join(profileDir, file))));
   }
   for (const row of memory) {
     const before = join(profileDir, `${row.stack}-before.heapsnapshot`);
     const after = join(profileDir, `${row.stack}-after.heapsnapshot`);
-    parts.push(formatHeapGrowth(`heap growth, ${row.stack}, ${row.connections} idle connections`, heapGrowthPerConnection(before, after, row.connections)));
+    parts.push(
+      formatHeapGrowth(
+        `heap growth, ${row.stack}, ${row.connections} idle connections`,
+        heapGrowthPerConnection(before, after, row.connections),
+      ),
+    );
   }
   return parts.join("\n\n");
 }
@@ -294,5 +389,6 @@ try {
 if (runDir && process.exitCode !== 1) {
   // Hundreds of MB of Redis/Cassandra data and heap snapshots per run; the logs stay for reading.
   for (const data of ["redis", "cassandra", "centrifugo-redis"]) rmSync(join(runDir, data), { recursive: true, force: true });
-  for (const file of profiling ? readdirSync(join(runDir, "profiles")).filter((name) => name.endsWith(".heapsnapshot")) : []) rmSync(join(runDir, "profiles", file));
+  for (const file of profiling ? readdirSync(join(runDir, "profiles")).filter((name) => name.endsWith(".heapsnapshot")) : [])
+    rmSync(join(runDir, "profiles", file));
 }

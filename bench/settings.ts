@@ -18,9 +18,25 @@ const TEXT_BYTES = 100;
 
 export const FULL: BenchSettings = {
   mode: "full",
-  fanout: { roomSizes: [10, 100, 1000], deliveriesPerSecond: 10_000, durationInMs: 4000, textBytes: TEXT_BYTES, rounds: 3, warmupInMs: 1000 },
+  fanout: {
+    roomSizes: [10, 100, 1000],
+    deliveriesPerSecond: 10_000,
+    durationInMs: 4000,
+    textBytes: TEXT_BYTES,
+    rounds: 3,
+    warmupInMs: 1000,
+  },
   clusterRoomSizes: [100, 1000],
-  ingest: { sendersPerGenerator: 32, rooms: 16, inFlightPerSender: 4, warmupInMs: 1000, maxDurationInMs: 8000, latencyDurationInMs: 10_000, textBytes: TEXT_BYTES, fixedRatePerSecond: 2000 },
+  ingest: {
+    sendersPerGenerator: 32,
+    rooms: 16,
+    inFlightPerSender: 4,
+    warmupInMs: 1000,
+    maxDurationInMs: 8000,
+    latencyDurationInMs: 10_000,
+    textBytes: TEXT_BYTES,
+    fixedRatePerSecond: 2000,
+  },
   memoryConnections: 20_000,
   memoryGenerators: 4,
   flush: { rows: 100_000, rooms: 64, textBytes: TEXT_BYTES },

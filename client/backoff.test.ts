@@ -6,8 +6,14 @@ import { ChatError, errorFromBody } from "./errors.js";
 test("delays grow exponentially, stay within [ceiling/2, ceiling], cap at the maximum, and reset", () => {
   const low = new Backoff({ initialDelayInMs: 100, maxDelayInMs: 1000, random: () => 0 });
   const high = new Backoff({ initialDelayInMs: 100, maxDelayInMs: 1000, random: () => 0.999999 });
-  assert.deepEqual([1, 2, 3, 4, 5, 6].map(() => low.next()), [50, 100, 200, 400, 500, 500]);
-  assert.deepEqual([1, 2, 3, 4, 5, 6].map(() => high.next()), [100, 200, 400, 800, 1000, 1000]);
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 6].map(() => low.next()),
+    [50, 100, 200, 400, 500, 500],
+  );
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 6].map(() => high.next()),
+    [100, 200, 400, 800, 1000, 1000],
+  );
   low.reset();
   assert.equal(low.next(), 50);
 });

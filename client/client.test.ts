@@ -77,7 +77,11 @@ test("a gap is filled with join { since } page after page until more: false", as
   await until("seven messages", () => messages.length === 7);
   assert.deepEqual(seqs(messages), [1, 2, 3, 4, 5, 6, 7]);
   const fills = server.requests.filter((request) => request.event === "join" && request.payload["since"] !== undefined);
-  assert.deepEqual(fills.map((request) => request.payload["since"]), [1, 3, 5], "three pages of two from seq 1 on (the third ends at the live 7)");
+  assert.deepEqual(
+    fills.map((request) => request.payload["since"]),
+    [1, 3, 5],
+    "three pages of two from seq 1 on (the third ends at the live 7)",
+  );
 });
 
 test("after every reconnect each room is joined again with since = its last contiguous seq", async () => {
@@ -97,7 +101,9 @@ test("after every reconnect each room is joined again with since = its last cont
     server.post("b", "bob", `missed b ${round}`);
     await synced;
   }
-  const rejoins = server.requests.filter((request) => request.event === "join" && request.payload["since"] !== undefined).map((request) => `${request.payload["room"]}>${request.payload["since"]}`);
+  const rejoins = server.requests
+    .filter((request) => request.event === "join" && request.payload["since"] !== undefined)
+    .map((request) => `${request.payload["room"]}>${request.payload["since"]}`);
   assert.deepEqual(rejoins.sort(), ["a>2", "a>3", "b>1", "b>2"]);
   assert.deepEqual(seqs(client.room("a")!.messages), [1, 2, 3, 4]);
   assert.deepEqual(seqs(client.room("b")!.messages), [1, 2, 3]);
@@ -135,8 +141,14 @@ test("sends made while offline wait in the outbox, keep their order, and go out 
   const sent = Promise.all(["one", "two", "three"].map((text) => client.send("r", text)));
   await until("three pending", () => client.pending.length === 3);
   const results = await sent;
-  assert.deepEqual(results.map((result) => result.seq), [1, 2, 3]);
-  assert.deepEqual(server.messages("r").map((message) => message.text), ["one", "two", "three"]);
+  assert.deepEqual(
+    results.map((result) => result.seq),
+    [1, 2, 3],
+  );
+  assert.deepEqual(
+    server.messages("r").map((message) => message.text),
+    ["one", "two", "three"],
+  );
   assert.equal(sizes.at(-1), 0);
 });
 
@@ -163,7 +175,10 @@ for (const [kind, openStore] of [
     reloaded.on("sent", ({ operation }) => sent.push(operation.clientId));
     await until("both acknowledged", () => sent.length === 2);
     assert.deepEqual(sent, clientIds, "same clientIds, same order");
-    assert.deepEqual(server.messages("r").map((message) => message.text), ["stored, ack lost", "never reached the server"]);
+    assert.deepEqual(
+      server.messages("r").map((message) => message.text),
+      ["stored, ack lost", "never reached the server"],
+    );
     assert.deepEqual(await openStore().load(), [], "the store is empty once acknowledged");
   });
 }
@@ -174,7 +189,9 @@ test("RATE_LIMITED with retryAfterMs: the send is retried no sooner than told", 
   server.intercept = (event) => {
     if (event !== "send") return undefined;
     times.push(Date.now());
-    return times.length === 1 ? { ack: { ok: false, error: { code: "RATE_LIMITED", message: "slow down", retryAfterMs: 300 } } } : undefined;
+    return times.length === 1
+      ? { ack: { ok: false, error: { code: "RATE_LIMITED", message: "slow down", retryAfterMs: 300 } } }
+      : undefined;
   };
   const client = start(server);
   const result = await client.send("r", "hi");
@@ -197,11 +214,15 @@ test("a refused handshake with retryAfterMs (HTTP 503 + Retry-After) is tried ag
 
 test("a refusal for good rejects the send with a typed error and takes it out of the outbox", async () => {
   const server = new FakeServer();
-  server.intercept = (event) => (event === "send" ? { ack: { ok: false, error: { code: "TOO_LARGE", message: "text too long" } } } : undefined);
+  server.intercept = (event) =>
+    event === "send" ? { ack: { ok: false, error: { code: "TOO_LARGE", message: "text too long" } } } : undefined;
   const client = start(server);
   const failed: string[] = [];
   client.on("failed", ({ error }) => failed.push(error.code));
-  const error = await client.send("r", "x".repeat(10)).then(() => undefined, (thrown: unknown) => thrown);
+  const error = await client.send("r", "x".repeat(10)).then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  );
   assert.ok(error instanceof ChatError);
   assert.equal(error.code, "TOO_LARGE");
   assert.equal(error.retryable, false);
@@ -255,7 +276,10 @@ test("ahead of the token's expiry a fresh token is fetched and the session reope
   const server = new FakeServer();
   let calls = 0;
   // exp has whole seconds: this token expires 2 to 3 s from now, refreshed 1 s before.
-  const client = start(server, { token: () => fakeToken("alice", Date.now() + (calls++ === 0 ? 3000 : 3_600_000), `t${calls}`), refreshLeadInMs: 1000 });
+  const client = start(server, {
+    token: () => fakeToken("alice", Date.now() + (calls++ === 0 ? 3000 : 3_600_000), `t${calls}`),
+    refreshLeadInMs: 1000,
+  });
   const messages = received(client);
   await client.join("r");
   server.post("r", "bob", "before");
@@ -363,7 +387,10 @@ test("closing with sends pending rejects their promises with CLOSED, keeps them 
   await new Promise((resolve) => setTimeout(resolve, 20));
   process.off("unhandledRejection", onUnhandled);
   assert.deepEqual(unhandled, []);
-  assert.deepEqual((await store.load()).map((operation) => (operation as { text: string }).text), ["awaited", "fire and forget"]);
+  assert.deepEqual(
+    (await store.load()).map((operation) => (operation as { text: string }).text),
+    ["awaited", "fire and forget"],
+  );
 });
 
 test("a draining node: the client reopens its session by itself within reconnectAfterMs and catches up with since", async () => {
@@ -383,11 +410,17 @@ test("a draining node: the client reopens its session by itself within reconnect
 
 test("a join refused for good rejects with a typed error, is reported, and the room is not kept", async () => {
   const server = new FakeServer();
-  server.intercept = (event, payload) => (event === "join" && payload["room"] === "secret" ? { ack: { ok: false, error: { code: "FORBIDDEN", message: "not allowed" } } } : undefined);
+  server.intercept = (event, payload) =>
+    event === "join" && payload["room"] === "secret"
+      ? { ack: { ok: false, error: { code: "FORBIDDEN", message: "not allowed" } } }
+      : undefined;
   const client = start(server);
   const errors: string[] = [];
   client.on("error", (error) => errors.push(error.code));
-  await assert.rejects(client.join("secret"), (error: ChatError) => error instanceof ChatError && error.code === "FORBIDDEN" && !error.retryable);
+  await assert.rejects(
+    client.join("secret"),
+    (error: ChatError) => error instanceof ChatError && error.code === "FORBIDDEN" && !error.retryable,
+  );
   assert.equal(client.room("secret"), undefined);
   assert.deepEqual(errors, ["FORBIDDEN"]);
   await client.join("open");

@@ -9,7 +9,18 @@ import { Emitter } from "./emitter.js";
 import { ChatError, errorFromBody } from "./errors.js";
 import { Outbox, type OutboxResult } from "./outbox.js";
 import { MemoryOutboxStore, type OutboxStore } from "./outbox-store.js";
-import type { Ack, Change, ChangeResult, HistoryResult, Message, OutboxOperation, PresenceEvent, RoomsResult, SendResult, TypingEvent } from "./protocol.js";
+import type {
+  Ack,
+  Change,
+  ChangeResult,
+  HistoryResult,
+  Message,
+  OutboxOperation,
+  PresenceEvent,
+  RoomsResult,
+  SendResult,
+  TypingEvent,
+} from "./protocol.js";
 import { RoomSync } from "./room-sync.js";
 import type { RoomState } from "./room-state.js";
 import { socketIoTransport, type SocketIoOptions } from "./socketio-transport.js";

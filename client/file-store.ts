@@ -48,7 +48,8 @@ export class FileOutboxStore implements OutboxStore {
     try {
       records = JSON.parse(await readFile(this.path, "utf8"));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw new Error(`outbox file ${this.path} is unreadable: ${(error as Error).message}`);
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT")
+        throw new Error(`outbox file ${this.path} is unreadable: ${(error as Error).message}`);
     }
     const operations = new Map<string, StoredOperation>();
     for (const record of Array.isArray(records) ? records : []) {

@@ -69,7 +69,8 @@ export class IndexedDbOutboxStore implements OutboxStore {
       const transaction = database.transaction(STORE, mode);
       const pending = request(transaction.objectStore(STORE));
       transaction.oncomplete = () => resolve(pending.result);
-      transaction.onerror = transaction.onabort = () => reject(new Error(`IndexedDB ${this.name}: ${String(transaction.error ?? pending.error)}`));
+      transaction.onerror = transaction.onabort = () =>
+        reject(new Error(`IndexedDB ${this.name}: ${String(transaction.error ?? pending.error)}`));
     });
   }
 

@@ -12,7 +12,13 @@ import { MemoryOutboxStore, type OutboxStore, type StoredOperation } from "./out
 const dir = mkdtempSync(join(tmpdir(), "outbox-store-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const send = (clientId: string, order: number): Extract<StoredOperation, { kind: "send" }> => ({ kind: "send", room: "r", clientId, text: `t-${clientId}`, order });
+const send = (clientId: string, order: number): Extract<StoredOperation, { kind: "send" }> => ({
+  kind: "send",
+  room: "r",
+  clientId,
+  text: `t-${clientId}`,
+  order,
+});
 
 function contract(name: string, create: () => OutboxStore, reopen: (store: OutboxStore) => OutboxStore) {
   describe(name, () => {
@@ -24,7 +30,10 @@ function contract(name: string, create: () => OutboxStore, reopen: (store: Outbo
       await store.put({ ...send("b", 2), text: "replaced" });
       await store.remove("a");
       const loaded = await store.load();
-      assert.deepEqual(loaded.map((operation) => operation.clientId), ["b", "c"]);
+      assert.deepEqual(
+        loaded.map((operation) => operation.clientId),
+        ["b", "c"],
+      );
       assert.equal((loaded[0] as { text: string }).text, "replaced");
     });
 
@@ -40,12 +49,19 @@ function contract(name: string, create: () => OutboxStore, reopen: (store: Outbo
       await store.put(send("kept", 1));
       await store.put(send("gone", 2));
       await store.remove("gone");
-      assert.deepEqual((await reopen(store).load()).map((operation) => operation.clientId), ["kept"]);
+      assert.deepEqual(
+        (await reopen(store).load()).map((operation) => operation.clientId),
+        ["kept"],
+      );
     });
   });
 }
 
-contract("MemoryOutboxStore", () => new MemoryOutboxStore(), (store) => store);
+contract(
+  "MemoryOutboxStore",
+  () => new MemoryOutboxStore(),
+  (store) => store,
+);
 let files = 0;
 const paths = new WeakMap<OutboxStore, string>();
 contract(
@@ -81,8 +97,14 @@ test("IndexedDbOutboxStore without IndexedDB says so", async () => {
 
 test("FileOutboxStore skips records that are not operations and names an unreadable file", async () => {
   const path = join(dir, "mixed.json");
-  writeFileSync(path, JSON.stringify([send("ok", 1), { kind: "send", room: 5 }, "junk", { kind: "edit", room: "r", clientId: "e", order: 2 }]));
-  assert.deepEqual((await new FileOutboxStore(path).load()).map((operation) => operation.clientId), ["ok"]);
+  writeFileSync(
+    path,
+    JSON.stringify([send("ok", 1), { kind: "send", room: 5 }, "junk", { kind: "edit", room: "r", clientId: "e", order: 2 }]),
+  );
+  assert.deepEqual(
+    (await new FileOutboxStore(path).load()).map((operation) => operation.clientId),
+    ["ok"],
+  );
   const broken = join(dir, "broken.json");
   writeFileSync(broken, "{not json");
   await assert.rejects(new FileOutboxStore(broken).load(), /outbox file .*broken\.json is unreadable/);

@@ -106,7 +106,8 @@ export class Outbox {
   /** The client is closed: pending operations stay in the store, their promises reject. */
   close(): void {
     this.pause();
-    for (const waiter of this.waiters.values()) waiter.reject(new ChatError("CLOSED", "the client was closed; the operation stays in the outbox store"));
+    for (const waiter of this.waiters.values())
+      waiter.reject(new ChatError("CLOSED", "the client was closed; the operation stays in the outbox store"));
     this.waiters.clear();
   }
 

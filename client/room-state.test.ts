@@ -3,8 +3,26 @@ import { test } from "node:test";
 import type { Change, Message } from "./protocol.js";
 import { RoomState, type Applied } from "./room-state.js";
 
-const message = (seq: number, text = `m${seq}`): Message => ({ id: `id${seq}`, room: "r", seq, from: "alice", clientId: `c${seq}`, text, ts: 1000 + seq });
-const change = (seq: number, target: number, fields: Partial<Change>): Change => ({ room: "r", seq, ts: 2000 + seq, by: "bob", clientId: `x${seq}`, kind: "edit", target: `id${target}`, targetSeq: target, ...fields });
+const message = (seq: number, text = `m${seq}`): Message => ({
+  id: `id${seq}`,
+  room: "r",
+  seq,
+  from: "alice",
+  clientId: `c${seq}`,
+  text,
+  ts: 1000 + seq,
+});
+const change = (seq: number, target: number, fields: Partial<Change>): Change => ({
+  room: "r",
+  seq,
+  ts: 2000 + seq,
+  by: "bob",
+  clientId: `x${seq}`,
+  kind: "edit",
+  target: `id${target}`,
+  targetSeq: target,
+  ...fields,
+});
 
 function started(at = 0) {
   const applied: Applied[] = [];
@@ -20,8 +38,14 @@ test("entries arriving out of order are applied in seq order, the ones above a g
   assert.equal(state.hasGap, true);
   assert.equal(applied.length, 0);
   assert.equal(state.add({ seq: 1, message: message(1) }), "applied");
-  assert.deepEqual(applied.map((entry) => entry.message.seq), [1, 2, 3]);
-  assert.deepEqual(state.messages.map((m) => m.seq), [1, 2, 3]);
+  assert.deepEqual(
+    applied.map((entry) => entry.message.seq),
+    [1, 2, 3],
+  );
+  assert.deepEqual(
+    state.messages.map((m) => m.seq),
+    [1, 2, 3],
+  );
   assert.equal(state.lastSeq, 3);
   assert.equal(state.hasGap, false);
 });
@@ -34,8 +58,14 @@ test("a seq seen before is a duplicate: applied once, whether live, waiting or f
   state.add({ seq: 3, message: message(3) });
   state.add({ seq: 2, message: message(2) });
   assert.equal(state.add({ seq: 2, message: message(2) }), "duplicate");
-  assert.deepEqual(applied.map((entry) => entry.message.seq), [1, 2, 3]);
-  assert.deepEqual(state.messages.map((m) => m.seq), [1, 2, 3]);
+  assert.deepEqual(
+    applied.map((entry) => entry.message.seq),
+    [1, 2, 3],
+  );
+  assert.deepEqual(
+    state.messages.map((m) => m.seq),
+    [1, 2, 3],
+  );
 });
 
 test("entries before the first join's answer are kept; those above it wait or apply", () => {
@@ -45,10 +75,16 @@ test("entries before the first join's answer are kept; those above it wait or ap
   assert.equal(state.add({ seq: 7, message: message(7) }), "ahead");
   state.start(5);
   assert.equal(state.lastSeq, 5);
-  assert.deepEqual(state.messages.map((m) => m.seq), [5]);
+  assert.deepEqual(
+    state.messages.map((m) => m.seq),
+    [5],
+  );
   assert.equal(state.hasGap, true, "7 waits for 6");
   state.add({ seq: 6, message: message(6) });
-  assert.deepEqual(applied.map((entry) => entry.message.seq), [6, 7]);
+  assert.deepEqual(
+    applied.map((entry) => entry.message.seq),
+    [6, 7],
+  );
 });
 
 test("changes apply to the message model: edit, delete, reactions; the log seq advances for each", () => {
@@ -72,7 +108,10 @@ test("changes apply to the message model: edit, delete, reactions; the log seq a
   assert.equal(tombstone.meta, undefined);
   assert.equal(state.messages[1]!.text, "m2", "other messages untouched");
   assert.equal(state.lastSeq, 9);
-  assert.deepEqual(applied.map((entry) => entry.change?.seq ?? entry.message.seq), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.deepEqual(
+    applied.map((entry) => entry.change?.seq ?? entry.message.seq),
+    [1, 2, 3, 4, 5, 6, 7, 8, 9],
+  );
 });
 
 test("a change waits for the gap below it, so it never reaches a message not yet there", () => {
@@ -87,7 +126,10 @@ test("older history pages are merged by seq below the window, without duplicates
   state.add({ seq: 11, message: message(11) });
   state.addOlder([message(8), message(10)]);
   state.addOlder([message(9), message(10)]);
-  assert.deepEqual(state.messages.map((m) => m.seq), [8, 9, 10, 11]);
+  assert.deepEqual(
+    state.messages.map((m) => m.seq),
+    [8, 9, 10, 11],
+  );
   assert.equal(state.oldestSeq, 8);
 });
 

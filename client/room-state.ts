@@ -145,7 +145,9 @@ export function applyChange(message: Message, change: Change): Message {
       return { ...rest, text: "", deleted: true };
     }
     case "react":
-      return change.emoji === undefined ? message : { ...message, reactions: react(message.reactions ?? [], change.emoji, change.by, change.on !== false) };
+      return change.emoji === undefined
+        ? message
+        : { ...message, reactions: react(message.reactions ?? [], change.emoji, change.by, change.on !== false) };
   }
 }
 
@@ -160,9 +162,13 @@ function react(reactions: readonly Reaction[], emoji: string, user: string, on: 
   if (on) {
     if (listed) return [...reactions];
     if (!existing) return [...reactions, { emoji, count: 1, users: [user] }];
-    return reactions.map((reaction) => (reaction === existing ? { emoji, count: reaction.count + 1, users: [...reaction.users, user] } : reaction));
+    return reactions.map((reaction) =>
+      reaction === existing ? { emoji, count: reaction.count + 1, users: [...reaction.users, user] } : reaction,
+    );
   }
   if (!existing || (!listed && existing.count <= existing.users.length)) return [...reactions];
   const updated = { emoji, count: existing.count - 1, users: existing.users.filter((name) => name !== user) };
-  return updated.count > 0 ? reactions.map((reaction) => (reaction === existing ? updated : reaction)) : reactions.filter((reaction) => reaction !== existing);
+  return updated.count > 0
+    ? reactions.map((reaction) => (reaction === existing ? updated : reaction))
+    : reactions.filter((reaction) => reaction !== existing);
 }

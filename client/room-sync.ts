@@ -46,7 +46,9 @@ export class RoomSync {
   join(room: string, since: number | undefined): Promise<RoomState> {
     const known = this.rooms.get(room);
     if (known) return known.ready;
-    const state = new RoomState(room, ({ message, change }) => (change ? this.options.onChange(change, message) : this.options.onMessage(message)));
+    const state = new RoomState(room, ({ message, change }) =>
+      change ? this.options.onChange(change, message) : this.options.onMessage(message),
+    );
     if (since !== undefined) state.start(since);
     let resolve!: (state: RoomState) => void;
     let reject!: (error: ChatError) => void;
@@ -181,7 +183,9 @@ export class RoomSync {
     }
     joined.fillsWithoutProgress = joined.state.lastSeq === lastBefore ? (joined.fillsWithoutProgress ?? 0) + 1 : 0;
     if (joined.fillsWithoutProgress >= 3) {
-      this.options.onError(new ChatError("INTERNAL", `${joined.state.room}: seqs after ${joined.state.lastSeq} are missing on the server; skipped`));
+      this.options.onError(
+        new ChatError("INTERNAL", `${joined.state.room}: seqs after ${joined.state.lastSeq} are missing on the server; skipped`),
+      );
       joined.state.skipHole();
       joined.fillsWithoutProgress = 0;
     }
@@ -204,6 +208,9 @@ export class RoomSync {
 
 /** A join answer's messages and changes as one ascending run of log entries. */
 function entriesOf(answer: JoinResult): LogEntry[] {
-  const entries: LogEntry[] = [...(answer.messages ?? []).map((message) => ({ seq: message.seq, message })), ...(answer.changes ?? []).map((change) => ({ seq: change.seq, change }))];
+  const entries: LogEntry[] = [
+    ...(answer.messages ?? []).map((message) => ({ seq: message.seq, message })),
+    ...(answer.changes ?? []).map((change) => ({ seq: change.seq, change })),
+  ];
   return entries.filter((entry) => Number.isInteger(entry.seq)).sort((a, b) => a.seq - b.seq);
 }

@@ -30,8 +30,12 @@ async function bundleSize(entry: { path: string } | { contents: string }): Promi
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 const sdk = await bundleSize({ path: join(REPO_ROOT, "client/index.ts") });
 const socketIo = await bundleSize({ contents: 'export { io } from "socket.io-client";' });
-console.log(`SDK (client/index.ts + socket.io-client), esbuild ESM browser minified: ${kb(sdk.minified)}, gzip -9: ${kb(sdk.gzipped)} (${sdk.gzipped} B; budget ${kb(BUDGET_IN_BYTES)})`);
-console.log(`socket.io-client alone, bundled the same way: ${kb(socketIo.minified)}, gzip -9: ${kb(socketIo.gzipped)}; the SDK adds ${kb(sdk.gzipped - socketIo.gzipped)}`);
+console.log(
+  `SDK (client/index.ts + socket.io-client), esbuild ESM browser minified: ${kb(sdk.minified)}, gzip -9: ${kb(sdk.gzipped)} (${sdk.gzipped} B; budget ${kb(BUDGET_IN_BYTES)})`,
+);
+console.log(
+  `socket.io-client alone, bundled the same way: ${kb(socketIo.minified)}, gzip -9: ${kb(socketIo.gzipped)}; the SDK adds ${kb(sdk.gzipped - socketIo.gzipped)}`,
+);
 if (sdk.gzipped > BUDGET_IN_BYTES) {
   console.error(`over budget by ${kb(sdk.gzipped - BUDGET_IN_BYTES)}`);
   process.exitCode = 1;

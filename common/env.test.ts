@@ -13,7 +13,10 @@ test("unset values take their defaults; set values are parsed", () => {
 
 test("a bad value names its key", () => {
   const env = new EnvReader({ PORT: "eighty", LEVEL: "MAYBE", N: "5" });
-  assert.throws(() => env.integer("PORT", 3000), (error: unknown) => error instanceof ConfigError && error.message.includes("PORT"));
+  assert.throws(
+    () => env.integer("PORT", 3000),
+    (error: unknown) => error instanceof ConfigError && error.message.includes("PORT"),
+  );
   assert.throws(() => env.oneOf("LEVEL", ["ONE", "ALL"] as const, "ONE"), /LEVEL must be one of ONE, ALL/);
   assert.throws(() => env.integer("N", 1, { max: 4 }), /N must be an integer between/);
   assert.throws(() => new EnvReader({ B: "yes" }).boolean("B", false), /B must be true or false/);

@@ -54,6 +54,9 @@ export class EnvReader {
   list(key: string, fallback: string[]): string[] {
     const raw = this.env[key];
     if (raw === undefined) return fallback;
-    return raw.split(",").map((item) => item.trim()).filter((item) => item !== "");
+    return raw
+      .split(",")
+      .map((item) => item.trim())
+      .filter((item) => item !== "");
   }
 }

@@ -10,9 +10,15 @@ test("log lines carry the ECS fields Elasticsearch indexes, without secrets or m
     logger.info({ room: "r1", count: 3, token: "eyJ.secret.sig", text: "hello world", nested: { text: "x", token: "y" } }, "batch flushed");
     logger.error({ err: new Error("boom") }, "write failed");
   `;
-  const child = spawnSync(process.execPath, ["--input-type=module", "-e", script], { env: { ...process.env, CHAT_FLUSHER_NAME: "flusher-7", LOG_LEVEL: "info" }, encoding: "utf8" });
+  const child = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+    env: { ...process.env, CHAT_FLUSHER_NAME: "flusher-7", LOG_LEVEL: "info" },
+    encoding: "utf8",
+  });
   assert.equal(child.status, 0, child.stderr);
-  const [info, error] = child.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+  const [info, error] = child.stdout
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
   assert.ok(info && error);
   assert.equal(typeof info["@timestamp"], "string");
   assert.ok(!Number.isNaN(Date.parse(info["@timestamp"] as string)));

@@ -16,7 +16,21 @@ export type { Logger };
 /** The `service.name` of every process of the cluster; `log.logger` says which component. */
 export const SERVICE_NAME = "chat-cluster";
 
-export const REDACTED_PATHS = ["token", "*.token", "auth.token", "*.auth.token", "authorization", "*.authorization", "headers.authorization", "text", "*.text", "password", "*.password", "secret", "*.secret"];
+export const REDACTED_PATHS = [
+  "token",
+  "*.token",
+  "auth.token",
+  "*.auth.token",
+  "authorization",
+  "*.authorization",
+  "headers.authorization",
+  "text",
+  "*.text",
+  "password",
+  "*.password",
+  "secret",
+  "*.secret",
+];
 
 export function createLogger(name: string, level = process.env.LOG_LEVEL ?? "info"): Logger {
   const serviceNodeName = process.env.CHAT_NODE_NAME ?? process.env.CHAT_FLUSHER_NAME;

@@ -141,10 +141,16 @@ test("with every node at its maxconn a new connection waits in the queue and is 
   assertRefusal(refused, 503, "UNAVAILABLE", 3);
   assert.ok(waited >= QUEUE_TIMEOUT_MS - 100, `refused after ${waited} ms, before timeout queue (${QUEUE_TIMEOUT_MS} ms)`);
   assert.ok(waited < QUEUE_TIMEOUT_MS + 2000, `refused only after ${waited} ms`);
-  assert.equal(await exporterSample(waitingRoom.statsUrl, `haproxy_backend_connection_errors_total{proxy="${LOCAL_BACKEND}"}`), errorsBefore + 1);
+  assert.equal(
+    await exporterSample(waitingRoom.statsUrl, `haproxy_backend_connection_errors_total{proxy="${LOCAL_BACKEND}"}`),
+    errorsBefore + 1,
+  );
 
   for (const node of nodes) node.releaseOne();
-  assert.deepEqual((await Promise.all([...holding, holdingAgain])).map((r) => r.status), [200, 200, 200]);
+  assert.deepEqual(
+    (await Promise.all([...holding, holdingAgain])).map((r) => r.status),
+    [200, 200, 200],
+  );
   for (const connection of [...holders, newcomer, again, late]) connection.close();
 });
 
@@ -166,7 +172,10 @@ test("an address over its connection limit gets 429 + Retry-After, while /readyz
   assertRefusal(await probe.request("/socket.io/?EIO=4&transport=polling"), 429, "RATE_LIMITED", LIMITS.retryAfterInSeconds);
   await probe.closed;
   assert.deepEqual(await onNewConnections("127.0.0.21", 1), [200], "another address is not limited by this one");
-  assert.equal(await exporterSample(limited.statsUrl, `haproxy_backend_requests_denied_total{proxy="${REFUSED.connections}"}`), deniedBefore + 2);
+  assert.equal(
+    await exporterSample(limited.statsUrl, `haproxy_backend_requests_denied_total{proxy="${REFUSED.connections}"}`),
+    deniedBefore + 2,
+  );
 
   // Once the address holds fewer connections, it is let in again.
   held[0]!.close();
@@ -182,18 +191,23 @@ test("an address twice over its connection limit is dropped at accept, before an
   const idle = await Promise.all(Array.from({ length: 2 * LIMITS.maxConnections }, () => RawConnection.open(port(limited), "127.0.0.70")));
   try {
     await sleep(100);
-    assert.ok(idle.every((connection) => !connection.isClosed), "a connection within twice the limit was dropped");
+    assert.ok(
+      idle.every((connection) => !connection.isClosed),
+      "a connection within twice the limit was dropped",
+    );
     // HAProxy resets it as soon as it is accepted: the connect itself or the first request fails.
-    const outcome = await RawConnection.open(port(limited), "127.0.0.70").then(
-      async (dropped) => {
-        try {
-          return `HTTP ${(await dropped.request("/readyz")).status}`;
-        } finally {
-          dropped.close();
-        }
-      },
-      (error: Error) => error.message,
-    ).catch((error: Error) => error.message);
+    const outcome = await RawConnection.open(port(limited), "127.0.0.70")
+      .then(
+        async (dropped) => {
+          try {
+            return `HTTP ${(await dropped.request("/readyz")).status}`;
+          } finally {
+            dropped.close();
+          }
+        },
+        (error: Error) => error.message,
+      )
+      .catch((error: Error) => error.message);
     assert.match(outcome, /ECONNRESET|connection closed before a full response/);
     assert.equal(await exporterSample(limited.statsUrl, `haproxy_frontend_denied_connections_total{proxy="chat"}`), deniedBefore + 1);
     assert.deepEqual(await onNewConnections("127.0.0.71", 1, "/readyz"), [200], "other addresses are served");
@@ -235,7 +249,9 @@ test("behind a trusted proxy the limits follow the client address it sets, and s
   proxy.close();
 
   // The proxy's own address is not limited: it opened more connections than one address may hold.
-  const proxied = await Promise.all(Array.from({ length: LIMITS.maxConnections + 1 }, () => RawConnection.open(port(limited), LIMITS.trustedProxies[0]!)));
+  const proxied = await Promise.all(
+    Array.from({ length: LIMITS.maxConnections + 1 }, () => RawConnection.open(port(limited), LIMITS.trustedProxies[0]!)),
+  );
   for (const [i, connection] of proxied.entries()) {
     assert.equal((await connection.request("/", { "X-Forwarded-For": `203.0.113.${100 + i}` })).status, 200);
   }
@@ -243,21 +259,30 @@ test("behind a trusted proxy the limits follow the client address it sets, and s
 
   // The connection count follows the header too: requests in flight of one client behind the proxy.
   const behind = { "X-Forwarded-For": "203.0.113.20" };
-  const holding = await Promise.all(Array.from({ length: LIMITS.maxConnections }, () => RawConnection.open(port(limited), LIMITS.trustedProxies[0]!)));
+  const holding = await Promise.all(
+    Array.from({ length: LIMITS.maxConnections }, () => RawConnection.open(port(limited), LIMITS.trustedProxies[0]!)),
+  );
   const held = holding.map((connection) => connection.request("/hold", behind));
   const heldCount = () => nodes.reduce((sum, node) => sum + node.held.length, 0);
-  await waitFor("the client's requests held by the nodes", async () => heldCount() === LIMITS.maxConnections, { timeoutInMs: 5000, intervalInMs: 20 });
+  await waitFor("the client's requests held by the nodes", async () => heldCount() === LIMITS.maxConnections, {
+    timeoutInMs: 5000,
+    intervalInMs: 20,
+  });
   const over = await RawConnection.open(port(limited), LIMITS.trustedProxies[0]!);
   assertRefusal(await over.request("/", behind), 429, "RATE_LIMITED", LIMITS.retryAfterInSeconds);
   assert.equal(await asClientOn(over, "203.0.113.21"), 200, "the proxy's connection stays open for its other clients");
   for (const node of nodes) while (node.held.length > 0) node.releaseOne();
-  assert.deepEqual((await Promise.all(held)).map((r) => r.status), Array<number>(LIMITS.maxConnections).fill(200));
+  assert.deepEqual(
+    (await Promise.all(held)).map((r) => r.status),
+    Array<number>(LIMITS.maxConnections).fill(200),
+  );
   for (const connection of [...holding, over]) connection.close();
 
   // An untrusted address that sends the header is still limited by its own address.
   const spoofer = await RawConnection.open(port(limited), "127.0.0.61");
   const spoofed: number[] = [];
-  for (let i = 0; i < LIMITS.requestsPer10s + 1; i++) spoofed.push((await spoofer.request("/", { "X-Forwarded-For": `203.0.113.${i}` })).status);
+  for (let i = 0; i < LIMITS.requestsPer10s + 1; i++)
+    spoofed.push((await spoofer.request("/", { "X-Forwarded-For": `203.0.113.${i}` })).status);
   assert.equal(spoofed.at(-1), 429, `spoofed X-Forwarded-For escaped the limit: ${spoofed.join(" ")}`);
   spoofer.close();
 });

@@ -74,7 +74,10 @@ export function clientTracking(w: RulesWriter): string[] {
     `    ${CLIENT_TABLE}`,
     ...w.ifSet(
       "trustedProxies",
-      [`    acl from_trusted_proxy src ${w.setting("trustedProxies")}`, "    tcp-request connection track-sc0 src unless from_trusted_proxy"],
+      [
+        `    acl from_trusted_proxy src ${w.setting("trustedProxies")}`,
+        "    tcp-request connection track-sc0 src unless from_trusted_proxy",
+      ],
       ["    tcp-request connection track-sc0 src"],
     ),
     "    # The address's counts when this connection was accepted (itself included): connections it",
@@ -87,7 +90,9 @@ export function clientTracking(w: RulesWriter): string[] {
     `    tcp-request connection reject if { var(sess.client_connect_rate) -m int gt ${w.setting("clientDropConnectRate")} }`,
     // After every tcp-request rule: HAProxy runs those first whatever the order, and warns.
     ...w.ifSet("trustedProxies", [
-      ...w.ifSet("clientAddressHeader", [`    http-request track-sc1 req.hdr_ip(${w.setting("clientAddressHeader")},-1) if from_trusted_proxy`]),
+      ...w.ifSet("clientAddressHeader", [
+        `    http-request track-sc1 req.hdr_ip(${w.setting("clientAddressHeader")},-1) if from_trusted_proxy`,
+      ]),
     ]),
   ]);
 }

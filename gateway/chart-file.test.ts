@@ -18,7 +18,10 @@ test("the chart copy loops over the chart's groups and servers and reads every s
   const text = renderChartRules();
   assert.match(text, /\{\{- range \$g := \$\.groups \}\}\n\nbackend \{\{ \$g\.backend \}\}/);
   assert.match(text, /\{\{- range \$s := \$g\.servers \}\}\n {4}server \{\{ \$s\.name \}\} \{\{ \$s\.address \}\}\n\{\{- end \}\}/);
-  assert.match(text, /\{\{- if \$g\.canary \}\}\n {4}use_backend \{\{ \$g\.backend \}\} if !has_sid \{ rand\(100\) lt \{\{ \$\.settings\.canaryWeight \}\} \}/);
+  assert.match(
+    text,
+    /\{\{- if \$g\.canary \}\}\n {4}use_backend \{\{ \$g\.backend \}\} if !has_sid \{ rand\(100\) lt \{\{ \$\.settings\.canaryWeight \}\} \}/,
+  );
   assert.doesNotMatch(text, /127\.0\.0\.1|chat_nodes/, "no local value leaks into the chart copy");
 });
 

@@ -49,7 +49,11 @@ test("a bad value names its key", () => {
     ["CHAT_GATEWAY_CLIENT_ADDRESS_HEADER", "X-Real-IP\r\nEvil: 1"],
   ];
   for (const [key, value] of bad) {
-    assert.throws(() => gatewaySettingsFromEnv({ [key]: value }), (error: Error) => error.message.startsWith(`${key} must`), `${key}=${value}`);
+    assert.throws(
+      () => gatewaySettingsFromEnv({ [key]: value }),
+      (error: Error) => error.message.startsWith(`${key} must`),
+      `${key}=${value}`,
+    );
   }
 });
 

@@ -49,7 +49,10 @@ export function isAddressOrCidr(text: string): boolean {
 }
 
 function trustedProxies(env: Env, key: string): string[] {
-  const entries = (env[key] ?? "").split(",").map((entry) => entry.trim()).filter((entry) => entry !== "");
+  const entries = (env[key] ?? "")
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "");
   const bad = entries.filter((entry) => !isAddressOrCidr(entry));
   if (bad.length > 0) throw new Error(`${key} must be comma-separated addresses or CIDRs, got ${JSON.stringify(bad)}`);
   return entries;

@@ -17,7 +17,10 @@ const config = renderHaproxyConfig(base);
 function section(header: string, of = config): string[] {
   const match = new RegExp(`^${header}\\n((?:[ ]+.*\\n?)*)`, "m").exec(of);
   assert.ok(match, `no section "${header}" in\n${of}`);
-  return match[1]!.split("\n").map((line) => line.trim()).filter((line) => line !== "" && !line.startsWith("#"));
+  return match[1]!
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line !== "" && !line.startsWith("#"));
 }
 
 test("sessions stick to the node named by their sid prefix, and stay there while it drains", () => {
@@ -72,7 +75,10 @@ test("the waiting room: every node has a maxconn, the queue a time limit, and HA
   assert.match(error ?? "", /"code":"UNAVAILABLE"/);
   const tuned = renderHaproxyConfig({ ...base, waitingRoom: { maxConnectionsPerNode: 0, queueTimeoutInMs: 1500, retryAfterInSeconds: 3 } });
   assert.ok(section("defaults", tuned).includes("timeout queue 1500ms"));
-  assert.ok(section("defaults", tuned).some((line) => line.endsWith("rise 1 maxconn 0")), "0 is HAProxy's no limit");
+  assert.ok(
+    section("defaults", tuned).some((line) => line.endsWith("rise 1 maxconn 0")),
+    "0 is HAProxy's no limit",
+  );
 });
 
 test("client limits are off by default (every local client is 127.0.0.1) and complete when on", () => {
@@ -88,11 +94,14 @@ test("client limits are off by default (every local client is 127.0.0.1) and com
   assert.ok(frontend.includes("tcp-request connection reject if { var(sess.client_connect_rate) -m int gt 200 }"));
   // The refusals come after the gateway's own answers (probes stay served) and before the routing.
   const refusal = index("use_backend gateway_refused_connections");
-  assert.ok(refusal > index("http-request return status 503 content-type text/plain string \"not ready\""));
+  assert.ok(refusal > index('http-request return status 503 content-type text/plain string "not ready"'));
   assert.ok(refusal < index("use_backend chat_nodes"));
   for (const backend of ["gateway_refused_connections", "gateway_refused_connect_rate", "gateway_refused_request_rate"]) {
     const [deny, ...more] = section(`backend ${backend}`, limited);
-    assert.match(deny ?? "", /^http-request deny deny_status 429 content-type application\/json string '\{"error":\{"code":"RATE_LIMITED",/);
+    assert.match(
+      deny ?? "",
+      /^http-request deny deny_status 429 content-type application\/json string '\{"error":\{"code":"RATE_LIMITED",/,
+    );
     assert.ok(deny?.endsWith(" hdr Retry-After 10 hdr Connection close"), deny);
     assert.deepEqual(more, []);
   }

@@ -111,7 +111,11 @@ test("the gateway answers /healthz and /readyz itself, and /metrics is 404 JSON 
   assert.equal(metrics.status, 404);
   assert.match(metrics.contentType, /application\/json/);
   assert.equal((JSON.parse(metrics.text) as { error: { code: string } }).error.code, "NOT_FOUND");
-  assert.deepEqual(nodes.map((n) => n.seen.length), before, "a probe or /metrics request reached a node");
+  assert.deepEqual(
+    nodes.map((n) => n.seen.length),
+    before,
+    "a probe or /metrics request reached a node",
+  );
 });
 
 test("a draining node gets no new session but keeps its own; with no ready node /readyz is 503", async () => {

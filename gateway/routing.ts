@@ -128,7 +128,9 @@ export const NODE_INTERNAL_PATHS = ["/metrics"] as const;
 const NOT_FOUND_JSON = `{"error":{"code":"NOT_FOUND","message":"not served through the gateway"}}`;
 
 export function renderRules(w: RulesWriter): string {
-  return [...defaultsSection(w), "", ...statsSection(w), "", ...frontendSection(w), ...backendSections(w), ...refusalBackends(w), ""].join("\n");
+  return [...defaultsSection(w), "", ...statsSection(w), "", ...frontendSection(w), ...backendSections(w), ...refusalBackends(w), ""].join(
+    "\n",
+  );
 }
 
 function defaultsSection(w: RulesWriter): string[] {

@@ -94,7 +94,9 @@ export class RawConnection {
   }
 
   async request(path: string, headers: Record<string, string> = {}): Promise<RawResponse> {
-    const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join("");
+    const extra = Object.entries(headers)
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join("");
     this.write(`GET ${path} HTTP/1.1\r\nHost: gateway\r\n${extra}\r\n`);
     return this.readResponse();
   }

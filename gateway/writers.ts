@@ -33,7 +33,9 @@ export function literalWriter({ settings, groups }: Topology): RulesWriter {
     eachGroup: (filter, body) =>
       groups
         .filter((group) => passes(filter, group))
-        .flatMap((group) => body({ backend: group.backend, sidPrefixes: group.sidPrefixes.join(" ") }, (each) => group.servers.flatMap(each))),
+        .flatMap((group) =>
+          body({ backend: group.backend, sidPrefixes: group.sidPrefixes.join(" ") }, (each) => group.servers.flatMap(each)),
+        ),
   };
 }
 

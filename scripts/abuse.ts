@@ -64,7 +64,13 @@ class Canary {
     this.timer = setInterval(() => {
       const clientId = `canary-${this.sent++}`;
       const asked = performance.now();
-      (this.socket.timeout(10_000).emitWithAck("send", { room: this.room, clientId, text: "canary" }) as Promise<{ ok: boolean; seq?: number; error?: { code: string } }>).then(
+      (
+        this.socket.timeout(10_000).emitWithAck("send", { room: this.room, clientId, text: "canary" }) as Promise<{
+          ok: boolean;
+          seq?: number;
+          error?: { code: string };
+        }>
+      ).then(
         (reply) => {
           this.samples.push(performance.now() - asked);
           if (reply.ok) this.acked.push(reply.seq!);
@@ -120,23 +126,45 @@ async function main(): Promise<void> {
   let canarySocket: Socket | undefined;
   const redis = { client: undefined as Redis | undefined };
   try {
-    stores = await startStores({ dir, redisPort: await freePort(), cassandraNativePort: await freePort(), cassandraStoragePort: await freePort(), log });
+    stores = await startStores({
+      dir,
+      redisPort: await freePort(),
+      cassandraNativePort: await freePort(),
+      cassandraStoragePort: await freePort(),
+      log,
+    });
     const keyspace = `abuse_${tag}`;
     await migrateKeyspace(cassandraConfigFor(stores.cassandraContactPoint, keyspace));
     apps = await startApps({
       dir: join(dir, "logs"),
       nodeCount: 2,
       gatewayPort: await freePort(),
-      env: { CHAT_REDIS_URL: stores.redis.url, CHAT_CASSANDRA_CONTACT_POINTS: stores.cassandraContactPoint, CHAT_CASSANDRA_KEYSPACE: keyspace, CHAT_JWT_SECRET: SECRET },
+      env: {
+        CHAT_REDIS_URL: stores.redis.url,
+        CHAT_CASSANDRA_CONTACT_POINTS: stores.cassandraContactPoint,
+        CHAT_CASSANDRA_KEYSPACE: keyspace,
+        CHAT_JWT_SECRET: SECRET,
+      },
     });
     const url = apps.gateway.url;
     log(`cluster up at ${url} (gateway client limits on), logs in ${dir}`);
     redis.client = new Redis(stores.redis.url);
-    const processes = [stores.redis.process, stores.cassandra.process, apps.gateway.process, apps.flusher.process, ...apps.nodes.map((node) => node.process)];
+    const processes = [
+      stores.redis.process,
+      stores.cassandra.process,
+      apps.gateway.process,
+      apps.flusher.process,
+      ...apps.nodes.map((node) => node.process),
+    ];
     const pids = processes.map((p) => p.child.pid);
 
     const canaryRoom = `canary-${tag}`;
-    canarySocket = connect(url, { auth: { token: await mintToken({ secret: SECRET, userId: `canary-${tag}`, rooms: [canaryRoom] }) }, transports: ["websocket"], reconnection: false, forceNew: true });
+    canarySocket = connect(url, {
+      auth: { token: await mintToken({ secret: SECRET, userId: `canary-${tag}`, rooms: [canaryRoom] }) },
+      transports: ["websocket"],
+      reconnection: false,
+      forceNew: true,
+    });
     await new Promise<void>((resolve, reject) => (canarySocket!.once("connect", resolve), canarySocket!.once("connect_error", reject)));
     const canary = new Canary(canarySocket, canaryRoom);
     canary.start();
@@ -157,47 +185,99 @@ async function main(): Promise<void> {
       log(`${name}: ${JSON.stringify(report)}`);
       const refused = judge(report);
       rows.push({ attack: name, refused, baseline, during, rssBefore, rssAfter });
-      check(during.count > 0 && during.p99 <= 2 * baseline.p99, `${name}: canary ack p99 ${during.p99.toFixed(1)} ms within 2x its baseline ${baseline.p99.toFixed(1)} ms`);
+      check(
+        during.count > 0 && during.p99 <= 2 * baseline.p99,
+        `${name}: canary ack p99 ${during.p99.toFixed(1)} ms within 2x its baseline ${baseline.p99.toFixed(1)} ms`,
+      );
       return report;
     };
     const child = async (script: string, name: string, options: object): Promise<Report> => {
-      const { stdout } = await run(process.execPath, [join(REPO_ROOT, "dist", script), name, JSON.stringify(options)], { timeout: 180_000, maxBuffer: 1 << 20 });
+      const { stdout } = await run(process.execPath, [join(REPO_ROOT, "dist", script), name, JSON.stringify(options)], {
+        timeout: 180_000,
+        maxBuffer: 1 << 20,
+      });
       return JSON.parse(stdout) as Report;
     };
     const user = (name: string) => child("test/limits/abuse/attacker.js", name, { url, secret: SECRET, tag, durationInMs: ATTACK_MS });
-    const address = (name: string, extra: object = {}) => child("test/abuse/gateway-attacks.js", name, { url, secret: SECRET, tag, durationInMs: ATTACK_MS, ...extra });
-    const brief = (report: Report) => Object.entries(report.answers).map(([code, n]) => `${n} ${code}`).join(", ");
+    const address = (name: string, extra: object = {}) =>
+      child("test/abuse/gateway-attacks.js", name, { url, secret: SECRET, tag, durationInMs: ATTACK_MS, ...extra });
+    const brief = (report: Report) =>
+      Object.entries(report.answers)
+        .map(([code, n]) => `${n} ${code}`)
+        .join(", ");
 
-    await attack("typing as fast as possible into a room of 20", () => user("typing"), (r) => {
-      check(codes(r, ["ok", "no answer", "RATE_LIMITED"]).length === 0 && (r.answers["RATE_LIMITED"] ?? 0) > 0, "typing: refused RATE_LIMITED by the event budget");
-      check(r.figures["delivered per listener"]! <= ATTACK_MS / 2000 + 1, `typing: ${r.figures["delivered per listener"]} deliveries per listener, throttled to one per 2 s`);
-      return `${brief(r)}; ${r.figures["delivered per listener"]} typing delivered per listener`;
-    });
-    await attack("one socket joins 50,000 rooms", () => user("joins"), (r) => {
-      check((r.answers["ok"] ?? 0) <= 256 && codes(r, ["ok", "no answer", "RATE_LIMITED", "LIMIT_REACHED"]).length === 0, "joins: at most 256 rooms, the rest RATE_LIMITED or LIMIT_REACHED");
-      return `${brief(r)} (of ${r.figures["sent"]} sent before the socket was cut)`;
-    });
-    await attack("history/rooms/read as fast as possible", () => user("reads"), (r) => {
-      check((r.answers["ok"] ?? 0) <= 100 + 50 * (ATTACK_MS / 1000 + 2) && (r.answers["RATE_LIMITED"] ?? 0) > 0, "reads: granted within the event budget (burst 100 + 50/s), the rest RATE_LIMITED");
-      return brief(r);
-    });
-    await attack("REST GET /api/me/rooms as fast as possible", () => address("rest-rooms"), (r) => {
-      check(codes(r, ["200", "429", "no answer"]).length === 0 && (r.answers["429"] ?? 0) + (r.answers["no answer"] ?? 0) > 0, "REST me/rooms: 200 within the limits, the rest 429 or (twice over) dropped at accept");
-      return `HTTP ${brief(r)}`;
-    });
-    await attack("a token with 3,000 room patterns", () => user("token"), (r) => {
-      check(JSON.stringify(r.answers) === JSON.stringify({ "UNAUTHORIZED AUTH_INVALID": 1 }), "token: connect_error AUTH_INVALID");
-      return `${brief(r)} (${r.figures["token bytes"]} bytes)`;
-    });
+    await attack(
+      "typing as fast as possible into a room of 20",
+      () => user("typing"),
+      (r) => {
+        check(
+          codes(r, ["ok", "no answer", "RATE_LIMITED"]).length === 0 && (r.answers["RATE_LIMITED"] ?? 0) > 0,
+          "typing: refused RATE_LIMITED by the event budget",
+        );
+        check(
+          r.figures["delivered per listener"]! <= ATTACK_MS / 2000 + 1,
+          `typing: ${r.figures["delivered per listener"]} deliveries per listener, throttled to one per 2 s`,
+        );
+        return `${brief(r)}; ${r.figures["delivered per listener"]} typing delivered per listener`;
+      },
+    );
+    await attack(
+      "one socket joins 50,000 rooms",
+      () => user("joins"),
+      (r) => {
+        check(
+          (r.answers["ok"] ?? 0) <= 256 && codes(r, ["ok", "no answer", "RATE_LIMITED", "LIMIT_REACHED"]).length === 0,
+          "joins: at most 256 rooms, the rest RATE_LIMITED or LIMIT_REACHED",
+        );
+        return `${brief(r)} (of ${r.figures["sent"]} sent before the socket was cut)`;
+      },
+    );
+    await attack(
+      "history/rooms/read as fast as possible",
+      () => user("reads"),
+      (r) => {
+        check(
+          (r.answers["ok"] ?? 0) <= 100 + 50 * (ATTACK_MS / 1000 + 2) && (r.answers["RATE_LIMITED"] ?? 0) > 0,
+          "reads: granted within the event budget (burst 100 + 50/s), the rest RATE_LIMITED",
+        );
+        return brief(r);
+      },
+    );
+    await attack(
+      "REST GET /api/me/rooms as fast as possible",
+      () => address("rest-rooms"),
+      (r) => {
+        check(
+          codes(r, ["200", "429", "no answer"]).length === 0 && (r.answers["429"] ?? 0) + (r.answers["no answer"] ?? 0) > 0,
+          "REST me/rooms: 200 within the limits, the rest 429 or (twice over) dropped at accept",
+        );
+        return `HTTP ${brief(r)}`;
+      },
+    );
+    await attack(
+      "a token with 3,000 room patterns",
+      () => user("token"),
+      (r) => {
+        check(JSON.stringify(r.answers) === JSON.stringify({ "UNAUTHORIZED AUTH_INVALID": 1 }), "token: connect_error AUTH_INVALID");
+        return `${brief(r)} (${r.figures["token bytes"]} bytes)`;
+      },
+    );
     // Redis bytes per acknowledged send, at the allowed rate (20/s), flushed to Cassandra.
     const sendRoom = `abuse-${tag}:bytes`;
-    const sender = connect(url, { auth: { token: await mintToken({ secret: SECRET, userId: `sender-${tag}`, rooms: [`abuse-${tag}:*`] }) }, transports: ["websocket"], reconnection: false, forceNew: true });
+    const sender = connect(url, {
+      auth: { token: await mintToken({ secret: SECRET, userId: `sender-${tag}`, rooms: [`abuse-${tag}:*`] }) },
+      transports: ["websocket"],
+      reconnection: false,
+      forceNew: true,
+    });
     await new Promise<void>((resolve, reject) => (sender.once("connect", resolve), sender.once("connect_error", reject)));
     const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await redis.client!.info("memory"))?.[1]);
     const memoryBefore = await usedMemory();
     let acked = 0;
     for (let i = 0; i < 200; i++) {
-      const reply = (await sender.timeout(10_000).emitWithAck("send", { room: sendRoom, clientId: `b${i}`, text: "x".repeat(100) })) as { ok: boolean };
+      const reply = (await sender.timeout(10_000).emitWithAck("send", { room: sendRoom, clientId: `b${i}`, text: "x".repeat(100) })) as {
+        ok: boolean;
+      };
       if (reply.ok) acked++;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -206,30 +286,58 @@ async function main(): Promise<void> {
     const bytesPerSend = Math.round(((await usedMemory()) - memoryBefore) / Math.max(1, acked));
     log(`Redis bytes per acknowledged send after flushing: ${bytesPerSend} (${acked} sends)`);
 
-    await attack("one user opens 2,000 sockets", () => user("sockets"), (r) => {
-      check(r.figures["held"]! <= 20, `sockets: ${r.figures["held"]} held, at most 20 per user`);
-      return `${r.figures["held"]} held; ${brief(r)}`;
-    });
+    await attack(
+      "one user opens 2,000 sockets",
+      () => user("sockets"),
+      (r) => {
+        check(r.figures["held"]! <= 20, `sockets: ${r.figures["held"]} held, at most 20 per user`);
+        return `${r.figures["held"]} held; ${brief(r)}`;
+      },
+    );
     // The address-level attacks last: HAProxy's per-address rates, once far over, keep shedding
     // every new connection from 127.0.0.1 for a while (the canary's held socket stays served).
-    await attack("unauthenticated polling handshakes", () => address("handshakes"), (r) => {
-      check(codes(r, ["200", "429", "no answer"]).length === 0 && (r.answers["429"] ?? 0) + (r.answers["no answer"] ?? 0) > 0 && (r.answers["200"] ?? 0) <= 1000 * (ATTACK_MS / 10_000 + 1), "handshakes: at most the address's request rate, the rest 429 or (twice over) dropped at accept");
-      return `HTTP ${brief(r)}`;
-    });
-    await attack(`${connections} slowloris connections from one address (of 9,000: FD limit ${fdLimit})`, () => address("connections", { count: connections }), (r) => {
-      check(r.figures["readyz during"] === 200, "connections: /readyz (from another address) answered 200 while this one was shed");
-      check(r.figures["still open at the end"]! <= 200, `connections: ${r.figures["still open at the end"]} still held after ${ATTACK_MS / 1000} s, at most the address's 200`);
-      return `${brief(r)}; ${JSON.stringify(r.figures)}`;
-    });
+    await attack(
+      "unauthenticated polling handshakes",
+      () => address("handshakes"),
+      (r) => {
+        check(
+          codes(r, ["200", "429", "no answer"]).length === 0 &&
+            (r.answers["429"] ?? 0) + (r.answers["no answer"] ?? 0) > 0 &&
+            (r.answers["200"] ?? 0) <= 1000 * (ATTACK_MS / 10_000 + 1),
+          "handshakes: at most the address's request rate, the rest 429 or (twice over) dropped at accept",
+        );
+        return `HTTP ${brief(r)}`;
+      },
+    );
+    await attack(
+      `${connections} slowloris connections from one address (of 9,000: FD limit ${fdLimit})`,
+      () => address("connections", { count: connections }),
+      (r) => {
+        check(r.figures["readyz during"] === 200, "connections: /readyz (from another address) answered 200 while this one was shed");
+        check(
+          r.figures["still open at the end"]! <= 200,
+          `connections: ${r.figures["still open at the end"]} still held after ${ATTACK_MS / 1000} s, at most the address's 200`,
+        );
+        return `${brief(r)}; ${JSON.stringify(r.figures)}`;
+      },
+    );
 
     canary.stop();
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     const rssEnd = await nodeRssMb(apps);
     check(canary.failures.length === 0, `no canary send failed (${canary.failures.slice(0, 5).join("; ")})`);
     const seqs = [...canary.acked].sort((a, b) => a - b);
-    check(seqs.every((seq, i) => seq === i + 1), `canary: ${seqs.length} sends acknowledged, seqs 1..${seqs.length} without a gap`);
-    rssEnd.forEach((mb, i) => check(mb <= rssBaseline[i]! * 1.2, `n${i + 1} RSS ${mb} MB within 20 % of its baseline ${rssBaseline[i]} MB (no forced GC)`));
-    check(processes.every((p, i) => p.child.exitCode === null && p.child.signalCode === null && p.child.pid === pids[i]), "no component exited or restarted");
+    check(
+      seqs.every((seq, i) => seq === i + 1),
+      `canary: ${seqs.length} sends acknowledged, seqs 1..${seqs.length} without a gap`,
+    );
+    rssEnd.forEach((mb, i) =>
+      check(mb <= rssBaseline[i]! * 1.2, `n${i + 1} RSS ${mb} MB within 20 % of its baseline ${rssBaseline[i]} MB (no forced GC)`),
+    );
+    check(
+      processes.every((p, i) => p.child.exitCode === null && p.child.signalCode === null && p.child.pid === pids[i]),
+      "no component exited or restarted",
+    );
 
     writeTable(rows, { bytesPerSend, acked, rssBaseline, rssEnd, connections, fdLimit });
   } finally {
@@ -240,7 +348,10 @@ async function main(): Promise<void> {
   }
 }
 
-function writeTable(rows: Row[], extra: { bytesPerSend: number; acked: number; rssBaseline: number[]; rssEnd: number[]; connections: number; fdLimit: number }): void {
+function writeTable(
+  rows: Row[],
+  extra: { bytesPerSend: number; acked: number; rssBaseline: number[]; rssEnd: number[]; connections: number; fdLimit: number },
+): void {
   const file = join(REPO_ROOT, "docs", "security.md");
   const lines = [
     "<!-- abuse-table:begin (written by npm run abuse) -->",
@@ -248,7 +359,10 @@ function writeTable(rows: Row[], extra: { bytesPerSend: number; acked: number; r
     "",
     "| attack (one user or one address) | refused how | canary ack p50 / p99 ms (samples): before | during | node RSS MB before → after |",
     "|---|---|---|---|---|",
-    ...rows.map((row) => `| ${row.attack} | ${row.refused.replaceAll("|", "/")} | ${fmt(row.baseline)} | ${fmt(row.during)} | ${row.rssBefore.join(", ")} → ${row.rssAfter.join(", ")} |`),
+    ...rows.map(
+      (row) =>
+        `| ${row.attack} | ${row.refused.replaceAll("|", "/")} | ${fmt(row.baseline)} | ${fmt(row.during)} | ${row.rssBefore.join(", ")} → ${row.rssAfter.join(", ")} |`,
+    ),
     `| sends at the allowed rate (${extra.acked} × 20/s) | not refused (allowed): ${extra.bytesPerSend} Redis bytes per acknowledged send after flushing, held for the idempotency window | | | |`,
     "",
     `Node RSS at the start ${extra.rssBaseline.join(", ")} MB, at the end (${SETTLE_MS / 1000} s after the last attack, no forced GC) ${extra.rssEnd.join(", ")} MB. Connections per attacker: ${extra.connections} (9,000 scaled to the descriptor limit ${extra.fdLimit}).`,

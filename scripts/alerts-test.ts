@@ -10,7 +10,10 @@ import { REPO_ROOT } from "./infra/paths.js";
 import { ALERT_RULES_FILE } from "./infra/prometheus.js";
 
 ensureMonitoringPackages();
-for (const args of [["check", "rules", ALERT_RULES_FILE], ["test", "rules", join(REPO_ROOT, "monitoring", "alerts.test.yaml")]]) {
+for (const args of [
+  ["check", "rules", ALERT_RULES_FILE],
+  ["test", "rules", join(REPO_ROOT, "monitoring", "alerts.test.yaml")],
+]) {
   console.log(`promtool ${args.join(" ")}`);
   const result = spawnSync("promtool", args, { stdio: "inherit", cwd: REPO_ROOT });
   if (result.status !== 0) process.exit(result.status ?? 1);

@@ -11,16 +11,29 @@ import { admissionDefaults, HEADROOM, plan, type BenchFigures } from "./capacity
 function positive(name: string, value: string | undefined): number {
   const number = Number(value);
   if (value === undefined || !Number.isFinite(number) || number <= 0) {
-    console.error(`--${name} must be a positive number, got ${value ?? "nothing"}\nusage: npm run capacity -- --users N --sends-per-second S --room-size R [--results bench/results.json]`);
+    console.error(
+      `--${name} must be a positive number, got ${value ?? "nothing"}\nusage: npm run capacity -- --users N --sends-per-second S --room-size R [--results bench/results.json]`,
+    );
     process.exit(2);
   }
   return number;
 }
 
-const { values } = parseArgs({ options: { users: { type: "string" }, "sends-per-second": { type: "string" }, "room-size": { type: "string" }, results: { type: "string" } } });
+const { values } = parseArgs({
+  options: {
+    users: { type: "string" },
+    "sends-per-second": { type: "string" },
+    "room-size": { type: "string" },
+    results: { type: "string" },
+  },
+});
 const resultsFile = values.results ?? join(REPO_ROOT, "bench/results.json");
 const figures = JSON.parse(readFileSync(resultsFile, "utf8")) as BenchFigures;
-const result = plan(figures, { users: positive("users", values.users), sendsPerSecond: positive("sends-per-second", values["sends-per-second"]), roomSize: positive("room-size", values["room-size"]) });
+const result = plan(figures, {
+  users: positive("users", values.users),
+  sendsPerSecond: positive("sends-per-second", values["sends-per-second"]),
+  roomSize: positive("room-size", values["room-size"]),
+});
 const admission = admissionDefaults(figures);
 
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");

@@ -22,7 +22,17 @@ import { RedisKeys } from "../storage/keys.js";
 import { jmxExporterAgentFlag } from "./infra/jmx-exporter.js";
 import { ensureMonitoringPackages, gatewayMetricsConfig, startMonitoring, type Monitoring } from "./infra/monitoring.js";
 import { freePort, isPortOpen } from "./infra/process.js";
-import { cassandraConfigFor, migrateKeyspace, redisEnvFor, startApps, startClusterStores, startStores, type Apps, type ClusterStores, type Stores } from "./infra/stack.js";
+import {
+  cassandraConfigFor,
+  migrateKeyspace,
+  redisEnvFor,
+  startApps,
+  startClusterStores,
+  startStores,
+  type Apps,
+  type ClusterStores,
+  type Stores,
+} from "./infra/stack.js";
 import { superviseCluster } from "./infra/supervise-cluster.js";
 import type { Supervisor } from "./infra/supervisor.js";
 
@@ -49,12 +59,24 @@ const deadLetterKeys = new RedisKeys(redisPrefix, env.integer("CHAT_STREAM_SHARD
 const log = (line: string) => console.log(`[cluster +${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`);
 
 const redisPorts: Array<readonly [string, number]> =
-  redisMode === "cluster" ? [...redisClusterPorts.map((port) => ["redis cluster node", port] as const), ...redisClusterBusPorts.map((port) => ["redis cluster bus", port] as const)] : [["redis", redisPort]];
-const ports: Array<readonly [string, number]> = [["gateway", gatewayPort], ...redisPorts, ["cassandra", cassandraPort], ["cassandra storage", cassandraStoragePort]];
+  redisMode === "cluster"
+    ? [
+        ...redisClusterPorts.map((port) => ["redis cluster node", port] as const),
+        ...redisClusterBusPorts.map((port) => ["redis cluster bus", port] as const),
+      ]
+    : [["redis", redisPort]];
+const ports: Array<readonly [string, number]> = [
+  ["gateway", gatewayPort],
+  ...redisPorts,
+  ["cassandra", cassandraPort],
+  ["cassandra storage", cassandraStoragePort],
+];
 if (monitoringOn) ports.push(["prometheus", prometheusPort]);
 for (const [name, port] of ports) {
   if (await isPortOpen(port)) {
-    console.error(`port ${port} (${name}) is already in use: is another cluster running? Stop it, or set the port's variable (see scripts/cluster.ts).`);
+    console.error(
+      `port ${port} (${name}) is already in use: is another cluster running? Stop it, or set the port's variable (see scripts/cluster.ts).`,
+    );
     process.exit(1);
   }
 }
@@ -82,10 +104,18 @@ const cassandraMetricsPort = monitoringOn ? await freePort() : undefined;
 const gatewayMetricsPort = monitoringOn ? await freePort() : undefined;
 try {
   if (monitoringOn) ensureMonitoringPackages();
-  const cassandraJvmArgs = cassandraMetricsPort ? [await jmxExporterAgentFlag(join(dataDir, "monitoring", "cassandra"), cassandraMetricsPort)] : [];
+  const cassandraJvmArgs = cassandraMetricsPort
+    ? [await jmxExporterAgentFlag(join(dataDir, "monitoring", "cassandra"), cassandraMetricsPort)]
+    : [];
   const storeOptions = { dir: dataDir, cassandraNativePort: cassandraPort, cassandraStoragePort, appendFsync, cassandraJvmArgs, log };
-  stores = redisMode === "cluster" ? await startClusterStores({ ...storeOptions, redisPorts: redisClusterPorts, redisBusPorts: redisClusterBusPorts }) : await startStores({ ...storeOptions, redisPort });
-  const redisLine = "redis" in stores ? `Redis ${stores.redis.url}` : `Redis Cluster ${stores.redisCluster.seeds.join(",")} (3 primaries + 3 replicas, CHAT_ACK_REPLICAS=1)`;
+  stores =
+    redisMode === "cluster"
+      ? await startClusterStores({ ...storeOptions, redisPorts: redisClusterPorts, redisBusPorts: redisClusterBusPorts })
+      : await startStores({ ...storeOptions, redisPort });
+  const redisLine =
+    "redis" in stores
+      ? `Redis ${stores.redis.url}`
+      : `Redis Cluster ${stores.redisCluster.seeds.join(",")} (3 primaries + 3 replicas, CHAT_ACK_REPLICAS=1)`;
   log(`${redisLine} (appendfsync ${appendFsync}), Cassandra ${stores.cassandraContactPoint}`);
   await migrateKeyspace(cassandraConfigFor(stores.cassandraContactPoint, keyspace));
   log(`schema applied to keyspace ${keyspace}`);

@@ -57,7 +57,8 @@ if (!suite || !SUITES.includes(suite)) {
 const env = new EnvReader();
 const secret = env.optionalString("CHAT_JWT_SECRET") ?? DEV_JWT_SECRET;
 const sampleEveryInMs = env.integer("LOAD_SAMPLE_SECONDS", 5, { min: 1, max: 300 }) * 1000;
-const soakMinutes = env.optionalString("SOAK_MINUTES") === undefined ? undefined : env.integer("SOAK_MINUTES", 60, { min: 1, max: 24 * 60 });
+const soakMinutes =
+  env.optionalString("SOAK_MINUTES") === undefined ? undefined : env.integer("SOAK_MINUTES", 60, { min: 1, max: 24 * 60 });
 const cpuProfile = env.boolean("LOAD_CPU_PROFILE", false);
 const runId = randomBytes(4).toString("hex");
 const suiteFile = join(REPO_ROOT, "artillery", `${suite}.yml`);
@@ -122,7 +123,8 @@ async function resolveTarget(): Promise<ResolvedTarget> {
     const url = checkedTarget(explicit);
     return { url, description: "TARGET", ...viaGatewayOrUrls(url, metricsUrls) };
   }
-  if (await answersReady(DEFAULT_TARGET)) return { url: DEFAULT_TARGET, description: "the cluster already running on :8080", ...viaGatewayOrUrls(DEFAULT_TARGET, metricsUrls) };
+  if (await answersReady(DEFAULT_TARGET))
+    return { url: DEFAULT_TARGET, description: "the cluster already running on :8080", ...viaGatewayOrUrls(DEFAULT_TARGET, metricsUrls) };
   log("nothing answers on http://127.0.0.1:8080/readyz: starting a local cluster for this run…");
   cluster = await startLocalCluster();
   const direct = [...cluster.apps.nodes, cluster.apps.flusher].map((app) => `http://127.0.0.1:${app.port}/metrics`);
@@ -136,7 +138,10 @@ async function resolveTarget(): Promise<ResolvedTarget> {
 
 function viaGatewayOrUrls(url: string, metricsUrls: string[]): Pick<ResolvedTarget, "scrapeTargets" | "scrapeDescription"> {
   if (metricsUrls.length > 0) {
-    return { scrapeTargets: metricsUrls.map((u) => ({ kind: "direct", url: u })), scrapeDescription: `LOAD_METRICS_URLS: ${metricsUrls.join(", ")}` };
+    return {
+      scrapeTargets: metricsUrls.map((u) => ({ kind: "direct", url: u })),
+      scrapeDescription: `LOAD_METRICS_URLS: ${metricsUrls.join(", ")}`,
+    };
   }
   return {
     scrapeTargets: [{ kind: "gateway", url: `${url}/metrics`, scrapesPerSample: GATEWAY_SCRAPES_PER_SAMPLE }],
@@ -184,7 +189,13 @@ async function startLocalCluster(): Promise<LocalCluster> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    stores = await startStores({ dir, redisPort: await freePort(), cassandraNativePort: await freePort(), cassandraStoragePort: await freePort(), log });
+    stores = await startStores({
+      dir,
+      redisPort: await freePort(),
+      cassandraNativePort: await freePort(),
+      cassandraStoragePort: await freePort(),
+      log,
+    });
     const keyspace = "chat_load";
     await migrateKeyspace(cassandraConfigFor(stores.cassandraContactPoint, keyspace));
     apps = await startApps({
@@ -199,7 +210,9 @@ async function startLocalCluster(): Promise<LocalCluster> {
         LOG_LEVEL: "warn",
       },
     });
-    log(`local cluster up: gateway ${apps.gateway.url}, nodes ${apps.nodes.map((node) => `:${node.port}`).join(" ")}, flusher :${apps.flusher.port}`);
+    log(
+      `local cluster up: gateway ${apps.gateway.url}, nodes ${apps.nodes.map((node) => `:${node.port}`).join(" ")}, flusher :${apps.flusher.port}`,
+    );
     return { apps, dir, stop };
   } catch (error) {
     await stop();
@@ -232,7 +245,13 @@ async function runArtillery(target: string): Promise<ArtilleryRun> {
       cwd: REPO_ROOT,
       stdio: ["ignore", "pipe", "pipe"],
       // Telemetry would send a request off this machine; LOAD_RUN_ID names this run's rooms.
-      env: { ...process.env, CHAT_JWT_SECRET: secret, LOAD_RUN_ID: runId, ARTILLERY_DISABLE_TELEMETRY: "true", AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: "1" },
+      env: {
+        ...process.env,
+        CHAT_JWT_SECRET: secret,
+        LOAD_RUN_ID: runId,
+        ARTILLERY_DISABLE_TELEMETRY: "true",
+        AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: "1",
+      },
     }));
     for (const stream of [child.stdout, child.stderr]) {
       stream.on("data", (chunk: Buffer) => {

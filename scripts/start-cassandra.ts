@@ -18,7 +18,9 @@ async function main(): Promise<void> {
   const startedAt = performance.now();
   const node = await startCassandra({ dataDir, logFile });
   const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
-  console.log(`Cassandra ready at ${node.host}:${node.port} in ${seconds} s (pid ${node.process.child.pid}, data ${dataDir}, log ${logFile})`);
+  console.log(
+    `Cassandra ready at ${node.host}:${node.port} in ${seconds} s (pid ${node.process.child.pid}, data ${dataDir}, log ${logFile})`,
+  );
 
   let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {

@@ -52,7 +52,8 @@ const redisMode = process.env.CHAT_TEST_REDIS ?? "single";
 let stores: { stop(): Promise<void> } | undefined;
 let exitCode = 1;
 try {
-  if (redisMode !== "single" && redisMode !== "cluster") throw new Error(`CHAT_TEST_REDIS must be "single" or "cluster", got "${redisMode}"`);
+  if (redisMode !== "single" && redisMode !== "cluster")
+    throw new Error(`CHAT_TEST_REDIS must be "single" or "cluster", got "${redisMode}"`);
   let redisUrl = process.env.CHAT_TEST_REDIS_URL;
   let redisClusterNodes = process.env.CHAT_TEST_REDIS_CLUSTER_NODES;
   let cassandra = process.env.CHAT_TEST_CASSANDRA;
@@ -79,21 +80,33 @@ try {
   }
   const keyspace = `chat_test_${Date.now().toString(36)}_${process.pid}`;
   await migrateKeyspace(cassandraConfigFor(cassandra, keyspace));
-  log(`keyspace ${keyspace} migrated; running ${tests.length} test files, ${concurrency} at a time${redisMode === "cluster" ? ", with the apps on the Redis Cluster" : ""}`);
+  log(
+    `keyspace ${keyspace} migrated; running ${tests.length} test files, ${concurrency} at a time${redisMode === "cluster" ? ", with the apps on the Redis Cluster" : ""}`,
+  );
   exitCode = await new Promise<number>((resolve) => {
-    const child = spawn(process.execPath, ["--enable-source-maps", "--test", `--test-concurrency=${concurrency}`, "--test-reporter=spec", ...tests.map((file) => relative(REPO_ROOT, file))], {
-      cwd: REPO_ROOT,
-      stdio: "inherit",
-      env: {
-        ...process.env,
-        CHAT_TEST_REDIS_URL: redisUrl,
-        // Unset in single mode, so a value left in the shell does not switch the fixture to a cluster.
-        CHAT_TEST_REDIS_CLUSTER_NODES: redisMode === "cluster" ? redisClusterNodes : undefined,
-        CHAT_TEST_CASSANDRA: cassandra,
-        CHAT_TEST_KEYSPACE: keyspace,
-        CHAT_TEST_LOG_DIR: join(dir, "logs"),
+    const child = spawn(
+      process.execPath,
+      [
+        "--enable-source-maps",
+        "--test",
+        `--test-concurrency=${concurrency}`,
+        "--test-reporter=spec",
+        ...tests.map((file) => relative(REPO_ROOT, file)),
+      ],
+      {
+        cwd: REPO_ROOT,
+        stdio: "inherit",
+        env: {
+          ...process.env,
+          CHAT_TEST_REDIS_URL: redisUrl,
+          // Unset in single mode, so a value left in the shell does not switch the fixture to a cluster.
+          CHAT_TEST_REDIS_CLUSTER_NODES: redisMode === "cluster" ? redisClusterNodes : undefined,
+          CHAT_TEST_CASSANDRA: cassandra,
+          CHAT_TEST_KEYSPACE: keyspace,
+          CHAT_TEST_LOG_DIR: join(dir, "logs"),
+        },
       },
-    });
+    );
     child.on("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
   });
 } catch (error) {

@@ -43,7 +43,10 @@ test("--count N --csv FILE writes N distinct users whose tokens verify with the 
   assert.equal(code, 0);
   const [header, ...rows] = readFileSync(csv, "utf8").trim().split("\n");
   assert.equal(header, "user,token");
-  assert.deepEqual(rows.map((row) => row.split(",")[0]), ["load-1", "load-2", "load-3", "load-4", "load-5"]);
+  assert.deepEqual(
+    rows.map((row) => row.split(",")[0]),
+    ["load-1", "load-2", "load-3", "load-4", "load-5"],
+  );
   for (const row of rows) {
     const [user, token] = row.split(",") as [string, string];
     const { payload } = await jwtVerify(token, new TextEncoder().encode(SECRET));

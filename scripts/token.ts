@@ -52,14 +52,16 @@ if (values.help) {
 
 const ttlText = values.ttl ?? process.env.CHAT_TOKEN_TTL_SECONDS ?? String(24 * 3600);
 const ttlInSeconds = Number(ttlText);
-if (!Number.isInteger(ttlInSeconds) || ttlInSeconds <= 0) fail(`--ttl must be a positive whole number of seconds, got ${JSON.stringify(ttlText)}`);
+if (!Number.isInteger(ttlInSeconds) || ttlInSeconds <= 0)
+  fail(`--ttl must be a positive whole number of seconds, got ${JSON.stringify(ttlText)}`);
 const secret = process.env.CHAT_JWT_SECRET || DEV_JWT_SECRET;
 const USER_ID = /^[A-Za-z0-9_.@-]{1,64}$/;
 
 if (values.count !== undefined || values.csv !== undefined) {
   if (positionals.length > 0) fail(`--count/--csv take no positional arguments, got ${JSON.stringify(positionals)}`);
   const count = Number(values.count);
-  if (values.count === undefined || !Number.isInteger(count) || count < 1 || count > 1_000_000) fail("--count must be a whole number from 1 to 1000000");
+  if (values.count === undefined || !Number.isInteger(count) || count < 1 || count > 1_000_000)
+    fail("--count must be a whole number from 1 to 1000000");
   if (!values.csv) fail("--count needs --csv FILE");
   if (!USER_ID.test(`${values.prefix}${count}`)) fail(`--prefix must make user ids matching ${USER_ID.source}`);
   const rows = ["user,token"];

@@ -5,7 +5,12 @@
 import { ConfigError, EnvReader } from "../common/env.js";
 import { readStorageConfig, type StorageConfig } from "../storage/config.js";
 import { DEFAULT_LIMITS, type Limits } from "./chat/limits.js";
-import { DEFAULT_CONNECT_RATE_PER_SECOND, DEFAULT_CONNECT_RETRY_AFTER_SECONDS, DEFAULT_MAX_CONNECTIONS, type AdmissionSettings } from "./realtime/admission.js";
+import {
+  DEFAULT_CONNECT_RATE_PER_SECOND,
+  DEFAULT_CONNECT_RETRY_AFTER_SECONDS,
+  DEFAULT_MAX_CONNECTIONS,
+  type AdmissionSettings,
+} from "./realtime/admission.js";
 
 export interface JwtConfig {
   /** HS256 shared secret. */
@@ -50,7 +55,8 @@ export function readServerConfig(env = new EnvReader()): ServerConfig {
   const nodeName = env.string("CHAT_NODE_NAME", "node1");
   if (!/^[A-Za-z0-9_.-]{1,63}$/.test(nodeName)) throw new ConfigError(`CHAT_NODE_NAME must match [A-Za-z0-9_.-]{1,63}, got "${nodeName}"`);
   const jwt: JwtConfig = { secret: env.optionalString("CHAT_JWT_SECRET"), publicKeyPem: env.optionalString("CHAT_JWT_PUBLIC_KEY") };
-  if (jwt.secret === undefined && jwt.publicKeyPem === undefined) throw new ConfigError("CHAT_JWT_SECRET or CHAT_JWT_PUBLIC_KEY must be set");
+  if (jwt.secret === undefined && jwt.publicKeyPem === undefined)
+    throw new ConfigError("CHAT_JWT_SECRET or CHAT_JWT_PUBLIC_KEY must be set");
   if (jwt.secret !== undefined && jwt.secret.length < 16) throw new ConfigError("CHAT_JWT_SECRET must be at least 16 characters");
   return {
     nodeName,

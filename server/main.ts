@@ -126,15 +126,33 @@ const io = createRealtime(app, realtimeOptions);
 // Pub/sub loses what is published while a node's subscription is down (a failover): every
 // ROOM_CATCH_UP_INTERVAL_MS the node pushes what its rooms' sockets missed (fanout/catch-up.ts).
 // join { since } of one room in a reconnect storm: one read per room per window, bounded towards Cassandra.
-const history = new CoalescingHistory(new History(redis, keys, timeline, roomLog, storedLatest), { ...config.historyReads, ...historyReadMetrics(metrics.registry) });
+const history = new CoalescingHistory(new History(redis, keys, timeline, roomLog, storedLatest), {
+  ...config.historyReads,
+  ...historyReadMetrics(metrics.registry),
+});
 const catchUp = new RoomCatchUp(io, history, logger, ROOM_CATCH_UP_INTERVAL_MS);
-const publisher = installFanout({ io, app, pubClient: redis, subClient: subscriber, keys, metrics, onMessageDelivered: (room, seq) => catchUp.onDelivered(room, seq) });
+const publisher = installFanout({
+  io,
+  app,
+  pubClient: redis,
+  subClient: subscriber,
+  keys,
+  metrics,
+  onMessageDelivered: (room, seq) => catchUp.onDelivered(room, seq),
+});
 
 // The chat itself
 const presence = new Presence(redis, keys, config.nodeName, config.presenceTtlInMs);
 const chat = new ChatService({
   publisher,
-  log: new MessageBuffer(redis, keys, storage.stream, storedLatest, { perSecond: limits.sendsPerSecond, burst: limits.sendBurst }, { count: storage.redis.ackReplicas, timeoutInMs: storage.redis.ackTimeoutInMs }),
+  log: new MessageBuffer(
+    redis,
+    keys,
+    storage.stream,
+    storedLatest,
+    { perSecond: limits.sendsPerSecond, burst: limits.sendBurst },
+    { count: storage.redis.ackReplicas, timeoutInMs: storage.redis.ackTimeoutInMs },
+  ),
   history,
   userRooms: new UserRooms(cassandra),
   limits,
@@ -144,11 +162,27 @@ const chat = new ChatService({
   typing: new TypingThrottle(limits.typingIntervalInMs),
 });
 const changes = new MessageChanges({
-  log: new ChangeBuffer(redis, keys, storage.stream, storedLatest, roomLog, { maxEmojiPerMessage: MAX_EMOJI_PER_MESSAGE }, { perSecond: limits.sendsPerSecond, burst: limits.sendBurst }, { count: storage.redis.ackReplicas, timeoutInMs: storage.redis.ackTimeoutInMs }),
+  log: new ChangeBuffer(
+    redis,
+    keys,
+    storage.stream,
+    storedLatest,
+    roomLog,
+    { maxEmojiPerMessage: MAX_EMOJI_PER_MESSAGE },
+    { perSecond: limits.sendsPerSecond, burst: limits.sendBurst },
+    { count: storage.redis.ackReplicas, timeoutInMs: storage.redis.ackTimeoutInMs },
+  ),
   publisher,
   limits,
   logger,
-  metrics: { changesIn: new Counter({ name: "chat_changes_in_total", help: "Edits, deletes and reactions acknowledged as stored (duplicates excluded)", labelNames: ["kind"], registers: [metrics.registry] }) },
+  metrics: {
+    changesIn: new Counter({
+      name: "chat_changes_in_total",
+      help: "Edits, deletes and reactions acknowledged as stored (duplicates excluded)",
+      labelNames: ["kind"],
+      registers: [metrics.registry],
+    }),
+  },
 });
 const bind = (event: EventDefinition) => bindEvent(event, metrics, logger);
 const events = [
@@ -167,7 +201,11 @@ const events = [
 // Presence updates of disconnecting sockets run after the socket is gone; shutdown waits for
 // them before closing Redis.
 const presenceUpdates = new Set<Promise<unknown>>();
-const admission = { admit: (principal: Principal) => chat.admit(principal), eventsPerSecond: limits.eventsPerSecond, floodDisconnectAfterMs: limits.floodDisconnectAfterMs };
+const admission = {
+  admit: (principal: Principal) => chat.admit(principal),
+  eventsPerSecond: limits.eventsPerSecond,
+  floodDisconnectAfterMs: limits.floodDisconnectAfterMs,
+};
 onConnection(io, events, { ...realtimeOptions, ...admission }, (principal, rooms) => {
   for (const room of rooms) {
     const update = presence.left(room, principal.userId).then(
@@ -189,12 +227,15 @@ connections.start();
 // HTTP
 // Every GET also answers HEAD; the REST API answers browsers from allowed origins (CORS and
 // preflight) and refuses the others; whatever no route takes gets a JSON 404.
-mountProbeRoutes(routeFacade(app), metrics.registry, { isReady: () => !draining && redis.status === "ready" && subscriber.status === "ready" });
+mountProbeRoutes(routeFacade(app), metrics.registry, {
+  isReady: () => !draining && redis.status === "ready" && subscriber.status === "ready",
+});
 mountPreflight(app, "/api/*", originPolicy);
 mountApiRoutes(routeFacade(app, originPolicy), { chat, verifier, metrics, logger });
 // The web chat at `/`; its dev sign-in only on the dev secret (never on a production key).
 mountWebChat(routeFacade(app));
-if (mountDevSignIn(routeFacade(app, originPolicy), config.jwt)) logger.warn("dev sign-in at /dev/sign-in is on: this node runs on the dev JWT secret");
+if (mountDevSignIn(routeFacade(app, originPolicy), config.jwt))
+  logger.warn("dev sign-in at /dev/sign-in is on: this node runs on the dev JWT secret");
 mountNotFound(app);
 
 let listenSocket: unknown;

@@ -14,7 +14,18 @@ test("a message id gives back its ts and seq (the append script's layout), and n
 test("a change's head plus what the script appends decodes back, marks apart", () => {
   const head = encodeChangeHead({ room: "r", by: "u", clientId: "c", kind: "react", target: "T", targetSeq: 3, emoji: "👍", on: false });
   const { entry, noop } = decodeLogEntry(`${head},"seq":9,"ts":100,"noop":true}`);
-  assert.deepEqual(entry, { room: "r", by: "u", clientId: "c", kind: "react", target: "T", targetSeq: 3, emoji: "👍", on: false, seq: 9, ts: 100 });
+  assert.deepEqual(entry, {
+    room: "r",
+    by: "u",
+    clientId: "c",
+    kind: "react",
+    target: "T",
+    targetSeq: 3,
+    emoji: "👍",
+    on: false,
+    seq: 9,
+    ts: 100,
+  });
   assert.equal(noop, true);
   const message = decodeLogEntry(`{"room":"r","from":"u","clientId":"c","text":"t","id":"I","seq":1,"ts":2,"changed":true}`);
   assert.deepEqual(message, { entry: { room: "r", from: "u", clientId: "c", text: "t", id: "I", seq: 1, ts: 2 }, noop: false });
@@ -26,5 +37,8 @@ test("reactions: exact counts, emoji in order of their first reaction, the first
   const [party, thumbs] = summarizeReactions(reactions);
   assert.deepEqual(party, { emoji: "🎉", count: 1, users: ["z"] });
   assert.equal(thumbs?.count, 30);
-  assert.deepEqual(thumbs?.users, Array.from({ length: 25 }, (_, i) => `u${29 - i}`));
+  assert.deepEqual(
+    thumbs?.users,
+    Array.from({ length: 25 }, (_, i) => `u${29 - i}`),
+  );
 });

@@ -85,12 +85,25 @@ export function summarizeReactions(reactions: readonly Reaction[]): ReactionSumm
     if (list) list.push(reaction);
     else byEmoji.set(reaction.emoji, [reaction]);
   }
-  return [...byEmoji].map(([emoji, list]) => ({ emoji, count: list.length, users: list.slice(0, REACTION_USERS_SHOWN).map((r) => r.user) }));
+  return [...byEmoji].map(([emoji, list]) => ({
+    emoji,
+    count: list.length,
+    users: list.slice(0, REACTION_USERS_SHOWN).map((r) => r.user),
+  }));
 }
 
 /** A deleted message as every read shows it: no text, no meta, no reactions. */
 export function tombstoneOf(message: ChatMessage): MessageView {
-  return { id: message.id, room: message.room, seq: message.seq, from: message.from, clientId: message.clientId, text: "", ts: message.ts, deleted: true };
+  return {
+    id: message.id,
+    room: message.room,
+    seq: message.seq,
+    from: message.from,
+    clientId: message.clientId,
+    text: "",
+    ts: message.ts,
+    deleted: true,
+  };
 }
 
 /**
@@ -98,7 +111,17 @@ export function tombstoneOf(message: ChatMessage): MessageView {
  * script appends `,"seq":…,"ts":…}` (and a `noop` mark when it changed nothing).
  */
 export function encodeChangeHead(change: NewChange): string {
-  const json = JSON.stringify({ room: change.room, by: change.by, clientId: change.clientId, kind: change.kind, target: change.target, targetSeq: change.targetSeq, text: change.text, emoji: change.emoji, on: change.on });
+  const json = JSON.stringify({
+    room: change.room,
+    by: change.by,
+    clientId: change.clientId,
+    kind: change.kind,
+    target: change.target,
+    targetSeq: change.targetSeq,
+    text: change.text,
+    emoji: change.emoji,
+    on: change.on,
+  });
   return json.slice(0, -1);
 }
 
@@ -106,8 +129,14 @@ export function encodeChangeHead(change: NewChange): string {
 export function decodeChange(json: string): { change: ChatChange; noop: boolean } {
   const value = JSON.parse(json) as Partial<ChatChange> & EntryMarks;
   if (
-    typeof value.room !== "string" || typeof value.seq !== "number" || typeof value.ts !== "number" || typeof value.by !== "string" || typeof value.clientId !== "string" ||
-    !CHANGE_KINDS.includes(value.kind as ChangeKind) || typeof value.target !== "string" || typeof value.targetSeq !== "number"
+    typeof value.room !== "string" ||
+    typeof value.seq !== "number" ||
+    typeof value.ts !== "number" ||
+    typeof value.by !== "string" ||
+    typeof value.clientId !== "string" ||
+    !CHANGE_KINDS.includes(value.kind as ChangeKind) ||
+    typeof value.target !== "string" ||
+    typeof value.targetSeq !== "number"
   ) {
     throw new TypeError("not a change: missing or mistyped fields");
   }

@@ -9,7 +9,8 @@ function fakeHistory(latest: number, delayInMs = 5) {
   const reads: { kind: string; room: string; afterSeq?: number; limit?: number }[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
-  const message = (room: string, seq: number) => ({ id: `id-${seq}`, room, seq, from: "u", clientId: `c${seq}`, text: `t${seq}`, ts: seq }) as ChatMessage;
+  const message = (room: string, seq: number) =>
+    ({ id: `id-${seq}`, room, seq, from: "u", clientId: `c${seq}`, text: `t${seq}`, ts: seq }) as ChatMessage;
   const track = async <T>(value: () => T): Promise<T> => {
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
@@ -41,7 +42,10 @@ test("200 concurrent joins of one room with different `since` are served by one 
   answers.forEach((answer, i) => {
     const since = sinces[i]!;
     assert.equal(answer.latest, 1000);
-    assert.deepEqual(answer.messages.map((m) => m.seq), Array.from({ length: 1000 - since }, (_, k) => since + 1 + k));
+    assert.deepEqual(
+      answer.messages.map((m) => m.seq),
+      Array.from({ length: 1000 - since }, (_, k) => since + 1 + k),
+    );
     assert.equal(answer.more, false);
   });
 });
@@ -59,8 +63,16 @@ test("each waiter gets at most its limit, and `more` when the room holds newer m
 test("ranges further apart than maxSpan get separate reads; different rooms never share one", async () => {
   const fake = fakeHistory(10_000);
   const coalescing = new CoalescingHistory(fake.history, { windowInMs: 5, maxConcurrentReads: 4, maxSpan: 1000 });
-  const [old, recent, other] = await Promise.all([coalescing.since("r", 0, 500), coalescing.since("r", 9000, 500), coalescing.since("s", 9000, 500)]);
-  assert.deepEqual(fake.reads.map((read) => [read.room, read.afterSeq]).sort(), [["r", 0], ["r", 9000], ["s", 9000]]);
+  const [old, recent, other] = await Promise.all([
+    coalescing.since("r", 0, 500),
+    coalescing.since("r", 9000, 500),
+    coalescing.since("s", 9000, 500),
+  ]);
+  assert.deepEqual(fake.reads.map((read) => [read.room, read.afterSeq]).sort(), [
+    ["r", 0],
+    ["r", 9000],
+    ["s", 9000],
+  ]);
   assert.equal(old.messages[0]!.seq, 1);
   assert.equal(recent.messages[0]!.seq, 9001);
   assert.equal(other.messages[0]!.room, "s");
@@ -98,7 +110,10 @@ test("a failed read rejects every request it served, and the next window reads a
     { windowInMs: 1, maxConcurrentReads: 2 },
   );
   const results = await Promise.allSettled([coalescing.since("r", 0, 10), coalescing.since("r", 0, 10)]);
-  assert.deepEqual(results.map((r) => r.status), ["rejected", "rejected"]);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ["rejected", "rejected"],
+  );
   fail = false;
   assert.equal((await coalescing.since("r", 0, 10)).latest, 0);
 });

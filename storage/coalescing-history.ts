@@ -91,7 +91,9 @@ export class CoalescingHistory implements MessageHistory {
     const key = JSON.stringify([room, beforeSeq ?? null, limit]);
     let read = this.pages.get(key);
     if (!read) {
-      read = this.limit.run(() => (this.options.onStorageRead?.("page"), this.inner.page(room, beforeSeq, limit))).finally(() => this.pages.delete(key));
+      read = this.limit
+        .run(() => (this.options.onStorageRead?.("page"), this.inner.page(room, beforeSeq, limit)))
+        .finally(() => this.pages.delete(key));
       this.pages.set(key, read);
     }
     return read;
@@ -166,7 +168,12 @@ export class CoalescingHistory implements MessageHistory {
         const top = Math.min(read.latest, waiter.afterSeq + waiter.limit);
         // The log's seqs number messages and changes alike: each waiter gets its own seq range of both.
         const inRange = (entry: { seq: number }) => entry.seq > waiter.afterSeq! && entry.seq <= top;
-        waiter.resolve({ messages: read.messages.filter(inRange), changes: read.changes.filter(inRange), more: top < read.latest, latest: read.latest });
+        waiter.resolve({
+          messages: read.messages.filter(inRange),
+          changes: read.changes.filter(inRange),
+          more: top < read.latest,
+          latest: read.latest,
+        });
       }
     } catch (error) {
       for (const waiter of group) waiter.reject(error);

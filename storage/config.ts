@@ -89,7 +89,9 @@ export function readStorageConfig(env = new EnvReader()): StorageConfig {
   if (!/^[a-z][a-z0-9_]{0,47}$/.test(keyspace)) {
     throw new ConfigError(`CHAT_CASSANDRA_KEYSPACE must match [a-z][a-z0-9_]{0,47}, got "${keyspace}"`);
   }
-  const maxBufferEntries = env.integer("CHAT_BUFFER_MAX_ENTRIES", DEFAULT_STREAM_CONFIG.maxEntriesPerShard * DEFAULT_STREAM_CONFIG.shards, { min: 1 });
+  const maxBufferEntries = env.integer("CHAT_BUFFER_MAX_ENTRIES", DEFAULT_STREAM_CONFIG.maxEntriesPerShard * DEFAULT_STREAM_CONFIG.shards, {
+    min: 1,
+  });
   const shards = env.integer("CHAT_STREAM_SHARDS", DEFAULT_STREAM_CONFIG.shards, { min: 1, max: 1024 });
   return {
     redis: readRedisConfig(env),

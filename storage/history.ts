@@ -64,7 +64,9 @@ export class History {
     const latest = await this.latestSeq(room);
     const top = beforeSeq === undefined ? latest : Math.min(beforeSeq - 1, latest);
     if (top < 1) return { messages: [], more: false };
-    const recent = (await this.redis.zrevrangebyscore(this.keys.roomRecent(room), top, "-inf", "LIMIT", 0, limit)).map(decodeRecentMessage).reverse();
+    const recent = (await this.redis.zrevrangebyscore(this.keys.roomRecent(room), top, "-inf", "LIMIT", 0, limit))
+      .map(decodeRecentMessage)
+      .reverse();
     // The page reaches down to its oldest message, or to seq 1 when Redis has fewer than `limit`.
     const low = recent.length === limit ? recent[0]!.message.seq : 1;
     let page: { message: StoredMessage; changed: boolean; fromRedis: boolean }[];
@@ -72,7 +74,8 @@ export class History {
       page = recent.map(({ message, changed }) => ({ message, changed, fromRedis: true }));
     } else {
       const bySeq = new Map<number, { message: StoredMessage; changed: boolean; fromRedis: boolean }>();
-      for (const message of await this.timeline.before(room, top + 1, limit)) bySeq.set(message.seq, { message, changed: true, fromRedis: false });
+      for (const message of await this.timeline.before(room, top + 1, limit))
+        bySeq.set(message.seq, { message, changed: true, fromRedis: false });
       // Redis wins for seqs in both: it has messages the flusher has not written yet.
       for (const { message, changed } of recent) bySeq.set(message.seq, { message, changed, fromRedis: true });
       page = [...bySeq.values()].sort((a, b) => a.message.seq - b.message.seq).slice(-limit);
@@ -87,7 +90,10 @@ export class History {
     if (afterSeq >= latest) return { messages: [], changes: [], more: false, latest };
     const bottom = Math.max(1, afterSeq + 1);
     const top = Math.min(latest, afterSeq + limit);
-    const [messagesJson, changesJson] = await Promise.all([this.redis.zrangebyscore(this.keys.roomRecent(room), bottom, top), this.redis.zrangebyscore(this.changeKeys.roomChanges(room), bottom, top)]);
+    const [messagesJson, changesJson] = await Promise.all([
+      this.redis.zrangebyscore(this.keys.roomRecent(room), bottom, top),
+      this.redis.zrangebyscore(this.changeKeys.roomChanges(room), bottom, top),
+    ]);
     const messages = new Map<number, ChatMessage>(messagesJson.map((json) => decodeRecentMessage(json).message).map((m) => [m.seq, m]));
     const changes = new Map<number, ChatChange>(changesJson.map((json) => decodeChange(json).change).map((c) => [c.seq, c]));
     if (messages.size + changes.size < top - bottom + 1) {
@@ -112,7 +118,10 @@ export class History {
   /** Messages (not changes) with readSeq < seq <= lastSeq, exact up to UNREAD_CAP. */
   async unread(room: string, readSeq: number, lastSeq: number): Promise<number> {
     if (lastSeq <= readSeq) return 0;
-    const [recent, changes] = await Promise.all([this.redis.zrangebyscore(this.keys.roomRecent(room), `(${readSeq}`, lastSeq, "WITHSCORES"), this.redis.zcount(this.changeKeys.roomChanges(room), `(${readSeq}`, lastSeq)]);
+    const [recent, changes] = await Promise.all([
+      this.redis.zrangebyscore(this.keys.roomRecent(room), `(${readSeq}`, lastSeq, "WITHSCORES"),
+      this.redis.zcount(this.changeKeys.roomChanges(room), `(${readSeq}`, lastSeq),
+    ]);
     const recentSeqs = new Set<number>();
     for (let i = 1; i < recent.length; i += 2) recentSeqs.add(Number(recent[i]));
     if (recentSeqs.size + changes === lastSeq - readSeq) return Math.min(recentSeqs.size, UNREAD_CAP);
@@ -123,7 +132,10 @@ export class History {
 
   /** True when Redis holds every log entry with low <= seq <= top. */
   private async redisHolds(room: string, low: number, top: number): Promise<boolean> {
-    const [messages, changes] = await Promise.all([this.redis.zcount(this.keys.roomRecent(room), low, top), this.redis.zcount(this.changeKeys.roomChanges(room), low, top)]);
+    const [messages, changes] = await Promise.all([
+      this.redis.zcount(this.keys.roomRecent(room), low, top),
+      this.redis.zcount(this.changeKeys.roomChanges(room), low, top),
+    ]);
     return messages + changes === top - low + 1;
   }
 }

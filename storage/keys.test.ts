@@ -54,7 +54,16 @@ test("every key one append touches is in one hash slot, for rooms with odd names
   const keys = new RedisKeys("chat:", 16);
   for (const room of ["lobby", "team-7:general", "a{b}c", "}{", "x".repeat(200)]) {
     const shard = keys.shardOf(room);
-    const slots = new Set([keys.idempotency("alice", room, "c1"), keys.idempotency("bob{x}", room, "c2"), keys.roomMeta(room), keys.roomRecent(room), keys.streamOf(room), keys.shardRun(shard)].map(slotOf));
+    const slots = new Set(
+      [
+        keys.idempotency("alice", room, "c1"),
+        keys.idempotency("bob{x}", room, "c2"),
+        keys.roomMeta(room),
+        keys.roomRecent(room),
+        keys.streamOf(room),
+        keys.shardRun(shard),
+      ].map(slotOf),
+    );
     assert.equal(slots.size, 1, `room ${room}`);
   }
 });
@@ -81,7 +90,14 @@ test("the default 16 shards spread over all three primaries of an evenly split c
 test("the rate bucket is in the user's slot, not the room's, and all keys keep the prefix", () => {
   const keys = new RedisKeys("p:", 16);
   assert.equal(slotOf(keys.sendRate("alice")), slotOf("p:rate:alice"));
-  for (const key of [keys.sendRate("u"), keys.roomMeta("r"), keys.idempotency("u", "r", "c"), keys.stream(3), keys.deadLetterStreamOf(keys.stream(3))]) assert.ok(key.startsWith("p:"), key);
+  for (const key of [
+    keys.sendRate("u"),
+    keys.roomMeta("r"),
+    keys.idempotency("u", "r", "c"),
+    keys.stream(3),
+    keys.deadLetterStreamOf(keys.stream(3)),
+  ])
+    assert.ok(key.startsWith("p:"), key);
 });
 
 test("a prefix with braces is refused: it would become the hash tag", () => {

@@ -17,7 +17,10 @@
  * in a room or user id after the shard's tag changes nothing: only the first `{…}` counts.
  */
 export class RedisKeys {
-  constructor(readonly prefix: string, readonly shardCount: number) {
+  constructor(
+    readonly prefix: string,
+    readonly shardCount: number,
+  ) {
     if (/[{}]/.test(prefix)) throw new Error(`a Redis key prefix must not contain braces (they make a hash tag), got "${prefix}"`);
     if (!Number.isInteger(shardCount) || shardCount < 1) throw new Error(`shard count must be a positive integer, got ${shardCount}`);
   }

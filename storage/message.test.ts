@@ -4,9 +4,24 @@ import { bucketOf, decodeMessage, encodeMessageHead } from "./message.js";
 import { fnv1a32, RedisKeys } from "./keys.js";
 
 test("a message head completed the way the append script does it decodes to the full message", () => {
-  const head = encodeMessageHead({ room: "r:1", from: "alice", clientId: "c\"1", text: "hi \u2603\n", meta: { n: 2 ** 63, nested: [1, { a: null }] } });
+  const head = encodeMessageHead({
+    room: "r:1",
+    from: "alice",
+    clientId: 'c"1',
+    text: "hi \u2603\n",
+    meta: { n: 2 ** 63, nested: [1, { a: null }] },
+  });
   const message = decodeMessage(`${head},"id":"01ARZ3NDEKTSV4RRFFQ69G5FAV","seq":7,"ts":1700000000000}`);
-  assert.deepEqual(message, { room: "r:1", from: "alice", clientId: "c\"1", text: "hi \u2603\n", meta: { n: 2 ** 63, nested: [1, { a: null }] }, id: "01ARZ3NDEKTSV4RRFFQ69G5FAV", seq: 7, ts: 1700000000000 });
+  assert.deepEqual(message, {
+    room: "r:1",
+    from: "alice",
+    clientId: 'c"1',
+    text: "hi \u2603\n",
+    meta: { n: 2 ** 63, nested: [1, { a: null }] },
+    id: "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+    seq: 7,
+    ts: 1700000000000,
+  });
 });
 
 test("a message without meta has no meta field", () => {

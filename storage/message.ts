@@ -37,14 +37,28 @@ export interface SendReceipt {
  * entry and the recent-history cache, and is parsed again only by its readers.
  */
 export function encodeMessageHead(message: NewMessage): string {
-  const json = JSON.stringify({ room: message.room, from: message.from, clientId: message.clientId, text: message.text, meta: message.meta });
+  const json = JSON.stringify({
+    room: message.room,
+    from: message.from,
+    clientId: message.clientId,
+    text: message.text,
+    meta: message.meta,
+  });
   return json.slice(0, -1);
 }
 
 /** Parses a JSON text written by the buffer, checking the fields readers rely on. */
 export function decodeMessage(json: string): ChatMessage {
   const value = JSON.parse(json) as Partial<ChatMessage>;
-  if (typeof value.id !== "string" || typeof value.room !== "string" || typeof value.seq !== "number" || typeof value.from !== "string" || typeof value.clientId !== "string" || typeof value.text !== "string" || typeof value.ts !== "number") {
+  if (
+    typeof value.id !== "string" ||
+    typeof value.room !== "string" ||
+    typeof value.seq !== "number" ||
+    typeof value.from !== "string" ||
+    typeof value.clientId !== "string" ||
+    typeof value.text !== "string" ||
+    typeof value.ts !== "number"
+  ) {
     throw new TypeError("not a chat message: missing or mistyped fields");
   }
   return value as ChatMessage;

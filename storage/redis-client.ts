@@ -47,8 +47,14 @@ export function createRedisClient(config: RedisConfig, options: RedisClientOptio
 }
 
 /** A second connection with the same settings (pub/sub subscribers, blocking reads), with its own error listener. */
-export function duplicateClient(client: RedisClient, options: Pick<RedisClientOptions, "name" | "onError"> & { autoPipelining?: boolean }): RedisClient {
-  const copy: RedisClient = client instanceof Cluster ? client.duplicate([], { enableAutoPipelining: options.autoPipelining ?? false }) : client.duplicate({ enableAutoPipelining: options.autoPipelining ?? false });
+export function duplicateClient(
+  client: RedisClient,
+  options: Pick<RedisClientOptions, "name" | "onError"> & { autoPipelining?: boolean },
+): RedisClient {
+  const copy: RedisClient =
+    client instanceof Cluster
+      ? client.duplicate([], { enableAutoPipelining: options.autoPipelining ?? false })
+      : client.duplicate({ enableAutoPipelining: options.autoPipelining ?? false });
   copy.on("error", (error: Error) => options.onError(error, options.name));
   return copy;
 }

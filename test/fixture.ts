@@ -35,7 +35,8 @@ export function testStores(): TestStores {
   }
   return {
     get redisUrl(): string {
-      if (!redisUrl) throw new Error("this test needs a single Redis (CHAT_TEST_REDIS_URL), and the harness runs in Redis Cluster mode only");
+      if (!redisUrl)
+        throw new Error("this test needs a single Redis (CHAT_TEST_REDIS_URL), and the harness runs in Redis Cluster mode only");
       return redisUrl;
     },
     redisClusterNodes: redisClusterNodes?.length ? redisClusterNodes : undefined,
@@ -102,7 +103,9 @@ export async function startTestCluster({ nodeCount = 2, env = {} }: TestClusterO
   const prefix = uniquePrefix();
   const logDir = join(process.env.CHAT_TEST_LOG_DIR ?? tmpdir(), prefix.slice(0, -1));
   // Cluster mode acknowledges a send once a replica has it, as `CHAT_LOCAL_REDIS=cluster npm start` does.
-  const redisEnv: NodeJS.ProcessEnv = stores.redisClusterNodes ? { CHAT_REDIS_CLUSTER_NODES: stores.redisClusterNodes.join(","), CHAT_ACK_REPLICAS: "1" } : { CHAT_REDIS_URL: stores.redisUrl };
+  const redisEnv: NodeJS.ProcessEnv = stores.redisClusterNodes
+    ? { CHAT_REDIS_CLUSTER_NODES: stores.redisClusterNodes.join(","), CHAT_ACK_REPLICAS: "1" }
+    : { CHAT_REDIS_URL: stores.redisUrl };
   const appEnv: NodeJS.ProcessEnv = {
     ...redisEnv,
     CHAT_REDIS_PREFIX: prefix,

@@ -43,19 +43,36 @@ for (const transport of ["websocket", "polling"] as const) {
 
       const delivered = nextEvent<ChatMessage>(bobSocket, "message", (m) => m.room === room);
       const echoed = nextEvent<ChatMessage>(aliceSocket, "message", (m) => m.room === room);
-      const ack = await request<{ ok: boolean; id: string; seq: number; ts: number }>(aliceSocket, "send", { room, clientId: "c-1", text: "hello bob", meta: { kind: "greeting" } });
+      const ack = await request<{ ok: boolean; id: string; seq: number; ts: number }>(aliceSocket, "send", {
+        room,
+        clientId: "c-1",
+        text: "hello bob",
+        meta: { kind: "greeting" },
+      });
       assert.equal(ack.ok, true);
       assert.equal(ack.seq, 1);
       assert.match(ack.id, /^[0-9A-HJKMNP-TV-Z]{26}$/);
 
       const message = await delivered;
-      assert.deepEqual(message, { room, from: alice, clientId: "c-1", text: "hello bob", meta: { kind: "greeting" }, id: ack.id, seq: 1, ts: ack.ts });
+      assert.deepEqual(message, {
+        room,
+        from: alice,
+        clientId: "c-1",
+        text: "hello bob",
+        meta: { kind: "greeting" },
+        id: ack.id,
+        seq: 1,
+        ts: ack.ts,
+      });
       assert.deepEqual(await echoed, message);
 
       // The flusher writes it to Cassandra: read the row directly.
       const row = await eventually("row in messages_by_room", async () => {
         const bucket = bucketOf(ack.ts, DEFAULT_STREAM_CONFIG.bucketWidthInMs);
-        const result = await cluster.cassandra.execute("SELECT id, sender, body, seq FROM messages_by_room WHERE room = ? AND bucket = ?", [room, bucket]);
+        const result = await cluster.cassandra.execute("SELECT id, sender, body, seq FROM messages_by_room WHERE room = ? AND bucket = ?", [
+          room,
+          bucket,
+        ]);
         return result.first() ?? undefined;
       });
       assert.equal(row["id"], ack.id);
@@ -85,17 +102,32 @@ test("logs never contain a token or a message's text", async () => {
   await request(carolSocket, "send", { room, clientId: "log-3", text: secretText.repeat(400) });
   await fetch(`${cluster.url}/api/me/rooms`, { headers: { authorization: `Bearer ${token}x` } });
   await assert.rejects(cluster.client(`${token}x`));
-  await eventually("flushed", async () => ((await cluster.cassandra.execute("SELECT seq FROM messages_by_room WHERE room = ? AND bucket = ?", [room, bucketOf(Date.now(), DEFAULT_STREAM_CONFIG.bucketWidthInMs)])).rowLength > 0 ? true : undefined));
+  await eventually("flushed", async () =>
+    (
+      await cluster.cassandra.execute("SELECT seq FROM messages_by_room WHERE room = ? AND bucket = ?", [
+        room,
+        bucketOf(Date.now(), DEFAULT_STREAM_CONFIG.bucketWidthInMs),
+      ])
+    ).rowLength > 0
+      ? true
+      : undefined,
+  );
   carolSocket.disconnect();
 
   const logs = [...cluster.apps.nodes, cluster.apps.flusher].map((app) => readFileSync(app.process.logFile, "utf8"));
-  assert.ok(logs.every((log) => log.length > 0), "every process logged something");
+  assert.ok(
+    logs.every((log) => log.length > 0),
+    "every process logged something",
+  );
   for (const log of logs) {
     assert.equal(log.includes(secretText), false, "a message text reached a log");
     assert.equal(log.includes(token.split(".")[2]!), false, "a token reached a log");
     assert.equal(log.includes(TEST_JWT_SECRET), false, "the JWT secret reached a log");
     // Every JSON line is an ECS document, as the log shipper and Elasticsearch expect it.
-    const documents = log.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const documents = log
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     assert.ok(documents.length > 0, "the process wrote JSON log lines");
     for (const document of documents) {
       assert.equal(typeof document["@timestamp"], "string", `no @timestamp: ${JSON.stringify(document)}`);

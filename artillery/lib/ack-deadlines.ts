@@ -16,7 +16,10 @@ export class AckDeadlines {
   private readonly pending = new Set<PendingAck>();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly sweepEveryInMs = 250, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly sweepEveryInMs = 250,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** Starts watching a request; `settle` it when its ack arrives. */
   track(timeoutInMs: number, onTimeout: () => void): PendingAck {

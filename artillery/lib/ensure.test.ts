@@ -14,7 +14,9 @@ const SUITES = ["smoke", "load", "soak", "spike", "storm"];
 
 /** artillery-plugin-ensure's static API (CommonJS, no types): how Artillery judges a run. */
 interface EnsurePlugin {
-  statsToVars(data: { report: { counters: Record<string, number>; rates: Record<string, number>; summaries: Record<string, Record<string, number>> } }): unknown;
+  statsToVars(data: {
+    report: { counters: Record<string, number>; rates: Record<string, number>; summaries: Record<string, Record<string, number>> };
+  }): unknown;
   runChecks(checks: { conditions: { expression: string }[] }, vars: unknown): { original: string; result: number }[];
 }
 
@@ -56,7 +58,10 @@ for (const suite of SUITES) {
   test(`${suite}.yml: ensure passes a clean run and fails on duplicates, losses and an empty run`, () => {
     assert.deepEqual(failing(suite, CLEAN), [], "a clean run passes");
     assert.ok(failing(suite, { ...CLEAN, "chat.messages_duplicated": 1 }).length > 0, "a message delivered twice live fails the run");
-    assert.ok(failing(suite, { ...CLEAN, "chat.unexpected_duplicate_acks": 1 }).length > 0, "a new clientId acknowledged as a duplicate fails the run");
+    assert.ok(
+      failing(suite, { ...CLEAN, "chat.unexpected_duplicate_acks": 1 }).length > 0,
+      "a new clientId acknowledged as a duplicate fails the run",
+    );
     assert.ok(failing(suite, { ...CLEAN, "chat.messages_lost": 1 }).length > 0, "a lost message fails the run");
     assert.ok(failing(suite, { ...CLEAN, "chat.messages_expected": 0 }).length > 0, "a run that owed no delivery proves nothing and fails");
     assert.ok(failing(suite, { ...CLEAN, "chat.messages_acked": 0 }).length > 0, "a run with no acknowledged send fails");

@@ -24,6 +24,9 @@ test("sends go to the large room at the configured share, else to a small room",
 });
 
 test("a model that cannot be satisfied is refused with the reason", () => {
-  assert.throws(() => validateRoomModel({ ...model, smallRoomsPerUser: 11 }), /smallRoomsPerUser must be an integer between 1 and smallRooms/);
+  assert.throws(
+    () => validateRoomModel({ ...model, smallRoomsPerUser: 11 }),
+    /smallRoomsPerUser must be an integer between 1 and smallRooms/,
+  );
   assert.throws(() => validateRoomModel({ ...model, largeRoomShare: 1.5 }), /largeRoomShare must be between 0 and 1/);
 });

@@ -46,7 +46,11 @@ interface ChatMessage {
 /** An event the server refused (or did not answer): the virtual user fails with it. */
 export class ChatRequestError extends Error {
   override name = "ChatRequestError";
-  constructor(readonly event: string, readonly code: string, detail: string) {
+  constructor(
+    readonly event: string,
+    readonly code: string,
+    detail: string,
+  ) {
     super(`${event}: ${code}${detail ? ` (${detail})` : ""}`);
   }
 }
@@ -73,7 +77,10 @@ export class VirtualUser {
   private sent = 0;
   private closed = false;
 
-  constructor(private readonly options: VirtualUserOptions, private readonly metrics: MetricSink) {
+  constructor(
+    private readonly options: VirtualUserOptions,
+    private readonly metrics: MetricSink,
+  ) {
     this.socket = io(options.url, {
       auth: { token: options.token },
       transports: options.transports,
@@ -274,7 +281,18 @@ function contiguousSeq(state: RoomState): number {
   return seq;
 }
 
-const WORDS = ["ok", "ship it", "looks good", "on my way", "can you review", "lunch?", "the build is green", "merged", "see the doc", "thanks!"];
+const WORDS = [
+  "ok",
+  "ship it",
+  "looks good",
+  "on my way",
+  "can you review",
+  "lunch?",
+  "the build is green",
+  "merged",
+  "see the doc",
+  "thanks!",
+];
 
 /** Short chat lines of varying length, like people type. */
 function messageText(n: number): string {

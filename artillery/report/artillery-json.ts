@@ -27,7 +27,8 @@ export interface ArtilleryResult {
 
 export function readArtilleryJson(file: string): ArtilleryResult {
   const parsed = JSON.parse(readFileSync(file, "utf8")) as Partial<ArtilleryResult>;
-  if (!parsed.aggregate || !Array.isArray(parsed.intermediate)) throw new Error(`${file}: not an Artillery 2 --output report (no aggregate/intermediate)`);
+  if (!parsed.aggregate || !Array.isArray(parsed.intermediate))
+    throw new Error(`${file}: not an Artillery 2 --output report (no aggregate/intermediate)`);
   const normalise = (block: Partial<MetricsBlock>): MetricsBlock => ({
     counters: block.counters ?? {},
     summaries: block.summaries ?? {},
@@ -48,7 +49,10 @@ export function summarySeries(result: ArtilleryResult, origin: number, metric: s
 
 /** A counter as a rate per second in each period (0 where it did not move). */
 export function rateSeries(result: ArtilleryResult, origin: number, counter: string): [number, number][] {
-  return result.intermediate.map((block) => [block.period - origin + PERIOD_IN_MS / 2, (block.counters[counter] ?? 0) / (PERIOD_IN_MS / 1000)]);
+  return result.intermediate.map((block) => [
+    block.period - origin + PERIOD_IN_MS / 2,
+    (block.counters[counter] ?? 0) / (PERIOD_IN_MS / 1000),
+  ]);
 }
 
 /**
@@ -56,7 +60,11 @@ export function rateSeries(result: ArtilleryResult, origin: number, counter: str
  * histogram per period in its JSON, so this gives the worst and the count-weighted mean of
  * the periods' values (the worst is an upper bound of the window's own percentile).
  */
-export function windowPercentile(blocks: readonly MetricsBlock[], metric: string, field: "p99" | "p50" = "p99"): { worst: number; mean: number; count: number } | undefined {
+export function windowPercentile(
+  blocks: readonly MetricsBlock[],
+  metric: string,
+  field: "p99" | "p50" = "p99",
+): { worst: number; mean: number; count: number } | undefined {
   const present = blocks.map((block) => block.summaries[metric]).filter((s): s is Summary => s !== undefined && s.count > 0);
   if (present.length === 0) return undefined;
   const count = present.reduce((sum, s) => sum + s.count, 0);
@@ -64,7 +72,11 @@ export function windowPercentile(blocks: readonly MetricsBlock[], metric: string
 }
 
 /** The periods in the first and the last `windowInMs` of traffic (periods where `metric` has values). */
-export function firstAndLastWindows(result: ArtilleryResult, metric: string, windowInMs: number): { first: MetricsBlock[]; last: MetricsBlock[] } {
+export function firstAndLastWindows(
+  result: ArtilleryResult,
+  metric: string,
+  windowInMs: number,
+): { first: MetricsBlock[]; last: MetricsBlock[] } {
   const busy = result.intermediate.filter((block) => (block.summaries[metric]?.count ?? 0) > 0);
   if (busy.length === 0) return { first: [], last: [] };
   const start = busy[0]!.period;

@@ -47,7 +47,10 @@ function panelSvg(panel: Panel, x0: number, y0: number): string {
   const plotWidth = PANEL_WIDTH - MARGIN.left - MARGIN.right;
   const plotHeight = PANEL_HEIGHT - MARGIN.top - MARGIN.bottom;
   const all = panel.series.flatMap((s) => s.points).filter(([, y]) => Number.isFinite(y));
-  const out: string[] = [`<g transform="translate(${x0},${y0})">`, `<text x="${PANEL_WIDTH / 2}" y="18" font-size="13" text-anchor="middle">${escapeXml(`${panel.title} (${panel.unit})`)}</text>`];
+  const out: string[] = [
+    `<g transform="translate(${x0},${y0})">`,
+    `<text x="${PANEL_WIDTH / 2}" y="18" font-size="13" text-anchor="middle">${escapeXml(`${panel.title} (${panel.unit})`)}</text>`,
+  ];
   if (all.length === 0) {
     out.push(`<text x="${PANEL_WIDTH / 2}" y="${PANEL_HEIGHT / 2}" text-anchor="middle" fill="#888">no data</text>`, "</g>");
     return out.join("\n");
@@ -67,7 +70,9 @@ function panelSvg(panel: Panel, x0: number, y0: number): string {
   for (let x = 0; x <= xMax; x += tick) {
     out.push(`<text x="${sx(x)}" y="${MARGIN.top + plotHeight + 16}" text-anchor="middle">${minutes ? x / 60_000 : x / 1000}</text>`);
   }
-  out.push(`<text x="${MARGIN.left + plotWidth / 2}" y="${MARGIN.top + plotHeight + 32}" text-anchor="middle" fill="#555">${minutes ? "minutes" : "seconds"} since start</text>`);
+  out.push(
+    `<text x="${MARGIN.left + plotWidth / 2}" y="${MARGIN.top + plotHeight + 32}" text-anchor="middle" fill="#555">${minutes ? "minutes" : "seconds"} since start</text>`,
+  );
   out.push(`<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${plotWidth}" height="${plotHeight}" fill="none" stroke="#999"/>`);
 
   panel.series.forEach((series, i) => {
@@ -80,7 +85,10 @@ function panelSvg(panel: Panel, x0: number, y0: number): string {
     }
     const legendX = MARGIN.left + (i % 3) * 160;
     const legendY = PANEL_HEIGHT - 10 - (Math.floor(i / 3) === 0 && panel.series.length > 3 ? 14 : 0);
-    out.push(`<rect x="${legendX}" y="${legendY - 9}" width="12" height="4" fill="${color}"/>`, `<text x="${legendX + 16}" y="${legendY - 4}" font-size="11">${escapeXml(series.name)}</text>`);
+    out.push(
+      `<rect x="${legendX}" y="${legendY - 9}" width="12" height="4" fill="${color}"/>`,
+      `<text x="${legendX + 16}" y="${legendY - 4}" font-size="11">${escapeXml(series.name)}</text>`,
+    );
   });
   out.push("</g>");
   return out.join("\n");
@@ -88,7 +96,8 @@ function panelSvg(panel: Panel, x0: number, y0: number): string {
 
 /** A round time step (ms) that puts at most eight labels on the x axis. */
 function timeTick(xMaxInMs: number): number {
-  for (const seconds of [5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1800, 3600]) if (xMaxInMs / (seconds * 1000) <= 8) return seconds * 1000;
+  for (const seconds of [5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1800, 3600])
+    if (xMaxInMs / (seconds * 1000) <= 8) return seconds * 1000;
   return 7200_000;
 }
 

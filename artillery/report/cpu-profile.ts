@@ -69,7 +69,9 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const top = Number(process.argv[3] ?? 25);
   const { functions, packages, totalMs, idleMs } = hotspots(JSON.parse(readFileSync(file, "utf8")) as CpuProfile);
   const line = (h: Hotspot) => `${h.selfMs.toFixed(0).padStart(9)} ms ${(h.share * 100).toFixed(1).padStart(5)} %  ${h.name}`;
-  console.log(`profile ${(totalMs / 1000).toFixed(1)} s, busy ${((totalMs - idleMs) / 1000).toFixed(1)} s (${((1 - idleMs / totalMs) * 100).toFixed(0)} % of one core); self time of busy:`);
+  console.log(
+    `profile ${(totalMs / 1000).toFixed(1)} s, busy ${((totalMs - idleMs) / 1000).toFixed(1)} s (${((1 - idleMs / totalMs) * 100).toFixed(0)} % of one core); self time of busy:`,
+  );
   console.log("by package:");
   for (const h of packages.slice(0, 15)) console.log(line(h));
   console.log("by function:");

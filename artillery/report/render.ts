@@ -5,7 +5,16 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { PERIOD_IN_MS, firstAndLastWindows, rateSeries, readArtilleryJson, summarySeries, windowPercentile, type ArtilleryResult, type MetricsBlock } from "./artillery-json.js";
+import {
+  PERIOD_IN_MS,
+  firstAndLastWindows,
+  rateSeries,
+  readArtilleryJson,
+  summarySeries,
+  windowPercentile,
+  type ArtilleryResult,
+  type MetricsBlock,
+} from "./artillery-json.js";
 import { writeChart, type Panel, type Series } from "./charts.js";
 import type { ServerSample } from "./sampler.js";
 import { phaseEnds, phaseFigures, phaseStarts } from "./phases.js";
@@ -58,7 +67,17 @@ export async function renderReport(input: ReportInput): Promise<string> {
   };
   writeFileSync(join(input.reportDir, "run.json"), JSON.stringify(record, null, 1));
   // Infinity (the +Inf bucket) does not survive JSON, hence the string keys.
-  writeFileSync(join(input.reportDir, "server-samples.json"), JSON.stringify(input.serverSamples.map((s) => ({ ...s, ackBuckets: Object.fromEntries([...s.ackBuckets].map(([le, count]) => [String(le), count])) })), null, 1));
+  writeFileSync(
+    join(input.reportDir, "server-samples.json"),
+    JSON.stringify(
+      input.serverSamples.map((s) => ({
+        ...s,
+        ackBuckets: Object.fromEntries([...s.ackBuckets].map(([le, count]) => [String(le), count])),
+      })),
+      null,
+      1,
+    ),
+  );
   let result: ArtilleryResult | undefined;
   let readError: string | undefined;
   try {
@@ -67,7 +86,11 @@ export async function renderReport(input: ReportInput): Promise<string> {
     readError = error instanceof Error ? error.message : String(error);
   }
   // Time zero of the charts: the earlier of Artillery's first period and the first /metrics sample.
-  const origin = Math.min(result?.intermediate[0]?.period ?? Infinity, ...input.serverSamples.map((sample) => sample.at), input.startedAt + 3_600_000);
+  const origin = Math.min(
+    result?.intermediate[0]?.period ?? Infinity,
+    ...input.serverSamples.map((sample) => sample.at),
+    input.startedAt + 3_600_000,
+  );
   const steady = steadyWindow(input);
   const servers = [...bySource(input.serverSamples)].map(([source, samples]) => serverFigures(source, samples, steady?.window));
   const charts = result ? writeCharts(input, result, origin) : [];
@@ -79,12 +102,17 @@ export async function renderReport(input: ReportInput): Promise<string> {
 /** Renders a report folder again from what its run saved (after a change to the report code). */
 export async function rerenderReport(reportDir: string): Promise<string> {
   const record = JSON.parse(readFileSync(join(reportDir, "run.json"), "utf8")) as RunRecord;
-  const samples = JSON.parse(readFileSync(join(reportDir, "server-samples.json"), "utf8")) as (Omit<ServerSample, "ackBuckets"> & { ackBuckets: Record<string, number> })[];
+  const samples = JSON.parse(readFileSync(join(reportDir, "server-samples.json"), "utf8")) as (Omit<ServerSample, "ackBuckets"> & {
+    ackBuckets: Record<string, number>;
+  })[];
   return renderReport({
     ...record,
     artilleryJsonFile: join(reportDir, "artillery.json"),
     artilleryLog: readFileSync(join(reportDir, "artillery.log"), "utf8"),
-    serverSamples: samples.map((sample) => ({ ...sample, ackBuckets: new Map(Object.entries(sample.ackBuckets).map(([le, count]) => [Number(le), count])) })),
+    serverSamples: samples.map((sample) => ({
+      ...sample,
+      ackBuckets: new Map(Object.entries(sample.ackBuckets).map(([le, count]) => [Number(le), count])),
+    })),
     scrapeFailures: new Map(record.scrapeFailures),
     reportDir,
   });
@@ -105,18 +133,65 @@ function steadyWindow(input: ReportInput): { window: [number, number]; label: st
 
 function writeCharts(input: ReportInput, result: ArtilleryResult, origin: number): string[] {
   const latency: Panel[] = [
-    { title: "Ack latency (send → ack)", unit: "ms", series: [s("p50", summarySeries(result, origin, "chat.ack_latency", "p50")), s("p99", summarySeries(result, origin, "chat.ack_latency", "p99")), s("max", summarySeries(result, origin, "chat.ack_latency", "max"))] },
-    { title: "Broadcast latency (send → receipt by another user)", unit: "ms", series: [s("p50", summarySeries(result, origin, "chat.broadcast_latency", "p50")), s("p99", summarySeries(result, origin, "chat.broadcast_latency", "p99")), s("max", summarySeries(result, origin, "chat.broadcast_latency", "max"))] },
+    {
+      title: "Ack latency (send → ack)",
+      unit: "ms",
+      series: [
+        s("p50", summarySeries(result, origin, "chat.ack_latency", "p50")),
+        s("p99", summarySeries(result, origin, "chat.ack_latency", "p99")),
+        s("max", summarySeries(result, origin, "chat.ack_latency", "max")),
+      ],
+    },
+    {
+      title: "Broadcast latency (send → receipt by another user)",
+      unit: "ms",
+      series: [
+        s("p50", summarySeries(result, origin, "chat.broadcast_latency", "p50")),
+        s("p99", summarySeries(result, origin, "chat.broadcast_latency", "p99")),
+        s("max", summarySeries(result, origin, "chat.broadcast_latency", "max")),
+      ],
+    },
   ];
   const throughput: Panel[] = [
-    { title: "Sends", unit: "per second", series: [s("sent", rateSeries(result, origin, "chat.messages_sent")), s("acknowledged", rateSeries(result, origin, "chat.messages_acked"))] },
-    { title: "Deliveries (message events received)", unit: "per second", series: [s("received", rateSeries(result, origin, "chat.messages_received")), s("live duplicates", rateSeries(result, origin, "chat.messages_duplicated"))] },
-    { title: "Virtual users online", unit: "users", series: [s("connected (max per period)", summarySeries(result, origin, "loadgen.connected_users", "max"))] },
-    { title: "Arrivals and failures", unit: "per second", series: [s("arrivals", rateSeries(result, origin, "vusers.created")), s("failed", rateSeries(result, origin, "vusers.failed")), s("lost messages", rateSeries(result, origin, "chat.messages_lost"))] },
+    {
+      title: "Sends",
+      unit: "per second",
+      series: [
+        s("sent", rateSeries(result, origin, "chat.messages_sent")),
+        s("acknowledged", rateSeries(result, origin, "chat.messages_acked")),
+      ],
+    },
+    {
+      title: "Deliveries (message events received)",
+      unit: "per second",
+      series: [
+        s("received", rateSeries(result, origin, "chat.messages_received")),
+        s("live duplicates", rateSeries(result, origin, "chat.messages_duplicated")),
+      ],
+    },
+    {
+      title: "Virtual users online",
+      unit: "users",
+      series: [s("connected (max per period)", summarySeries(result, origin, "loadgen.connected_users", "max"))],
+    },
+    {
+      title: "Arrivals and failures",
+      unit: "per second",
+      series: [
+        s("arrivals", rateSeries(result, origin, "vusers.created")),
+        s("failed", rateSeries(result, origin, "vusers.failed")),
+        s("lost messages", rateSeries(result, origin, "chat.messages_lost")),
+      ],
+    },
   ];
   const groups = bySource(input.serverSamples);
   const serverSeries = (pick: (sample: ServerSample) => number | undefined, scale = 1): Series[] =>
-    [...groups].map(([source, samples]) => s(source, samples.map((sample) => [sample.at - origin, (pick(sample) ?? NaN) * scale] as [number, number])));
+    [...groups].map(([source, samples]) =>
+      s(
+        source,
+        samples.map((sample) => [sample.at - origin, (pick(sample) ?? NaN) * scale] as [number, number]),
+      ),
+    );
   const server: Panel[] = [
     { title: "Resident memory (RSS)", unit: "MB", series: serverSeries((x) => x.rssBytes, 1 / 2 ** 20) },
     { title: "Event-loop lag", unit: "ms", series: serverSeries((x) => x.eventLoopLagSeconds, 1000) },
@@ -140,17 +215,27 @@ function hasData(series: Series): boolean {
   return series.points.some(([, y]) => Number.isFinite(y));
 }
 
-function summaryMarkdown(input: ReportInput, result: ArtilleryResult | undefined, readError: string | undefined, servers: ServerFigures[], charts: string[], steadyLabel: string): string {
+function summaryMarkdown(
+  input: ReportInput,
+  result: ArtilleryResult | undefined,
+  readError: string | undefined,
+  servers: ServerFigures[],
+  charts: string[],
+  steadyLabel: string,
+): string {
   const checks = ensureVerdicts(input.artilleryLog);
   const passed = input.artilleryExitCode === 0 && !readError;
   const lines: string[] = [];
   lines.push(`# Load report: ${input.suite} — ${passed ? "PASS" : "FAIL"}`, "");
   lines.push(`- suite: \`${relative(process.cwd(), input.suiteFile)}\``);
   lines.push(`- started: ${new Date(input.startedAt).toISOString()}`);
-  if (result) lines.push(`- traffic: ${fmtDuration(result.aggregate.lastMetricAt - result.aggregate.firstMetricAt)} (first to last metric)`);
+  if (result)
+    lines.push(`- traffic: ${fmtDuration(result.aggregate.lastMetricAt - result.aggregate.firstMetricAt)} (first to last metric)`);
   lines.push(`- target: ${input.target} (${input.targetDescription})`);
   lines.push(`- server metrics: ${input.scrapeDescription}`);
-  lines.push(`- Artillery exit code: ${input.artilleryExitCode}${input.artilleryExitCode === 0 ? "" : " (an ensure check failed, or the run broke: see artillery.log)"}`);
+  lines.push(
+    `- Artillery exit code: ${input.artilleryExitCode}${input.artilleryExitCode === 0 ? "" : " (an ensure check failed, or the run broke: see artillery.log)"}`,
+  );
   lines.push("");
   if (readError) lines.push(`**No Artillery results:** ${readError}`, "");
 
@@ -162,7 +247,10 @@ function summaryMarkdown(input: ReportInput, result: ArtilleryResult | undefined
   if (result) {
     const generatorLag = result.aggregate.summaries["loadgen.event_loop_delay_p99"]?.max;
     if (generatorLag !== undefined && generatorLag > GENERATOR_LAG_WARNING_MS) {
-      lines.push(`> **Note:** the load generator's own event loop lagged up to ${generatorLag.toFixed(0)} ms (p99 per 5 s): client-side latencies include that much of Artillery's own delay. The generator shares this machine's cores with the cluster.`, "");
+      lines.push(
+        `> **Note:** the load generator's own event loop lagged up to ${generatorLag.toFixed(0)} ms (p99 per 5 s): client-side latencies include that much of Artillery's own delay. The generator shares this machine's cores with the cluster.`,
+        "",
+      );
     }
     lines.push(...clientSection(result));
     lines.push(...phaseSection(result, input));
@@ -173,7 +261,14 @@ function summaryMarkdown(input: ReportInput, result: ArtilleryResult | undefined
     lines.push("## Charts", "");
     for (const chart of charts) lines.push(`![${chart}](${chart})`, "");
   }
-  lines.push("## Files", "", "- `artillery.json`: Artillery's --output (aggregate and 10-second periods)", "- `artillery.log`: Artillery's console output", "- `server-samples.json`: the /metrics samples", "");
+  lines.push(
+    "## Files",
+    "",
+    "- `artillery.json`: Artillery's --output (aggregate and 10-second periods)",
+    "- `artillery.log`: Artillery's console output",
+    "- `server-samples.json`: the /metrics samples",
+    "",
+  );
   return lines.join("\n");
 }
 
@@ -187,10 +282,13 @@ function clientSection(result: ArtilleryResult): string[] {
   lines.push(`| deliveries received (live, first copy) | ${n("chat.messages_received")} |`);
   lines.push(`| deliveries owed by the ledger / **lost** | ${n("chat.messages_expected")} / **${n("chat.messages_lost")}** |`);
   lines.push(`| live duplicates (same seq twice) | ${n("chat.messages_duplicated")} |`);
-  if (n("chat.unexpected_duplicate_acks") > 0) lines.push(`| acks marked duplicate for a new clientId | ${n("chat.unexpected_duplicate_acks")} |`);
+  if (n("chat.unexpected_duplicate_acks") > 0)
+    lines.push(`| acks marked duplicate for a new clientId | ${n("chat.unexpected_duplicate_acks")} |`);
   if (n("chat.reconnects") > 0 || n("chat.reconnect_retries") > 0) {
     lines.push(`| storm: reconnects / handshake retries | ${n("chat.reconnects")} / ${n("chat.reconnect_retries")} |`);
-    lines.push(`| storm: messages caught up by \`join { since }\` / seqs still missing after it | ${n("chat.caught_up_messages")} / ${n("chat.storm_gaps")} |`);
+    lines.push(
+      `| storm: messages caught up by \`join { since }\` / seqs still missing after it | ${n("chat.caught_up_messages")} / ${n("chat.storm_gaps")} |`,
+    );
     lines.push(`| storm: caught-up messages that also arrived live (expected overlap, not duplicates) | ${n("chat.catch_up_overlaps")} |`);
   }
   for (const [name, value] of errors) lines.push(`| ${name} | ${value} |`);
@@ -225,7 +323,9 @@ function phaseSection(result: ArtilleryResult, input: ReportInput): string[] {
     "|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const x of phases) {
-    lines.push(`| ${x.name} | ${x.periods} | ${f(x.arrivalsPerSecond)} | ${f(x.ackedPerSecond)} | ${f(x.receivedPerSecond, 0)} | ${f(x.usersOnlineMax, 0)} | ${p99(x.ackP99)} | ${p99(x.broadcastP99)} | ${f(x.generatorLagWorstMs, 0)} | ${x.failed} |`);
+    lines.push(
+      `| ${x.name} | ${x.periods} | ${f(x.arrivalsPerSecond)} | ${f(x.ackedPerSecond)} | ${f(x.receivedPerSecond, 0)} | ${f(x.usersOnlineMax, 0)} | ${p99(x.ackP99)} | ${p99(x.broadcastP99)} | ${f(x.generatorLagWorstMs, 0)} | ${x.failed} |`,
+    );
   }
   lines.push("");
   return lines;
@@ -243,8 +343,13 @@ function windowSection(result: ArtilleryResult, input: ReportInput): string[] {
   const lastEnd = ends[ends.length - 1]?.startedAt;
   const inside = (from: number, to: number) => result.intermediate.filter((b) => b.period >= from && b.period + PERIOD_IN_MS <= to);
   const columns: [string, MetricsBlock[]][] = [["first minute of traffic", firstAndLastWindows(result, "chat.ack_latency", 60_000).first]];
-  if (lastPhase && starts.length > 1) columns.push([`first minute of "${lastPhase.name}"`, inside(lastPhase.startedAt, lastPhase.startedAt + 60_000)]);
-  columns.push(lastEnd === undefined ? ["last minute of traffic", firstAndLastWindows(result, "chat.ack_latency", 60_000).last] : [`last minute of "${ends[ends.length - 1]!.name}"`, inside(lastEnd - 60_000, lastEnd)]);
+  if (lastPhase && starts.length > 1)
+    columns.push([`first minute of "${lastPhase.name}"`, inside(lastPhase.startedAt, lastPhase.startedAt + 60_000)]);
+  columns.push(
+    lastEnd === undefined
+      ? ["last minute of traffic", firstAndLastWindows(result, "chat.ack_latency", 60_000).last]
+      : [`last minute of "${ends[ends.length - 1]!.name}"`, inside(lastEnd - 60_000, lastEnd)],
+  );
   const lines = [
     "## First vs last minute",
     "",
@@ -253,12 +358,19 @@ function windowSection(result: ArtilleryResult, input: ReportInput): string[] {
     `| metric | ${columns.map(([label]) => label).join(" | ")} |`,
     `|---|${columns.map(() => "---|").join("")}`,
   ];
-  for (const [label, metric] of [["ack p99", "chat.ack_latency"], ["broadcast p99", "chat.broadcast_latency"]] as const) {
+  for (const [label, metric] of [
+    ["ack p99", "chat.ack_latency"],
+    ["broadcast p99", "chat.broadcast_latency"],
+  ] as const) {
     lines.push(`| ${label} | ${columns.map(([, blocks]) => windowCell(blocks, metric)).join(" | ")} |`);
   }
-  const rate = (blocks: MetricsBlock[], counter: string) => (blocks.length ? (blocks.reduce((sum, b) => sum + (b.counters[counter] ?? 0), 0) / (blocks.length * 10)).toFixed(1) : "–");
+  const rate = (blocks: MetricsBlock[], counter: string) =>
+    blocks.length ? (blocks.reduce((sum, b) => sum + (b.counters[counter] ?? 0), 0) / (blocks.length * 10)).toFixed(1) : "–";
   lines.push(`| acked sends/s | ${columns.map(([, blocks]) => rate(blocks, "chat.messages_acked")).join(" | ")} |`);
-  lines.push(`| lost messages | ${columns.map(([, blocks]) => blocks.reduce((sum, b) => sum + (b.counters["chat.messages_lost"] ?? 0), 0)).join(" | ")} |`, "");
+  lines.push(
+    `| lost messages | ${columns.map(([, blocks]) => blocks.reduce((sum, b) => sum + (b.counters["chat.messages_lost"] ?? 0), 0)).join(" | ")} |`,
+    "",
+  );
   return lines;
 }
 
@@ -281,7 +393,11 @@ function serverSection(servers: ServerFigures[], failures: Map<string, number>, 
         `| ${x.source} | ${x.samples} | ${f(x.rssStartMb)} → ${f(x.rssEndMb)} (${f(x.rssMaxMb)}) | ${f(x.rssSlopeMbPerMinute, 2)} / ${f(x.rssSlopeSteadyMbPerMinute, 2)} | ${f(x.eventLoopLagMeanMs)} / ${f(x.eventLoopLagMaxMs)} | ${f(x.connectionsMax, 0)} | ${f(x.streamBacklogMax, 0)} / ${f(x.streamBacklogEnd, 0)} | ${f(x.messagesIn, 0)} | ${f(x.errors, 0)} | ${f(x.ackP99Ms)} |`,
       );
     }
-    lines.push("", "Server ack p99 comes from the chat_ack_latency_seconds histogram (first to last sample, interpolated within buckets); \"–\" where a process does not export the metric.", "");
+    lines.push(
+      "",
+      'Server ack p99 comes from the chat_ack_latency_seconds histogram (first to last sample, interpolated within buckets); "–" where a process does not export the metric.',
+      "",
+    );
   }
   if (failures.size > 0) {
     lines.push("Failed scrapes:", "");
@@ -295,7 +411,8 @@ function serverSection(servers: ServerFigures[], failures: Map<string, number>, 
 export function ensureVerdicts(log: string): { ok: boolean; expression: string }[] {
   const plain = /* ANSI colour codes in Artillery's output */ log.replace(ANSI_COLOUR, "");
   const verdicts: { ok: boolean; expression: string }[] = [];
-  for (const match of plain.matchAll(/^(ok|fail): (.+?)( \(optional\))?$/gm)) verdicts.push({ ok: match[1] === "ok", expression: match[2]! });
+  for (const match of plain.matchAll(/^(ok|fail): (.+?)( \(optional\))?$/gm))
+    verdicts.push({ ok: match[1] === "ok", expression: match[2]! });
   return verdicts;
 }
 

@@ -35,7 +35,10 @@ export class MetricsSampler {
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> = Promise.resolve();
 
-  constructor(private readonly targets: readonly ScrapeTarget[], private readonly intervalInMs: number) {}
+  constructor(
+    private readonly targets: readonly ScrapeTarget[],
+    private readonly intervalInMs: number,
+  ) {}
 
   start(): void {
     this.inFlight = this.sampleOnce();

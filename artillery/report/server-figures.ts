@@ -32,7 +32,9 @@ export function bySource(samples: readonly ServerSample[]): Map<string, ServerSa
 export function serverFigures(source: string, samples: readonly ServerSample[], steady?: [number, number]): ServerFigures {
   const mb = (bytes: number | undefined) => (bytes === undefined ? undefined : bytes / 2 ** 20);
   const rss = samples.filter((s) => s.rssBytes !== undefined).map((s) => [s.at / 60_000, s.rssBytes! / 2 ** 20] as [number, number]);
-  const rssSteady = steady ? rss.filter(([minute]) => minute * 60_000 >= steady[0] && minute * 60_000 <= steady[1]) : rss.slice(Math.floor(rss.length / 2));
+  const rssSteady = steady
+    ? rss.filter(([minute]) => minute * 60_000 >= steady[0] && minute * 60_000 <= steady[1])
+    : rss.slice(Math.floor(rss.length / 2));
   const lag = values(samples, (s) => s.eventLoopLagSeconds).map((v) => v * 1000);
   const first = samples[0];
   const last = samples[samples.length - 1];

@@ -30,7 +30,8 @@ export async function ensureCentrifugo(log: (line: string) => void): Promise<str
     // GOWORK/GOFLAGS cleared: a workspace or flags of the caller's must not change what is built.
     const env = { ...process.env, GOBIN: dir, GOWORK: "off", GOFLAGS: "" };
     execFile("go", ["install", wanted], { cwd: dir, env, maxBuffer: 16 * 1024 * 1024 }, (error, _stdout, stderr) => {
-      if (error) reject(new Error(`go install ${wanted} failed (is Go installed?): ${error.message}\n${stderr.split("\n").slice(-20).join("\n")}`));
+      if (error)
+        reject(new Error(`go install ${wanted} failed (is Go installed?): ${error.message}\n${stderr.split("\n").slice(-20).join("\n")}`));
       else resolve();
     });
   });

@@ -58,7 +58,12 @@ export function centrifugoConfig(port: number, engine: CentrifugoEngine, hmacSec
 /** A connection token for Centrifugo: HS256 with `sub`, the way its docs mint one. */
 export async function centrifugoToken(hmacSecret: string, userId: string): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({}).setProtectedHeader({ alg: "HS256", typ: "JWT" }).setSubject(userId).setIssuedAt(now).setExpirationTime(now + 3600).sign(new TextEncoder().encode(hmacSecret));
+  return new SignJWT({})
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setSubject(userId)
+    .setIssuedAt(now)
+    .setExpirationTime(now + 3600)
+    .sign(new TextEncoder().encode(hmacSecret));
 }
 
 /** user and system CPU time of a process (all its threads) from /proc/<pid>/stat, in µs (10 ms ticks). */
@@ -88,10 +93,25 @@ export async function startCentrifugo({ name, binary, engine, hmacSecret, logDir
   const pid = child.child.pid ?? -1;
   const probe = async (): Promise<ProbeReply> => {
     const cpu = procCpu(pid);
-    return { type: "bench:probe", cpuInMicros: cpu.user + cpu.system, systemCpuInMicros: cpu.system, heapUsedInBytes: Number.NaN, rssInBytes: procRssInBytes(pid) };
+    return {
+      type: "bench:probe",
+      cpuInMicros: cpu.user + cpu.system,
+      systemCpuInMicros: cpu.system,
+      heapUsedInBytes: Number.NaN,
+      rssInBytes: procRssInBytes(pid),
+    };
   };
   const cpuProfile = async (): Promise<void> => {
     throw new Error(`${name}: no V8 profiler in a Go process (use Centrifugo's pprof endpoints instead)`);
   };
-  return { name, port, pid, url: `ws://127.0.0.1:${port}/connection/websocket`, probe, cpuProfile: cpuProfile as MeasuredServer["cpuProfile"], runQueueWaitInMs: () => allThreadsRunQueueWaitInMs(pid), stop: () => child.stop(5000) };
+  return {
+    name,
+    port,
+    pid,
+    url: `ws://127.0.0.1:${port}/connection/websocket`,
+    probe,
+    cpuProfile: cpuProfile as MeasuredServer["cpuProfile"],
+    runQueueWaitInMs: () => allThreadsRunQueueWaitInMs(pid),
+    stop: () => child.stop(5000),
+  };
 }

@@ -31,13 +31,21 @@ export function chartSvg(checks: readonly Check[], title: string, subtitle: stri
     const used = budgetUsed(c);
     const length = Number.isFinite(used) ? Math.min(used, maxUsed) * scale : 0;
     parts.push(`<text x="${LEFT - 10}" y="${y + 18}" text-anchor="end">${escape(`${c.item}. ${c.what}`)}</text>`);
-    parts.push(`<rect x="${LEFT}" y="${y + 5}" width="${length.toFixed(1)}" height="${ROW - 10}" fill="${c.met ? "#2e8b57" : "#c0392b"}"/>`);
+    parts.push(
+      `<rect x="${LEFT}" y="${y + 5}" width="${length.toFixed(1)}" height="${ROW - 10}" fill="${c.met ? "#2e8b57" : "#c0392b"}"/>`,
+    );
     // The label starts past the bar or the target line, whichever is further right, so neither hides it.
-    parts.push(`<text x="${Math.max(LEFT + length, LEFT + scale) + 6}" y="${y + 18}" fill="#333">${escape(`${formatValue(c.value, c.unit)} (${c.kind === "max" ? "≤" : "≥"} ${formatValue(c.limit, c.unit)})`)}</text>`);
+    parts.push(
+      `<text x="${Math.max(LEFT + length, LEFT + scale) + 6}" y="${y + 18}" fill="#333">${escape(`${formatValue(c.value, c.unit)} (${c.kind === "max" ? "≤" : "≥"} ${formatValue(c.limit, c.unit)})`)}</text>`,
+    );
   });
   const targetX = LEFT + scale;
-  parts.push(`<line x1="${targetX}" y1="${TOP - 5}" x2="${targetX}" y2="${TOP + checks.length * ROW}" stroke="#222" stroke-dasharray="4 3"/>`);
-  parts.push(`<text x="${targetX}" y="${TOP + checks.length * ROW + 18}" text-anchor="middle">target (bar = share of the budget used; past the line = missed)</text>`);
+  parts.push(
+    `<line x1="${targetX}" y1="${TOP - 5}" x2="${targetX}" y2="${TOP + checks.length * ROW}" stroke="#222" stroke-dasharray="4 3"/>`,
+  );
+  parts.push(
+    `<text x="${targetX}" y="${TOP + checks.length * ROW + 18}" text-anchor="middle">target (bar = share of the budget used; past the line = missed)</text>`,
+  );
   parts.push("</svg>");
   return parts.join("\n");
 }

@@ -37,7 +37,10 @@ export function markdownTable(checks: readonly Check[]): string {
   const lines = [
     "| # | measure | ours | reference | value | target | met |",
     "|---|---|---|---|---|---|---|",
-    ...checks.map((c) => `| ${c.item} | ${c.what} | ${c.ours} | ${c.reference} | ${formatValue(c.value, c.unit)} | ${c.kind === "max" ? "≤" : "≥"} ${formatValue(c.limit, c.unit)} | ${c.met ? "yes" : "**no**"} |`),
+    ...checks.map(
+      (c) =>
+        `| ${c.item} | ${c.what} | ${c.ours} | ${c.reference} | ${formatValue(c.value, c.unit)} | ${c.kind === "max" ? "≤" : "≥"} ${formatValue(c.limit, c.unit)} | ${c.met ? "yes" : "**no**"} |`,
+    ),
   ];
   return lines.join("\n");
 }

@@ -39,7 +39,10 @@ function renice(pids: readonly number[], nice: number): void {
  * Places the processes for the duration of `during`, then lets them run anywhere again. On a
  * machine with one CPU there is nothing to separate and `during` runs unplaced (the result says so).
  */
-export async function withPlacement<T>(placement: { measured: readonly number[]; rest: readonly number[]; background: readonly number[] }, during: () => Promise<T>): Promise<{ result: T; placement: Placement | null }> {
+export async function withPlacement<T>(
+  placement: { measured: readonly number[]; rest: readonly number[]; background: readonly number[] },
+  during: () => Promise<T>,
+): Promise<{ result: T; placement: Placement | null }> {
   const cpus = availableParallelism();
   if (cpus < 2) return { result: await during(), placement: null };
   const split = Math.max(1, Math.floor(cpus / 2));

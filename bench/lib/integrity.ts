@@ -40,7 +40,10 @@ export function requireSendsAcknowledged(where: string, results: SendResult | re
   for (const r of all) for (const [code, count] of Object.entries(r.failures)) failures[code] = (failures[code] ?? 0) + count;
   if (sent === 0) throw new FigureRefused(CHECKS.sends, where, "nothing was sent");
   if (acked !== sent) {
-    const codes = Object.entries(failures).map(([code, count]) => `${count} ${code}`).join(", ") || "no failure code";
+    const codes =
+      Object.entries(failures)
+        .map(([code, count]) => `${count} ${code}`)
+        .join(", ") || "no failure code";
     throw new FigureRefused(CHECKS.sends, where, `${acked} of ${sent} sends acknowledged (${codes})`);
   }
 }
@@ -59,8 +62,17 @@ export function requireExactDeliveries(where: string, expected: number, tally: D
 
 /** The tally read after the CPU window closed equals the one the window was charged to. */
 export function requireNothingAfterWindow(where: string, atClose: DeliveryTally, later: DeliveryTally, expected: number): void {
-  if (later.counted !== atClose.counted || later.duplicated !== atClose.duplicated || later.misrouted !== atClose.misrouted || later.malformed !== atClose.malformed) {
-    throw new FigureRefused(CHECKS.afterWindow, where, `at the window's close ${describe(atClose, expected)}; after it ${describe(later, expected)}`);
+  if (
+    later.counted !== atClose.counted ||
+    later.duplicated !== atClose.duplicated ||
+    later.misrouted !== atClose.misrouted ||
+    later.malformed !== atClose.malformed
+  ) {
+    throw new FigureRefused(
+      CHECKS.afterWindow,
+      where,
+      `at the window's close ${describe(atClose, expected)}; after it ${describe(later, expected)}`,
+    );
   }
 }
 

@@ -35,7 +35,13 @@ process.on("message", (message: { type?: string; gc?: boolean; heapSnapshotPath?
   const memory = process.memoryUsage();
   // After the figures are read: writing a snapshot allocates, and must not show in them.
   if (message.heapSnapshotPath) writeHeapSnapshot(message.heapSnapshotPath);
-  const reply: ProbeReply = { type: "bench:probe", cpuInMicros: cpu.user + cpu.system, systemCpuInMicros: cpu.system, heapUsedInBytes: memory.heapUsed, rssInBytes: memory.rss };
+  const reply: ProbeReply = {
+    type: "bench:probe",
+    cpuInMicros: cpu.user + cpu.system,
+    systemCpuInMicros: cpu.system,
+    heapUsedInBytes: memory.heapUsed,
+    rssInBytes: memory.rss,
+  };
   process.send?.(reply);
 });
 /**
@@ -50,7 +56,11 @@ process.on("message", (message: { type?: string; action?: "start" | "stop"; path
   if (message.action === "start") {
     session = new Session();
     session.connect();
-    session.post("Profiler.enable", () => session!.post("Profiler.setSamplingInterval", { interval: 200 }, () => session!.post("Profiler.start", (error) => reply(error ?? undefined))));
+    session.post("Profiler.enable", () =>
+      session!.post("Profiler.setSamplingInterval", { interval: 200 }, () =>
+        session!.post("Profiler.start", (error) => reply(error ?? undefined)),
+      ),
+    );
   } else if (session && message.path) {
     const path = message.path;
     session.post("Profiler.stop", (error, result) => {

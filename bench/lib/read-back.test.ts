@@ -10,29 +10,73 @@ const expected: ExpectedRow[] = [
 ];
 
 test("every expected row found with its id: the figure stands", () => {
-  const found = new Map([["a", new Map([[1, "a1"], [2, "a2"]])], ["b", new Map([[1, "b1"]])]]);
+  const found = new Map([
+    [
+      "a",
+      new Map([
+        [1, "a1"],
+        [2, "a2"],
+      ]),
+    ],
+    ["b", new Map([[1, "b1"]])],
+  ]);
   const result = compareRows(expected, found);
   assert.deepEqual(result, { expected: 3, found: 3, missing: 0, wrongId: 0, unexpected: 0, examples: [] });
   requireAllRowsStored("test", result, 0);
 });
 
 test("a missing row, a row with another id, or an unexpected row refuses the figure", () => {
-  const found = new Map([["a", new Map([[2, "b1"], [9, "zz"]])], ["b", new Map([[1, "b1"]])]]);
+  const found = new Map([
+    [
+      "a",
+      new Map([
+        [2, "b1"],
+        [9, "zz"],
+      ]),
+    ],
+    ["b", new Map([[1, "b1"]])],
+  ]);
   const result = compareRows(expected, found);
   assert.deepEqual(result, { expected: 3, found: 1, missing: 1, wrongId: 1, unexpected: 1, examples: ["a/1", "a/2 (other id)"] });
-  assert.throws(() => requireAllRowsStored("flush test", result, 0), (error: unknown) => error instanceof FigureRefused && error.check === "every row read back from Cassandra" && /1 of 3 rows read back/.test(error.message));
+  assert.throws(
+    () => requireAllRowsStored("flush test", result, 0),
+    (error: unknown) =>
+      error instanceof FigureRefused && error.check === "every row read back from Cassandra" && /1 of 3 rows read back/.test(error.message),
+  );
 });
 
 test("one missing row alone refuses the figure", () => {
-  const found = new Map([["a", new Map([[1, "a1"], [2, "a2"]])]]);
+  const found = new Map([
+    [
+      "a",
+      new Map([
+        [1, "a1"],
+        [2, "a2"],
+      ]),
+    ],
+  ]);
   const result = compareRows(expected, found);
   assert.equal(result.missing, 1);
-  assert.throws(() => requireAllRowsStored("flush test", result, 0), (error: unknown) => error instanceof FigureRefused && /2 of 3 rows read back \(1 missing.*b\/1/.test(error.message));
+  assert.throws(
+    () => requireAllRowsStored("flush test", result, 0),
+    (error: unknown) => error instanceof FigureRefused && /2 of 3 rows read back \(1 missing.*b\/1/.test(error.message),
+  );
 });
 
 test("a dead-lettered entry refuses the figure, naming the dead-letter check", () => {
-  const found = new Map([["a", new Map([[1, "a1"], [2, "a2"]])]]);
-  assert.throws(() => requireAllRowsStored("flush test", compareRows(expected, found), 1), (error: unknown) => error instanceof FigureRefused && error.check === "nothing dead-lettered");
+  const found = new Map([
+    [
+      "a",
+      new Map([
+        [1, "a1"],
+        [2, "a2"],
+      ]),
+    ],
+  ]);
+  assert.throws(
+    () => requireAllRowsStored("flush test", compareRows(expected, found), 1),
+    (error: unknown) => error instanceof FigureRefused && error.check === "nothing dead-lettered",
+  );
 });
 
 test("nothing expected is no figure either", () => {

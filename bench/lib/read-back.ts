@@ -53,7 +53,11 @@ export function compareRows(expected: readonly ExpectedRow[], found: ReadonlyMap
 }
 
 /** Reads every partition (room, bucket) the expected rows fall in; `room → seq → id`. */
-export async function readRows(client: CassandraClient, expected: readonly ExpectedRow[], bucketWidthInMs: number): Promise<Map<string, Map<number, string>>> {
+export async function readRows(
+  client: CassandraClient,
+  expected: readonly ExpectedRow[],
+  bucketWidthInMs: number,
+): Promise<Map<string, Map<number, string>>> {
   const partitions = new Map<string, { room: string; bucket: number }>();
   for (const row of expected) {
     const bucket = bucketOf(row.ts, bucketWidthInMs);
@@ -64,7 +68,10 @@ export async function readRows(client: CassandraClient, expected: readonly Expec
     const rows = found.get(room) ?? new Map<number, string>();
     found.set(room, rows);
     // The result set pages itself when iterated asynchronously.
-    const result = await client.execute("SELECT seq, id FROM messages_by_room WHERE room = ? AND bucket = ?", [room, bucket], { prepare: true, fetchSize: 5000 });
+    const result = await client.execute("SELECT seq, id FROM messages_by_room WHERE room = ? AND bucket = ?", [room, bucket], {
+      prepare: true,
+      fetchSize: 5000,
+    });
     for await (const row of result) rows.set(bigintToNumber(row["seq"]), row["id"] as string);
   }
   return found;

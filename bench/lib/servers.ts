@@ -61,12 +61,23 @@ function cpuProfileOf(app: AppProcess) {
 }
 
 function measured(name: string, app: AppProcess): MeasuredServer {
-  return { name, port: app.port, pid: app.process.child.pid ?? -1, probe: probeOf(app), cpuProfile: cpuProfileOf(app) as MeasuredServer["cpuProfile"], stop: () => app.stop(5000) };
+  return {
+    name,
+    port: app.port,
+    pid: app.process.child.pid ?? -1,
+    probe: probeOf(app),
+    cpuProfile: cpuProfileOf(app) as MeasuredServer["cpuProfile"],
+    stop: () => app.stop(5000),
+  };
 }
 
 /** One of our socket nodes, as `npm start` runs it, plus the probe. */
 export async function startOurNode(name: string, env: NodeJS.ProcessEnv, logDir: string): Promise<MeasuredServer> {
-  const app = await startSocketNode({ name, env: { ...env, HOST: "127.0.0.1", PORT: "0", NODE_OPTIONS: `--import=${PROBE_SCRIPT}` }, logFile: join(logDir, `${name}.log`) });
+  const app = await startSocketNode({
+    name,
+    env: { ...env, HOST: "127.0.0.1", PORT: "0", NODE_OPTIONS: `--import=${PROBE_SCRIPT}` },
+    logFile: join(logDir, `${name}.log`),
+  });
   return measured(name, app);
 }
 

@@ -18,7 +18,13 @@ export interface LatencySummary {
 export function summarize(latenciesInMs: readonly number[]): LatencySummary {
   const sorted = Float64Array.from(latenciesInMs).sort();
   const values = Array.from(sorted);
-  return { samples: values.length, p50InMs: percentile(values, 0.5), p99InMs: percentile(values, 0.99), p999InMs: percentile(values, 0.999), maxInMs: values[values.length - 1] ?? Number.NaN };
+  return {
+    samples: values.length,
+    p50InMs: percentile(values, 0.5),
+    p99InMs: percentile(values, 0.99),
+    p999InMs: percentile(values, 0.999),
+    maxInMs: values[values.length - 1] ?? Number.NaN,
+  };
 }
 
 export function round(value: number, digits = 2): number {

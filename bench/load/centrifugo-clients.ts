@@ -36,11 +36,22 @@ function websocketClass(localAddress: string | undefined): new (address: string,
 function failureOf(error: unknown): Failure {
   const code = (error as { code?: unknown } | null)?.code;
   if (code === errorCodes.timeout) return "TIMEOUT";
-  if (code === errorCodes.transportClosed || code === errorCodes.clientDisconnected || code === errorCodes.clientClosed || code === errorCodes.connectionClosed) return "CLOSED";
+  if (
+    code === errorCodes.transportClosed ||
+    code === errorCodes.clientDisconnected ||
+    code === errorCodes.clientClosed ||
+    code === errorCodes.connectionClosed
+  )
+    return "CLOSED";
   return typeof code === "number" ? `CENTRIFUGO_${code}` : "UNKNOWN";
 }
 
-export function openCentrifugoClient(url: string, token: string | undefined, localAddress: string | undefined, rooms: Memberships): Promise<CentrifugoClient> {
+export function openCentrifugoClient(
+  url: string,
+  token: string | undefined,
+  localAddress: string | undefined,
+  rooms: Memberships,
+): Promise<CentrifugoClient> {
   return new Promise((resolve, reject) => {
     const centrifuge = new Centrifuge(url, { token, websocket: websocketClass(localAddress), timeout: ACK_TIMEOUT_IN_MS });
     let settled = false;
@@ -73,7 +84,11 @@ export function isCentrifugoOpen(client: CentrifugoClient): boolean {
 }
 
 /** Subscribes to `channel`; every publication goes to `onDelivery`. Resolves with null once subscribed, or a failure. */
-export function subscribeCentrifugo(client: CentrifugoClient, channel: string, onDelivery: (event: ParsedEvent) => void): Promise<Failure | null> {
+export function subscribeCentrifugo(
+  client: CentrifugoClient,
+  channel: string,
+  onDelivery: (event: ParsedEvent) => void,
+): Promise<Failure | null> {
   return new Promise((resolve) => {
     const subscription = client.centrifuge.newSubscription(channel);
     let settled = false;

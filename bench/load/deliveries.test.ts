@@ -43,11 +43,16 @@ test("a seq from an earlier window is a repeat in a later one, and out-of-order 
 });
 
 test("socket.io frames: a message with room and seq, another event, or malformed", () => {
-  assert.deepEqual(parseSocketIoEvent(JSON.stringify(["message", { id: "x", room: "r:1", seq: 7, text: "123456|x" }])), { kind: "message", room: "r:1", seq: 7, text: "123456|x" });
+  assert.deepEqual(parseSocketIoEvent(JSON.stringify(["message", { id: "x", room: "r:1", seq: 7, text: "123456|x" }])), {
+    kind: "message",
+    room: "r:1",
+    seq: 7,
+    text: "123456|x",
+  });
   assert.deepEqual(parseSocketIoEvent(JSON.stringify(["presence", { room: "r", user: "u", online: true }])), { kind: "other" });
   assert.deepEqual(parseSocketIoEvent(JSON.stringify(["message", { room: "r", seq: 0 }])), { kind: "malformed" });
   assert.deepEqual(parseSocketIoEvent(JSON.stringify(["message", { seq: 1 }])), { kind: "malformed" });
-  assert.deepEqual(parseSocketIoEvent("3[\"message\"]"), { kind: "malformed" });
+  assert.deepEqual(parseSocketIoEvent('3["message"]'), { kind: "malformed" });
 });
 
 test("uws frames: m<room>|<seq>|<text>", () => {
@@ -57,7 +62,12 @@ test("uws frames: m<room>|<seq>|<text>", () => {
 });
 
 test("a Centrifugo publication is a delivery of its channel at its offset; one without an offset is unreadable", () => {
-  assert.deepEqual(parseCentrifugoPublication({ channel: "bench:fan-10", offset: 7, data: { text: "hi" } }), { kind: "message", room: "bench:fan-10", seq: 7, text: "hi" });
+  assert.deepEqual(parseCentrifugoPublication({ channel: "bench:fan-10", offset: 7, data: { text: "hi" } }), {
+    kind: "message",
+    room: "bench:fan-10",
+    seq: 7,
+    text: "hi",
+  });
   assert.deepEqual(parseCentrifugoPublication({ channel: "bench:fan-10", data: { text: "hi" } }), { kind: "malformed" });
   assert.deepEqual(parseCentrifugoPublication({ channel: "bench:fan-10", offset: 0, data: { text: "hi" } }), { kind: "malformed" });
   assert.deepEqual(parseCentrifugoPublication({ channel: "", offset: 3 }), { kind: "malformed" });

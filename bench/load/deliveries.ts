@@ -76,7 +76,15 @@ export class DeliveryCounter {
   }
 
   tally(open: number, clients: number): DeliveryTally {
-    return { counted: this.counted, duplicated: this.duplicated, misrouted: this.misrouted, malformed: this.malformedFrames, otherEvents: this.otherEvents, open, clients };
+    return {
+      counted: this.counted,
+      duplicated: this.duplicated,
+      misrouted: this.misrouted,
+      malformed: this.malformedFrames,
+      otherEvents: this.otherEvents,
+      open,
+      clients,
+    };
   }
 }
 
@@ -97,7 +105,8 @@ export function parseSocketIoEvent(packet: string): ParsedEvent {
   if (!Array.isArray(decoded) || typeof decoded[0] !== "string") return { kind: "malformed" };
   if (decoded[0] !== "message") return { kind: "other" };
   const message = decoded[1] as { room?: unknown; seq?: unknown; text?: unknown } | null;
-  if (typeof message !== "object" || message === null || typeof message.room !== "string" || !isSeq(message.seq)) return { kind: "malformed" };
+  if (typeof message !== "object" || message === null || typeof message.room !== "string" || !isSeq(message.seq))
+    return { kind: "malformed" };
   return { kind: "message", room: message.room, seq: message.seq, text: typeof message.text === "string" ? message.text : "" };
 }
 

@@ -11,9 +11,22 @@
  * Centrifugo's clients are centrifuge-js itself (centrifugo-clients.ts), not a hand-written framing.
  */
 import { WebSocket, type RawData } from "ws";
-import { isCentrifugoOpen, openCentrifugoClient, publishCentrifugo, subscribeCentrifugo, type CentrifugoClient } from "./centrifugo-clients.js";
+import {
+  isCentrifugoOpen,
+  openCentrifugoClient,
+  publishCentrifugo,
+  subscribeCentrifugo,
+  type CentrifugoClient,
+} from "./centrifugo-clients.js";
 import { DeliveryCounter, newMemberships, parseSocketIoEvent, parseUwsMessage, type Memberships, type ParsedEvent } from "./deliveries.js";
-import { ACK_TIMEOUT_IN_MS, type GeneratorAnswer, type GeneratorCommand, type SendPlan, type SendResult, type WireKind } from "./protocol.js";
+import {
+  ACK_TIMEOUT_IN_MS,
+  type GeneratorAnswer,
+  type GeneratorCommand,
+  type SendPlan,
+  type SendResult,
+  type WireKind,
+} from "./protocol.js";
 
 /** An ack's JSON array text, or why there is none. */
 type AckReply = { reply: string } | { failure: "TIMEOUT" | "CLOSED" };
@@ -252,7 +265,12 @@ async function runSends(plan: SendPlan): Promise<SendResult> {
   const fire = (senderIndex: number): Promise<void> => {
     const sentAt = nowInMs();
     result.sent++;
-    const done = sendOne(senders[senderIndex]!, plan.rooms[senderIndex % plan.rooms.length]!, plan.textBytes, plan.ackTimeoutInMs ?? ACK_TIMEOUT_IN_MS).then((failure) => {
+    const done = sendOne(
+      senders[senderIndex]!,
+      plan.rooms[senderIndex % plan.rooms.length]!,
+      plan.textBytes,
+      plan.ackTimeoutInMs ?? ACK_TIMEOUT_IN_MS,
+    ).then((failure) => {
       if (failure === null) {
         result.acked++;
         if (plan.recordAckLatency) result.ackLatenciesInMs.push(nowInMs() - sentAt);
@@ -270,7 +288,7 @@ async function runSends(plan: SendPlan): Promise<SendResult> {
     const loop = async (senderIndex: number) => {
       while (nowInMs() < deadline) await fire(senderIndex);
     };
-    await Promise.all(senders.flatMap((_, i) => Array.from({ length: plan.inFlightPerSender!}, () => loop(i))));
+    await Promise.all(senders.flatMap((_, i) => Array.from({ length: plan.inFlightPerSender! }, () => loop(i))));
   } else {
     const rate = plan.ratePerSecond ?? 0;
     let fired = 0;

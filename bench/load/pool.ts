@@ -47,9 +47,23 @@ export class Generator {
   }
 
   /** Opens `count` clients; fails unless every one connected. Returns the index of the first. */
-  async connect(kind: WireKind, url: string, count: number, options: { token?: string; localAddresses?: string[]; concurrency?: number } = {}): Promise<number> {
-    const answer = await this.command<"connected">({ type: "connect", kind, url, count, token: options.token, localAddresses: options.localAddresses ?? ["127.0.0.1"], concurrency: options.concurrency ?? 64 });
-    if (answer.failed > 0) throw new Error(`${this.name}: ${answer.failed} of ${count} clients failed to connect to ${url}: ${answer.firstError}`);
+  async connect(
+    kind: WireKind,
+    url: string,
+    count: number,
+    options: { token?: string; localAddresses?: string[]; concurrency?: number } = {},
+  ): Promise<number> {
+    const answer = await this.command<"connected">({
+      type: "connect",
+      kind,
+      url,
+      count,
+      token: options.token,
+      localAddresses: options.localAddresses ?? ["127.0.0.1"],
+      concurrency: options.concurrency ?? 64,
+    });
+    if (answer.failed > 0)
+      throw new Error(`${this.name}: ${answer.failed} of ${count} clients failed to connect to ${url}: ${answer.firstError}`);
     return answer.first;
   }
 

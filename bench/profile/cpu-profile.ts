@@ -78,7 +78,12 @@ export function summarizeCpuProfile(path: string, count = 12): CpuSummary {
     const fn = `${functionName || "(anonymous)"} ${url ? `${url.replace(/^.*\/(node_modules|dist)\//, "")}:${lineNumber + 1}` : ""}`.trim();
     byFunction.set(fn, (byFunction.get(fn) ?? 0) + ms);
   }
-  return { busyMs, byPackage: top(byPackage, busyMs, count), byCallingPackage: top(byCallingPackage, busyMs, count), byFunction: top(byFunction, busyMs, count) };
+  return {
+    busyMs,
+    byPackage: top(byPackage, busyMs, count),
+    byCallingPackage: top(byCallingPackage, busyMs, count),
+    byFunction: top(byFunction, busyMs, count),
+  };
 }
 
 export function formatCpuSummary(title: string, summary: CpuSummary): string {

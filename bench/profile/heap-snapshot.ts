@@ -39,7 +39,12 @@ export interface HeapGrowth {
   countPerConnection: number;
 }
 
-export function heapGrowthPerConnection(beforePath: string, afterPath: string, connections: number, count = 15): { totalBytesPerConnection: number; top: HeapGrowth[] } {
+export function heapGrowthPerConnection(
+  beforePath: string,
+  afterPath: string,
+  connections: number,
+  count = 15,
+): { totalBytesPerConnection: number; top: HeapGrowth[] } {
   const before = aggregate(beforePath);
   const after = aggregate(afterPath);
   const growth: HeapGrowth[] = [];
@@ -56,6 +61,7 @@ export function heapGrowthPerConnection(beforePath: string, afterPath: string, c
 
 export function formatHeapGrowth(title: string, growth: ReturnType<typeof heapGrowthPerConnection>): string {
   const lines = [`${title}: ${growth.totalBytesPerConnection.toFixed(0)} B of heap objects per connection (snapshot diff)`];
-  for (const g of growth.top) lines.push(`  ${g.bytesPerConnection.toFixed(0).padStart(6)} B  ${g.countPerConnection.toFixed(2).padStart(6)} ×  ${g.name}`);
+  for (const g of growth.top)
+    lines.push(`  ${g.bytesPerConnection.toFixed(0).padStart(6)} B  ${g.countPerConnection.toFixed(2).padStart(6)} ×  ${g.name}`);
   return lines.join("\n");
 }

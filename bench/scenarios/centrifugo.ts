@@ -38,14 +38,31 @@ export interface CentrifugoResults {
 }
 
 /** Builds (or reuses) the binary, starts Centrifugo's Redis and both engines; `register` gets what to stop. */
-export async function startCentrifugoPeers(dir: string, generatorCount: number, log: (line: string) => void, register: (stop: () => Promise<void>) => void): Promise<CentrifugoPeers> {
+export async function startCentrifugoPeers(
+  dir: string,
+  generatorCount: number,
+  log: (line: string) => void,
+  register: (stop: () => Promise<void>) => void,
+): Promise<CentrifugoPeers> {
   const binary = await ensureCentrifugo(log);
   const hmacSecret = `bench-${randomBytes(16).toString("hex")}`;
   const redis = await startRedis({ dataDir: join(dir, "centrifugo-redis"), port: await freePort() });
   register(() => redis.stop());
-  const redisEngine = await startCentrifugo({ name: "centrifugo-redis-engine", binary, engine: { type: "redis", redisUrl: redis.url, prefix: `bench-${randomBytes(4).toString("hex")}` }, hmacSecret, logDir: dir });
+  const redisEngine = await startCentrifugo({
+    name: "centrifugo-redis-engine",
+    binary,
+    engine: { type: "redis", redisUrl: redis.url, prefix: `bench-${randomBytes(4).toString("hex")}` },
+    hmacSecret,
+    logDir: dir,
+  });
   register(() => redisEngine.stop());
-  const memoryEngine = await startCentrifugo({ name: "centrifugo-memory-engine", binary, engine: { type: "memory" }, hmacSecret, logDir: dir });
+  const memoryEngine = await startCentrifugo({
+    name: "centrifugo-memory-engine",
+    binary,
+    engine: { type: "memory" },
+    hmacSecret,
+    logDir: dir,
+  });
   register(() => memoryEngine.stop());
   const tokens = await Promise.all(Array.from({ length: generatorCount }, (_, g) => centrifugoToken(hmacSecret, `bench-${g}`)));
   log(`Centrifugo ${CENTRIFUGO_VERSION} up: Redis engine ${redisEngine.url} (Redis ${redis.url}), memory engine ${memoryEngine.url}`);
@@ -53,11 +70,32 @@ export async function startCentrifugoPeers(dir: string, generatorCount: number, 
 }
 
 /** Rooms of every size on both engines, joined by centrifuge-js clients (channels `bench:fan-<size>`). */
-export async function connectCentrifugoStacks(peers: CentrifugoPeers, generators: readonly Generator[], roomSizes: readonly number[]): Promise<ConnectedStack[]> {
+export async function connectCentrifugoStacks(
+  peers: CentrifugoPeers,
+  generators: readonly Generator[],
+  roomSizes: readonly number[],
+): Promise<ConnectedStack[]> {
   const roomPrefix = `${CENTRIFUGO_NAMESPACE}:fan`;
   return [
-    await connectStack({ stack: "centrifugo", kind: "centrifugo", server: peers.redisEngine, url: peers.redisEngine.url, tokens: peers.tokens, redisPid: peers.redisPid }, generators, roomSizes, roomPrefix),
-    await connectStack({ stack: "centrifugo-memory", kind: "centrifugo", server: peers.memoryEngine, url: peers.memoryEngine.url, tokens: peers.tokens }, generators, roomSizes, roomPrefix),
+    await connectStack(
+      {
+        stack: "centrifugo",
+        kind: "centrifugo",
+        server: peers.redisEngine,
+        url: peers.redisEngine.url,
+        tokens: peers.tokens,
+        redisPid: peers.redisPid,
+      },
+      generators,
+      roomSizes,
+      roomPrefix,
+    ),
+    await connectStack(
+      { stack: "centrifugo-memory", kind: "centrifugo", server: peers.memoryEngine, url: peers.memoryEngine.url, tokens: peers.tokens },
+      generators,
+      roomSizes,
+      roomPrefix,
+    ),
   ];
 }
 
@@ -65,11 +103,21 @@ export async function connectCentrifugoStacks(peers: CentrifugoPeers, generators
  * Centrifugo's publishes with history (Redis engine), driven like our ingest. `ourMaximum`
  * (acked sends/s) adds the point at 50 % of it; without it (ours not measured) only the fixed rate.
  */
-export async function measureCentrifugoIngest(peers: CentrifugoPeers, generators: readonly Generator[], settings: IngestSettings, ourMaximum: number | undefined, log: (line: string) => void): Promise<IngestResult> {
+export async function measureCentrifugoIngest(
+  peers: CentrifugoPeers,
+  generators: readonly Generator[],
+  settings: IngestSettings,
+  ourMaximum: number | undefined,
+  log: (line: string) => void,
+): Promise<IngestResult> {
   const senders = await connectSenders(generators, peers.redisEngine.url, peers.tokens, settings, "centrifugo");
   const rates = (): OfferedRate[] => [
     { basis: "fixed", offeredPerSecond: settings.fixedRatePerSecond },
     ...(ourMaximum === undefined ? [] : [{ basis: "our maximum" as const, offeredPerSecond: ourMaximum * 0.5 }]),
   ];
-  return measureIngest(peers.redisEngine, peers.redisPid, generators, senders, settings, log, { who: "Centrifugo publish", roomPrefix: `${CENTRIFUGO_NAMESPACE}:ing`, rates });
+  return measureIngest(peers.redisEngine, peers.redisPid, generators, senders, settings, log, {
+    who: "Centrifugo publish",
+    roomPrefix: `${CENTRIFUGO_NAMESPACE}:ing`,
+    rates,
+  });
 }

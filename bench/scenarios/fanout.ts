@@ -92,17 +92,36 @@ function membersOn(g: number, size: number): number {
  * target's url) and joins client i to every room larger than i. Client `firsts[0]` of
  * generator 0 is the sender.
  */
-export async function connectStack(target: StackUnderTest, generators: readonly Generator[], roomSizes: readonly number[], roomPrefix: string, urls?: readonly string[]): Promise<ConnectedStack> {
+export async function connectStack(
+  target: StackUnderTest,
+  generators: readonly Generator[],
+  roomSizes: readonly number[],
+  roomPrefix: string,
+  urls?: readonly string[],
+): Promise<ConnectedStack> {
   const largest = Math.max(...roomSizes);
-  const firsts = await Promise.all(generators.map((generator, g) => generator.connect(target.kind, urls?.[g] ?? target.url, membersOn(g, largest), { token: target.tokens?.[g] })));
+  const firsts = await Promise.all(
+    generators.map((generator, g) =>
+      generator.connect(target.kind, urls?.[g] ?? target.url, membersOn(g, largest), { token: target.tokens?.[g] }),
+    ),
+  );
   for (const size of roomSizes) {
-    await Promise.all(generators.map((generator, g) => generator.join(firsts[g]!, firsts[g]! + membersOn(g, size), roomName(roomPrefix, size))));
+    await Promise.all(
+      generators.map((generator, g) => generator.join(firsts[g]!, firsts[g]! + membersOn(g, size), roomName(roomPrefix, size))),
+    );
   }
   return { target, firsts, roomPrefix };
 }
 
 /** One measuring window: the sender drives the room at the set delivery rate. `where` names it in a refusal. */
-export async function measureOnce(where: string, connected: ConnectedStack, servers: readonly MeasuredServer[], generators: readonly Generator[], size: number, settings: FanoutSettings): Promise<FanoutWindow> {
+export async function measureOnce(
+  where: string,
+  connected: ConnectedStack,
+  servers: readonly MeasuredServer[],
+  generators: readonly Generator[],
+  size: number,
+  settings: FanoutSettings,
+): Promise<FanoutWindow> {
   const { target, firsts, roomPrefix } = connected;
   return measureDeliveries({
     where,
@@ -111,7 +130,15 @@ export async function measureOnce(where: string, connected: ConnectedStack, serv
     sender: generators[0]!,
     receivers: generators,
     roomSize: size,
-    plan: { from: firsts[0]!, to: firsts[0]! + 1, rooms: [roomName(roomPrefix, size)], textBytes: settings.textBytes, ratePerSecond: settings.deliveriesPerSecond / size, durationInMs: settings.durationInMs, recordAckLatency: false },
+    plan: {
+      from: firsts[0]!,
+      to: firsts[0]! + 1,
+      rooms: [roomName(roomPrefix, size)],
+      textBytes: settings.textBytes,
+      ratePerSecond: settings.deliveriesPerSecond / size,
+      durationInMs: settings.durationInMs,
+      recordAckLatency: false,
+    },
   });
 }
 
@@ -121,14 +148,29 @@ function bestRow(rows: readonly FanoutRow[]): FanoutRow {
   return { ...best, rounds: rows.map((row) => row.cpuPerDeliveryInMicros) };
 }
 
-async function warmUp(where: string, connected: ConnectedStack, generators: readonly Generator[], size: number, settings: FanoutSettings): Promise<void> {
-  await measureOnce(`${where} warm-up, room ${size}`, connected, [connected.target.server], generators, size, { ...settings, durationInMs: settings.warmupInMs });
+async function warmUp(
+  where: string,
+  connected: ConnectedStack,
+  generators: readonly Generator[],
+  size: number,
+  settings: FanoutSettings,
+): Promise<void> {
+  await measureOnce(`${where} warm-up, room ${size}`, connected, [connected.target.server], generators, size, {
+    ...settings,
+    durationInMs: settings.warmupInMs,
+  });
 }
 
 /** Item 1: every stack, every room size, `rounds` interleaved rounds. */
-export async function measureFanout(stacks: readonly ConnectedStack[], generators: readonly Generator[], settings: FanoutSettings, log: (line: string) => void): Promise<FanoutRow[]> {
+export async function measureFanout(
+  stacks: readonly ConnectedStack[],
+  generators: readonly Generator[],
+  settings: FanoutSettings,
+  log: (line: string) => void,
+): Promise<FanoutRow[]> {
   const all = new Map<string, FanoutRow[]>();
-  for (const size of settings.roomSizes) for (const connected of stacks) await warmUp(`fan-out ${connected.target.stack}`, connected, generators, size, settings);
+  for (const size of settings.roomSizes)
+    for (const connected of stacks) await warmUp(`fan-out ${connected.target.stack}`, connected, generators, size, settings);
   // The idle floor of every stack over one shared window: nothing is sent to any of them, so
   // they do not disturb one another, and one window instead of one per stack keeps --quick short.
   const idle = new Map<Stack, number>();
@@ -136,14 +178,26 @@ export async function measureFanout(stacks: readonly ConnectedStack[], generator
   await sleep(settings.durationInMs);
   const idleWindow = await finishIdle();
   for (const connected of stacks) {
-    idle.set(connected.target.stack, (idleWindow.serverCpuInMicros[connected.target.server.name]! / idleWindow.wallInMs) * 1000 / settings.deliveriesPerSecond);
+    idle.set(
+      connected.target.stack,
+      ((idleWindow.serverCpuInMicros[connected.target.server.name]! / idleWindow.wallInMs) * 1000) / settings.deliveriesPerSecond,
+    );
   }
   for (let round = 1; round <= settings.rounds; round++) {
     for (const size of settings.roomSizes) {
       for (const connected of stacks) {
-        const window = await measureOnce(`fan-out ${connected.target.stack}, room ${size}, round ${round}`, connected, [connected.target.server], generators, size, settings);
+        const window = await measureOnce(
+          `fan-out ${connected.target.stack}, room ${size}, round ${round}`,
+          connected,
+          [connected.target.server],
+          generators,
+          size,
+          settings,
+        );
         const row = toRow(connected.target.stack, size, window, connected.target.redisPid !== undefined);
-        log(`  round ${round} fan-out ${row.stack} room ${size}: ${row.cpuPerDeliveryInMicros.toFixed(2)} µs/delivery, ${row.systemCpuPerDeliveryInMicros.toFixed(2)} of it kernel (${row.deliveries}/${row.expectedDeliveries} deliveries)`);
+        log(
+          `  round ${round} fan-out ${row.stack} room ${size}: ${row.cpuPerDeliveryInMicros.toFixed(2)} µs/delivery, ${row.systemCpuPerDeliveryInMicros.toFixed(2)} of it kernel (${row.deliveries}/${row.expectedDeliveries} deliveries)`,
+        );
         const key = `${row.stack}/${size}`;
         all.set(key, [...(all.get(key) ?? []), row]);
       }
@@ -170,17 +224,33 @@ export interface ClusterRow {
  * Item 2: `cluster` has half of each room on node A (with the sender) and half on node B;
  * `oneNode` has whole rooms on A. Alternates the two, `rounds` times per room size.
  */
-export async function measureCluster(cluster: ConnectedStack, oneNode: ConnectedStack, nodes: readonly MeasuredServer[], generators: readonly Generator[], settings: FanoutSettings, log: (line: string) => void): Promise<ClusterRow[]> {
+export async function measureCluster(
+  cluster: ConnectedStack,
+  oneNode: ConnectedStack,
+  nodes: readonly MeasuredServer[],
+  generators: readonly Generator[],
+  settings: FanoutSettings,
+  log: (line: string) => void,
+): Promise<ClusterRow[]> {
   const rows: ClusterRow[] = [];
   for (const size of settings.roomSizes) {
     const rounds: { cluster: number; oneNode: number; window: FanoutWindow }[] = [];
     await warmUp("cluster (two nodes)", cluster, generators, size, settings);
     for (let round = 1; round <= settings.rounds; round++) {
-      const single = await measureOnce(`cluster's one-node reference, room ${size}, round ${round}`, oneNode, [oneNode.target.server], generators, size, settings);
+      const single = await measureOnce(
+        `cluster's one-node reference, room ${size}, round ${round}`,
+        oneNode,
+        [oneNode.target.server],
+        generators,
+        size,
+        settings,
+      );
       const window = await measureOnce(`cluster (two nodes), room ${size}, round ${round}`, cluster, nodes, generators, size, settings);
       const perDelivery = (w: FanoutWindow) => sumCpu(w, { withRedis: true }) / w.deliveries;
       rounds.push({ cluster: perDelivery(window), oneNode: perDelivery(single), window });
-      log(`  round ${round} room ${size}: two nodes ${perDelivery(window).toFixed(2)}, one node ${perDelivery(single).toFixed(2)} µs/delivery incl. Redis (${window.deliveries}/${window.expectedDeliveries}, ${single.deliveries}/${single.expectedDeliveries})`);
+      log(
+        `  round ${round} room ${size}: two nodes ${perDelivery(window).toFixed(2)}, one node ${perDelivery(single).toFixed(2)} µs/delivery incl. Redis (${window.deliveries}/${window.expectedDeliveries}, ${single.deliveries}/${single.expectedDeliveries})`,
+      );
     }
     const best = (values: number[]) => Math.min(...values);
     const clusterBest = best(rounds.map((r) => r.cluster));

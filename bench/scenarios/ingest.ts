@@ -58,7 +58,10 @@ export interface LoadPoint {
 }
 
 /** Runs `during` and returns the share of its wall time each pid spent waiting for a CPU. */
-async function withRunQueueWait<T>(waits: readonly (number | (() => number))[], during: () => Promise<T>): Promise<{ result: T; waitShares: number[] }> {
+async function withRunQueueWait<T>(
+  waits: readonly (number | (() => number))[],
+  during: () => Promise<T>,
+): Promise<{ result: T; waitShares: number[] }> {
   // A pid reads its main thread's wait; a function reads its own (a Go server's: all its threads).
   const read = (wait: number | (() => number)) => (typeof wait === "number" ? runQueueWaitInMs(wait) : wait());
   const started = performance.now();
@@ -83,8 +86,16 @@ export interface IngestClients {
   firsts: number[];
 }
 
-export async function connectSenders(generators: readonly Generator[], url: string, tokens: readonly string[], settings: IngestSettings, kind: WireKind = "socketio"): Promise<IngestClients> {
-  const firsts = await Promise.all(generators.map((generator, g) => generator.connect(kind, url, settings.sendersPerGenerator, { token: tokens[g] })));
+export async function connectSenders(
+  generators: readonly Generator[],
+  url: string,
+  tokens: readonly string[],
+  settings: IngestSettings,
+  kind: WireKind = "socketio",
+): Promise<IngestClients> {
+  const firsts = await Promise.all(
+    generators.map((generator, g) => generator.connect(kind, url, settings.sendersPerGenerator, { token: tokens[g] })),
+  );
   return { firsts };
 }
 
@@ -112,13 +123,42 @@ export function describeRate(point: Pick<LoadPoint, "basis" | "loadFraction" | "
  * The closed-loop maximum, then ack latency open loop at each of `rates(maximum)`. `who` names
  * the stack in log lines and refusals; `roomPrefix` names its rooms (channels).
  */
-export async function measureIngest(node: MeasuredServer, redisPid: number, generators: readonly Generator[], clients: IngestClients, settings: IngestSettings, log: (line: string) => void, options: { who?: string; roomPrefix?: string; rates?: (max: number) => OfferedRate[] } = {}): Promise<IngestResult> {
+export async function measureIngest(
+  node: MeasuredServer,
+  redisPid: number,
+  generators: readonly Generator[],
+  clients: IngestClients,
+  settings: IngestSettings,
+  log: (line: string) => void,
+  options: { who?: string; roomPrefix?: string; rates?: (max: number) => OfferedRate[] } = {},
+): Promise<IngestResult> {
   const { who = "ingest", roomPrefix = "ing", rates = ourRates(settings) } = options;
-  const plan = (g: number) => ({ from: clients.firsts[g]!, to: clients.firsts[g]! + settings.sendersPerGenerator, rooms: roomsFor(roomPrefix, g, settings), textBytes: settings.textBytes });
+  const plan = (g: number) => ({
+    from: clients.firsts[g]!,
+    to: clients.firsts[g]! + settings.sendersPerGenerator,
+    rooms: roomsFor(roomPrefix, g, settings),
+    textBytes: settings.textBytes,
+  });
   // Warm-up (unmeasured): JIT, and the first send to each new room seeds its seq from Cassandra.
-  requireSendsAcknowledged(`${who} warm-up`, await Promise.all(generators.map((generator, g) => generator.send({ ...plan(g), inFlightPerSender: 1, durationInMs: settings.warmupInMs, recordAckLatency: false }))));
+  requireSendsAcknowledged(
+    `${who} warm-up`,
+    await Promise.all(
+      generators.map((generator, g) =>
+        generator.send({ ...plan(g), inFlightPerSender: 1, durationInMs: settings.warmupInMs, recordAckLatency: false }),
+      ),
+    ),
+  );
   const finish = await cpuSnapshot([node], redisPid);
-  const closed = await Promise.all(generators.map((generator, g) => generator.send({ ...plan(g), inFlightPerSender: settings.inFlightPerSender, durationInMs: settings.maxDurationInMs, recordAckLatency: false })));
+  const closed = await Promise.all(
+    generators.map((generator, g) =>
+      generator.send({
+        ...plan(g),
+        inFlightPerSender: settings.inFlightPerSender,
+        durationInMs: settings.maxDurationInMs,
+        recordAckLatency: false,
+      }),
+    ),
+  );
   const window = await finish();
   // A failed or timed-out send is neither in the rate nor in the CPU per send: the run is refused.
   requireSendsAcknowledged(`${who} maximum (closed loop)`, closed);
@@ -134,12 +174,23 @@ export async function measureIngest(node: MeasuredServer, redisPid: number, gene
     maxFailures: mergeFailures(closed.map((r) => r.failures)),
     points: [],
   };
-  log(`  ${who} max: ${maxAckedPerSecond.toFixed(0)} acked sends/s (server CPU ${(result.nodeCpuUtilisation * 100).toFixed(0)} %, redis ${(result.redisCpuUtilisation * 100).toFixed(0)} %)`);
+  log(
+    `  ${who} max: ${maxAckedPerSecond.toFixed(0)} acked sends/s (server CPU ${(result.nodeCpuUtilisation * 100).toFixed(0)} %, redis ${(result.redisCpuUtilisation * 100).toFixed(0)} %)`,
+  );
   for (const { basis, offeredPerSecond } of rates(maxAckedPerSecond)) {
     const loadFraction = offeredPerSecond / maxAckedPerSecond;
     const at = describeRate({ basis, loadFraction, offeredPerSecond });
     const { result: results, waitShares } = await withRunQueueWait([node.runQueueWaitInMs ?? node.pid, redisPid], () =>
-      Promise.all(generators.map((generator, g) => generator.send({ ...plan(g), ratePerSecond: offeredPerSecond / generators.length, durationInMs: settings.latencyDurationInMs, recordAckLatency: true }))),
+      Promise.all(
+        generators.map((generator, g) =>
+          generator.send({
+            ...plan(g),
+            ratePerSecond: offeredPerSecond / generators.length,
+            durationInMs: settings.latencyDurationInMs,
+            recordAckLatency: true,
+          }),
+        ),
+      ),
     );
     // The ack latencies are those of acknowledged sends only: a failed one would be left out of p99.
     requireSendsAcknowledged(`${who} latency at ${at}`, results);
@@ -155,7 +206,9 @@ export async function measureIngest(node: MeasuredServer, redisPid: number, gene
       redisRunQueueWaitShare: waitShares[1]!,
       loadAverage: loadAverage(),
     };
-    log(`  ${who} at ${at}: ack p50 ${point.ack.p50InMs.toFixed(2)} ms, p99 ${point.ack.p99InMs.toFixed(2)} ms, p99.9 ${point.ack.p999InMs.toFixed(2)} ms; server waited for a CPU ${(point.nodeRunQueueWaitShare * 100).toFixed(0)} % of the time, Redis ${(point.redisRunQueueWaitShare * 100).toFixed(0)} %, load average ${point.loadAverage}`);
+    log(
+      `  ${who} at ${at}: ack p50 ${point.ack.p50InMs.toFixed(2)} ms, p99 ${point.ack.p99InMs.toFixed(2)} ms, p99.9 ${point.ack.p999InMs.toFixed(2)} ms; server waited for a CPU ${(point.nodeRunQueueWaitShare * 100).toFixed(0)} % of the time, Redis ${(point.redisRunQueueWaitShare * 100).toFixed(0)} %, load average ${point.loadAverage}`,
+    );
     result.points.push(point);
   }
   return result;
@@ -173,7 +226,17 @@ export interface EndToEndResult {
 }
 
 /** Senders are generator 0's ingest clients (on node A); generator 1 opens one receiver per room on node B. */
-export async function measureEndToEnd(sender: Generator, senders: IngestClients, receiver: Generator, urlB: string, tokenB: string, ratePerSecond: number, settings: IngestSettings, pids: { nodeA: number; nodeB: number; redis: number }, log: (line: string) => void): Promise<EndToEndResult> {
+export async function measureEndToEnd(
+  sender: Generator,
+  senders: IngestClients,
+  receiver: Generator,
+  urlB: string,
+  tokenB: string,
+  ratePerSecond: number,
+  settings: IngestSettings,
+  pids: { nodeA: number; nodeB: number; redis: number },
+  log: (line: string) => void,
+): Promise<EndToEndResult> {
   const rooms = Array.from({ length: settings.rooms }, (_, i) => `e2e-${i}`);
   const first = await receiver.connect("socketio", urlB, rooms.length, { token: tokenB });
   for (const [i, room] of rooms.entries()) await receiver.join(first + i, first + i + 1, room);
@@ -182,7 +245,15 @@ export async function measureEndToEnd(sender: Generator, senders: IngestClients,
   await receiver.record(true);
   const from = senders.firsts[0]!;
   const { result, waitShares } = await withRunQueueWait([pids.nodeA, pids.nodeB, pids.redis], () =>
-    sender.send({ from, to: from + settings.sendersPerGenerator, rooms, textBytes: settings.textBytes, ratePerSecond, durationInMs: settings.latencyDurationInMs, recordAckLatency: false }),
+    sender.send({
+      from,
+      to: from + settings.sendersPerGenerator,
+      rooms,
+      textBytes: settings.textBytes,
+      ratePerSecond,
+      durationInMs: settings.latencyDurationInMs,
+      recordAckLatency: false,
+    }),
   );
   const where = "end to end (A→B)";
   requireSendsAcknowledged(where, result);
@@ -199,9 +270,20 @@ export async function measureEndToEnd(sender: Generator, senders: IngestClients,
   requireExactDeliveries(where, result.acked, tally);
   await new Promise((resolve) => setTimeout(resolve, 200));
   requireNothingAfterWindow(where, tally, await receiver.tally(), result.acked);
-  if (latencies.length !== tally.counted) throw new FigureRefused(CHECKS.latencySamples, where, `${latencies.length} latency samples for ${tally.counted} deliveries`);
-  const out: EndToEndResult = { offeredPerSecond: ratePerSecond, sent: result.sent, acked: result.acked, received: tally.counted, latency: summarize(latencies), runQueueWaitShares: { nodeA: waitShares[0]!, nodeB: waitShares[1]!, redis: waitShares[2]! }, loadAverage: loadAverage() };
-  log(`  end to end at ${ratePerSecond.toFixed(0)}/s: p50 ${out.latency.p50InMs.toFixed(2)} ms, p99 ${out.latency.p99InMs.toFixed(2)} ms (${out.received}/${out.acked} received); waited for a CPU: node A ${(waitShares[0]! * 100).toFixed(0)} %, node B ${(waitShares[1]! * 100).toFixed(0)} %, Redis ${(waitShares[2]! * 100).toFixed(0)} %`);
+  if (latencies.length !== tally.counted)
+    throw new FigureRefused(CHECKS.latencySamples, where, `${latencies.length} latency samples for ${tally.counted} deliveries`);
+  const out: EndToEndResult = {
+    offeredPerSecond: ratePerSecond,
+    sent: result.sent,
+    acked: result.acked,
+    received: tally.counted,
+    latency: summarize(latencies),
+    runQueueWaitShares: { nodeA: waitShares[0]!, nodeB: waitShares[1]!, redis: waitShares[2]! },
+    loadAverage: loadAverage(),
+  };
+  log(
+    `  end to end at ${ratePerSecond.toFixed(0)}/s: p50 ${out.latency.p50InMs.toFixed(2)} ms, p99 ${out.latency.p99InMs.toFixed(2)} ms (${out.received}/${out.acked} received); waited for a CPU: node A ${(waitShares[0]! * 100).toFixed(0)} %, node B ${(waitShares[1]! * 100).toFixed(0)} %, Redis ${(waitShares[2]! * 100).toFixed(0)} %`,
+  );
   return out;
 }
 

@@ -29,7 +29,12 @@ export async function cpuSnapshot(servers: readonly MeasuredServer[], redisPid?:
     const after = await Promise.all(servers.map((server) => server.probe()));
     const serverCpuInMicros = Object.fromEntries(servers.map((server, i) => [server.name, after[i]!.cpuInMicros - before[i]!.cpuInMicros]));
     const serverSystemCpuInMicros = after.reduce((sum, reply, i) => sum + reply.systemCpuInMicros - before[i]!.systemCpuInMicros, 0);
-    return { serverCpuInMicros, serverSystemCpuInMicros, redisCpuInMicros: redisPid === undefined ? undefined : procCpuInMicros(redisPid) - redisBefore, wallInMs: performance.now() - started };
+    return {
+      serverCpuInMicros,
+      serverSystemCpuInMicros,
+      redisCpuInMicros: redisPid === undefined ? undefined : procCpuInMicros(redisPid) - redisBefore,
+      wallInMs: performance.now() - started,
+    };
   };
 }
 
@@ -54,7 +59,16 @@ const AFTER_WINDOW_IN_MS = 200;
  * every send was acknowledged, the deliveries are exactly the expected ones and nothing more
  * arrived after the window. `where` names the window in a refusal.
  */
-export async function measureDeliveries(options: { where: string; servers: readonly MeasuredServer[]; redisPid?: number; sender: Generator; plan: SendPlan; receivers: readonly Generator[]; roomSize: number; settleInMs?: number }): Promise<FanoutWindow> {
+export async function measureDeliveries(options: {
+  where: string;
+  servers: readonly MeasuredServer[];
+  redisPid?: number;
+  sender: Generator;
+  plan: SendPlan;
+  receivers: readonly Generator[];
+  roomSize: number;
+  settleInMs?: number;
+}): Promise<FanoutWindow> {
   const { where, servers, redisPid, sender, plan, receivers, roomSize, settleInMs = 10_000 } = options;
   await Promise.all(receivers.map((generator) => generator.reset(plan.rooms)));
   const finish = await cpuSnapshot(servers, redisPid);

@@ -38,10 +38,21 @@ function socketCapacity(pid: number): { capacity: number; limit: number } {
   return { capacity: soft - open - FD_HEADROOM, limit: soft };
 }
 
-export async function measureMemory(stack: MemoryRow["stack"], kind: WireKind, server: MeasuredServer, url: string, tokens: readonly string[], requestedConnections: number, sourceSubnet: number, log: (line: string) => void, heapSnapshotDir?: string): Promise<MemoryRow> {
+export async function measureMemory(
+  stack: MemoryRow["stack"],
+  kind: WireKind,
+  server: MeasuredServer,
+  url: string,
+  tokens: readonly string[],
+  requestedConnections: number,
+  sourceSubnet: number,
+  log: (line: string) => void,
+  heapSnapshotDir?: string,
+): Promise<MemoryRow> {
   const { capacity, limit } = socketCapacity(server.pid);
   const connections = Math.min(requestedConnections, capacity);
-  const cappedBy = connections < requestedConnections ? `the server's open-files limit (${limit}, not raisable without CAP_SYS_RESOURCE)` : undefined;
+  const cappedBy =
+    connections < requestedConnections ? `the server's open-files limit (${limit}, not raisable without CAP_SYS_RESOURCE)` : undefined;
   if (cappedBy) log(`  memory ${stack}: ${connections} connections instead of ${requestedConnections}: capped by ${cappedBy}`);
   const generators = tokens.map((_, g) => Generator.start(`mem-${stack}-${g}`));
   try {
@@ -50,7 +61,13 @@ export async function measureMemory(stack: MemoryRow["stack"], kind: WireKind, s
     const perGenerator = Math.ceil(connections / generators.length);
     const started = performance.now();
     await Promise.all(
-      generators.map((generator, g) => generator.connect(kind, url, Math.min(perGenerator, connections - g * perGenerator), { token: tokens[g], localAddresses: [`127.0.${sourceSubnet}.${g + 1}`], concurrency: 32 })),
+      generators.map((generator, g) =>
+        generator.connect(kind, url, Math.min(perGenerator, connections - g * perGenerator), {
+          token: tokens[g],
+          localAddresses: [`127.0.${sourceSubnet}.${g + 1}`],
+          concurrency: 32,
+        }),
+      ),
     );
     const connectSeconds = (performance.now() - started) / 1000;
     // Let the handshakes' garbage and timers settle before the measuring GC.
@@ -69,7 +86,9 @@ export async function measureMemory(stack: MemoryRow["stack"], kind: WireKind, s
       loaded: { heapUsedInBytes: loaded.heapUsedInBytes, rssInBytes: loaded.rssInBytes },
       connectSeconds,
     };
-    log(`  memory ${stack} at ${connections}: ${(row.heapPerConnectionInBytes / 1024).toFixed(2)} KB heap, ${(row.rssPerConnectionInBytes / 1024).toFixed(2)} KB RSS per connection (connected in ${connectSeconds.toFixed(1)} s)`);
+    log(
+      `  memory ${stack} at ${connections}: ${(row.heapPerConnectionInBytes / 1024).toFixed(2)} KB heap, ${(row.rssPerConnectionInBytes / 1024).toFixed(2)} KB RSS per connection (connected in ${connectSeconds.toFixed(1)} s)`,
+    );
     await Promise.all(generators.map((generator) => generator.close()));
     return row;
   } finally {

@@ -116,7 +116,8 @@ export class FakeServer {
 
   /** Sends an event to every open session that joined the room (bypasses `withhold`). */
   emitTo(room: string, event: string, payload: unknown): void {
-    for (const session of this.sessions) if (session.open && session.rooms.has(room)) this.deliver(session, () => session.handlers.event(event, payload));
+    for (const session of this.sessions)
+      if (session.open && session.rooms.has(room)) this.deliver(session, () => session.handlers.event(event, payload));
   }
 
   /** The room's messages in their current state (the read model). */
@@ -182,7 +183,9 @@ export class FakeServer {
         return { ok: true, messages: older.slice(-limit), more: older.length > limit };
       }
       case "typing":
-        for (const other of this.sessions) if (other !== session && other.open && other.rooms.has(room)) this.deliver(other, () => other.handlers.event("typing", { room, user }));
+        for (const other of this.sessions)
+          if (other !== session && other.open && other.rooms.has(room))
+            this.deliver(other, () => other.handlers.event("typing", { room, user }));
         return { ok: true };
       case "leave":
         session?.rooms.delete(room);
@@ -204,7 +207,16 @@ export class FakeServer {
     } else {
       const target = this.messages(room).find((message) => message.id === payload["id"]);
       if (!target) return { ok: false, error: { code: "NOT_FOUND", message: "no such message" } };
-      entry = { room, seq, ts, by: user, clientId: String(payload["clientId"]), kind: event as Change["kind"], target: target.id, targetSeq: target.seq };
+      entry = {
+        room,
+        seq,
+        ts,
+        by: user,
+        clientId: String(payload["clientId"]),
+        kind: event as Change["kind"],
+        target: target.id,
+        targetSeq: target.seq,
+      };
       if (event === "edit") entry.text = String(payload["text"]);
       if (event === "react") Object.assign(entry, { emoji: payload["emoji"], on: payload["on"] });
     }
@@ -213,7 +225,8 @@ export class FakeServer {
     this.receipts.set(key, ack);
     const name = event === "send" ? "message" : "change";
     for (const session of this.sessions) {
-      if (session.open && session.rooms.has(room) && !this.withhold(entry, session)) this.deliver(session, () => session.handlers.event(name, entry));
+      if (session.open && session.rooms.has(room) && !this.withhold(entry, session))
+        this.deliver(session, () => session.handlers.event(name, entry));
     }
     return ack;
   }

@@ -34,7 +34,12 @@ const metrics = {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   }),
-  failures: new Counter({ name: "chat_probe_failures_total", help: "Probes that failed, by stage (connect, join, send, delivery)", labelNames: ["stage"], registers: [registry] }),
+  failures: new Counter({
+    name: "chat_probe_failures_total",
+    help: "Probes that failed, by stage (connect, join, send, delivery)",
+    labelNames: ["stage"],
+    registers: [registry],
+  }),
 };
 for (const stage of ["connect", "join", "send", "delivery"]) metrics.failures.inc({ stage }, 0);
 

@@ -41,7 +41,11 @@ function newProbe(deadlineInMs: number) {
     deliverySeconds: new Histogram({ name: "d", help: "d", buckets: [0.01, 0.5, 5], registers: [registry] }),
     failures: new Counter({ name: "f", help: "f", labelNames: ["stage"], registers: [registry] }),
   };
-  const probe = new DeliveryProbe({ url, token: async () => "token", room: "chat-probe", deadlineInMs }, metrics, pino({ level: "silent" }));
+  const probe = new DeliveryProbe(
+    { url, token: async () => "token", room: "chat-probe", deadlineInMs },
+    metrics,
+    pino({ level: "silent" }),
+  );
   const counts = async () => {
     const histogram = (await metrics.deliverySeconds.get()).values;
     const failures = (await metrics.failures.get()).values;

@@ -49,12 +49,15 @@ export class DeliveryProbe {
     this.receiver.on("message", (message: DeliveredMessage) => {
       if (message?.room === this.options.room && typeof message.clientId === "string") this.waiting.get(message.clientId)?.();
     });
-    for (const socket of [this.sender, this.receiver]) socket.on("connect_error", (error: Error) => this.logger.warn({ err: error }, "probe client cannot connect"));
+    for (const socket of [this.sender, this.receiver])
+      socket.on("connect_error", (error: Error) => this.logger.warn({ err: error }, "probe client cannot connect"));
   }
 
   private async join(): Promise<void> {
     try {
-      const ack = (await this.receiver!.timeout(this.options.deadlineInMs).emitWithAck("join", { room: this.options.room })) as { ok: boolean };
+      const ack = (await this.receiver!.timeout(this.options.deadlineInMs).emitWithAck("join", { room: this.options.room })) as {
+        ok: boolean;
+      };
       if (!ack.ok) throw new Error(`join refused: ${JSON.stringify(ack)}`);
     } catch (error) {
       this.metrics.failures.inc({ stage: "join" });
@@ -78,7 +81,9 @@ export class DeliveryProbe {
       });
     });
     try {
-      const ack = (await this.sender.timeout(this.options.deadlineInMs).emitWithAck("send", { room: this.options.room, clientId, text: "probe" })) as { ok: boolean; error?: { code?: string } };
+      const ack = (await this.sender
+        .timeout(this.options.deadlineInMs)
+        .emitWithAck("send", { room: this.options.room, clientId, text: "probe" })) as { ok: boolean; error?: { code?: string } };
       if (!ack.ok) {
         this.metrics.failures.inc({ stage: "send" });
         this.logger.warn({ code: ack.error?.code, room: this.options.room }, "probe send refused");

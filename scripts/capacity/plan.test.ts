@@ -43,5 +43,8 @@ test("counts with 1.5× headroom, each from its own figure", () => {
 
 test("the node's admission defaults are the ones derived from the committed bench/results.json", () => {
   const committed = JSON.parse(readFileSync(join(REPO_ROOT, "bench/results.json"), "utf8")) as BenchFigures;
-  assert.deepEqual(admissionDefaults(committed), { maxConnections: DEFAULT_MAX_CONNECTIONS, connectRatePerSecond: DEFAULT_CONNECT_RATE_PER_SECOND });
+  assert.deepEqual(admissionDefaults(committed), {
+    maxConnections: DEFAULT_MAX_CONNECTIONS,
+    connectRatePerSecond: DEFAULT_CONNECT_RATE_PER_SECOND,
+  });
 });

@@ -34,7 +34,13 @@ export interface ComponentCapacity {
 
 export interface Plan {
   peak: Peak;
-  capacities: { nodeDeliveries: ComponentCapacity; nodeConnections: ComponentCapacity; redisSends: ComponentCapacity; flusherRows: ComponentCapacity; cassandraRows: ComponentCapacity };
+  capacities: {
+    nodeDeliveries: ComponentCapacity;
+    nodeConnections: ComponentCapacity;
+    redisSends: ComponentCapacity;
+    flusherRows: ComponentCapacity;
+    cassandraRows: ComponentCapacity;
+  };
   nodes: number;
   redisPrimaries: number;
   flushers: number;
@@ -49,7 +55,7 @@ export function cpuPerDeliveryInMicros(figures: BenchFigures, roomSize: number):
   if (rows.length === 0) throw new Error("bench/results.json has no fan-out rows of our stack: run npm run bench");
   const clusterOverhead = Math.max(1, ...figures.cluster.map((row) => row.cpuPerDeliveryInMicros / row.oneNodeCpuPerDeliveryInMicros));
   const size = Math.max(1, roomSize);
-  if (size <= rows[0]!.roomSize) return (rows[0]!.cpuPerDeliveryInMicros * rows[0]!.roomSize) / size * clusterOverhead;
+  if (size <= rows[0]!.roomSize) return ((rows[0]!.cpuPerDeliveryInMicros * rows[0]!.roomSize) / size) * clusterOverhead;
   const last = rows.at(-1)!;
   if (size >= last.roomSize) return last.cpuPerDeliveryInMicros * clusterOverhead;
   const upper = rows.findIndex((row) => row.roomSize >= size);
@@ -69,12 +75,32 @@ export function plan(figures: BenchFigures, peak: Peak): Plan {
   const held = heldConnections(figures);
   const capacities: Plan["capacities"] = {
     // A node is one event loop: one core's second of CPU.
-    nodeDeliveries: { perInstance: 1e6 / perDelivery, unit: "deliveries/s", source: `fan-out CPU per delivery at room ${peak.roomSize}: ${perDelivery.toFixed(2)} µs (bench fanout "ours", log-interpolated, × the 2-node cluster overhead)` },
-    nodeConnections: { perInstance: held.connections, unit: "connections", source: `idle connections one node held (bench memory, ${held.connections}; capped by the open-files limit)` },
+    nodeDeliveries: {
+      perInstance: 1e6 / perDelivery,
+      unit: "deliveries/s",
+      source: `fan-out CPU per delivery at room ${peak.roomSize}: ${perDelivery.toFixed(2)} µs (bench fanout "ours", log-interpolated, × the 2-node cluster overhead)`,
+    },
+    nodeConnections: {
+      perInstance: held.connections,
+      unit: "connections",
+      source: `idle connections one node held (bench memory, ${held.connections}; capped by the open-files limit)`,
+    },
     // The ingest bench drove Redis to this share of a core at the node's maximum: a primary's one core takes sends/share.
-    redisSends: { perInstance: figures.ingest.maxAckedPerSecond / figures.ingest.redisCpuUtilisation, unit: "sends/s", source: `ingest: ${Math.round(figures.ingest.maxAckedPerSecond)} acked sends/s used ${(figures.ingest.redisCpuUtilisation * 100).toFixed(0)} % of Redis's core` },
-    flusherRows: { perInstance: figures.flush.flusherRowsPerSecond, unit: "rows/s", source: "flush: the flusher's rows/s into one Cassandra node" },
-    cassandraRows: { perInstance: figures.flush.rawRowsPerSecond, unit: "replica writes/s", source: `flush: raw cassandra-driver rows/s into one node; each message is written to ${CASSANDRA_REPLICATION} replicas` },
+    redisSends: {
+      perInstance: figures.ingest.maxAckedPerSecond / figures.ingest.redisCpuUtilisation,
+      unit: "sends/s",
+      source: `ingest: ${Math.round(figures.ingest.maxAckedPerSecond)} acked sends/s used ${(figures.ingest.redisCpuUtilisation * 100).toFixed(0)} % of Redis's core`,
+    },
+    flusherRows: {
+      perInstance: figures.flush.flusherRowsPerSecond,
+      unit: "rows/s",
+      source: "flush: the flusher's rows/s into one Cassandra node",
+    },
+    cassandraRows: {
+      perInstance: figures.flush.rawRowsPerSecond,
+      unit: "replica writes/s",
+      source: `flush: raw cassandra-driver rows/s into one node; each message is written to ${CASSANDRA_REPLICATION} replicas`,
+    },
   };
   const need = (load: number, capacity: number) => Math.ceil((load * HEADROOM) / capacity);
   const byDeliveries = need(peak.sendsPerSecond * peak.roomSize, capacities.nodeDeliveries.perInstance);
@@ -85,10 +111,18 @@ export function plan(figures: BenchFigures, peak: Peak): Plan {
     peak,
     capacities,
     nodes,
-    nodesBoundBy: nodes === byDeliveries && byDeliveries >= byConnections && byDeliveries >= 2 ? "deliveries" : nodes === byConnections && byConnections >= 2 ? "connections" : "minimum",
+    nodesBoundBy:
+      nodes === byDeliveries && byDeliveries >= byConnections && byDeliveries >= 2
+        ? "deliveries"
+        : nodes === byConnections && byConnections >= 2
+          ? "connections"
+          : "minimum",
     redisPrimaries: Math.max(1, need(peak.sendsPerSecond, capacities.redisSends.perInstance)),
     flushers: Math.max(2, need(peak.sendsPerSecond, capacities.flusherRows.perInstance)),
-    cassandraNodes: Math.max(CASSANDRA_REPLICATION, need(peak.sendsPerSecond * CASSANDRA_REPLICATION, capacities.cassandraRows.perInstance)),
+    cassandraNodes: Math.max(
+      CASSANDRA_REPLICATION,
+      need(peak.sendsPerSecond * CASSANDRA_REPLICATION, capacities.cassandraRows.perInstance),
+    ),
   };
 }
 

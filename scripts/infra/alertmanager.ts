@@ -13,7 +13,13 @@ export interface AlertmanagerConfigOptions {
 export function renderAlertmanagerConfig({ webhookUrl, groupWaitInSeconds }: AlertmanagerConfigOptions): string {
   return JSON.stringify(
     {
-      route: { receiver: "local", group_by: ["alertname", "instance"], group_wait: `${groupWaitInSeconds}s`, group_interval: "30s", repeat_interval: "4h" },
+      route: {
+        receiver: "local",
+        group_by: ["alertname", "instance"],
+        group_wait: `${groupWaitInSeconds}s`,
+        group_interval: "30s",
+        repeat_interval: "4h",
+      },
       receivers: [webhookUrl ? { name: "local", webhook_configs: [{ url: webhookUrl, send_resolved: true }] } : { name: "local" }],
     },
     null,
@@ -43,7 +49,12 @@ export async function startAlertmanager({ port, dir, ...config }: AlertmanagerOp
     name: "alertmanager",
     command: "prometheus-alertmanager",
     // An empty cluster address: one instance, no gossip port to collide on.
-    args: [`--config.file=${configFile}`, `--storage.path=${join(dir, "data")}`, `--web.listen-address=${address}`, "--cluster.listen-address="],
+    args: [
+      `--config.file=${configFile}`,
+      `--storage.path=${join(dir, "data")}`,
+      `--web.listen-address=${address}`,
+      "--cluster.listen-address=",
+    ],
     logFile: join(dir, "alertmanager.log"),
   });
   const url = `http://${address}`;

@@ -28,9 +28,19 @@ export function startFlusher(options: AppOptions, entry = "dist/storage/flusher/
 
 /** Spawns `node script` and resolves once it sends { type: "listening", port } over IPC. */
 async function startApp(script: string, { name, env, logFile, startTimeoutInMs = 30_000 }: AppOptions): Promise<AppProcess> {
-  const child = startProcess({ name, command: process.execPath, args: ["--enable-source-maps", script], env: { ...process.env, ...env }, logFile, ipc: true });
+  const child = startProcess({
+    name,
+    command: process.execPath,
+    args: ["--enable-source-maps", script],
+    env: { ...process.env, ...env },
+    logFile,
+    ipc: true,
+  });
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not report listening within ${startTimeoutInMs} ms; see ${logFile}`)), startTimeoutInMs);
+    const timer = setTimeout(
+      () => reject(new Error(`${name} did not report listening within ${startTimeoutInMs} ms; see ${logFile}`)),
+      startTimeoutInMs,
+    );
     child.child.on("message", (message: { type?: string; port?: number }) => {
       if (message?.type === "listening" && typeof message.port === "number") {
         clearTimeout(timer);

@@ -50,7 +50,16 @@ export async function startCassandraCluster(options: CassandraClusterOptions): P
   const optionsOf = (index: number) => {
     const address = CLUSTER_ADDRESSES[index]!;
     const dataDir = join(options.dataDir, `node${index + 1}`);
-    return { dataDir, logFile: join(dataDir, "logs", "stdout.log"), listenAddress: address, nativePort, storagePort, seeds, heapInMb: options.heapInMb ?? 768, startTimeoutInMs: 300_000 };
+    return {
+      dataDir,
+      logFile: join(dataDir, "logs", "stdout.log"),
+      listenAddress: address,
+      nativePort,
+      storagePort,
+      seeds,
+      heapInMb: options.heapInMb ?? 768,
+      startTimeoutInMs: 300_000,
+    };
   };
   const started = Date.now();
   const nodes: (CassandraNode | undefined)[] = [undefined, undefined, undefined];
@@ -62,13 +71,20 @@ export async function startCassandraCluster(options: CassandraClusterOptions): P
   //   is deterministic), which happened here when 2 and 3 started together.
   const seed = CLUSTER_ADDRESSES[0];
   const second = CLUSTER_ADDRESSES[1];
-  const seedListening = waitFor("seed node listening for gossip", () => isPortOpen(storagePort, seed), { timeoutInMs: 300_000, intervalInMs: 200 });
+  const seedListening = waitFor("seed node listening for gossip", () => isPortOpen(storagePort, seed), {
+    timeoutInMs: 300_000,
+    intervalInMs: 200,
+  });
   const starts = CLUSTER_ADDRESSES.map(async (_, index) => {
     if (index >= 1) {
       await seedListening;
       await sleep(options.staggerInMs ?? DEFAULT_STAGGER_IN_MS);
     }
-    if (index === 2) await waitFor("node 2 in the ring", () => peersWithTokens(seed, nativePort).then((peers) => peers.includes(second)), { timeoutInMs: 300_000, intervalInMs: 500 });
+    if (index === 2)
+      await waitFor("node 2 in the ring", () => peersWithTokens(seed, nativePort).then((peers) => peers.includes(second)), {
+        timeoutInMs: 300_000,
+        intervalInMs: 500,
+      });
     nodes[index] = await startCassandra(optionsOf(index));
   });
   const results = await Promise.allSettled(starts);
@@ -114,7 +130,12 @@ async function allPeersUp(port: number): Promise<boolean> {
 /** The peers `address` knows with tokens, i.e. that have joined the ring as it sees it. */
 async function peersWithTokens(address: string, port: number): Promise<string[]> {
   if (!(await isPortOpen(port, address))) return [];
-  const client = new cassandra.Client({ contactPoints: [address], protocolOptions: { port }, localDataCenter: LOCAL_DATA_CENTER, socketOptions: { connectTimeout: 2000, readTimeout: 5000 } });
+  const client = new cassandra.Client({
+    contactPoints: [address],
+    protocolOptions: { port },
+    localDataCenter: LOCAL_DATA_CENTER,
+    socketOptions: { connectTimeout: 2000, readTimeout: 5000 },
+  });
   try {
     const peers = await client.execute("SELECT peer, tokens FROM system.peers_v2");
     return peers.rows.filter((row) => (row["tokens"] as string[] | null)?.length).map((row) => String(row["peer"]));
@@ -142,7 +163,9 @@ if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).
     process.exit(2);
   }
   const cluster = await startCassandraCluster({ dataDir });
-  console.log(`3-node Cassandra cluster up in ${cluster.startSeconds.toFixed(1)} s: CHAT_CASSANDRA_CONTACT_POINTS=${cluster.contactPoints.join(",")}`);
+  console.log(
+    `3-node Cassandra cluster up in ${cluster.startSeconds.toFixed(1)} s: CHAT_CASSANDRA_CONTACT_POINTS=${cluster.contactPoints.join(",")}`,
+  );
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);

@@ -155,10 +155,14 @@ export async function startCassandra(options: CassandraOptions): Promise<Cassand
     logFile: settings.logFile,
   });
   try {
-    await waitFor(`Cassandra CQL on ${settings.listenAddress}:${settings.nativePort}`, () => answersCql(settings.listenAddress, settings.nativePort), {
-      timeoutInMs: settings.startTimeoutInMs,
-      process: node,
-    });
+    await waitFor(
+      `Cassandra CQL on ${settings.listenAddress}:${settings.nativePort}`,
+      () => answersCql(settings.listenAddress, settings.nativePort),
+      {
+        timeoutInMs: settings.startTimeoutInMs,
+        process: node,
+      },
+    );
   } catch (error) {
     await node.stop(STOP_DEADLINE_IN_MS);
     throw error;

@@ -35,7 +35,12 @@ export async function startGateway(
   const extraFiles = extraConfig ? [join(dir, "haproxy-extra.cfg")] : [];
   if (extraConfig) writeFileSync(extraFiles[0]!, extraConfig);
   // -db: stay in the foreground, so the process we supervise is HAProxy itself.
-  const child = startProcess({ name: "haproxy", command: "haproxy", args: ["-db", "-f", configFile, ...extraFiles.flatMap((file) => ["-f", file])], logFile: join(dir, "haproxy.log") });
+  const child = startProcess({
+    name: "haproxy",
+    command: "haproxy",
+    args: ["-db", "-f", configFile, ...extraFiles.flatMap((file) => ["-f", file])],
+    logFile: join(dir, "haproxy.log"),
+  });
   const url = `http://${config.bindHost}:${config.bindPort}`;
   // The gateway answers /readyz itself: 200 once a node passes its health check.
   await waitFor("gateway /readyz", async () => (await fetch(`${url}/readyz`)).status === 200, { timeoutInMs: 30_000, process: child });

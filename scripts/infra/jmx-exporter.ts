@@ -26,7 +26,15 @@ export async function ensureJmxExporterJar(): Promise<string> {
     // Same as the Cassandra jars: a private directory renamed into place when complete.
     const partial = `${dir}.partial-${process.pid}`;
     await rm(partial, { recursive: true, force: true });
-    const args = ["-q", "-B", "-f", join(REPO_ROOT, "monitoring", "jmx-exporter", "pom.xml"), "dependency:copy-dependencies", `-DoutputDirectory=${partial}`, "-DincludeScope=runtime"];
+    const args = [
+      "-q",
+      "-B",
+      "-f",
+      join(REPO_ROOT, "monitoring", "jmx-exporter", "pom.xml"),
+      "dependency:copy-dependencies",
+      `-DoutputDirectory=${partial}`,
+      "-DincludeScope=runtime",
+    ];
     try {
       await promisify(execFile)("mvn", args, { maxBuffer: 16 * 1024 * 1024 });
       await rename(partial, dir);

@@ -25,7 +25,14 @@ export function ensureMonitoringPackages(): void {
 
 /** An extra HAProxy frontend serving HAProxy's built-in Prometheus exporter on 127.0.0.1:port/metrics. */
 export function gatewayMetricsConfig(port: number): string {
-  return ["frontend metrics", `  bind 127.0.0.1:${port}`, "  mode http", "  no log", "  http-request use-service prometheus-exporter if { path /metrics }", ""].join("\n");
+  return [
+    "frontend metrics",
+    `  bind 127.0.0.1:${port}`,
+    "  mode http",
+    "  no log",
+    "  http-request use-service prometheus-exporter if { path /metrics }",
+    "",
+  ].join("\n");
 }
 
 export interface NamedPort {
@@ -68,9 +75,19 @@ export async function startMonitoring(options: MonitoringOptions): Promise<Monit
     await Promise.allSettled(started.reverse().map((part) => part.stop()));
   };
   try {
-    const redisExporter: RedisExporter = await startRedisExporter({ redisUrl: options.redisUrl, port: await freePort(), streams: options.redisStreams, dir: join(dir, "redis-exporter") });
+    const redisExporter: RedisExporter = await startRedisExporter({
+      redisUrl: options.redisUrl,
+      port: await freePort(),
+      streams: options.redisStreams,
+      dir: join(dir, "redis-exporter"),
+    });
     started.push(redisExporter);
-    const alertmanager: Alertmanager = await startAlertmanager({ port: await freePort(), dir: join(dir, "alertmanager"), webhookUrl: options.webhookUrl, groupWaitInSeconds: Math.min(scrapeIntervalInSeconds, 10) });
+    const alertmanager: Alertmanager = await startAlertmanager({
+      port: await freePort(),
+      dir: join(dir, "alertmanager"),
+      webhookUrl: options.webhookUrl,
+      groupWaitInSeconds: Math.min(scrapeIntervalInSeconds, 10),
+    });
     started.push(alertmanager);
     const prober = options.probe ? await startProber({ ...options.probe, dir: join(dir, "prober") }) : undefined;
     if (prober) started.push(prober);
@@ -80,7 +97,9 @@ export async function startMonitoring(options: MonitoringOptions): Promise<Monit
       ...options.flushers.map(({ name, port }) => ({ job: "flusher", address: `127.0.0.1:${port}`, pod: name })),
       ...(options.gatewayMetricsPort ? [{ job: "haproxy", address: `127.0.0.1:${options.gatewayMetricsPort}`, pod: "haproxy" }] : []),
       { job: "redis", address: redisExporter.address, pod: "redis" },
-      ...(options.cassandraMetricsPort ? [{ job: "cassandra", address: `127.0.0.1:${options.cassandraMetricsPort}`, pod: "cassandra" }] : []),
+      ...(options.cassandraMetricsPort
+        ? [{ job: "cassandra", address: `127.0.0.1:${options.cassandraMetricsPort}`, pod: "cassandra" }]
+        : []),
     ];
     const prometheus: PrometheusServer = await startPrometheus({
       port: options.prometheusPort,

@@ -22,9 +22,19 @@ export async function startProber({ gatewayUrl, jwtSecret, dir, intervalInMs = 1
     name: "prober",
     command: process.execPath,
     args: ["--enable-source-maps", join(REPO_ROOT, "dist/ops/prober/main.js")],
-    env: { ...process.env, CHAT_PROBE_URL: gatewayUrl, CHAT_JWT_SECRET: jwtSecret, CHAT_PROBE_HTTP_PORT: String(port), CHAT_PROBE_INTERVAL_MS: String(intervalInMs), CHAT_PROBE_NAME: "prober" },
+    env: {
+      ...process.env,
+      CHAT_PROBE_URL: gatewayUrl,
+      CHAT_JWT_SECRET: jwtSecret,
+      CHAT_PROBE_HTTP_PORT: String(port),
+      CHAT_PROBE_INTERVAL_MS: String(intervalInMs),
+      CHAT_PROBE_NAME: "prober",
+    },
     logFile: join(dir, "prober.log"),
   });
-  await waitFor("prober /metrics", async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).ok, { timeoutInMs: 30_000, process: child });
+  await waitFor("prober /metrics", async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).ok, {
+    timeoutInMs: 30_000,
+    process: child,
+  });
   return { process: child, port, stop: () => child.stop() };
 }

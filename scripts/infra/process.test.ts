@@ -39,6 +39,14 @@ const ports = []; for (let i = 0; i < 2000; i++) ports.push(await freePort()); c
   const child = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
   assert.equal(child.status, 0, child.stderr);
   const theirs = JSON.parse(child.stdout) as number[];
-  assert.deepEqual(theirs.filter((port) => mine.includes(port)), [], "the other process got a port reserved here");
-  assert.deepEqual(theirs.filter((port) => existsSync(join(LOCKS, String(port)))), [], "the other process's reservations outlived it");
+  assert.deepEqual(
+    theirs.filter((port) => mine.includes(port)),
+    [],
+    "the other process got a port reserved here",
+  );
+  assert.deepEqual(
+    theirs.filter((port) => existsSync(join(LOCKS, String(port)))),
+    [],
+    "the other process's reservations outlived it",
+  );
 });

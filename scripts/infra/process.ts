@@ -94,7 +94,10 @@ export function startProcess(options: ManagedProcessOptions): ManagedProcess {
       const timedOut = Symbol("timeout");
       // The timer is cancelled once the child exits, so the caller is not held for the deadline.
       const timer = new AbortController();
-      const outcome = await Promise.race([exited.catch(() => undefined), sleep(deadlineInMs, timedOut, { signal: timer.signal }).catch(() => undefined)]);
+      const outcome = await Promise.race([
+        exited.catch(() => undefined),
+        sleep(deadlineInMs, timedOut, { signal: timer.signal }).catch(() => undefined),
+      ]);
       timer.abort();
       if (outcome === timedOut) {
         signalGroup("SIGKILL");
@@ -235,7 +238,10 @@ export async function waitFor(
 ): Promise<void> {
   const deadline = Date.now() + timeoutInMs;
   let exitedWith: number | string | undefined;
-  watched?.exited.then((code) => (exitedWith = code), () => (exitedWith = "spawn error"));
+  watched?.exited.then(
+    (code) => (exitedWith = code),
+    () => (exitedWith = "spawn error"),
+  );
   while (Date.now() < deadline) {
     if (exitedWith !== undefined) {
       throw new Error(`${what}: ${watched?.name} exited (${exitedWith}) before it was ready; see ${watched?.logFile}`);

@@ -36,12 +36,20 @@ test("the Prometheus config scrapes every target under its job, labelled like Ku
       rulesFile: "/tmp/rules.yaml",
       scrapeIntervalInSeconds: 1,
     }),
-  ) as { global: Record<string, string>; rule_files: string[]; alerting: unknown; scrape_configs: { job_name: string; static_configs: { targets: string[]; labels: Record<string, string> }[] }[] };
+  ) as {
+    global: Record<string, string>;
+    rule_files: string[];
+    alerting: unknown;
+    scrape_configs: { job_name: string; static_configs: { targets: string[]; labels: Record<string, string> }[] }[];
+  };
   assert.deepEqual(config.global, { scrape_interval: "1s", scrape_timeout: "1s", evaluation_interval: "1s" });
   assert.deepEqual(config.rule_files, ["/tmp/rules.yaml"]);
   assert.deepEqual(config.alerting, { alertmanagers: [{ static_configs: [{ targets: ["127.0.0.1:9093"] }] }] });
   assert.deepEqual(
-    config.scrape_configs.map((job) => [job.job_name, job.static_configs.map((group) => `${group.targets[0]} ${group.labels.pod} ${group.labels.namespace}`)]),
+    config.scrape_configs.map((job) => [
+      job.job_name,
+      job.static_configs.map((group) => `${group.targets[0]} ${group.labels.pod} ${group.labels.namespace}`),
+    ]),
     [
       ["node", ["127.0.0.1:3001 n1 local", "127.0.0.1:3002 n2 local"]],
       ["redis", ["127.0.0.1:9121 redis local"]],
@@ -56,7 +64,10 @@ test("the Prometheus config scrapes every target under its job, labelled like Ku
 });
 
 test("Alertmanager posts to the webhook when one is given, and has a silent receiver otherwise", () => {
-  const withHook = JSON.parse(renderAlertmanagerConfig({ webhookUrl: "http://127.0.0.1:1/alerts", groupWaitInSeconds: 1 })) as { route: Record<string, unknown>; receivers: unknown[] };
+  const withHook = JSON.parse(renderAlertmanagerConfig({ webhookUrl: "http://127.0.0.1:1/alerts", groupWaitInSeconds: 1 })) as {
+    route: Record<string, unknown>;
+    receivers: unknown[];
+  };
   assert.equal(withHook.route.receiver, "local");
   assert.equal(withHook.route.group_wait, "1s");
   assert.deepEqual(withHook.receivers, [{ name: "local", webhook_configs: [{ url: "http://127.0.0.1:1/alerts", send_resolved: true }] }]);

@@ -43,7 +43,9 @@ export function renderPrometheusConfig({ targets, alertmanager, rulesFile, scrap
       scrape_configs: jobs.map((job) => ({
         job_name: job,
         ...slowJobTiming(job, scrapeIntervalInSeconds),
-        static_configs: targets.filter((target) => target.job === job).map((target) => ({ targets: [target.address], labels: { namespace: LOCAL_NAMESPACE, pod: target.pod } })),
+        static_configs: targets
+          .filter((target) => target.job === job)
+          .map((target) => ({ targets: [target.address], labels: { namespace: LOCAL_NAMESPACE, pod: target.pod } })),
       })),
     },
     null,
@@ -70,7 +72,8 @@ function slowJobTiming(job: string, scrapeIntervalInSeconds: number): { scrape_i
  */
 export function localAlertRules(source: string, forOverride?: string): string {
   if (!forOverride) return source;
-  if (!/^\d+(ms|s|m)$/.test(forOverride)) throw new Error(`alert 'for' override must be a Prometheus duration like 5s, got ${JSON.stringify(forOverride)}`);
+  if (!/^\d+(ms|s|m)$/.test(forOverride))
+    throw new Error(`alert 'for' override must be a Prometheus duration like 5s, got ${JSON.stringify(forOverride)}`);
   return source.replace(/^(\s*for:\s*)\S+\s*$/gm, `$1${forOverride}`);
 }
 
@@ -95,7 +98,12 @@ export async function startPrometheus({ port, dir, alertForOverride, ...config }
   const child = startProcess({
     name: "prometheus",
     command: "prometheus",
-    args: [`--config.file=${configFile}`, `--storage.tsdb.path=${join(dir, "data")}`, "--storage.tsdb.retention.time=2d", `--web.listen-address=127.0.0.1:${port}`],
+    args: [
+      `--config.file=${configFile}`,
+      `--storage.tsdb.path=${join(dir, "data")}`,
+      "--storage.tsdb.retention.time=2d",
+      `--web.listen-address=127.0.0.1:${port}`,
+    ],
     logFile: join(dir, "prometheus.log"),
   });
   const url = `http://127.0.0.1:${port}`;

@@ -4,7 +4,16 @@ import { parseClusterNodes, type RedisClusterNode } from "./redis-cluster.js";
 import type { ManagedProcess } from "./process.js";
 
 function node(port: number): RedisClusterNode {
-  return { port, busPort: port + 10000, address: `127.0.0.1:${port}`, dataDir: "", process: {} as ManagedProcess, id: "", role: "primary", state: "running" };
+  return {
+    port,
+    busPort: port + 10000,
+    address: `127.0.0.1:${port}`,
+    dataDir: "",
+    process: {} as ManagedProcess,
+    id: "",
+    role: "primary",
+    state: "running",
+  };
 }
 
 // CLUSTER NODES while the primary on 7001 is marked failed and its replica 7004 not yet promoted;
@@ -21,12 +30,29 @@ const text = [
 test("CLUSTER NODES: ids and roles set, slot ranges per live primary; a failed primary owns nothing (its slots wait for the failover), migration markers are not ownership", () => {
   const nodes = [7000, 7001, 7002, 7003, 7004, 7005].map(node);
   const owners = parseClusterNodes(text, nodes);
-  assert.deepEqual(nodes.map((n) => [n.id, n.role]), [["aaa", "primary"], ["bbb", "primary"], ["ccc", "primary"], ["ddd", "replica"], ["eee", "replica"], ["fff", "replica"]]);
+  assert.deepEqual(
+    nodes.map((n) => [n.id, n.role]),
+    [
+      ["aaa", "primary"],
+      ["bbb", "primary"],
+      ["ccc", "primary"],
+      ["ddd", "replica"],
+      ["eee", "replica"],
+      ["fff", "replica"],
+    ],
+  );
   assert.deepEqual(
     owners.map((owner) => [owner.primary.port, owner.slots, owner.replicas.map((replica) => replica.port)]),
     [
       [7000, [[0, 5460]], [7003]],
-      [7002, [[10923, 15999], [16000, 16000]], [7005]],
+      [
+        7002,
+        [
+          [10923, 15999],
+          [16000, 16000],
+        ],
+        [7005],
+      ],
     ],
   );
 });

@@ -85,12 +85,24 @@ export interface RedisCluster {
 }
 
 export async function startRedisCluster(options: RedisClusterOptions): Promise<RedisCluster> {
-  const { dir, primaries = 3, replicasPerPrimary = 1, appendFsync = "everysec", nodeTimeoutInMs = 2000, host = "127.0.0.1", readyTimeoutInMs = 30_000 } = options;
+  const {
+    dir,
+    primaries = 3,
+    replicasPerPrimary = 1,
+    appendFsync = "everysec",
+    nodeTimeoutInMs = 2000,
+    host = "127.0.0.1",
+    readyTimeoutInMs = 30_000,
+  } = options;
   const count = primaries * (1 + replicasPerPrimary);
   const memory = memoryArgs(options.maxmemory);
   if (primaries < 3) throw new Error(`a Redis Cluster needs at least 3 primaries, got ${primaries}`);
-  for (const [name, given] of [["ports", options.ports], ["busPorts", options.busPorts]] as const) {
-    if (given && given.length !== count) throw new Error(`${name}: ${count} needed (${primaries} primaries × ${1 + replicasPerPrimary}), got ${given.length}`);
+  for (const [name, given] of [
+    ["ports", options.ports],
+    ["busPorts", options.busPorts],
+  ] as const) {
+    if (given && given.length !== count)
+      throw new Error(`${name}: ${count} needed (${primaries} primaries × ${1 + replicasPerPrimary}), got ${given.length}`);
   }
   const taken = new Set<number>([...(options.ports ?? []), ...(options.busPorts ?? [])]);
   const ports = options.ports ?? (await distinctFreePorts(count, taken, host));
@@ -101,20 +113,32 @@ export async function startRedisCluster(options: RedisClusterOptions): Promise<R
       name: `redis-${port}`,
       command: "redis-server",
       args: [
-        "--port", String(port),
-        "--bind", host,
-        "--dir", dataDir,
-        "--cluster-enabled", "yes",
-        "--cluster-config-file", "nodes.conf",
-        "--cluster-port", String(busPort),
-        "--cluster-node-timeout", String(nodeTimeoutInMs),
-        "--appendonly", "yes",
-        "--appendfsync", appendFsync,
+        "--port",
+        String(port),
+        "--bind",
+        host,
+        "--dir",
+        dataDir,
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        "nodes.conf",
+        "--cluster-port",
+        String(busPort),
+        "--cluster-node-timeout",
+        String(nodeTimeoutInMs),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        appendFsync,
         // RDB snapshots off, as for the single Redis: AOF is the durability mechanism.
-        "--save", "",
+        "--save",
+        "",
         ...memory,
-        "--daemonize", "no",
-        "--protected-mode", "no",
+        "--daemonize",
+        "no",
+        "--protected-mode",
+        "no",
       ],
       logFile: join(dataDir, "redis.log"),
     });
@@ -122,7 +146,16 @@ export async function startRedisCluster(options: RedisClusterOptions): Promise<R
   const nodes: RedisClusterNode[] = ports.map((port, i) => {
     const dataDir = join(dir, String(port));
     mkdirSync(dataDir, { recursive: true });
-    return { port, busPort: busPorts[i]!, address: `${host}:${port}`, dataDir, process: launch(port, busPorts[i]!, dataDir), id: "", role: "primary", state: "running" };
+    return {
+      port,
+      busPort: busPorts[i]!,
+      address: `${host}:${port}`,
+      dataDir,
+      process: launch(port, busPorts[i]!, dataDir),
+      id: "",
+      role: "primary",
+      state: "running",
+    };
   });
 
   const stop = async () => {
@@ -203,7 +236,10 @@ export async function startRedisCluster(options: RedisClusterOptions): Promise<R
       if (node.state !== "killed") throw new Error(`${node.address} is ${node.state}; kill it before restarting it`);
       node.process = launch(node.port, node.busPort, node.dataDir);
       node.state = "running";
-      await waitFor(`redis ${node.address}`, () => ask(node, async (client) => (await client.ping()) === "PONG"), { timeoutInMs: readyTimeoutInMs, process: node.process });
+      await waitFor(`redis ${node.address}`, () => ask(node, async (client) => (await client.ping()) === "PONG"), {
+        timeoutInMs: readyTimeoutInMs,
+        process: node.process,
+      });
     },
     async waitForFailover(slot, formerPrimary, timeoutInMs = readyTimeoutInMs) {
       let promoted: RedisClusterNode | undefined;
@@ -226,7 +262,9 @@ export async function startRedisCluster(options: RedisClusterOptions): Promise<R
 
   /** After a failover the dead primary is still known (as failed): only running nodes must agree the state is ok. */
   async function healthyEnough(): Promise<boolean> {
-    const states = await Promise.all(running().map((node) => ask(node, async (client) => parseInfo((await client.call("cluster", "info")) as string).cluster_state)));
+    const states = await Promise.all(
+      running().map((node) => ask(node, async (client) => parseInfo((await client.call("cluster", "info")) as string).cluster_state)),
+    );
     return states.every((state) => state === "ok");
   }
 
@@ -237,23 +275,48 @@ export async function startRedisCluster(options: RedisClusterOptions): Promise<R
   }
 
   try {
-    await Promise.all(nodes.map((node) => waitFor(`redis ${node.address}`, () => ask(node, async (client) => (await client.ping()) === "PONG"), { timeoutInMs: readyTimeoutInMs, process: node.process })));
+    await Promise.all(
+      nodes.map((node) =>
+        waitFor(`redis ${node.address}`, () => ask(node, async (client) => (await client.ping()) === "PONG"), {
+          timeoutInMs: readyTimeoutInMs,
+          process: node.process,
+        }),
+      ),
+    );
     // Restarted on the data of an earlier run (npm start again): nodes.conf already holds the cluster.
-    const known = await Promise.all(nodes.map((node) => ask(node, async (client) => Number(parseInfo((await client.call("cluster", "info")) as string).cluster_known_nodes))));
+    const known = await Promise.all(
+      nodes.map((node) =>
+        ask(node, async (client) => Number(parseInfo((await client.call("cluster", "info")) as string).cluster_known_nodes)),
+      ),
+    );
     if (known.every((n) => n === 1)) {
-      await run("redis-cli", ["--cluster", "create", ...cluster.seeds, "--cluster-replicas", String(replicasPerPrimary), "--cluster-yes"], { timeout: readyTimeoutInMs });
+      await run("redis-cli", ["--cluster", "create", ...cluster.seeds, "--cluster-replicas", String(replicasPerPrimary), "--cluster-yes"], {
+        timeout: readyTimeoutInMs,
+      });
     } else if (!known.every((n) => n === count)) {
-      throw new Error(`the Redis nodes in ${dir} hold parts of different clusters (known nodes: ${known.join(", ")}); delete that directory to start afresh`);
+      throw new Error(
+        `the Redis nodes in ${dir} hold parts of different clusters (known nodes: ${known.join(", ")}); delete that directory to start afresh`,
+      );
     }
     await cluster.waitUntilHealthy().catch((error: Error) => {
-      const hint = known.every((n) => n === count) ? `; the cluster was restored from ${dir}: if an earlier run used other ports, delete that directory` : "";
+      const hint = known.every((n) => n === count)
+        ? `; the cluster was restored from ${dir}: if an earlier run used other ports, delete that directory`
+        : "";
       throw new Error(`${error.message}${hint}`);
     });
     // Every node must see the whole cluster (ids and roles) before anyone relies on the topology.
-    await waitFor("redis cluster topology", async () => {
-      const owners = await topology();
-      return owners.length === primaries && owners.every((owner) => owner.replicas.length === replicasPerPrimary) && nodes.every((node) => node.id !== "");
-    }, { timeoutInMs: readyTimeoutInMs });
+    await waitFor(
+      "redis cluster topology",
+      async () => {
+        const owners = await topology();
+        return (
+          owners.length === primaries &&
+          owners.every((owner) => owner.replicas.length === replicasPerPrimary) &&
+          nodes.every((node) => node.id !== "")
+        );
+      },
+      { timeoutInMs: readyTimeoutInMs },
+    );
     return cluster;
   } catch (error) {
     await stop();
@@ -270,7 +333,10 @@ interface ParsedOwner extends SlotOwner {
  * Sets each node's id and role; a node flagged `fail` owns no slots for our purposes.
  */
 export function parseClusterNodes(text: string, nodes: RedisClusterNode[]): ParsedOwner[] {
-  const lines = text.trim().split("\n").map((line) => line.trim().split(" "));
+  const lines = text
+    .trim()
+    .split("\n")
+    .map((line) => line.trim().split(" "));
   const nodeAt = (field: string) => {
     const address = field.split("@")[0];
     return nodes.find((node) => node.address === address);
@@ -292,7 +358,10 @@ export function parseClusterNodes(text: string, nodes: RedisClusterNode[]): Pars
         return [Number(from), Number(to)];
       });
     if (slots.length === 0) continue;
-    const replicas = lines.filter((line) => line[3] === id && !(line[2] ?? "").split(",").includes("fail")).map((line) => nodeAt(line[1] ?? "")).filter((replica): replica is RedisClusterNode => replica !== undefined);
+    const replicas = lines
+      .filter((line) => line[3] === id && !(line[2] ?? "").split(",").includes("fail"))
+      .map((line) => nodeAt(line[1] ?? ""))
+      .filter((replica): replica is RedisClusterNode => replica !== undefined);
     owners.push({ primary: node, replicas, slots });
   }
   return owners;
@@ -310,7 +379,15 @@ function parseInfo(text: string): Record<string, string> {
 /** One short-lived connection to one node (not a cluster client: the question is about that node). */
 async function ask<T>(node: RedisClusterNode, question: (client: Redis) => Promise<T>): Promise<T> {
   const [host, port] = node.address.split(":");
-  const client = new Redis({ host, port: Number(port), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, commandTimeout: 2000, connectTimeout: 2000 });
+  const client = new Redis({
+    host,
+    port: Number(port),
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    commandTimeout: 2000,
+    connectTimeout: 2000,
+  });
   client.on("error", () => undefined);
   try {
     await client.connect();

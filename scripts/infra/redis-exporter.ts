@@ -25,6 +25,9 @@ export async function startRedisExporter({ redisUrl, port, streams, dir }: Redis
     args: ["-redis.addr", redisUrl, "-web.listen-address", address, "-check-single-streams", streams.join(",")],
     logFile: join(dir, "redis-exporter.log"),
   });
-  await waitFor("redis exporter /metrics", async () => (await fetch(`http://${address}/metrics`)).ok, { timeoutInMs: 15_000, process: child });
+  await waitFor("redis exporter /metrics", async () => (await fetch(`http://${address}/metrics`)).ok, {
+    timeoutInMs: 15_000,
+    process: child,
+  });
   return { process: child, address, stop: () => child.stop() };
 }

@@ -40,22 +40,36 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-export async function startRedis({ dataDir, port, appendFsync = "everysec", host = "127.0.0.1", maxmemory }: RedisServerOptions): Promise<RedisServer> {
+export async function startRedis({
+  dataDir,
+  port,
+  appendFsync = "everysec",
+  host = "127.0.0.1",
+  maxmemory,
+}: RedisServerOptions): Promise<RedisServer> {
   mkdirSync(dataDir, { recursive: true });
   const child = startProcess({
     name: "redis",
     command: "redis-server",
     args: [
-      "--port", String(port),
-      "--bind", host,
-      "--dir", dataDir,
-      "--appendonly", "yes",
-      "--appendfsync", appendFsync,
+      "--port",
+      String(port),
+      "--bind",
+      host,
+      "--dir",
+      dataDir,
+      "--appendonly",
+      "yes",
+      "--appendfsync",
+      appendFsync,
       // RDB snapshots off: AOF is the durability mechanism, and snapshots fork a 24 GiB-capable process.
-      "--save", "",
+      "--save",
+      "",
       ...memoryArgs(maxmemory),
-      "--daemonize", "no",
-      "--protected-mode", "no",
+      "--daemonize",
+      "no",
+      "--protected-mode",
+      "no",
     ],
     logFile: join(dataDir, "redis.log"),
   });

@@ -38,7 +38,8 @@ export interface Stores {
 }
 
 export async function startStores(options: StoresOptions): Promise<Stores> {
-  const startTheRedis = () => startRedis({ dataDir: join(options.dir, "redis"), port: options.redisPort, appendFsync: options.appendFsync });
+  const startTheRedis = () =>
+    startRedis({ dataDir: join(options.dir, "redis"), port: options.redisPort, appendFsync: options.appendFsync });
   const stores = await startStoresWith(options, "Redis", startTheRedis);
   // The same object, so that stop() finds the restarted process.
   return Object.assign(stores, { restartRedis: async () => (stores.redis = await startTheRedis()) });
@@ -59,7 +60,15 @@ export interface ClusterStores extends Omit<Stores, "redis" | "restartRedis"> {
 
 export async function startClusterStores(options: ClusterStoresOptions): Promise<ClusterStores> {
   const stores = await startStoresWith(options, "a Redis Cluster (3 primaries + 3 replicas)", () =>
-    startRedisCluster({ dir: join(options.dir, "redis-cluster"), primaries: 3, replicasPerPrimary: 1, ports: options.redisPorts, busPorts: options.redisBusPorts, appendFsync: options.appendFsync, nodeTimeoutInMs: options.nodeTimeoutInMs ?? 5000 }),
+    startRedisCluster({
+      dir: join(options.dir, "redis-cluster"),
+      primaries: 3,
+      replicasPerPrimary: 1,
+      ports: options.redisPorts,
+      busPorts: options.redisBusPorts,
+      appendFsync: options.appendFsync,
+      nodeTimeoutInMs: options.nodeTimeoutInMs ?? 5000,
+    }),
   );
   // No `redis` key (redisEnvFor tells the kinds apart by it); `cassandra` follows a restart.
   return {
@@ -87,7 +96,14 @@ async function startStoresWith<R extends { stop(): Promise<void> }>(
   ensureDebianPackages();
   await ensureCassandraJars();
   log(`starting ${redisName} and Cassandra…`);
-  const startTheCassandra = () => startCassandra({ dataDir: join(dir, "cassandra"), logFile: join(dir, "cassandra", "stdout.log"), nativePort: cassandraNativePort, storagePort: cassandraStoragePort, extraJvmArgs: cassandraJvmArgs });
+  const startTheCassandra = () =>
+    startCassandra({
+      dataDir: join(dir, "cassandra"),
+      logFile: join(dir, "cassandra", "stdout.log"),
+      nativePort: cassandraNativePort,
+      storagePort: cassandraStoragePort,
+      extraJvmArgs: cassandraJvmArgs,
+    });
   const [redis, cassandra] = await allOrStopAll([startTheRedis(), startTheCassandra()] as const);
   const stores = {
     redis,
@@ -112,7 +128,15 @@ export async function migrateKeyspace(config: CassandraConfig): Promise<void> {
 }
 
 export function cassandraConfigFor(contactPoint: string, keyspace: string): CassandraConfig {
-  return { contactPoints: [contactPoint], localDataCenter: LOCAL_DATA_CENTER, keyspace, replicationFactor: 1, consistency: "LOCAL_ONE", username: undefined, password: undefined };
+  return {
+    contactPoints: [contactPoint],
+    localDataCenter: LOCAL_DATA_CENTER,
+    keyspace,
+    replicationFactor: 1,
+    consistency: "LOCAL_ONE",
+    username: undefined,
+    password: undefined,
+  };
 }
 
 export interface AppsOptions {
@@ -139,7 +163,14 @@ export interface Apps {
   stop(): Promise<void>;
 }
 
-export async function startApps({ dir, env, nodeCount, gatewayPort, gatewayHost = "127.0.0.1", gatewayExtraConfig }: AppsOptions): Promise<Apps> {
+export async function startApps({
+  dir,
+  env,
+  nodeCount,
+  gatewayPort,
+  gatewayHost = "127.0.0.1",
+  gatewayExtraConfig,
+}: AppsOptions): Promise<Apps> {
   const appEnv = { HOST: "127.0.0.1", ...env };
   const nodeNames = Array.from({ length: nodeCount }, (_, i) => `n${i + 1}`);
   // Ports chosen up front rather than PORT=0: uSockets sets SO_REUSEADDR only for a nonzero
@@ -147,16 +178,30 @@ export async function startApps({ dir, env, nodeCount, gatewayPort, gatewayHost 
   // freePort reserves each for this process's lifetime, so nobody else's listen(0), outgoing
   // connection or freePort takes it while the node is down for a restart.
   const nodePorts = await Promise.all(nodeNames.map(() => freePort()));
-  const startNode = (i: number) => startSocketNode({ name: nodeNames[i]!, env: { ...appEnv, PORT: String(nodePorts[i]) }, logFile: join(dir, `${nodeNames[i]}.log`) });
-  const startTheFlusher = () => startFlusher({ name: "flusher-1", env: { CHAT_FLUSHER_HTTP_PORT: "0", ...appEnv }, logFile: join(dir, "flusher-1.log") });
+  const startNode = (i: number) =>
+    startSocketNode({ name: nodeNames[i]!, env: { ...appEnv, PORT: String(nodePorts[i]) }, logFile: join(dir, `${nodeNames[i]}.log`) });
+  const startTheFlusher = () =>
+    startFlusher({ name: "flusher-1", env: { CHAT_FLUSHER_HTTP_PORT: "0", ...appEnv }, logFile: join(dir, "flusher-1.log") });
 
   const [flusher, ...nodes] = await allOrStopAll([startTheFlusher(), ...nodeNames.map((_, i) => startNode(i))]);
   try {
     // A node listens before its Redis clients are ready (a Cluster client first learns the slots);
     // a gateway started then marks it down on its first check and sends every new session elsewhere.
-    await Promise.all(nodes.map((node, i) => waitFor(`${nodeNames[i]} /readyz`, async () => (await fetch(`http://127.0.0.1:${node.port}/readyz`)).status === 200, { timeoutInMs: 30_000, process: node.process })));
+    await Promise.all(
+      nodes.map((node, i) =>
+        waitFor(`${nodeNames[i]} /readyz`, async () => (await fetch(`http://127.0.0.1:${node.port}/readyz`)).status === 200, {
+          timeoutInMs: 30_000,
+          process: node.process,
+        }),
+      ),
+    );
     const backends = nodeNames.map((name, i) => ({ name, host: "127.0.0.1", port: nodePorts[i]! }));
-    const gateway = await startGateway({ bindHost: gatewayHost, bindPort: gatewayPort, backends }, join(dir, "gateway"), process.env, gatewayExtraConfig);
+    const gateway = await startGateway(
+      { bindHost: gatewayHost, bindPort: gatewayPort, backends },
+      join(dir, "gateway"),
+      process.env,
+      gatewayExtraConfig,
+    );
     const apps: Apps = {
       nodes,
       flusher: flusher!,
@@ -174,7 +219,12 @@ export async function startApps({ dir, env, nodeCount, gatewayPort, gatewayHost 
       async restartGateway() {
         await apps.gateway.stop();
         const statsPort = Number(new URL(apps.gateway.statsUrl).port);
-        return (apps.gateway = await startGateway({ bindHost: gatewayHost, bindPort: gatewayPort, backends, statsPort }, join(dir, "gateway"), process.env, gatewayExtraConfig));
+        return (apps.gateway = await startGateway(
+          { bindHost: gatewayHost, bindPort: gatewayPort, backends, statsPort },
+          join(dir, "gateway"),
+          process.env,
+          gatewayExtraConfig,
+        ));
       },
       async stop() {
         await apps.gateway.stop();
@@ -189,7 +239,9 @@ export async function startApps({ dir, env, nodeCount, gatewayPort, gatewayHost 
 }
 
 /** Like Promise.all, but when one start fails, the ones that succeeded are stopped before rethrowing. */
-async function allOrStopAll<T extends readonly Promise<{ stop(): Promise<void> }>[]>(starts: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+async function allOrStopAll<T extends readonly Promise<{ stop(): Promise<void> }>[]>(
+  starts: T,
+): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
   const results = await Promise.allSettled(starts);
   const failure = results.find((result): result is PromiseRejectedResult => result.status === "rejected");
   if (failure) {

@@ -43,7 +43,11 @@ export function superviseCluster(apps: Apps, stores: SupervisedStores | undefine
   }
   if (stores && "restartCassandra" in stores) {
     // On its data dir: commit log replayed.
-    components.push({ name: "cassandra", current: () => stores.cassandra.process, restart: async () => void (await stores.restartCassandra()) });
+    components.push({
+      name: "cassandra",
+      current: () => stores.cassandra.process,
+      restart: async () => void (await stores.restartCassandra()),
+    });
   }
   for (const component of components) supervisor.watch(component);
   return supervisor;

@@ -37,14 +37,24 @@ function component(name: string) {
       current = fakeProcess(name);
     },
   };
-  return { supervised, crash: () => current.crash(), replace: async () => (await current.process.stop(), (current = fakeProcess(name))), starts: () => starts };
+  return {
+    supervised,
+    crash: () => current.crash(),
+    replace: async () => (await current.process.stop(), (current = fakeProcess(name))),
+    starts: () => starts,
+  };
 }
 
 const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 test("a process that exits on its own is restarted after a backoff that doubles", async () => {
   const lines: string[] = [];
-  const supervisor = new Supervisor({ log: (line) => lines.push(line), onCrashLoop: () => assert.fail("no crash loop"), initialBackoffInMs: 20, maxBackoffInMs: 1000 });
+  const supervisor = new Supervisor({
+    log: (line) => lines.push(line),
+    onCrashLoop: () => assert.fail("no crash loop"),
+    initialBackoffInMs: 20,
+    maxBackoffInMs: 1000,
+  });
   const node = component("n1");
   supervisor.watch(node.supervised);
   node.crash();
@@ -58,13 +68,23 @@ test("a process that exits on its own is restarted after a backoff that doubles"
   await tick(30);
   assert.equal(node.starts(), 2);
   assert.equal(supervisor.restarts.length, 2);
-  assert.ok(lines.some((line) => line.includes("n1 exited unexpectedly (SIGKILL)")), lines.join("\n"));
+  assert.ok(
+    lines.some((line) => line.includes("n1 exited unexpectedly (SIGKILL)")),
+    lines.join("\n"),
+  );
   await supervisor.stop();
 });
 
 test("more than maxRestarts exits within the window is a crash loop: reported once, not restarted", async () => {
   const reasons: string[] = [];
-  const supervisor = new Supervisor({ log: () => undefined, onCrashLoop: (reason) => reasons.push(reason), maxRestarts: 3, windowInMs: 60_000, initialBackoffInMs: 1, maxBackoffInMs: 2 });
+  const supervisor = new Supervisor({
+    log: () => undefined,
+    onCrashLoop: (reason) => reasons.push(reason),
+    maxRestarts: 3,
+    windowInMs: 60_000,
+    initialBackoffInMs: 1,
+    maxBackoffInMs: 2,
+  });
   const flusher = component("flusher-1");
   supervisor.watch(flusher.supervised);
   for (let i = 0; i < 4; i++) {

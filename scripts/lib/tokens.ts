@@ -17,9 +17,20 @@ export interface TokenOptions {
   notBeforeInSeconds?: number;
 }
 
-export async function mintToken({ secret, userId, rooms = [], mod, ttlInSeconds = 24 * 3600, notBeforeInSeconds }: TokenOptions): Promise<string> {
+export async function mintToken({
+  secret,
+  userId,
+  rooms = [],
+  mod,
+  ttlInSeconds = 24 * 3600,
+  notBeforeInSeconds,
+}: TokenOptions): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  const jwt = new SignJWT(mod && mod.length > 0 ? { rooms, mod } : { rooms }).setProtectedHeader({ alg: "HS256", typ: "JWT" }).setSubject(userId).setIssuedAt(now).setExpirationTime(now + ttlInSeconds);
+  const jwt = new SignJWT(mod && mod.length > 0 ? { rooms, mod } : { rooms })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setSubject(userId)
+    .setIssuedAt(now)
+    .setExpirationTime(now + ttlInSeconds);
   if (notBeforeInSeconds !== undefined) jwt.setNotBefore(now + notBeforeInSeconds);
   return jwt.sign(new TextEncoder().encode(secret));
 }

@@ -45,7 +45,11 @@ test("tokens without exp, with a bad sub or a bad rooms claim are refused", asyn
   const noExp = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("alice").sign(key);
   assert.equal(await rejection(noExp), "AUTH_INVALID");
   assert.equal(await rejection(await mintToken({ secret, userId: "bad user!" })), "AUTH_INVALID");
-  const badRooms = await new SignJWT({ rooms: "lobby" }).setProtectedHeader({ alg: "HS256" }).setSubject("alice").setExpirationTime("1h").sign(key);
+  const badRooms = await new SignJWT({ rooms: "lobby" })
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject("alice")
+    .setExpirationTime("1h")
+    .sign(key);
   assert.equal(await rejection(badRooms), "AUTH_INVALID");
 });
 
@@ -56,7 +60,11 @@ test("with a public key, RS256 tokens verify and HS256 tokens signed with the ke
   const good = await new SignJWT({}).setProtectedHeader({ alg: "RS256" }).setSubject("bob").setExpirationTime("1h").sign(privateKey);
   assert.equal((await rsa.verify(good)).userId, "bob");
   // Algorithm confusion: an HS256 token keyed with the public key's PEM must not pass.
-  const confused = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("bob").setExpirationTime("1h").sign(new TextEncoder().encode(pem));
+  const confused = await new SignJWT({})
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject("bob")
+    .setExpirationTime("1h")
+    .sign(new TextEncoder().encode(pem));
   await assert.rejects(rsa.verify(confused), (error: unknown) => error instanceof AuthError && error.code === "AUTH_INVALID");
 });
 
@@ -78,10 +86,20 @@ test("a token over 8 KB, or with more than 256 room or moderator patterns, is AU
   const tooMany = await refusal(await mintToken({ secret, userId: "alice", rooms: patterns(257) }));
   assert.deepEqual([tooMany.code, tooMany.refusal], ["AUTH_INVALID", "token_too_many_patterns"]);
   assert.match(tooMany.message, /rooms claim has more than 256 patterns/);
-  const tooManyMod = await refusal(await new SignJWT({ rooms: [], mod: patterns(257) }).setProtectedHeader({ alg: "HS256" }).setSubject("alice").setExpirationTime("1h").sign(new TextEncoder().encode(secret)));
+  const tooManyMod = await refusal(
+    await new SignJWT({ rooms: [], mod: patterns(257) })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("alice")
+      .setExpirationTime("1h")
+      .sign(new TextEncoder().encode(secret)),
+  );
   assert.match(tooManyMod.message, /mod claim has more than 256 patterns/);
   // 256 patterns of 40 characters: well over 8 KB.
-  const big = await mintToken({ secret, userId: "alice", rooms: Array.from({ length: 256 }, (_, i) => `${"x".repeat(36)}${String(i).padStart(4, "0")}`) });
+  const big = await mintToken({
+    secret,
+    userId: "alice",
+    rooms: Array.from({ length: 256 }, (_, i) => `${"x".repeat(36)}${String(i).padStart(4, "0")}`),
+  });
   assert.ok(big.length > 8192);
   const tooLarge = await refusal(big);
   assert.deepEqual([tooLarge.code, tooLarge.refusal], ["AUTH_INVALID", "token_too_large"]);
@@ -89,7 +107,10 @@ test("a token over 8 KB, or with more than 256 room or moderator patterns, is AU
 });
 
 test("tokens with the same room patterns share one compiled permission set", async () => {
-  const [a, b] = await Promise.all([verifier.verify(await mintToken({ secret, userId: "alice", rooms: ["team-7:*", "lobby"] })), verifier.verify(await mintToken({ secret, userId: "bob", rooms: ["team-7:*", "lobby"] }))]);
+  const [a, b] = await Promise.all([
+    verifier.verify(await mintToken({ secret, userId: "alice", rooms: ["team-7:*", "lobby"] })),
+    verifier.verify(await mintToken({ secret, userId: "bob", rooms: ["team-7:*", "lobby"] })),
+  ]);
   assert.equal(a.rooms, b.rooms);
   const other = await verifier.verify(await mintToken({ secret, userId: "bob", rooms: ["lobby"] }));
   assert.notEqual(other.rooms, a.rooms);

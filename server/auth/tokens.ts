@@ -65,18 +65,26 @@ export class TokenVerifier {
   }
 
   async verify(token: unknown): Promise<Principal> {
-    if (typeof token !== "string" || token === "") throw new AuthError("AUTH_MISSING", "a token is required (auth.token on connect, or Authorization: Bearer)");
+    if (typeof token !== "string" || token === "")
+      throw new AuthError("AUTH_MISSING", "a token is required (auth.token on connect, or Authorization: Bearer)");
     const { maxTokenBytes, maxTokenPatterns } = this.limits;
     // A JWT is ASCII (base64url and dots): its length is its size in bytes.
-    if (token.length > maxTokenBytes) throw new AuthError("AUTH_INVALID", `the token is larger than ${maxTokenBytes} bytes`, "token_too_large");
+    if (token.length > maxTokenBytes)
+      throw new AuthError("AUTH_INVALID", `the token is larger than ${maxTokenBytes} bytes`, "token_too_large");
     try {
       const { payload } = await jwtVerify(token, this.key, { algorithms: this.algorithms, requiredClaims: ["sub", "exp"] });
       const userId = payload.sub;
-      if (typeof userId !== "string" || !USER_ID.test(userId)) throw new AuthError("AUTH_INVALID", "the token's sub is not a valid user id");
+      if (typeof userId !== "string" || !USER_ID.test(userId))
+        throw new AuthError("AUTH_INVALID", "the token's sub is not a valid user id");
       const rooms = patternsClaim(payload["rooms"], "rooms", maxTokenPatterns);
       // Moderator patterns (v1.1 changes: who may delete others' messages), held to the same count.
       const mod = patternsClaim(payload["mod"], "mod", maxTokenPatterns);
-      return { userId, rooms: this.compile(rooms), ...(mod.length > 0 ? { modPatterns: mod } : {}), expiresAt: (payload.exp as number) * 1000 };
+      return {
+        userId,
+        rooms: this.compile(rooms),
+        ...(mod.length > 0 ? { modPatterns: mod } : {}),
+        expiresAt: (payload.exp as number) * 1000,
+      };
     } catch (error) {
       if (error instanceof AuthError) throw error;
       if (error instanceof joseErrors.JWTExpired) throw new AuthError("AUTH_EXPIRED", "the token has expired");
@@ -104,6 +112,7 @@ function patternsClaim(claim: unknown, name: string, max: number): string[] {
   if (!Array.isArray(claim) || !claim.every((pattern) => typeof pattern === "string")) {
     throw new AuthError("AUTH_INVALID", `the token's ${name} claim must be an array of strings`);
   }
-  if (claim.length > max) throw new AuthError("AUTH_INVALID", `the token's ${name} claim has more than ${max} patterns`, "token_too_many_patterns");
+  if (claim.length > max)
+    throw new AuthError("AUTH_INVALID", `the token's ${name} claim has more than ${max} patterns`, "token_too_many_patterns");
   return claim;
 }

@@ -19,7 +19,10 @@ const ID = "01HF7YAT00000007ABCDEFGHJK";
 
 class FakeLog implements ChangeLog {
   readonly requests: Parameters<ChangeLog["append"]>[0][] = [];
-  answer: ChangeOutcome | Error = { kind: "stored", change: { room: "r", seq: 9, ts: 5, by: "alice", clientId: "c", kind: "edit", target: ID, targetSeq: 7, text: "t" } };
+  answer: ChangeOutcome | Error = {
+    kind: "stored",
+    change: { room: "r", seq: 9, ts: 5, by: "alice", clientId: "c", kind: "edit", target: ID, targetSeq: 7, text: "t" },
+  };
   async append(request: Parameters<ChangeLog["append"]>[0]): Promise<ChangeOutcome> {
     this.requests.push(request);
     if (this.answer instanceof Error) throw this.answer;
@@ -31,7 +34,12 @@ function setUp() {
   const log = new FakeLog();
   const published: ChatChange[] = [];
   const warnings: Record<string, unknown>[] = [];
-  const changes = new MessageChanges({ log, publisher: { change: (c) => published.push(c) }, limits: DEFAULT_LIMITS, logger: { warn: (fields) => warnings.push(fields) } });
+  const changes = new MessageChanges({
+    log,
+    publisher: { change: (c) => published.push(c) },
+    limits: DEFAULT_LIMITS,
+    logger: { warn: (fields) => warnings.push(fields) },
+  });
   return { log, published, warnings, changes };
 }
 
@@ -52,7 +60,9 @@ async function rejects(promise: Promise<unknown>, code: ErrorCode, what: string)
 test("a stored edit is acknowledged { seq, ts } and published; the log gets the target's seq from its id", async () => {
   const { log, published, changes } = setUp();
   assert.deepEqual(await changes.edit(alice, { room: "r", id: ID, clientId: "c", text: "t" }), { seq: 9, ts: 5 });
-  assert.deepEqual(log.requests, [{ change: { room: "r", by: "alice", clientId: "c", kind: "edit", target: ID, text: "t", targetSeq: 7 }, mayModerate: false }]);
+  assert.deepEqual(log.requests, [
+    { change: { room: "r", by: "alice", clientId: "c", kind: "edit", target: ID, text: "t", targetSeq: 7 }, mayModerate: false },
+  ]);
   assert.equal(published.length, 1);
 });
 
@@ -61,7 +71,10 @@ test("mayModerate follows the mod claim's patterns for the room, nothing else", 
   await changes.delete(moderator, { room: "team:1", id: ID, clientId: "d1" });
   await changes.delete(moderator, { room: "r", id: ID, clientId: "d2" });
   await changes.delete(alice, { room: "team:1", id: ID, clientId: "d3" });
-  assert.deepEqual(log.requests.map((r) => r.mayModerate), [true, false, false]);
+  assert.deepEqual(
+    log.requests.map((r) => r.mayModerate),
+    [true, false, false],
+  );
 });
 
 test("each refusal of the log becomes its error code; only a stored change is published", async () => {
@@ -98,11 +111,27 @@ test("a storage failure is UNAVAILABLE, logged without the text", async () => {
 test("bad payloads never reach the log: shape, room, sizes, emoji length; a non-id target is NOT_FOUND", async () => {
   const { log, changes } = setUp();
   await rejects(changes.edit(alice, { room: "r", id: ID, clientId: "c" }), "BAD_REQUEST", "edit without text");
-  await rejects(changes.edit(alice, { room: "other", id: ID, clientId: "c", text: "t" }), "FORBIDDEN", "edit in a room the token does not allow");
-  await rejects(changes.edit(alice, { room: "r", id: ID, clientId: "c", text: "x".repeat(DEFAULT_LIMITS.maxTextChars + 1) }), "TOO_LARGE", "long text");
-  await rejects(changes.delete(alice, { room: "r", id: ID, clientId: "c".repeat(DEFAULT_LIMITS.maxClientIdChars + 1) }), "BAD_REQUEST", "long clientId");
+  await rejects(
+    changes.edit(alice, { room: "other", id: ID, clientId: "c", text: "t" }),
+    "FORBIDDEN",
+    "edit in a room the token does not allow",
+  );
+  await rejects(
+    changes.edit(alice, { room: "r", id: ID, clientId: "c", text: "x".repeat(DEFAULT_LIMITS.maxTextChars + 1) }),
+    "TOO_LARGE",
+    "long text",
+  );
+  await rejects(
+    changes.delete(alice, { room: "r", id: ID, clientId: "c".repeat(DEFAULT_LIMITS.maxClientIdChars + 1) }),
+    "BAD_REQUEST",
+    "long clientId",
+  );
   await rejects(changes.react(alice, { room: "r", id: ID, clientId: "c", emoji: "", on: true }), "BAD_REQUEST", "empty emoji");
-  await rejects(changes.react(alice, { room: "r", id: ID, clientId: "c", emoji: "x".repeat(33), on: true }), "BAD_REQUEST", "33 characters");
+  await rejects(
+    changes.react(alice, { room: "r", id: ID, clientId: "c", emoji: "x".repeat(33), on: true }),
+    "BAD_REQUEST",
+    "33 characters",
+  );
   await rejects(changes.react(alice, { room: "r", id: ID, clientId: "c", emoji: "👍", on: "yes" }), "BAD_REQUEST", "on not a boolean");
   await rejects(changes.react(alice, { room: "r", id: "nope", clientId: "c", emoji: "👍", on: true }), "NOT_FOUND", "not an id");
   assert.equal(log.requests.length, 0);

@@ -80,7 +80,10 @@ export class MessageChanges {
       case "not_found":
         throw new ChatError("NOT_FOUND", `no message ${change.target} in room ${change.room}, or it was deleted`);
       case "forbidden":
-        throw new ChatError("FORBIDDEN", change.kind === "edit" ? "only the author may edit a message" : "only the author or a moderator of the room may delete a message");
+        throw new ChatError(
+          "FORBIDDEN",
+          change.kind === "edit" ? "only the author may edit a message" : "only the author or a moderator of the room may delete a message",
+        );
       case "too_many_emoji":
         throw new ChatError("TOO_LARGE", `a message holds at most ${MAX_EMOJI_PER_MESSAGE} distinct emoji`);
     }

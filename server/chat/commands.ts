@@ -45,7 +45,9 @@ const reactPayload = z.object({
   id: targetId,
   clientId,
   // Characters as users count them (code points): an emoji with a skin tone is 2, not 4.
-  emoji: z.string().refine((emoji) => [...emoji].length >= 1 && [...emoji].length <= MAX_EMOJI_CHARS, `emoji must be 1 to ${MAX_EMOJI_CHARS} characters`),
+  emoji: z
+    .string()
+    .refine((emoji) => [...emoji].length >= 1 && [...emoji].length <= MAX_EMOJI_CHARS, `emoji must be 1 to ${MAX_EMOJI_CHARS} characters`),
   on: z.boolean(),
 });
 /** `rooms` takes `{ limit?, after? }`; a missing payload is the first page of the default size. */
@@ -136,7 +138,8 @@ export class CommandValidator {
 
   private checkSizes({ clientId, text, meta }: Pick<SendCommand, "clientId" | "text" | "meta">): void {
     const { limits } = this;
-    if (clientId.length > limits.maxClientIdChars) throw new ChatError("BAD_REQUEST", `clientId must be at most ${limits.maxClientIdChars} characters`);
+    if (clientId.length > limits.maxClientIdChars)
+      throw new ChatError("BAD_REQUEST", `clientId must be at most ${limits.maxClientIdChars} characters`);
     if (text.length > limits.maxTextChars) throw new ChatError("TOO_LARGE", `text must be at most ${limits.maxTextChars} characters`);
     if (meta !== undefined && metaBytes(meta) > limits.maxMetaBytes) {
       throw new ChatError("TOO_LARGE", `meta must be at most ${limits.maxMetaBytes} bytes as JSON`);

@@ -40,7 +40,9 @@ export interface ErrorBody {
 /** The wire form of an error; internal details never leave the server. */
 export function toErrorBody(error: unknown): ErrorBody {
   if (error instanceof ChatError) {
-    return error.retryAfterMs === undefined ? { code: error.code, message: error.message } : { code: error.code, message: error.message, retryAfterMs: error.retryAfterMs };
+    return error.retryAfterMs === undefined
+      ? { code: error.code, message: error.message }
+      : { code: error.code, message: error.message, retryAfterMs: error.retryAfterMs };
   }
   return { code: "INTERNAL", message: "internal error" };
 }

@@ -3,7 +3,17 @@
  * behaves like the Redis append script, history over it, user room lists, and recorders.
  */
 import type { ChatMessage, NewMessage } from "../../storage/message.js";
-import type { AppendOutcome, ChatLogger, MessageHistory, MessageLog, MessagePage, PresenceChange, RefusalCounter, RoomPublisher, UserRoomList } from "./ports.js";
+import type {
+  AppendOutcome,
+  ChatLogger,
+  MessageHistory,
+  MessageLog,
+  MessagePage,
+  PresenceChange,
+  RefusalCounter,
+  RoomPublisher,
+  UserRoomList,
+} from "./ports.js";
 import type { RefusalReason } from "./limits.js";
 
 /** A message log that assigns seqs per room and remembers idempotency keys, like the Redis script. */

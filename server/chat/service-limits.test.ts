@@ -126,7 +126,14 @@ test("rooms come in pages, most recent activity first, with a cursor to the next
 });
 
 test("rooms: a limit outside 1..200 or a cursor this server did not make is BAD_REQUEST", async () => {
-  for (const input of [{ limit: 0 }, { limit: 201 }, { limit: 1.5 }, { after: "nope" }, { after: Buffer.from('[1,"bad room!"]').toString("base64url") }, { after: 7 }]) {
+  for (const input of [
+    { limit: 0 },
+    { limit: 201 },
+    { limit: 1.5 },
+    { after: "nope" },
+    { after: Buffer.from('[1,"bad room!"]').toString("base64url") },
+    { after: 7 },
+  ]) {
     assert.equal((await asyncRefusal(chat.rooms(alice, input))).code, "BAD_REQUEST", JSON.stringify(input));
   }
 });

@@ -34,9 +34,23 @@ beforeEach(() => {
   publisher = new RecordingPublisher();
   logger = new RecordingLogger();
   counted = { in: 0, latencies: [] };
-  const metrics = { messagesIn: { inc: () => void (counted.in += 1) }, ackLatency: { observe: (seconds: number) => void counted.latencies.push(seconds) }, refusals: new RecordingRefusals() };
+  const metrics = {
+    messagesIn: { inc: () => void (counted.in += 1) },
+    ackLatency: { observe: (seconds: number) => void counted.latencies.push(seconds) },
+    refusals: new RecordingRefusals(),
+  };
   const eventBudget = new EventBudget(limits.eventsPerSecond, limits.eventBurst);
-  chat = new ChatService({ publisher, log, history, userRooms, limits, metrics, logger, eventBudget, typing: new TypingThrottle(limits.typingIntervalInMs) });
+  chat = new ChatService({
+    publisher,
+    log,
+    history,
+    userRooms,
+    limits,
+    metrics,
+    logger,
+    eventBudget,
+    typing: new TypingThrottle(limits.typingIntervalInMs),
+  });
 });
 
 async function refusal(call: Promise<unknown> | (() => unknown)): Promise<ChatError> {
@@ -56,11 +70,21 @@ async function code(call: Promise<unknown> | (() => unknown)): Promise<ErrorCode
 test("a stored send is acknowledged with its receipt, published once to its room, counted and remembered", async () => {
   const result = await chat.send(alice, { room: "lobby", clientId: "c1", text: "hi", meta: { k: 1 }, extra: "ignored" });
   assert.deepEqual(result, { id: "id-lobby-1", seq: 1, ts: 1_000 });
-  assert.deepEqual(log.appended, [{ room: "lobby", from: "alice", clientId: "c1", text: "hi", meta: { k: 1 } }], "unknown fields are dropped, from is the token's user");
-  assert.deepEqual(publisher.messages.map((m) => [m.room, m.seq]), [["lobby", 1]]);
+  assert.deepEqual(
+    log.appended,
+    [{ room: "lobby", from: "alice", clientId: "c1", text: "hi", meta: { k: 1 } }],
+    "unknown fields are dropped, from is the token's user",
+  );
+  assert.deepEqual(
+    publisher.messages.map((m) => [m.room, m.seq]),
+    [["lobby", 1]],
+  );
   assert.equal(counted.in, 1);
   assert.equal(counted.latencies.length, 1);
-  assert.deepEqual((await userRooms.ofUser("alice", 10)).map(({ room, readSeq }) => ({ room, readSeq })), [{ room: "lobby", readSeq: 0 }]);
+  assert.deepEqual(
+    (await userRooms.ofUser("alice", 10)).map(({ room, readSeq }) => ({ room, readSeq })),
+    [{ room: "lobby", readSeq: 0 }],
+  );
 });
 
 test("a duplicate clientId answers the first receipt with duplicate: true, and is neither published nor counted again", async () => {
@@ -139,7 +163,10 @@ test("storage failures are UNAVAILABLE with a retry hint, logged without the mes
   userRooms.failing = true;
   assert.equal(await code(chat.rooms(alice, {})), "UNAVAILABLE");
   assert.equal(logger.lines.length, 5);
-  assert.ok(logger.lines.every((line) => !line.includes("s3cr3t")), logger.lines.join("\n"));
+  assert.ok(
+    logger.lines.every((line) => !line.includes("s3cr3t")),
+    logger.lines.join("\n"),
+  );
 });
 
 test("a send stays acknowledged when recording the room in the user's list fails", async () => {

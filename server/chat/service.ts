@@ -176,9 +176,18 @@ export class ChatService {
       .sort((a, b) => b.activeAt - a.activeAt || (a.room < b.room ? -1 : a.room > b.room ? 1 : 0));
     const start = cursor === undefined ? 0 : ordered.findIndex((row) => isAfterCursor(row, cursor));
     const page = start < 0 ? [] : ordered.slice(start, start + limit);
-    const latest = await this.fromStorage("latest seqs", () => mapBounded(page, ROOM_LOOKUP_CONCURRENCY, ({ room }) => this.deps.history.latestSeq(room)));
+    const latest = await this.fromStorage("latest seqs", () =>
+      mapBounded(page, ROOM_LOOKUP_CONCURRENCY, ({ room }) => this.deps.history.latestSeq(room)),
+    );
     // v1.1: seqs number changes too, and unread counts messages only.
-    const unread = await this.fromStorage("unread counts", () => mapBounded(page.map((row, i) => ({ ...row, lastSeq: latest[i]! })), ROOM_LOOKUP_CONCURRENCY, ({ room, readSeq, lastSeq }) => this.deps.history.unread?.(room, readSeq, lastSeq) ?? Promise.resolve(Math.max(0, lastSeq - readSeq))));
+    const unread = await this.fromStorage("unread counts", () =>
+      mapBounded(
+        page.map((row, i) => ({ ...row, lastSeq: latest[i]! })),
+        ROOM_LOOKUP_CONCURRENCY,
+        ({ room, readSeq, lastSeq }) =>
+          this.deps.history.unread?.(room, readSeq, lastSeq) ?? Promise.resolve(Math.max(0, lastSeq - readSeq)),
+      ),
+    );
     const rooms = page.map(({ room, readSeq }, i) => ({ room, lastSeq: latest[i]!, readSeq, unread: unread[i]! }));
     const last = page[page.length - 1];
     return last !== undefined && start + limit < ordered.length ? { rooms, next: encodeRoomsCursor(last) } : { rooms };
@@ -198,7 +207,9 @@ export class ChatService {
     this.remembered.delete(key);
     this.remembered.set(key, now);
     if (this.remembered.size > REMEMBERED_ROOMS_MAX) this.remembered.delete(this.remembered.keys().next().value!);
-    this.deps.userRooms.remember(userId, room).catch((error: unknown) => this.deps.logger.warn({ err: error, user: userId, room }, "could not record the room in the user's list"));
+    this.deps.userRooms
+      .remember(userId, room)
+      .catch((error: unknown) => this.deps.logger.warn({ err: error, user: userId, room }, "could not record the room in the user's list"));
   }
 
   /** Turns a failure of Redis or Cassandra into UNAVAILABLE: the client may retry. */

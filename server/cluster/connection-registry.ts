@@ -42,7 +42,15 @@ return 1
 `;
 
 interface RedisWithConnections {
-  chatAcquireConnection(key: string, node: string, count: number, now: number, expiry: number, limit: number, keyTtl: number): Promise<number>;
+  chatAcquireConnection(
+    key: string,
+    node: string,
+    count: number,
+    now: number,
+    expiry: number,
+    limit: number,
+    keyTtl: number,
+  ): Promise<number>;
 }
 
 export interface ConnectionRegistryOptions {
@@ -116,7 +124,10 @@ export class ConnectionRegistry {
     // users' slots on a Redis Cluster.
     const writes: Promise<unknown>[] = [];
     for (const [user, count] of this.local) {
-      writes.push(this.redis.hset(this.key(user), this.options.nodeName, `${count}|${expiry}`), this.redis.pexpire(this.key(user), this.options.ttlInMs * 2));
+      writes.push(
+        this.redis.hset(this.key(user), this.options.nodeName, `${count}|${expiry}`),
+        this.redis.pexpire(this.key(user), this.options.ttlInMs * 2),
+      );
     }
     Promise.all(writes).catch((error: unknown) => this.options.onError(error, "connection heartbeat"));
   }
@@ -131,7 +142,10 @@ export class ConnectionRegistry {
   private write(user: string): void {
     const count = this.local.get(user) ?? 0;
     const key = this.key(user);
-    const done = count === 0 ? this.redis.hdel(key, this.options.nodeName) : this.redis.hset(key, this.options.nodeName, `${count}|${Date.now() + this.options.ttlInMs}`);
+    const done =
+      count === 0
+        ? this.redis.hdel(key, this.options.nodeName)
+        : this.redis.hset(key, this.options.nodeName, `${count}|${Date.now() + this.options.ttlInMs}`);
     done.catch((error: unknown) => this.options.onError(error, "connection count"));
   }
 

@@ -82,9 +82,15 @@ export class RoomCatchUp {
       // already missing at the previous check.
       if (seenBehind === undefined || seenBehind <= delivered) return;
       const { messages, changes = [] } = await this.source.since(room, delivered, Math.min(PUSH_LIMIT, seenBehind - delivered));
-      const entries = [...messages.map((entry) => ({ event: "message", entry })), ...changes.map((entry) => ({ event: "change", entry }))].sort((a, b) => a.entry.seq - b.entry.seq);
+      const entries = [
+        ...messages.map((entry) => ({ event: "message", entry })),
+        ...changes.map((entry) => ({ event: "change", entry })),
+      ].sort((a, b) => a.entry.seq - b.entry.seq);
       for (const { event, entry } of entries) this.io.local.to(room).emit(event, entry);
-      this.logger.info({ room, from: delivered + 1, pushed: messages.length }, "pushed messages this node had missed to the room's sockets");
+      this.logger.info(
+        { room, from: delivered + 1, pushed: messages.length },
+        "pushed messages this node had missed to the room's sockets",
+      );
     } catch (error) {
       this.logger.warn({ err: error, room }, "room catch-up check failed; retried at the next check");
     }

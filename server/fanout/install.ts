@@ -28,17 +28,37 @@ export interface FanoutOptions {
   onMessageDelivered?: (room: string, seq: number) => void;
 }
 
-export function installFanout({ io, app, pubClient, subClient, keys, metrics, onMessageDelivered }: FanoutOptions): RoomPublisher & ChangePublisher {
+export function installFanout({
+  io,
+  app,
+  pubClient,
+  subClient,
+  keys,
+  metrics,
+  onMessageDelivered,
+}: FanoutOptions): RoomPublisher & ChangePublisher {
   // Same client kind for both (one factory); a Cluster gets the sharded adapter.
-  if (pubClient instanceof Cluster && subClient instanceof Cluster) io.adapter(shardedFanout(pubClient, subClient, keys.fanoutChannelPrefix()));
-  else if (!(pubClient instanceof Cluster) && !(subClient instanceof Cluster)) io.adapter(redisFanout(pubClient, subClient, keys.fanoutChannelPrefix()));
+  if (pubClient instanceof Cluster && subClient instanceof Cluster)
+    io.adapter(shardedFanout(pubClient, subClient, keys.fanoutChannelPrefix()));
+  else if (!(pubClient instanceof Cluster) && !(subClient instanceof Cluster))
+    io.adapter(redisFanout(pubClient, subClient, keys.fanoutChannelPrefix()));
   else throw new Error("fan-out needs two Redis clients of the same kind (both Cluster or both single)");
   // After the adapter: installRoomBroadcast checks the namespace's adapter instance, which
   // io.adapter() replaces; the Redis adapter's broadcast ends in the patched local one.
-  installRoomBroadcast(io, app, onMessageDelivered && ((room, packet) => {
-    const data = packet["data"];
-    // Messages and (v1.1) changes: both are entries of the room's log, numbered by seq.
-    if (Array.isArray(data) && (data[0] === "message" || data[0] === "change") && typeof (data[1] as { seq?: unknown } | undefined)?.seq === "number") onMessageDelivered(room, (data[1] as { seq: number }).seq);
-  }));
+  installRoomBroadcast(
+    io,
+    app,
+    onMessageDelivered &&
+      ((room, packet) => {
+        const data = packet["data"];
+        // Messages and (v1.1) changes: both are entries of the room's log, numbered by seq.
+        if (
+          Array.isArray(data) &&
+          (data[0] === "message" || data[0] === "change") &&
+          typeof (data[1] as { seq?: unknown } | undefined)?.seq === "number"
+        )
+          onMessageDelivered(room, (data[1] as { seq: number }).seq);
+      }),
+  );
   return new SocketIoRoomPublisher(io, metrics);
 }

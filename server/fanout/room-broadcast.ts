@@ -33,14 +33,20 @@ type Broadcast = (this: Adapter, packet: Record<string, unknown>, opts: Broadcas
  * Installs the broadcast for the whole process (like attachApp, which must have run first:
  * the fallback is the broadcast attachApp installed).
  */
-export function installRoomBroadcast(io: Server, app: TemplatedApp, onRoomPacket?: (room: string, packet: Record<string, unknown>) => void): void {
+export function installRoomBroadcast(
+  io: Server,
+  app: TemplatedApp,
+  onRoomPacket?: (room: string, packet: Record<string, unknown>) => void,
+): void {
   // Websocket clients are subscribed to their rooms' topics by socket.io's uWS integration;
   // without it every publish below would reach nobody.
   if (!(io.engine instanceof uServer)) throw new Error("installRoomBroadcast needs io.attachApp(app) first");
   const adapter = io.of("/").adapter;
   // One copy of socket.io-adapter: the prototype patched here is the one every adapter uses.
-  if (!(adapter instanceof Adapter)) throw new Error("the namespace adapter is not a socket.io-adapter Adapter: two copies of socket.io-adapter are installed");
-  if (!("encoder" in adapter) || !("sids" in adapter)) throw new Error("socket.io-adapter changed its internals (encoder, sids): review server/fanout/room-broadcast.ts");
+  if (!(adapter instanceof Adapter))
+    throw new Error("the namespace adapter is not a socket.io-adapter Adapter: two copies of socket.io-adapter are installed");
+  if (!("encoder" in adapter) || !("sids" in adapter))
+    throw new Error("socket.io-adapter changed its internals (encoder, sids): review server/fanout/room-broadcast.ts");
 
   const polling = trackPollingSockets(io);
   const socketIoBroadcast = Adapter.prototype.broadcast as Broadcast;

@@ -27,7 +27,18 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   INTERNAL: 500,
 };
 
-const STATUS_TEXT: Record<number, string> = { 200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 413: "Payload Too Large", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable" };
+const STATUS_TEXT: Record<number, string> = {
+  200: "OK",
+  201: "Created",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  413: "Payload Too Large",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+};
 
 interface ApiDeps {
   chat: ChatService;
@@ -49,7 +60,11 @@ type ApiHandler = (request: ApiRequest, principal: Principal) => Promise<{ statu
 export function mountApiRoutes(app: TemplatedApp, deps: ApiDeps): void {
   const { chat } = deps;
   route(app, "get", "/api/rooms/:room/messages", deps, "history", async ({ params, query }, principal) => {
-    const page = await chat.history(principal, { room: params[0], beforeSeq: optionalInteger(query.get("beforeSeq")), limit: optionalInteger(query.get("limit")) });
+    const page = await chat.history(principal, {
+      room: params[0],
+      beforeSeq: optionalInteger(query.get("beforeSeq")),
+      limit: optionalInteger(query.get("limit")),
+    });
     return { status: 200, body: { messages: page.messages, more: page.more } };
   });
   route(app, "post", "/api/rooms/:room/messages", deps, "send", async ({ params, body }, principal) => {
@@ -135,5 +150,8 @@ function readJsonBody(res: HttpResponse): () => Promise<unknown> {
 }
 
 function send(res: HttpResponse, status: number, body: unknown): void {
-  res.writeStatus(`${status} ${STATUS_TEXT[status] ?? ""}`).writeHeader("content-type", "application/json").end(JSON.stringify(body));
+  res
+    .writeStatus(`${status} ${STATUS_TEXT[status] ?? ""}`)
+    .writeHeader("content-type", "application/json")
+    .end(JSON.stringify(body));
 }

@@ -13,7 +13,10 @@ export function mountProbeRoutes(app: TemplatedApp, registry: Registry, probe: P
   });
   app.get("/readyz", (res) => {
     const ready = probe.isReady();
-    res.writeStatus(ready ? "200 OK" : "503 Service Unavailable").writeHeader("content-type", "text/plain").end(ready ? "ready" : "not ready");
+    res
+      .writeStatus(ready ? "200 OK" : "503 Service Unavailable")
+      .writeHeader("content-type", "text/plain")
+      .end(ready ? "ready" : "not ready");
   });
   app.get("/metrics", (res) => {
     respondLater(res, async () => ({ contentType: registry.contentType, body: await registry.metrics() }));

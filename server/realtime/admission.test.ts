@@ -17,7 +17,11 @@ test("the token bucket gives a burst, then one token per 1/rate s, and says how 
 test("past maxConnections a newcomer is refused with the configured Retry-After, without taking a rate token", () => {
   let open = 2;
   let now = 0;
-  const admission = new ConnectionAdmission({ maxConnections: 2, connectRatePerSecond: 1, retryAfterSeconds: 7 }, () => open, () => now);
+  const admission = new ConnectionAdmission(
+    { maxConnections: 2, connectRatePerSecond: 1, retryAfterSeconds: 7 },
+    () => open,
+    () => now,
+  );
   assert.deepEqual(admission.admit(), { admitted: false, reason: "max_connections", retryAfterSeconds: 7 });
   open = 1;
   assert.deepEqual(admission.admit(), { admitted: true }, "the refusal above left the one token in the bucket");
@@ -27,7 +31,11 @@ test("past maxConnections a newcomer is refused with the configured Retry-After,
 });
 
 test("a rate refusal's Retry-After is the wait for the next token, rounded up to whole seconds", () => {
-  const admission = new ConnectionAdmission({ maxConnections: 0, connectRatePerSecond: 1, retryAfterSeconds: 5 }, () => 1e9, () => 0);
+  const admission = new ConnectionAdmission(
+    { maxConnections: 0, connectRatePerSecond: 1, retryAfterSeconds: 5 },
+    () => 1e9,
+    () => 0,
+  );
   assert.deepEqual(admission.admit(), { admitted: true }, "0 connections: no limit");
   const refusal = admission.admit();
   assert.deepEqual(refusal, { admitted: false, reason: "connect_rate", retryAfterSeconds: 1 });

@@ -65,7 +65,8 @@ export class ConnectionAdmission {
     private readonly openConnections: () => number,
     now?: () => number,
   ) {
-    this.bucket = settings.connectRatePerSecond > 0 ? new TokenBucket(settings.connectRatePerSecond, settings.connectRatePerSecond, now) : undefined;
+    this.bucket =
+      settings.connectRatePerSecond > 0 ? new TokenBucket(settings.connectRatePerSecond, settings.connectRatePerSecond, now) : undefined;
   }
 
   /** Decides one new connection; an admitted one has taken its token. */

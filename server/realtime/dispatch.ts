@@ -31,7 +31,6 @@ export interface EventDefinition {
 
 type Ack = (reply: unknown) => void;
 
-
 /** An event definition bound to its dependencies. */
 export interface EventBinding {
   name: string;
@@ -68,7 +67,8 @@ export function createDispatcher(events: readonly EventBinding[], metrics: NodeM
     // The shared listener relies on socket.io's `listener.apply(socket, args)` (socket.js
     // onevent): if a socket.io version stops doing that, fail at the first event rather than
     // answer with another socket's identity.
-    if (!(this instanceof Socket)) throw new Error("socket.io called an any-listener without the socket as `this`; the event dispatcher needs it");
+    if (!(this instanceof Socket))
+      throw new Error("socket.io called an any-listener without the socket as `this`; the event dispatcher needs it");
     // socket.io itself drops events that arrive after the socket disconnected.
     if (!this.connected) return;
     const counted = admission.flood.count(this.data.flood as FloodState | undefined);
@@ -134,7 +134,13 @@ function handleInTurn(socket: Socket, binding: EventBinding, args: unknown[], pr
   });
 }
 
-async function receiveEvent(definition: EventDefinition, args: unknown[], context: EventContext, metrics: NodeMetrics, logger: Logger): Promise<void> {
+async function receiveEvent(
+  definition: EventDefinition,
+  args: unknown[],
+  context: EventContext,
+  metrics: NodeMetrics,
+  logger: Logger,
+): Promise<void> {
   const last = args[args.length - 1];
   const ack = typeof last === "function" ? (last as Ack) : undefined;
   const payload = ack ? args.slice(0, -1)[0] : args[0];
@@ -144,7 +150,8 @@ async function receiveEvent(definition: EventDefinition, args: unknown[], contex
   } catch (error) {
     const body = toErrorBody(error);
     metrics.errors.inc({ code: body.code, event: definition.name });
-    if (body.code === "INTERNAL") logger.error({ err: error, event: definition.name, user: context.principal.userId }, "event handler failed");
+    if (body.code === "INTERNAL")
+      logger.error({ err: error, event: definition.name, user: context.principal.userId }, "event handler failed");
     ack?.({ ok: false, error: body });
   }
 }

@@ -6,7 +6,10 @@ import { ExpiryWheel } from "./expiry.js";
 function wheelAt(startInMs: number) {
   let now = startInMs;
   const expired: string[] = [];
-  const wheel = new ExpiryWheel<string>((item) => expired.push(item), () => now);
+  const wheel = new ExpiryWheel<string>(
+    (item) => expired.push(item),
+    () => now,
+  );
   return { wheel, expired, setNow: (ms: number) => (now = ms) };
 }
 

@@ -3,7 +3,13 @@ import { test } from "node:test";
 import { FloodGuard, type FloodState } from "./flood-guard.js";
 
 /** Sends `perSecond` events in each of `seconds` seconds from `start`; returns the first second (relative) it was flagged in, or -1. */
-function hammer(guard: FloodGuard, clock: { now: number }, perSecond: number, seconds: number, state?: FloodState): { flaggedAt: number; state: FloodState | undefined } {
+function hammer(
+  guard: FloodGuard,
+  clock: { now: number },
+  perSecond: number,
+  seconds: number,
+  state?: FloodState,
+): { flaggedAt: number; state: FloodState | undefined } {
   for (let s = 0; s < seconds; s++) {
     for (let i = 0; i < perSecond; i++) {
       clock.now += 1000 / perSecond;

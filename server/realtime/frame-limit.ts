@@ -27,7 +27,10 @@ export interface OversizeReport {
 }
 
 /** socket.io's default parser with the size check in front of its decoder. */
-export function sizeLimitedParser(maxBytes: number, report: (oversize: OversizeReport) => void): { Encoder: typeof Encoder; Decoder: typeof Decoder } {
+export function sizeLimitedParser(
+  maxBytes: number,
+  report: (oversize: OversizeReport) => void,
+): { Encoder: typeof Encoder; Decoder: typeof Decoder } {
   class SizeLimitedDecoder extends Decoder {
     override add(frame: unknown): void {
       const bytes = frameBytes(frame, maxBytes);

@@ -88,10 +88,19 @@ export class HandshakeGate {
     }
     this.refused.inc({ reason: decision.reason });
     const body = JSON.stringify({
-      error: { code: "UNAVAILABLE", message: `this node takes no more connections now (${decision.reason}); retry after Retry-After seconds`, retryAfterMs: decision.retryAfterSeconds * 1000 },
+      error: {
+        code: "UNAVAILABLE",
+        message: `this node takes no more connections now (${decision.reason}); retry after Retry-After seconds`,
+        retryAfterMs: decision.retryAfterSeconds * 1000,
+      },
     });
     res.cork(() => {
-      res.writeStatus("503 Service Unavailable").writeHeader("Retry-After", String(decision.retryAfterSeconds)).writeHeader("Content-Type", "application/json").writeHeader("Cache-Control", "no-store").end(body);
+      res
+        .writeStatus("503 Service Unavailable")
+        .writeHeader("Retry-After", String(decision.retryAfterSeconds))
+        .writeHeader("Content-Type", "application/json")
+        .writeHeader("Cache-Control", "no-store")
+        .end(body);
     });
     return false;
   }

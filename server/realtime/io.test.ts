@@ -100,8 +100,12 @@ async function startNode() {
     eventsPerSecond: 5,
     floodDisconnectAfterMs: 2000,
   };
-  onConnection(io, [bindEvent(echo, metrics, logger), bindEvent(slow, metrics, logger)], { ...options, ...admission }, (principal, rooms) => left.push({ principal, rooms }));
-  const listenSocket = await new Promise<unknown>((resolve, reject) => app.listen("127.0.0.1", 0, (socket) => (socket ? resolve(socket) : reject(new Error("could not listen")))));
+  onConnection(io, [bindEvent(echo, metrics, logger), bindEvent(slow, metrics, logger)], { ...options, ...admission }, (principal, rooms) =>
+    left.push({ principal, rooms }),
+  );
+  const listenSocket = await new Promise<unknown>((resolve, reject) =>
+    app.listen("127.0.0.1", 0, (socket) => (socket ? resolve(socket) : reject(new Error("could not listen")))),
+  );
   const url = `http://127.0.0.1:${uws.us_socket_local_port(listenSocket as never)}`;
   const clients: ClientSocket[] = [];
   return {
@@ -113,7 +117,11 @@ async function startNode() {
     left,
     handled,
     async client(user: string, ttlInSeconds = 3600, transports = ["websocket"]): Promise<ClientSocket> {
-      const socket = connectClient(url, { transports, reconnection: false, auth: { token: await mintToken({ secret: SECRET, userId: user, ttlInSeconds }) } });
+      const socket = connectClient(url, {
+        transports,
+        reconnection: false,
+        auth: { token: await mintToken({ secret: SECRET, userId: user, ttlInSeconds }) },
+      });
       clients.push(socket);
       await new Promise<void>((resolve, reject) => {
         socket.once("connect", resolve);
@@ -174,13 +182,18 @@ test("a socket is disconnected by the server once its token expires, never befor
     const client = await node.client("shorty", 2);
     const keeper = await node.client("keeper");
     keeperGone = new Promise<unknown>((resolve) => node.serverSocket(keeper).once("disconnect", resolve));
-    const exp = (JSON.parse(Buffer.from((client.auth as { token: string }).token.split(".")[1]!, "base64url").toString()) as { exp: number }).exp * 1000;
+    const exp =
+      (JSON.parse(Buffer.from((client.auth as { token: string }).token.split(".")[1]!, "base64url").toString()) as { exp: number }).exp *
+      1000;
     const serverSocket = node.serverSocket(client);
     await serverSocket.join("lobby");
     const serverReason = new Promise<string>((resolve) => serverSocket.once("disconnect", resolve));
     const reason = await new Promise<string>((resolve, reject) => {
       // A bound only so a broken wheel fails instead of hanging: far above any timing.
-      const timer = setTimeout(() => reject(new Error("the socket was not disconnected within 15 s of its token's expiry")), exp - Date.now() + 15_000);
+      const timer = setTimeout(
+        () => reject(new Error("the socket was not disconnected within 15 s of its token's expiry")),
+        exp - Date.now() + 15_000,
+      );
       client.once("disconnect", (why) => (clearTimeout(timer), resolve(why)));
     });
     const at = Date.now();
@@ -188,8 +201,15 @@ test("a socket is disconnected by the server once its token expires, never befor
     assert.equal(await serverReason, "server namespace disconnect", "the node disconnected the socket itself");
     assert.ok(at >= exp, `disconnected ${exp - at} ms before the token expired`);
     assert.ok(keeper.connected, "a socket whose token is still valid stays connected");
-    assert.deepEqual(node.left.filter(({ principal }) => principal.userId === "shorty").map(({ rooms }) => rooms), [["lobby"]]);
-    assert.deepEqual(node.left.filter(({ principal }) => principal.userId === "keeper"), [], "the valid socket left no room");
+    assert.deepEqual(
+      node.left.filter(({ principal }) => principal.userId === "shorty").map(({ rooms }) => rooms),
+      [["lobby"]],
+    );
+    assert.deepEqual(
+      node.left.filter(({ principal }) => principal.userId === "keeper"),
+      [],
+      "the valid socket left no room",
+    );
   } finally {
     node.disconnectClients();
   }
@@ -222,7 +242,12 @@ test("an event over 64 KB is answered TOO_LARGE through its ack, and the socket 
       assert.equal(answer.ok, false, transports[0]);
       assert.equal(answer.error.code, "TOO_LARGE");
       assert.match(answer.error.message, /at most 65536/);
-      assert.deepEqual(await client.emitWithAck("echo", { value: "still here" }), { ok: true, value: "still here", user: "alice", socket: client.id });
+      assert.deepEqual(await client.emitWithAck("echo", { value: "still here" }), {
+        ok: true,
+        value: "still here",
+        user: "alice",
+        socket: client.id,
+      });
       const closed = new Promise<string>((resolve) => client.once("disconnect", resolve));
       client.emit("echo", big);
       assert.ok(["transport close", "transport error"].includes(await closed), transports[0]);
@@ -247,7 +272,10 @@ test("a session that does not authenticate is closed after the auth timeout", as
 
 test("a user without a connection left gets connect_error LIMIT_REACHED; a connection is released once when it ends", async () => {
   try {
-    await assert.rejects(node.client("crowded"), (error: Error & { data?: { code: string } }) => error.message === "LIMIT_REACHED" && error.data?.code === "LIMIT_REACHED");
+    await assert.rejects(
+      node.client("crowded"),
+      (error: Error & { data?: { code: string } }) => error.message === "LIMIT_REACHED" && error.data?.code === "LIMIT_REACHED",
+    );
     assert.equal(await refusals("connections_per_user"), 1);
     const client = await node.client("counted");
     assert.equal(node.held.get("counted"), 1);
@@ -286,7 +314,10 @@ test("a socket that keeps sending at 10x the event rate is told RATE_LIMITED and
       for (let i = 0; i < 2; i++) steady.emit("echo", { value: "s" });
     }, 50);
     try {
-      assert.deepEqual(await within(closing, 5000, "the flooder's closing event"), { code: "RATE_LIMITED", message: "too many events for too long; reconnect later and slow down" });
+      assert.deepEqual(await within(closing, 5000, "the flooder's closing event"), {
+        code: "RATE_LIMITED",
+        message: "too many events for too long; reconnect later and slow down",
+      });
       assert.equal(await disconnected, "io server disconnect");
       const after = Date.now() - started;
       assert.ok(after >= 2000 && after < 4000, `disconnected after ${after} ms`);
@@ -307,7 +338,10 @@ test("at most 16 events of one socket are handled at once; the others wait their
     assert.equal(replies.length, 40);
     assert.ok(replies.every((reply) => (reply as { ok: boolean }).ok));
     assert.equal(node.concurrency.max, 16);
-    assert.deepEqual(node.concurrency.order, Array.from({ length: 40 }, (_, i) => i));
+    assert.deepEqual(
+      node.concurrency.order,
+      Array.from({ length: 40 }, (_, i) => i),
+    );
   } finally {
     node.disconnectClients();
   }
@@ -318,7 +352,11 @@ test("a token far over the limit (100 KB) is refused with connect_error AUTH_INV
   assert.ok(huge.length > 100_000);
   const socket = connectClient(node.url, { transports: ["websocket"], reconnection: false, auth: { token: huge } });
   try {
-    const error = await within(new Promise<Error & { data?: unknown }>((resolve) => socket.once("connect_error", resolve)), 5000, "connect_error");
+    const error = await within(
+      new Promise<Error & { data?: unknown }>((resolve) => socket.once("connect_error", resolve)),
+      5000,
+      "connect_error",
+    );
     assert.equal(error.message, "UNAUTHORIZED");
     assert.deepEqual(error.data, { code: "AUTH_INVALID", message: "the token is larger than 8192 bytes" });
   } finally {

@@ -60,7 +60,12 @@ export function createRealtime(app: TemplatedApp, options: RealtimeOptions): Ser
     maxHttpBufferSize: TRANSPORT_MAX_BYTES,
     parser: sizeLimitedParser(MAX_EVENT_BYTES, ({ bytes, outcome }) => {
       options.metrics.refusals.inc({ reason: "event_too_large" });
-      options.logger.warn({ bytes, outcome, limit: MAX_EVENT_BYTES }, outcome === "answered" ? "event over the frame limit: answered TOO_LARGE" : "frame over the limit without an ack id: closing the socket");
+      options.logger.warn(
+        { bytes, outcome, limit: MAX_EVENT_BYTES },
+        outcome === "answered"
+          ? "event over the frame limit: answered TOO_LARGE"
+          : "frame over the limit without an ack id: closing the socket",
+      );
     }),
     // socket.io closes a session that has not joined a namespace (authenticated) in time.
     connectTimeout: options.authTimeoutInMs,
@@ -89,7 +94,9 @@ export function createRealtime(app: TemplatedApp, options: RealtimeOptions): Ser
   function countAuthTimeout(this: object, reason: string): void {
     if (reason === "forced close" && !authenticated.has(this)) options.metrics.refusals.inc({ reason: "auth_timeout" });
   }
-  io.engine.on("connection", (rawSocket: { on(event: "close", listener: (this: object, reason: string) => void): void }) => rawSocket.on("close", countAuthTimeout));
+  io.engine.on("connection", (rawSocket: { on(event: "close", listener: (this: object, reason: string) => void): void }) =>
+    rawSocket.on("close", countAuthTimeout),
+  );
   io.use(authenticate(options, (socket) => authenticated.add(socket.conn)));
   return io;
 }
@@ -103,7 +110,8 @@ export function createRealtime(app: TemplatedApp, options: RealtimeOptions): Ser
  */
 function forgetUpgradeRequest(rawSocket: { request?: unknown }): void {
   // If engine.io renames the field, the request would silently stay: refuse the connection instead.
-  if (!("request" in rawSocket)) throw new Error("engine.io sockets no longer have `request`: review forgetUpgradeRequest in server/realtime/io.ts");
+  if (!("request" in rawSocket))
+    throw new Error("engine.io sockets no longer have `request`: review forgetUpgradeRequest in server/realtime/io.ts");
   rawSocket.request = null;
 }
 
@@ -144,7 +152,11 @@ function authenticate({ verifier, connections, metrics }: RealtimeOptions, onAut
         async (principal) => {
           if (!(await connections.acquire(principal.userId))) {
             metrics.refusals.inc({ reason: "connections_per_user" });
-            return next(Object.assign(new Error("LIMIT_REACHED"), { data: { code: "LIMIT_REACHED", message: "this user has too many connections open; close one first" } }));
+            return next(
+              Object.assign(new Error("LIMIT_REACHED"), {
+                data: { code: "LIMIT_REACHED", message: "this user has too many connections open; close one first" },
+              }),
+            );
           }
           socket.data.principal = principal;
           socket.data.holdsConnection = true;
@@ -179,15 +191,27 @@ function releaseConnection(socket: Socket, connections: ConnectionCap): void {
  * listener is shared by all sockets (Node's EventEmitter calls listeners with `this` = the
  * emitter), so an idle connection carries no closures of ours.
  */
-export function onConnection(io: Server, events: readonly EventBinding[], options: RealtimeOptions & EventAdmissionOptions, onLeaveRooms: (principal: Principal, rooms: string[]) => void): void {
+export function onConnection(
+  io: Server,
+  events: readonly EventBinding[],
+  options: RealtimeOptions & EventAdmissionOptions,
+  onLeaveRooms: (principal: Principal, rooms: string[]) => void,
+): void {
   const { metrics, logger } = options;
-  const flood = new FloodGuard(options.eventsPerSecond * FLOOD_FACTOR, Math.ceil(options.floodDisconnectAfterMs / 1000), options.eventsPerSecond * FLOOD_BURST_FACTOR);
+  const flood = new FloodGuard(
+    options.eventsPerSecond * FLOOD_FACTOR,
+    Math.ceil(options.floodDisconnectAfterMs / 1000),
+    options.eventsPerSecond * FLOOD_BURST_FACTOR,
+  );
   const dispatch = createDispatcher(events, metrics, {
     admit: options.admit,
     flood,
     onFlood(socket) {
       metrics.refusals.inc({ reason: "flood_disconnect" });
-      logger.warn({ user: principalOf(socket).userId, reason: "RATE_LIMITED" }, "disconnecting a socket that kept sending at 10x the event limit (or 20x within a second)");
+      logger.warn(
+        { user: principalOf(socket).userId, reason: "RATE_LIMITED" },
+        "disconnecting a socket that kept sending at 10x the event limit (or 20x within a second)",
+      );
       // Tells the client why before the transport closes (stock clients see "io server disconnect").
       socket.emit("closing", { code: "RATE_LIMITED", message: "too many events for too long; reconnect later and slow down" });
       socket.disconnect(true);
@@ -195,7 +219,10 @@ export function onConnection(io: Server, events: readonly EventBinding[], option
   });
   const expiry = new ExpiryWheel<Socket>((socket) => socket.disconnect(true));
   function onDisconnecting(this: Socket): void {
-    onLeaveRooms(principalOf(this), [...this.rooms].filter((room) => room !== this.id));
+    onLeaveRooms(
+      principalOf(this),
+      [...this.rooms].filter((room) => room !== this.id),
+    );
   }
   function onDisconnect(this: Socket): void {
     expiry.remove(this, principalOf(this).expiresAt);

@@ -162,7 +162,9 @@ export class Presence {
   }
 
   private async update(room: string, user: string, expiry: number): Promise<boolean> {
-    return (await this.scripted.chatPresence(this.key(room), this.member(user), `${user}|`, Date.now(), expiry, this.memberTtlInMs * 2)) === 1;
+    return (
+      (await this.scripted.chatPresence(this.key(room), this.member(user), `${user}|`, Date.now(), expiry, this.memberTtlInMs * 2)) === 1
+    );
   }
 
   private key(room: string): string {

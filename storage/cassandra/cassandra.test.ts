@@ -33,7 +33,11 @@ test("a Cassandra node writes and reads a row, and stops completely", { timeout:
   const pid = node.process.child.pid;
   assert.ok(pid);
 
-  const client = new cassandra.Client({ contactPoints: [node.host], protocolOptions: { port: node.port }, localDataCenter: LOCAL_DATA_CENTER });
+  const client = new cassandra.Client({
+    contactPoints: [node.host],
+    protocolOptions: { port: node.port },
+    localDataCenter: LOCAL_DATA_CENTER,
+  });
   const keyspace = `test_${randomUUID().replaceAll("-", "")}`;
   try {
     await client.execute(`CREATE KEYSPACE ${keyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);

@@ -10,7 +10,11 @@ export interface MigrationReport {
 }
 
 /** `client` must be connected without a keyspace: the keyspace may not exist yet. */
-export async function migrate(client: CassandraClient, config: CassandraConfig, migrations: Migration[] = MIGRATIONS): Promise<MigrationReport> {
+export async function migrate(
+  client: CassandraClient,
+  config: CassandraConfig,
+  migrations: Migration[] = MIGRATIONS,
+): Promise<MigrationReport> {
   const ks = config.keyspace;
   await client.execute(
     `CREATE KEYSPACE IF NOT EXISTS ${ks} WITH replication = {'class': 'NetworkTopologyStrategy', '${config.localDataCenter}': ${config.replicationFactor}}`,
@@ -27,7 +31,11 @@ export async function migrate(client: CassandraClient, config: CassandraConfig, 
       // Unqualified table names are resolved against the target keyspace.
       await client.execute(statement.replace(/^(CREATE TABLE IF NOT EXISTS|ALTER TABLE IF EXISTS) (\w+)/, `$1 ${ks}.$2`));
     }
-    await client.execute(`INSERT INTO ${ks}.schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`, [migration.version, migration.name, new Date()], { prepare: true });
+    await client.execute(
+      `INSERT INTO ${ks}.schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+      [migration.version, migration.name, new Date()],
+      { prepare: true },
+    );
     report.applied.push(migration.version);
   }
   return report;

@@ -97,10 +97,52 @@ export class LogProjection {
     if (!isChange(entry)) {
       const m: ChatMessage = entry;
       const meta = m.meta === undefined ? undefined : JSON.stringify(m.meta);
-      return { query: Q.logEntry, params: [m.room, bucket, m.seq, "message", m.id, m.from, m.clientId, m.text, meta, new Date(m.ts), undefined, undefined, undefined, undefined, undefined, time], partition };
+      return {
+        query: Q.logEntry,
+        params: [
+          m.room,
+          bucket,
+          m.seq,
+          "message",
+          m.id,
+          m.from,
+          m.clientId,
+          m.text,
+          meta,
+          new Date(m.ts),
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          time,
+        ],
+        partition,
+      };
     }
     const c: ChatChange = entry;
-    return { query: Q.logEntry, params: [c.room, bucket, c.seq, c.kind, undefined, c.by, c.clientId, undefined, undefined, new Date(c.ts), c.target, c.targetSeq, c.emoji, c.on, noop || undefined, time], partition };
+    return {
+      query: Q.logEntry,
+      params: [
+        c.room,
+        bucket,
+        c.seq,
+        c.kind,
+        undefined,
+        c.by,
+        c.clientId,
+        undefined,
+        undefined,
+        new Date(c.ts),
+        c.target,
+        c.targetSeq,
+        c.emoji,
+        c.on,
+        noop || undefined,
+        time,
+      ],
+      partition,
+    };
   }
 
   /** The read-model writes of one change. */
@@ -119,7 +161,11 @@ export class LogProjection {
       case "delete":
         return [
           { query: Q.deleteMessage, params: [time, ...messageKey], partition: messagePartition },
-          { query: Q.eraseLogEntry, params: [time, room, this.targetLogBucket(change), change.targetSeq], partition: `l|${this.targetLogBucket(change)}|${room}` },
+          {
+            query: Q.eraseLogEntry,
+            params: [time, room, this.targetLogBucket(change), change.targetSeq],
+            partition: `l|${this.targetLogBucket(change)}|${room}`,
+          },
           { query: Q.eraseEditTexts, params: [time, room, target], partition: `e|${room}|${target}` },
           { query: Q.eraseReactions, params: [time, room, target], partition: `x|${room}|${target}` },
         ];

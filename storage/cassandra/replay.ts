@@ -69,7 +69,24 @@ export async function replayRoom(room: string, log: RoomLog, client: CassandraCl
     const bucket = bucketOf(m.ts, bucketWidthInMs);
     const ts = new Date(m.ts);
     const meta = deleted || m.meta === undefined ? null : JSON.stringify(m.meta);
-    statements.push([Q.message, [room, bucket, m.seq, m.id, m.from, m.clientId, deleted ? "" : (edited?.text ?? m.text), meta, ts, deleted || !edited ? null : new Date(edited.at), deleted || null, deleted || reactions.size === 0 ? null : true, time]]);
+    statements.push([
+      Q.message,
+      [
+        room,
+        bucket,
+        m.seq,
+        m.id,
+        m.from,
+        m.clientId,
+        deleted ? "" : (edited?.text ?? m.text),
+        meta,
+        ts,
+        deleted || !edited ? null : new Date(edited.at),
+        deleted || null,
+        deleted || reactions.size === 0 ? null : true,
+        time,
+      ],
+    ]);
     statements.push([Q.userIndex, [m.from, m.id, room, m.seq, bucket, ts]]);
     if (!buckets.has(bucket)) statements.push([Q.bucket, [room, bucket]]);
     buckets.add(bucket);
@@ -108,10 +125,20 @@ function apply(state: Folded | undefined, change: ChatChange): void {
  * Drops the room's read-model rows (messages_by_room, reactions) as of the log's `latestSeq`;
  * the log itself (room_log, edit_texts) stays. Exported for tests that rebuild from nothing.
  */
-export async function dropReadModel(client: CassandraClient, room: string, messageIds: readonly string[], latestSeq: number): Promise<void> {
+export async function dropReadModel(
+  client: CassandraClient,
+  room: string,
+  messageIds: readonly string[],
+  latestSeq: number,
+): Promise<void> {
   const time = dropWriteTime(latestSeq);
-  const buckets = (await client.execute(Q.bucketsOfRoom, [room], { prepare: true, fetchSize: 10_000 })).rows.map((row) => row["bucket"] as number);
-  await runAll(client, [...buckets.map((bucket): [string, unknown[]] => [Q.dropMessages, [time, room, bucket]]), ...messageIds.map((id): [string, unknown[]] => [Q.dropReactions, [time, room, id]])]);
+  const buckets = (await client.execute(Q.bucketsOfRoom, [room], { prepare: true, fetchSize: 10_000 })).rows.map(
+    (row) => row["bucket"] as number,
+  );
+  await runAll(client, [
+    ...buckets.map((bucket): [string, unknown[]] => [Q.dropMessages, [time, room, bucket]]),
+    ...messageIds.map((id): [string, unknown[]] => [Q.dropReactions, [time, room, id]]),
+  ]);
 }
 
 async function runAll(client: CassandraClient, statements: readonly [string, unknown[]][]): Promise<void> {

@@ -61,7 +61,9 @@ export class RoomLog {
       if (!texts) editTexts.set(target, (texts = this.editTexts(room, target)));
       return texts;
     };
-    return Promise.all(rows.map(async (row) => toEntry(room, row, row["kind"] === "edit" ? await textsOf(row["target"] as string) : undefined)));
+    return Promise.all(
+      rows.map(async (row) => toEntry(room, row, row["kind"] === "edit" ? await textsOf(row["target"] as string) : undefined)),
+    );
   }
 
   /** The read model's state of a message, to seed Redis with (change-buffer.ts). */
@@ -70,7 +72,12 @@ export class RoomLog {
     if (!row || row["id"] !== id) return undefined;
     const editedAt = row["edited_at"] as Date | null;
     const deleted = row["deleted"] === true;
-    const target: StoredTarget = { seq, from: row["sender"] as string, deleted, reactions: deleted ? [] : await this.reactionsOf(room, id) };
+    const target: StoredTarget = {
+      seq,
+      from: row["sender"] as string,
+      deleted,
+      reactions: deleted ? [] : await this.reactionsOf(room, id),
+    };
     if (!deleted && editedAt !== null) target.edited = { text: row["body"] as string, at: editedAt.getTime() };
     return target;
   }
@@ -115,13 +122,30 @@ function toEntry(room: string, row: cassandra.types.Row, editTexts: Map<number, 
   const ts = (row["ts"] as Date).getTime();
   const kind = row["kind"] as "message" | ChangeKind;
   if (kind === "message") {
-    const message: ChatMessage & { deleted?: true } = { id: row["id"] as string, room, seq, from: row["sender"] as string, clientId: row["client_id"] as string, text: (row["body"] as string | null) ?? "", ts };
+    const message: ChatMessage & { deleted?: true } = {
+      id: row["id"] as string,
+      room,
+      seq,
+      from: row["sender"] as string,
+      clientId: row["client_id"] as string,
+      text: (row["body"] as string | null) ?? "",
+      ts,
+    };
     const meta = row["meta"] as string | null;
     if (row["erased"] === true) message.deleted = true;
     else if (meta !== null) message.meta = JSON.parse(meta) as Record<string, unknown>;
     return { entry: message, noop: false };
   }
-  const change: ChatChange = { room, seq, ts, by: row["sender"] as string, clientId: row["client_id"] as string, kind, target: row["target"] as string, targetSeq: bigintToNumber(row["target_seq"]) };
+  const change: ChatChange = {
+    room,
+    seq,
+    ts,
+    by: row["sender"] as string,
+    clientId: row["client_id"] as string,
+    kind,
+    target: row["target"] as string,
+    targetSeq: bigintToNumber(row["target_seq"]),
+  };
   if (kind === "edit") change.text = editTexts?.get(seq) ?? "";
   if (kind === "react") {
     change.emoji = row["emoji"] as string;

@@ -36,7 +36,15 @@ test("a message written twice leaves one row; another message at a stored seq is
   assert.ok(!refused.message.includes("text"), "no message text in the error");
 
   const rows = await timeline.after(room, 0, 10);
-  assert.deepEqual(rows.map((m) => [m.seq, m.id]), [[1, "A1"], [2, "A2"], [3, "A3"]], "row 2 kept, nothing of the refused batch written");
+  assert.deepEqual(
+    rows.map((m) => [m.seq, m.id]),
+    [
+      [1, "A1"],
+      [2, "A2"],
+      [3, "A3"],
+    ],
+    "row 2 kept, nothing of the refused batch written",
+  );
   // Alone, the good message of that batch goes through (the flusher's one-by-one pass).
   await timeline.write([message(room, 4, "B4")]);
   assert.equal((await timeline.after(room, 3, 10))[0]?.id, "B4");

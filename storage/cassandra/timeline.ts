@@ -59,7 +59,9 @@ export type StoredMessage = MessageView & { reacted?: true };
 export class SeqConflictError extends RangeError {
   override name = "SeqConflictError";
   constructor(readonly conflicts: { room: string; seq: number; storedId: string; newId: string }[]) {
-    super(`seq already stored for another message: ${conflicts.map((c) => `room ${c.room} seq ${c.seq} holds ${c.storedId}, not ${c.newId}`).join("; ")}`);
+    super(
+      `seq already stored for another message: ${conflicts.map((c) => `room ${c.room} seq ${c.seq} holds ${c.storedId}, not ${c.newId}`).join("; ")}`,
+    );
   }
 }
 
@@ -110,7 +112,10 @@ export class Timeline {
       return;
     }
     if (options.strategy === "concurrent") {
-      await cassandra.concurrent.executeConcurrent(this.client, statements, { concurrencyLevel: options.concurrency, raiseOnFirstError: true });
+      await cassandra.concurrent.executeConcurrent(this.client, statements, {
+        concurrencyLevel: options.concurrency,
+        raiseOnFirstError: true,
+      });
       return;
     }
     await runBounded(groupIntoBatches(statements), options.concurrency, (batch) => this.executeBatch(batch));
@@ -134,7 +139,10 @@ export class Timeline {
     const conflicts: SeqConflictError["conflicts"] = [];
     await runAllIn(this.window, [...byPartition.values()], async ({ room, bucket, bySeq }) => {
       const seqs = [...bySeq.keys()];
-      const rows = await this.client.execute(Q.idsInRange, [room, bucket, Math.min(...seqs), Math.max(...seqs)], { prepare: true, fetchSize: 10_000 });
+      const rows = await this.client.execute(Q.idsInRange, [room, bucket, Math.min(...seqs), Math.max(...seqs)], {
+        prepare: true,
+        fetchSize: 10_000,
+      });
       for (const row of rows.rows) {
         const seq = bigintToNumber(row["seq"]);
         const incoming = bySeq.get(seq);
@@ -146,7 +154,8 @@ export class Timeline {
 
   /** Queues every request in the shared window; rejects with the first error once all settled. */
   private writeInSharedWindow(statements: Statement[]): Promise<void> {
-    const requests = this.writeOptions.strategy === "concurrent" ? statements.map((statement) => [statement]) : groupIntoBatches(statements);
+    const requests =
+      this.writeOptions.strategy === "concurrent" ? statements.map((statement) => [statement]) : groupIntoBatches(statements);
     return runAllIn(this.window, requests, (batch) => this.executeBatch(batch));
   }
 
@@ -154,7 +163,10 @@ export class Timeline {
   private executeBatch(batch: readonly Statement[]): Promise<unknown> {
     return batch.length === 1
       ? this.client.execute(batch[0]!.query, batch[0]!.params, { prepare: true, isIdempotent: true })
-      : this.client.batch(batch.map(({ query, params }) => ({ query, params })), { prepare: true, logged: false, isIdempotent: true });
+      : this.client.batch(
+          batch.map(({ query, params }) => ({ query, params })),
+          { prepare: true, logged: false, isIdempotent: true },
+        );
   }
 
   private statementsOf(messages: readonly ChatMessage[]): Statement[] {
@@ -163,7 +175,22 @@ export class Timeline {
     for (const m of messages) {
       const bucket = bucketOf(m.ts, this.bucketWidthInMs);
       const ts = new Date(m.ts);
-      statements.push({ query: Q.insertMessage, params: [m.room, bucket, m.seq, m.id, m.from, m.clientId, m.text, m.meta === undefined ? null : JSON.stringify(m.meta), ts, logWriteTime(m.seq)], partition: `r|${bucket}|${m.room}` });
+      statements.push({
+        query: Q.insertMessage,
+        params: [
+          m.room,
+          bucket,
+          m.seq,
+          m.id,
+          m.from,
+          m.clientId,
+          m.text,
+          m.meta === undefined ? null : JSON.stringify(m.meta),
+          ts,
+          logWriteTime(m.seq),
+        ],
+        partition: `r|${bucket}|${m.room}`,
+      });
       statements.push({ query: Q.insertUserIndex, params: [m.from, m.id, m.room, m.seq, bucket, ts], partition: `u|${m.from}` });
       const bucketKey = `b|${bucket}|${m.room}`;
       if (!buckets.has(bucketKey)) {

@@ -84,7 +84,18 @@ export class Acknowledger {
       [...byStream].map(([stream, items]) => {
         const multi = this.redis.multi();
         for (const { entry, error } of items) {
-          multi.xadd(this.keys.deadLetterStreamOf(stream), "*", "stream", entry.stream, "entry", entry.id, "error", error, "m", entry.payload ?? "");
+          multi.xadd(
+            this.keys.deadLetterStreamOf(stream),
+            "*",
+            "stream",
+            entry.stream,
+            "entry",
+            entry.id,
+            "error",
+            error,
+            "m",
+            entry.payload ?? "",
+          );
           multi.xack(entry.stream, this.options.group, entry.id);
           multi.xdel(entry.stream, entry.id);
           multi.hdel(this.keys.flushFailures(entry.stream), entry.id);
@@ -94,7 +105,10 @@ export class Acknowledger {
     );
     for (const result of results) throwOnFailure(result);
     this.events.deadLettered(poison.length);
-    this.logger.error({ count: poison.length, entries: poison.map(({ entry, error }) => ({ stream: entry.stream, id: entry.id, error })) }, "entries moved to the dead-letter stream");
+    this.logger.error(
+      { count: poison.length, entries: poison.map(({ entry, error }) => ({ stream: entry.stream, id: entry.id, error })) },
+      "entries moved to the dead-letter stream",
+    );
   }
 }
 

@@ -69,7 +69,13 @@ export class BatchWriter {
    * Settles a batch once its write and every earlier batch are done: acknowledges its entries,
    * or isolates the entries Cassandra rejects, or leaves it all pending.
    */
-  private async finish(batch: { decoded: DecodedEntry[]; undecodable: Poison[]; written: Promise<WriteResult>; started: bigint; earlier: Promise<BatchOutcome> }): Promise<BatchOutcome> {
+  private async finish(batch: {
+    decoded: DecodedEntry[];
+    undecodable: Poison[];
+    written: Promise<WriteResult>;
+    started: bigint;
+    earlier: Promise<BatchOutcome>;
+  }): Promise<BatchOutcome> {
     const { decoded, undecodable, started } = batch;
     try {
       const [{ error }, earlier] = await Promise.all([batch.written, batch.earlier]);
@@ -81,7 +87,10 @@ export class BatchWriter {
       if (decoded.length === 0) return CLEAN;
       if (error !== undefined) {
         if (!isEntryError(error)) return { outage: error, retryEntries: false };
-        this.logger.warn({ err: error, entries: decoded.length }, "a batch write was rejected; writing its entries one by one to find the culprit");
+        this.logger.warn(
+          { err: error, entries: decoded.length },
+          "a batch write was rejected; writing its entries one by one to find the culprit",
+        );
         return await this.flushOneByOne(decoded, started);
       }
       await this.acknowledger.acknowledge(decoded);
@@ -97,7 +106,9 @@ export class BatchWriter {
    * The single-row writes share the Timeline's bounded window, however large the batch.
    */
   private async flushOneByOne(decoded: DecodedEntry[], started: bigint): Promise<BatchOutcome> {
-    const results = await Promise.allSettled(decoded.map(({ message, noop }) => this.rows.write([{ entry: message, noop: noop === true }])));
+    const results = await Promise.allSettled(
+      decoded.map(({ message, noop }) => this.rows.write([{ entry: message, noop: noop === true }])),
+    );
     const written: DecodedEntry[] = [];
     const rejected: { item: DecodedEntry; error: unknown }[] = [];
     let outage: unknown;
@@ -117,7 +128,10 @@ export class BatchWriter {
         // An acknowledged message must not be dead-lettered for a seq Redis handed out twice:
         // it is appended again under a new seq (and flushed with a later batch).
         const renumbered = await this.resequencer.resequence(item.entry, item.message, this.options.group);
-        this.logger.warn({ stream: item.entry.stream, id: item.entry.id, room: item.message.room, seq: item.message.seq, newSeq: renumbered?.seq }, "seq already stored for another message: the message was given a new seq");
+        this.logger.warn(
+          { stream: item.entry.stream, id: item.entry.id, room: item.message.room, seq: item.message.seq, newSeq: renumbered?.seq },
+          "seq already stored for another message: the message was given a new seq",
+        );
         continue;
       }
       const failures = await this.acknowledger.countFailure(item.entry);
@@ -125,7 +139,9 @@ export class BatchWriter {
       if (failures >= this.options.maxEntryFailures) poison.push({ entry: item.entry, error: errorText(error) });
     }
     if (poison.length > 0) await this.acknowledger.deadLetter(poison);
-    const renumbered = rejected.filter(({ item, error }) => error instanceof SeqConflictError && this.resequencer && !isChange(item.message)).length;
+    const renumbered = rejected.filter(
+      ({ item, error }) => error instanceof SeqConflictError && this.resequencer && !isChange(item.message),
+    ).length;
     return { outage, retryEntries: rejected.length - renumbered > poison.length };
   }
 }

@@ -39,21 +39,41 @@ async function setUp(): Promise<Setup> {
   await cassandra.connect();
   const keys = new RedisKeys(prefix, SHARDS);
   const rooms = Array.from({ length: ROOMS }, (_, i) => `pipe-${prefix.slice(1, -1)}-${i}`);
-  return { redis, cassandra, keys, rooms, timeline: new Timeline(cassandra, DEFAULT_STREAM_CONFIG.bucketWidthInMs), stop: async () => void (redis.disconnect(), await cassandra.shutdown()) };
+  return {
+    redis,
+    cassandra,
+    keys,
+    rooms,
+    timeline: new Timeline(cassandra, DEFAULT_STREAM_CONFIG.bucketWidthInMs),
+    stop: async () => void (redis.disconnect(), await cassandra.shutdown()),
+  };
 }
 
 /** `count` messages appended through the node's own MessageBuffer, round-robin over the rooms. */
 async function appendMessages(setup: Setup, count: number): Promise<void> {
   const buffer = new MessageBuffer(setup.redis, setup.keys, { ...DEFAULT_STREAM_CONFIG, shards: SHARDS }, setup.timeline);
   for (let i = 0; i < count; i++) {
-    const outcome = await buffer.append({ room: setup.rooms[i % ROOMS]!, from: `user-${setup.keys.prefix.slice(1, -1)}-${i % 7}`, clientId: `c-${i}`, text: `message ${i}` });
+    const outcome = await buffer.append({
+      room: setup.rooms[i % ROOMS]!,
+      from: `user-${setup.keys.prefix.slice(1, -1)}-${i % 7}`,
+      clientId: `c-${i}`,
+      text: `message ${i}`,
+    });
     assert.equal(outcome.kind, "stored");
   }
 }
 
 function startFlusher(setup: Setup, timeline: Timeline, overrides: Partial<FlusherOptions>) {
   const events = { flushed: 0, failed: 0 };
-  const options: FlusherOptions = { ...DEFAULT_FLUSHER_OPTIONS, consumer: "pipeline-test", lingerInMs: 0, blockInMs: 100, retryMinInMs: 50, retryMaxInMs: 200, ...overrides };
+  const options: FlusherOptions = {
+    ...DEFAULT_FLUSHER_OPTIONS,
+    consumer: "pipeline-test",
+    lingerInMs: 0,
+    blockInMs: 100,
+    retryMinInMs: 50,
+    retryMaxInMs: 200,
+    ...overrides,
+  };
   // A connection of its own, as in main.ts: XREADGROUP BLOCK holds it.
   const connection = setup.redis.duplicate();
   const flusher = new Flusher(connection, setup.keys, timeline, options, createLogger("flusher-test", "silent"), {
@@ -85,7 +105,8 @@ function startFlusher(setup: Setup, timeline: Timeline, overrides: Partial<Flush
 
 async function pendingCount(setup: Setup): Promise<number> {
   let pending = 0;
-  for (const stream of setup.keys.streams()) pending += Number(((await setup.redis.xpending(stream, DEFAULT_FLUSHER_OPTIONS.group)) as [number])[0]);
+  for (const stream of setup.keys.streams())
+    pending += Number(((await setup.redis.xpending(stream, DEFAULT_FLUSHER_OPTIONS.group)) as [number])[0]);
   return pending;
 }
 
@@ -108,7 +129,11 @@ async function storedSeqs(setup: Setup): Promise<number[][]> {
 function assertEveryMessageOnce(seqs: number[][], count: number): void {
   seqs.forEach((roomSeqs, i) => {
     const expected = Math.floor(count / ROOMS) + (i < count % ROOMS ? 1 : 0);
-    assert.deepEqual(roomSeqs, Array.from({ length: expected }, (_, k) => k + 1), `room ${i}: every seq once, in order`);
+    assert.deepEqual(
+      roomSeqs,
+      Array.from({ length: expected }, (_, k) => k + 1),
+      `room ${i}: every seq once, in order`,
+    );
   });
 }
 
@@ -119,7 +144,10 @@ async function assertAllFlushedOnce(setup: Setup, count: number): Promise<void> 
 }
 
 /** `count` messages buffered, and a flusher (batches of 20, 3 in flight) whose first batch's write is held. */
-async function flusherWithHeldFirstBatch(setup: Setup, count: number): Promise<{ timeline: HeldFirstWrite; flusher: ReturnType<typeof startFlusher> }> {
+async function flusherWithHeldFirstBatch(
+  setup: Setup,
+  count: number,
+): Promise<{ timeline: HeldFirstWrite; flusher: ReturnType<typeof startFlusher> }> {
   await appendMessages(setup, count);
   const timeline = new HeldFirstWrite(setup.cassandra);
   return { timeline, flusher: startFlusher(setup, timeline, { batchSize: 20, maxBatchesInFlight: 3 }) };

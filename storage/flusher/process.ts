@@ -54,36 +54,75 @@ export async function runFlusherProcess({ wrapRows = (timeline) => timeline }: F
 
   const keys = new RedisKeys(config.redis.keyPrefix, config.stream.shards);
   // Single Redis or Redis Cluster (CHAT_REDIS_CLUSTER_NODES); the error listener comes with it.
-  const redis = createRedisClient(config.redis, { name: "redis", onError: (error, client) => logger.warn({ err: error, client }, "redis connection error"), lazyConnect: true });
+  const redis = createRedisClient(config.redis, {
+    name: "redis",
+    onError: (error, client) => logger.warn({ err: error, client }, "redis connection error"),
+    lazyConnect: true,
+  });
   const cassandra = createCassandraClient(config.cassandra);
 
   const registry = createRegistry("flusher", consumer);
-  const flushed = new Counter({ name: "chat_flushed_messages_total", help: "Messages written to Cassandra by the flusher", registers: [registry] });
+  const flushed = new Counter({
+    name: "chat_flushed_messages_total",
+    help: "Messages written to Cassandra by the flusher",
+    registers: [registry],
+  });
   const flushFailures = new Counter({ name: "chat_flush_failures_total", help: "Failed flush batches (retried)", registers: [registry] });
-  const deadLettered = new Counter({ name: "chat_dead_lettered_total", help: "Entries moved to the dead-letter stream", registers: [registry] });
-  const flushSeconds = new Histogram({ name: "chat_flush_batch_seconds", help: "Time to write and acknowledge one batch", buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] });
+  const deadLettered = new Counter({
+    name: "chat_dead_lettered_total",
+    help: "Entries moved to the dead-letter stream",
+    registers: [registry],
+  });
+  const flushSeconds = new Histogram({
+    name: "chat_flush_batch_seconds",
+    help: "Time to write and acknowledge one batch",
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
   registerStreamBacklogGauge(registry, redis, keys);
 
   const timeline = new Timeline(cassandra, config.stream.bucketWidthInMs, writeOptions);
   const rows = wrapRows(timeline);
   // Its own connection: the reader's may be held by a blocking XREADGROUP.
-  const renumbering = duplicateClient(redis, { name: "redis-resequence", onError: (error, client) => logger.warn({ err: error, client }, "redis connection error") });
+  const renumbering = duplicateClient(redis, {
+    name: "redis-resequence",
+    onError: (error, client) => logger.warn({ err: error, client }, "redis connection error"),
+  });
   const resequencer = new MessageBuffer(renumbering, keys, config.stream, timeline);
-  const flusher = new Flusher(redis, keys, rows, options, logger, {
-    flushed(count, seconds) {
-      flushed.inc(count);
-      flushSeconds.observe(seconds);
+  const flusher = new Flusher(
+    redis,
+    keys,
+    rows,
+    options,
+    logger,
+    {
+      flushed(count, seconds) {
+        flushed.inc(count);
+        flushSeconds.observe(seconds);
+      },
+      failed: () => flushFailures.inc(),
+      deadLettered: (count) => deadLettered.inc(count),
     },
-    failed: () => flushFailures.inc(),
-    deadLettered: (count) => deadLettered.inc(count),
-  }, resequencer);
+    resequencer,
+  );
 
   const stop = new AbortController();
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => stop.abort());
 
   await redis.connect();
   const http = await startFlusherHttp(httpPort, registry, () => redis.status === "ready");
-  logger.info({ httpPort, shards: config.stream.shards, keyspace: config.cassandra.keyspace, batchSize: options.batchSize, maxBatchesInFlight: options.maxBatchesInFlight, lingerInMs: options.lingerInMs, ...writeOptions }, "flusher started");
+  logger.info(
+    {
+      httpPort,
+      shards: config.stream.shards,
+      keyspace: config.cassandra.keyspace,
+      batchSize: options.batchSize,
+      maxBatchesInFlight: options.maxBatchesInFlight,
+      lingerInMs: options.lingerInMs,
+      ...writeOptions,
+    },
+    "flusher started",
+  );
   process.send?.({ type: "listening", port: (http.address() as { port: number }).port });
   await flusher.run(stop.signal);
   logger.info("flusher stopping");

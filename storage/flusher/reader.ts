@@ -104,7 +104,16 @@ export class StreamReader {
     for (const stream of this.keys.streams()) {
       let cursor = "0-0";
       do {
-        const [next, claimed] = (await this.redis.xautoclaim(stream, group, consumer, claimIdleInMs, cursor, "COUNT", batchSize, "JUSTID")) as [string, string[]];
+        const [next, claimed] = (await this.redis.xautoclaim(
+          stream,
+          group,
+          consumer,
+          claimIdleInMs,
+          cursor,
+          "COUNT",
+          batchSize,
+          "JUSTID",
+        )) as [string, string[]];
         if (claimed.length > 0) {
           this.pendingFirst = true;
           this.logger.info({ stream, claimed: claimed.length }, "claimed entries of an idle consumer");
@@ -119,7 +128,12 @@ export class StreamReader {
     const streams = this.keys.streams();
     const { group, consumer } = this.options;
     if (isCluster(this.redis)) {
-      const read = async () => (await Promise.all(streams.map((stream) => this.redis.xreadgroup("GROUP", group, consumer, "COUNT", count, "STREAMS", stream, from)))).flatMap(parseReadReply);
+      const read = async () =>
+        (
+          await Promise.all(
+            streams.map((stream) => this.redis.xreadgroup("GROUP", group, consumer, "COUNT", count, "STREAMS", stream, from)),
+          )
+        ).flatMap(parseReadReply);
       const entries = await read();
       if (entries.length > 0 || blockInMs === undefined) return entries;
       await sleep(Math.min(Math.max(1, blockInMs), CLUSTER_POLL_IN_MS));
@@ -129,7 +143,18 @@ export class StreamReader {
     const reply =
       blockInMs === undefined
         ? await this.redis.xreadgroup("GROUP", group, consumer, "COUNT", count, "STREAMS", ...streams, ...ids)
-        : await this.redis.xreadgroup("GROUP", group, consumer, "COUNT", count, "BLOCK", Math.max(1, Math.round(blockInMs)), "STREAMS", ...streams, ...ids);
+        : await this.redis.xreadgroup(
+            "GROUP",
+            group,
+            consumer,
+            "COUNT",
+            count,
+            "BLOCK",
+            Math.max(1, Math.round(blockInMs)),
+            "STREAMS",
+            ...streams,
+            ...ids,
+          );
     return parseReadReply(reply);
   }
 }

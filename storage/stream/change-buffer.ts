@@ -183,7 +183,8 @@ export class ChangeBuffer {
     const [[scriptError, reply], [waitError, replicas]] = results as [[Error | null, ScriptReply], [Error | null, number]];
     if (scriptError) throw scriptError;
     if (waitError) throw waitError;
-    if ((reply[0] === "ok" || reply[0] === "duplicate") && replicas < this.ackReplicas.count) throw new NotReplicatedError(replicas, this.ackReplicas.count);
+    if ((reply[0] === "ok" || reply[0] === "duplicate") && replicas < this.ackReplicas.count)
+      throw new NotReplicatedError(replicas, this.ackReplicas.count);
     return reply;
   }
 
@@ -195,14 +196,29 @@ export class ChangeBuffer {
     if (!stored) return false;
     const reactions = stored.reactions.flatMap((r) => [r.user, r.emoji, r.seq]);
     const edited = stored.edited;
-    await this.scripted.chatSeedTarget(this.changeKeys.messageState(change.room, change.target), STATE_TTL_IN_MS, stored.seq, stored.from, stored.deleted ? "1" : "0", edited?.text ?? "", edited ? edited.at : "", ...reactions);
+    await this.scripted.chatSeedTarget(
+      this.changeKeys.messageState(change.room, change.target),
+      STATE_TTL_IN_MS,
+      stored.seq,
+      stored.from,
+      stored.deleted ? "1" : "0",
+      edited?.text ?? "",
+      edited ? edited.at : "",
+      ...reactions,
+    );
     return true;
   }
 
   private async seedRoom(room: string): Promise<void> {
     // As producer.ts: raise the room's seq to at least Cassandra's and vouch for it in this run.
     const latest = await this.latestSeqs.latestOf(room);
-    await this.scripted.chatSeedRoom(this.keys.roomMeta(room), this.keys.shardRun(this.keys.shardOf(room)), latest.seq, latest.ts, RUN_KEY_TTL_IN_MS);
+    await this.scripted.chatSeedRoom(
+      this.keys.roomMeta(room),
+      this.keys.shardRun(this.keys.shardOf(room)),
+      latest.seq,
+      latest.ts,
+      RUN_KEY_TTL_IN_MS,
+    );
   }
 }
 

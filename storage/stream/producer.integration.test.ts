@@ -23,8 +23,13 @@ test("200 concurrent sends to one room get seqs 1..200 and ids that sort in seq 
   // A new room: no stored history to continue from.
   const buffer = new MessageBuffer(redis, keys, DEFAULT_STREAM_CONFIG, newRoom);
   const outcomes = await Promise.all(Array.from({ length: 200 }, (_, i) => send(buffer, `c${i}`)));
-  const messages = outcomes.map((outcome) => (outcome.kind === "stored" ? outcome.message : assert.fail(outcome.kind))).sort((a, b) => a.seq - b.seq);
-  assert.deepEqual(messages.map((m) => m.seq), Array.from({ length: 200 }, (_, i) => i + 1));
+  const messages = outcomes
+    .map((outcome) => (outcome.kind === "stored" ? outcome.message : assert.fail(outcome.kind)))
+    .sort((a, b) => a.seq - b.seq);
+  assert.deepEqual(
+    messages.map((m) => m.seq),
+    Array.from({ length: 200 }, (_, i) => i + 1),
+  );
   assert.ok(new Set(messages.map((m) => m.ts)).size < 200, "several sends shared a millisecond, which is what this test is about");
   const ids = messages.map((m) => m.id);
   assert.deepEqual([...ids].sort(), ids);
@@ -43,13 +48,25 @@ test("a retried send costs no token, and is answered with its receipt even from 
   assert.equal(refused.kind, "rate_limited");
   assert.ok(refused.kind === "rate_limited" && refused.retryAfterMs > 1000);
   const retry = await send(buffer, "c1");
-  assert.ok(retry.kind === "duplicate" && first.kind === "stored" && retry.receipt.seq === first.message.seq && retry.receipt.id === first.message.id);
+  assert.ok(
+    retry.kind === "duplicate" &&
+      first.kind === "stored" &&
+      retry.receipt.seq === first.message.seq &&
+      retry.receipt.id === first.message.id,
+  );
 });
 
 test("a send refused because the buffer is full costs no token; the bucket is per user across rooms", async () => {
   const keys = new RedisKeys(uniquePrefix(), 1);
-  const buffer = new MessageBuffer(redis, keys, { ...DEFAULT_STREAM_CONFIG, maxEntriesPerShard: 1 }, newRoom, { perSecond: 0.001, burst: 2 });
-  assert.deepEqual(kinds([await send(buffer, "c1"), await send(buffer, "c2"), await send(buffer, "c3")]), ["stored", "buffer_full", "buffer_full"]);
+  const buffer = new MessageBuffer(redis, keys, { ...DEFAULT_STREAM_CONFIG, maxEntriesPerShard: 1 }, newRoom, {
+    perSecond: 0.001,
+    burst: 2,
+  });
+  assert.deepEqual(kinds([await send(buffer, "c1"), await send(buffer, "c2"), await send(buffer, "c3")]), [
+    "stored",
+    "buffer_full",
+    "buffer_full",
+  ]);
   await redis.del(keys.stream(0));
   assert.deepEqual(kinds([await send(buffer, "c4", "other-room"), await send(buffer, "c5", "r")]), ["stored", "rate_limited"]);
 });

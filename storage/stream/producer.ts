@@ -39,7 +39,10 @@ export interface AckReplicas {
  */
 export class NotReplicatedError extends Error {
   override name = "NotReplicatedError";
-  constructor(readonly replicas: number, readonly required: number) {
+  constructor(
+    readonly replicas: number,
+    readonly required: number,
+  ) {
     super(`the write reached ${replicas} of ${required} required replicas in time`);
   }
 }
@@ -160,7 +163,16 @@ export class MessageBuffer {
     const head = encodeMessageHead(message);
     const keys = this.scriptKeys(message);
     for (let attempt = 0; ; attempt++) {
-      const args = [head, randomIdPart(), this.config.idempotencyTtlInMs, RUN_KEY_TTL_IN_MS, RECENT_TTL_IN_MS, entry.id, group, entry.payload ?? ""];
+      const args = [
+        head,
+        randomIdPart(),
+        this.config.idempotencyTtlInMs,
+        RUN_KEY_TTL_IN_MS,
+        RECENT_TTL_IN_MS,
+        entry.id,
+        group,
+        entry.payload ?? "",
+      ];
       const reply = (await this.scripted.chatResequence(...keys, ...args)) as ScriptReply;
       if (reply[0] === "ok") return parseReceipt(reply[1]);
       if (reply[0] === "gone") return undefined;
@@ -186,7 +198,9 @@ export class MessageBuffer {
       const text = await this.redis.get(key);
       return text === null ? undefined : parseReceipt(text);
     }
-    const [text, replicas] = (await this.execPipeline(() => this.redis.pipeline().get(key).call("wait", this.ackReplicas.count, this.ackReplicas.timeoutInMs))) as [string | null, number];
+    const [text, replicas] = (await this.execPipeline(() =>
+      this.redis.pipeline().get(key).call("wait", this.ackReplicas.count, this.ackReplicas.timeoutInMs),
+    )) as [string | null, number];
     if (text === null) return undefined;
     if (replicas < this.ackReplicas.count) throw new NotReplicatedError(replicas, this.ackReplicas.count);
     return parseReceipt(text);
@@ -210,7 +224,13 @@ export class MessageBuffer {
 
   private async seedRoom(room: string): Promise<void> {
     const latest = await this.latestSeqs.latestOf(room);
-    await this.scripted.chatSeedRoom(this.keys.roomMeta(room), this.keys.shardRun(this.keys.shardOf(room)), latest.seq, latest.ts, RUN_KEY_TTL_IN_MS);
+    await this.scripted.chatSeedRoom(
+      this.keys.roomMeta(room),
+      this.keys.shardRun(this.keys.shardOf(room)),
+      latest.seq,
+      latest.ts,
+      RUN_KEY_TTL_IN_MS,
+    );
   }
 }
 

@@ -57,7 +57,8 @@ export class SendRateLimiter {
     redis: RedisClient,
     private readonly limit: SendRateLimit,
   ) {
-    if (!(limit.perSecond > 0) || !(limit.burst >= 1)) throw new Error(`a send rate needs perSecond > 0 and burst >= 1, got ${limit.perSecond}/${limit.burst}`);
+    if (!(limit.perSecond > 0) || !(limit.burst >= 1))
+      throw new Error(`a send rate needs perSecond > 0 and burst >= 1, got ${limit.perSecond}/${limit.burst}`);
     redis.defineCommand("chatTakeSendToken", { numberOfKeys: 1, lua: TAKE_SCRIPT });
     redis.defineCommand("chatRefundSendToken", { numberOfKeys: 1, lua: REFUND_SCRIPT });
     this.scripted = redis as unknown as RedisWithRateScripts;

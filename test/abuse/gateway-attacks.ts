@@ -31,7 +31,12 @@ export interface GatewayAttackReport {
 const bump = (answers: Record<string, number>, key: string) => void (answers[key] = (answers[key] ?? 0) + 1);
 
 /** Requests as fast as `concurrency` loops can go for `durationInMs`, answers counted by status. */
-async function hammer(durationInMs: number, concurrency: number, once: () => Promise<Response>, answers: Record<string, number>): Promise<number> {
+async function hammer(
+  durationInMs: number,
+  concurrency: number,
+  once: () => Promise<Response>,
+  answers: Record<string, number>,
+): Promise<number> {
   const deadline = Date.now() + durationInMs;
   let sent = 0;
   await Promise.all(
@@ -81,7 +86,10 @@ function statusFrom(localAddress: string, url: string): Promise<number> {
   });
 }
 
-export async function runGatewayAttack(name: GatewayAttackName, { url, secret, tag, durationInMs, count = 1000 }: GatewayAttackOptions): Promise<GatewayAttackReport> {
+export async function runGatewayAttack(
+  name: GatewayAttackName,
+  { url, secret, tag, durationInMs, count = 1000 }: GatewayAttackOptions,
+): Promise<GatewayAttackReport> {
   const answers: Record<string, number> = {};
   const figures: Record<string, number> = {};
   const target = new URL(url);
@@ -90,7 +98,9 @@ export async function runGatewayAttack(name: GatewayAttackName, { url, secret, t
       const sockets: Socket[] = [];
       const closed = { count: 0 };
       for (let batch = 0; batch < count; batch += 250) {
-        const results = await Promise.all(Array.from({ length: Math.min(250, count - batch) }, () => slowConnection(target.hostname, Number(target.port), sockets, closed)));
+        const results = await Promise.all(
+          Array.from({ length: Math.min(250, count - batch) }, () => slowConnection(target.hostname, Number(target.port), sockets, closed)),
+        );
         for (const result of results) bump(answers, result);
       }
       // Held: is the gateway still answering its health check while it sheds this address?
@@ -105,12 +115,22 @@ export async function runGatewayAttack(name: GatewayAttackName, { url, secret, t
       break;
     }
     case "handshakes": {
-      figures["sent"] = await hammer(durationInMs, 16, () => fetch(`${url}/socket.io/?EIO=4&transport=polling&t=${Date.now()}`, { signal: AbortSignal.timeout(5000) }), answers);
+      figures["sent"] = await hammer(
+        durationInMs,
+        16,
+        () => fetch(`${url}/socket.io/?EIO=4&transport=polling&t=${Date.now()}`, { signal: AbortSignal.timeout(5000) }),
+        answers,
+      );
       break;
     }
     case "rest-rooms": {
       const token = await mintToken({ secret, userId: `rest-reader-${tag}`, rooms: [`abuse-${tag}:*`] });
-      figures["sent"] = await hammer(durationInMs, 16, () => fetch(`${url}/api/me/rooms`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5000) }), answers);
+      figures["sent"] = await hammer(
+        durationInMs,
+        16,
+        () => fetch(`${url}/api/me/rooms`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5000) }),
+        answers,
+      );
       break;
     }
   }

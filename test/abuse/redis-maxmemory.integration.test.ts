@@ -43,7 +43,12 @@ test("a Redis at maxmemory: sends answered UNAVAILABLE, every acknowledged one s
   const dir = faultDir("redis-maxmemory");
   const stores = testStores();
   server = await startRedis({ dataDir: join(dir, "redis"), port: await freePort(), appendFsync: "everysec", maxmemory: MAXMEMORY });
-  cluster = await startFaultCluster({ dir, redisUrl: server.url, cassandra: cassandraConfigFor(stores.cassandraContactPoint, stores.keyspace), nodeCount: 1 });
+  cluster = await startFaultCluster({
+    dir,
+    redisUrl: server.url,
+    cassandra: cassandraConfigFor(stores.cassandraContactPoint, stores.keyspace),
+    nodeCount: 1,
+  });
   const redis = cluster.redis;
   const policy = (await redis.config("GET", "maxmemory-policy")) as string[];
   assert.equal(policy[1], "noeviction", "started with a policy that never evicts buffered messages");
@@ -73,24 +78,36 @@ test("a Redis at maxmemory: sends answered UNAVAILABLE, every acknowledged one s
   const text = "m".repeat(3000);
   for (let i = 0; i < 5000 && refused.length < 20; i++) {
     const clientId = `maxmemory-${i}`;
-    const reply = (await socket.timeout(ACK_TIMEOUT_IN_MS).emitWithAck("send", { room, clientId, text }).catch(() => {
-      throw new Error(`send ${i} got no answer within ${ACK_TIMEOUT_IN_MS} ms: a node at Redis' cap must answer, not hang`);
-    })) as Reply;
+    const reply = (await socket
+      .timeout(ACK_TIMEOUT_IN_MS)
+      .emitWithAck("send", { room, clientId, text })
+      .catch(() => {
+        throw new Error(`send ${i} got no answer within ${ACK_TIMEOUT_IN_MS} ms: a node at Redis' cap must answer, not hang`);
+      })) as Reply;
     if (reply.ok) acks.push({ clientId, room: room!, id: reply.id!, seq: reply.seq!, duplicate: reply.duplicate ?? false, at: Date.now() });
     else refused.push(reply);
   }
   console.log(`# filler ${chunks} × 64 KiB, ${acks.length} acknowledged before the cap, ${refused.length} refused`);
   assert.ok(acks.length > 0, "the headroom took some sends");
   assert.ok(refused.length > 0, "the cap was reached");
-  assert.deepEqual(new Set(refused.map((reply) => reply.error?.code)), new Set(["UNAVAILABLE"]), "a send at the cap is answered UNAVAILABLE");
-  assert.ok(refused.every((reply) => (reply.error?.retryAfterMs ?? 0) > 0), "with a retryAfterMs");
+  assert.deepEqual(
+    new Set(refused.map((reply) => reply.error?.code)),
+    new Set(["UNAVAILABLE"]),
+    "a send at the cap is answered UNAVAILABLE",
+  );
+  assert.ok(
+    refused.every((reply) => (reply.error?.retryAfterMs ?? 0) > 0),
+    "with a retryAfterMs",
+  );
 
   // Room again: the acknowledged sends reach Cassandra, nothing lost, no gap left by the refusals.
   await redis.del(filler);
   await waitForDrain(redis, cluster.prefix, SHARDS, 60_000);
   const rows = await readRooms(cluster.cassandra, [room!]);
   assertNothingLost(acks, rows, acks.length);
-  const after = (await socket.timeout(ACK_TIMEOUT_IN_MS).emitWithAck("send", { room, clientId: "maxmemory-after", text: "room again" })) as Reply;
+  const after = (await socket
+    .timeout(ACK_TIMEOUT_IN_MS)
+    .emitWithAck("send", { room, clientId: "maxmemory-after", text: "room again" })) as Reply;
   assert.equal(after.ok, true, "sends are accepted again once Redis has room");
   assert.equal(after.seq, acks.length + 1, "the next seq follows the acknowledged ones: refused sends took none");
 });

@@ -77,7 +77,9 @@ describe("malformed and refused changes, and the acknowledgement rules of send",
     const before = (await joinSince(alice, room, 0)).seq;
     for (const [what, event, payload, code] of cases()) {
       // An id of another room needs a message there first.
-      const input = what.endsWith("an id of another room") ? { ...(payload as object), room, id: (await sent(alice, roomName("mine-2"), `foreign-${what}`, "elsewhere")).id } : payload;
+      const input = what.endsWith("an id of another room")
+        ? { ...(payload as object), room, id: (await sent(alice, roomName("mine-2"), `foreign-${what}`, "elsewhere")).id }
+        : payload;
       assertError(await request(alice, event, input), code, what);
     }
     assert.equal((await joinSince(alice, room, 0)).seq, before, "no refused change took a seq");
@@ -109,10 +111,14 @@ describe("malformed and refused changes, and the acknowledgement rules of send",
     const sends = Array.from({ length: 39 }, (_, i) => send(socket, room, `rate-${i}`, "burst"));
     const edits = Array.from({ length: 10 }, (_, i) => edit(socket, room, id, `rate-edit-${i}`, `edit ${i}`));
     const [sendAcks, editAcks] = await Promise.all([Promise.all(sends), Promise.all(edits)]);
-    assert.ok(sendAcks.every((ack) => ack.ok), `the burst allows the target and 39 sends: ${JSON.stringify(sendAcks.filter((ack) => !ack.ok))}`);
+    assert.ok(
+      sendAcks.every((ack) => ack.ok),
+      `the burst allows the target and 39 sends: ${JSON.stringify(sendAcks.filter((ack) => !ack.ok))}`,
+    );
     const limited = editAcks.filter((ack) => !ack.ok);
     assert.ok(limited.length > 0, `edits beyond the burst are refused: ${JSON.stringify(editAcks)}`);
-    for (const ack of limited) assert.ok((assertError(ack, "RATE_LIMITED", "an edit with an empty bucket").retryAfterMs ?? 0) > 0, "with retryAfterMs");
+    for (const ack of limited)
+      assert.ok((assertError(ack, "RATE_LIMITED", "an edit with an empty bucket").retryAfterMs ?? 0) > 0, "with retryAfterMs");
   });
 
   test("UNAVAILABLE with retryAfterMs while the write buffer is full; the same change goes through once the flusher drained it", async () => {

@@ -11,7 +11,19 @@ import type { Socket } from "socket.io-client";
 import type { ChatChange, MessageView } from "../../storage/change.js";
 import { eventually, nextEvent, request, startTestCluster, type TestCluster } from "../fixture.js";
 import { assertError, assertOk, uniqueTag, type Ack, type RoomEntry } from "../protocol/helpers.js";
-import { edit, flushed, forgetRecent, historyOf, joinSince, react, remove, sent, tokenWithMod, type JoinSince, type ViewPage } from "./helpers.js";
+import {
+  edit,
+  flushed,
+  forgetRecent,
+  historyOf,
+  joinSince,
+  react,
+  remove,
+  sent,
+  tokenWithMod,
+  type JoinSince,
+  type ViewPage,
+} from "./helpers.js";
 
 const tag = uniqueTag();
 const user = (name: string) => `${name}-${tag}`;
@@ -20,7 +32,13 @@ const roomName = (name: string) => `chg-${name}-${tag}`;
 let cluster: TestCluster;
 // Changes are many per test here; the per-user send limit has its own test (changes-bad-input),
 // and the per-user event budget is issue 17's (test/limits/).
-before(async () => (cluster = await startTestCluster({ nodeCount: 2, env: { CHAT_SENDS_PER_SECOND: "1000", CHAT_SEND_BURST: "1000", CHAT_EVENTS_PER_SECOND: "2000", CHAT_EVENT_BURST: "2000" } })));
+before(
+  async () =>
+    (cluster = await startTestCluster({
+      nodeCount: 2,
+      env: { CHAT_SENDS_PER_SECOND: "1000", CHAT_SEND_BURST: "1000", CHAT_EVENTS_PER_SECOND: "2000", CHAT_EVENT_BURST: "2000" },
+    })),
+);
 after(async () => cluster?.stop());
 
 async function connect(name: string, rooms: string[], mod?: string[]): Promise<Socket> {
@@ -49,7 +67,8 @@ describe("edit, delete and react on one room, read from Redis and from Cassandra
     watcher = await connect("watcher", [room]);
     assertOk(await request<Ack>(watcher, "join", { room }), "watcher join");
     watcher.on("change", (change: ChatChange) => received.push(change));
-    for (const name of ["one", "two", "three", "four"]) ids[name] = (await sent(alice, room, `send-${name}`, `text ${name}`, { secret: name })).id;
+    for (const name of ["one", "two", "three", "four"])
+      ids[name] = (await sent(alice, room, `send-${name}`, `text ${name}`, { secret: name })).id;
     ids["foreign"] = (await sent(alice, other, "send-foreign", "elsewhere")).id;
   });
 
@@ -60,7 +79,17 @@ describe("edit, delete and react on one room, read from Redis and from Cassandra
     assert.equal(ack.duplicate, undefined);
     editTs = ack.ts;
     const change = await delivered;
-    assert.deepEqual(change, { room, seq: 5, ts: ack.ts, by: user("alice"), clientId: "edit-one", kind: "edit", target: ids["one"], targetSeq: 1, text: "text one, edited" });
+    assert.deepEqual(change, {
+      room,
+      seq: 5,
+      ts: ack.ts,
+      by: user("alice"),
+      clientId: "edit-one",
+      kind: "edit",
+      target: ids["one"],
+      targetSeq: 1,
+      text: "text one, edited",
+    });
   });
 
   test("the same clientId again: the first ack with duplicate: true, nothing delivered or stored twice", async () => {
@@ -83,7 +112,12 @@ describe("edit, delete and react on one room, read from Redis and from Cassandra
 
   test("unknown id, an id of another room, a deleted message: NOT_FOUND for every change", async () => {
     const unknown = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
-    for (const [id, what] of [[unknown, "unknown id"], [ids["foreign"]!, "id of another room"], [ids["two"]!, "deleted message"], ["not-an-id", "not an id"]] as const) {
+    for (const [id, what] of [
+      [unknown, "unknown id"],
+      [ids["foreign"]!, "id of another room"],
+      [ids["two"]!, "deleted message"],
+      ["not-an-id", "not an id"],
+    ] as const) {
       assertError(await edit(alice, room, id, `e-${what}`, "x"), "NOT_FOUND", `edit, ${what}`);
       assertError(await remove(alice, room, id, `d-${what}`), "NOT_FOUND", `delete, ${what}`);
       assertError(await react(alice, room, id, `r-${what}`, "👍", true), "NOT_FOUND", `react, ${what}`);
@@ -116,9 +150,25 @@ describe("edit, delete and react on one room, read from Redis and from Cassandra
   test("every change was delivered once to a socket that joined the room, in seq order", async () => {
     await eventually("the last change delivered", async () => (received.some((c) => c.seq === latest) ? true : undefined));
     const seqs = received.map((c) => c.seq);
-    assert.deepEqual(seqs, [...new Set(seqs)].sort((a, b) => a - b), "no duplicate, ascending");
+    assert.deepEqual(
+      seqs,
+      [...new Set(seqs)].sort((a, b) => a - b),
+      "no duplicate, ascending",
+    );
     assert.equal(received.filter((c) => c.target === ids["one"]).length, 1, "the duplicate edit was not delivered");
-    assert.deepEqual(received.find((c) => c.seq === 6), { room, seq: 6, ts: received.find((c) => c.seq === 6)!.ts, by: user("mod"), clientId: "mod-delete", kind: "delete", target: ids["two"], targetSeq: 2 });
+    assert.deepEqual(
+      received.find((c) => c.seq === 6),
+      {
+        room,
+        seq: 6,
+        ts: received.find((c) => c.seq === 6)!.ts,
+        by: user("mod"),
+        clientId: "mod-delete",
+        kind: "delete",
+        target: ids["two"],
+        targetSeq: 2,
+      },
+    );
   });
 
   test("history from Redis: current state, tombstones without meta, reactions with exact counts and users in order", async () => {
@@ -128,7 +178,9 @@ describe("edit, delete and react on one room, read from Redis and from Cassandra
     assertCurrentState(bySeq, ids, editTs);
     const since = await joinSince(bob, room, 0);
     // join records the room in bob's list, off the ack's path.
-    const rooms = await eventually("bob's rooms list the room", async () => assertOk(await request<Ack<{ rooms: RoomEntry[] }>>(bob, "rooms", {}), "rooms").rooms.find((r) => r.room === room));
+    const rooms = await eventually("bob's rooms list the room", async () =>
+      assertOk(await request<Ack<{ rooms: RoomEntry[] }>>(bob, "rooms", {}), "rooms").rooms.find((r) => r.room === room),
+    );
     assert.equal(rooms.lastSeq, since.seq, "lastSeq is the log's latest seq");
     assert.equal(rooms.unread, 5, "unread counts messages, not changes");
     fromRedis = { history, since, rooms };
@@ -162,10 +214,16 @@ describe("edit, delete and react on one room, read from Redis and from Cassandra
 
   test("history pages hold up to `limit` messages; changes do not take their places", async () => {
     const page = await historyOf(bob, room, 2);
-    assert.deepEqual(page.messages.map((m) => m.seq), [4, 14]);
+    assert.deepEqual(
+      page.messages.map((m) => m.seq),
+      [4, 14],
+    );
     assert.equal(page.more, true);
     const older = await historyOf(bob, room, 3, 4);
-    assert.deepEqual(older.messages.map((m) => m.seq), [1, 2, 3]);
+    assert.deepEqual(
+      older.messages.map((m) => m.seq),
+      [1, 2, 3],
+    );
     assert.equal(older.more, false);
   });
 });
@@ -190,19 +248,35 @@ function assertCurrentState(bySeq: Map<number, MessageView>, ids: Record<string,
   const emoji = bySeq.get(14)!;
   assert.equal(emoji.reactions?.length, 50, "50 distinct emoji after one was removed and another added");
   assert.equal(emoji.reactions?.find((r) => r.emoji === "e0")?.count, 2);
-  assert.equal(emoji.reactions?.find((r) => r.emoji === "e1"), undefined);
+  assert.equal(
+    emoji.reactions?.find((r) => r.emoji === "e1"),
+    undefined,
+  );
 }
 
 /** join since 0: messages and changes together hold every seq of the log once, each ascending. */
 function assertLog(since: JoinSince, ids: Record<string, string>): void {
   const seqs = [...since.messages.map((m) => m.seq), ...since.changes.map((c) => c.seq)].sort((a, b) => a - b);
-  assert.deepEqual(seqs, Array.from({ length: since.seq }, (_, i) => i + 1));
-  assert.deepEqual(since.messages.map((m) => m.seq), [...since.messages.map((m) => m.seq)].sort((a, b) => a - b));
+  assert.deepEqual(
+    seqs,
+    Array.from({ length: since.seq }, (_, i) => i + 1),
+  );
+  assert.deepEqual(
+    since.messages.map((m) => m.seq),
+    [...since.messages.map((m) => m.seq)].sort((a, b) => a - b),
+  );
   assert.equal(since.more, false);
   const one = since.messages.find((m) => m.id === ids["one"])!;
   assert.equal(one.text, "text one", "the log holds the message as sent; the edit is its own entry");
   const two = since.messages.find((m) => m.id === ids["two"]) as MessageView;
   assert.deepEqual([two.text, two.deleted, "meta" in two], ["", true, false], "a deleted message's entry is erased");
-  assert.deepEqual(since.changes.filter((c) => c.kind === "edit").map((c) => c.text), ["text one, edited"]);
-  assert.equal(since.changes.some((c) => "noop" in c), false, "internal marks stay inside");
+  assert.deepEqual(
+    since.changes.filter((c) => c.kind === "edit").map((c) => c.text),
+    ["text one, edited"],
+  );
+  assert.equal(
+    since.changes.some((c) => "noop" in c),
+    false,
+    "internal marks stay inside",
+  );
 }

@@ -21,7 +21,12 @@ export type JoinSince = { room: string; seq: number; messages: ChatMessage[]; ch
 /** A token with `rooms` and, when given, a `mod` claim. */
 export async function tokenWithMod(userId: string, rooms: string[], mod?: string[]): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT(mod === undefined ? { rooms } : { rooms, mod }).setProtectedHeader({ alg: "HS256", typ: "JWT" }).setSubject(userId).setIssuedAt(now).setExpirationTime(now + 3600).sign(new TextEncoder().encode(TEST_JWT_SECRET));
+  return new SignJWT(mod === undefined ? { rooms } : { rooms, mod })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setSubject(userId)
+    .setIssuedAt(now)
+    .setExpirationTime(now + 3600)
+    .sign(new TextEncoder().encode(TEST_JWT_SECRET));
 }
 
 export function edit(socket: Socket, room: string, id: string, clientId: string, text: string): Promise<ChangeAck> {
@@ -36,12 +41,21 @@ export function react(socket: Socket, room: string, id: string, clientId: string
   return request<ChangeAck>(socket, "react", { room, id, clientId, emoji, on });
 }
 
-export async function sent(socket: Socket, room: string, clientId: string, text: string, meta?: Record<string, unknown>): Promise<SendResult> {
+export async function sent(
+  socket: Socket,
+  room: string,
+  clientId: string,
+  text: string,
+  meta?: Record<string, unknown>,
+): Promise<SendResult> {
   return assertOk(await send(socket, room, clientId, text, meta), `send ${clientId}`);
 }
 
 export async function historyOf(socket: Socket, room: string, limit = 100, beforeSeq?: number): Promise<ViewPage> {
-  return assertOk(await request<Ack<ViewPage>>(socket, "history", beforeSeq === undefined ? { room, limit } : { room, limit, beforeSeq }), "history");
+  return assertOk(
+    await request<Ack<ViewPage>>(socket, "history", beforeSeq === undefined ? { room, limit } : { room, limit, beforeSeq }),
+    "history",
+  );
 }
 
 export async function joinSince(socket: Socket, room: string, since: number): Promise<JoinSince> {
@@ -67,7 +81,11 @@ export async function flushed(cluster: TestCluster, room: string): Promise<void>
 export async function forgetRecent(cluster: TestCluster, room: string, messageIds: readonly string[]): Promise<void> {
   await flushed(cluster, room);
   const { keys, changeKeys } = keysOf(cluster);
-  await cluster.redis.del(keys.roomRecent(room), changeKeys.roomChanges(room), ...messageIds.map((id) => changeKeys.messageState(room, id)));
+  await cluster.redis.del(
+    keys.roomRecent(room),
+    changeKeys.roomChanges(room),
+    ...messageIds.map((id) => changeKeys.messageState(room, id)),
+  );
 }
 
 /** Every Redis key of the room's recent log and states, for erasure checks. */

@@ -23,7 +23,13 @@ const user = (name: string) => `${name}-${tag}`;
 const roomName = (name: string) => `log-${name}-${tag}`;
 
 let cluster: TestCluster;
-before(async () => (cluster = await startTestCluster({ nodeCount: 2, env: { CHAT_SENDS_PER_SECOND: "1000", CHAT_SEND_BURST: "1000", CHAT_EVENTS_PER_SECOND: "2000", CHAT_EVENT_BURST: "2000" } })));
+before(
+  async () =>
+    (cluster = await startTestCluster({
+      nodeCount: 2,
+      env: { CHAT_SENDS_PER_SECOND: "1000", CHAT_SEND_BURST: "1000", CHAT_EVENTS_PER_SECOND: "2000", CHAT_EVENT_BURST: "2000" },
+    })),
+);
 after(async () => cluster?.stop());
 
 describe("an edit racing a delete", () => {
@@ -38,7 +44,10 @@ describe("an edit racing a delete", () => {
     for (let round = 0; round < ROUNDS; round++) {
       const { id } = await sent(author, room, `race-send-${round}`, `before ${round}`);
       ids.push(id);
-      const [edited, deleted] = await Promise.all([edit(author, room, id, `race-edit-${round}`, `after ${round}`), remove(sameAuthorElsewhere, room, id, `race-delete-${round}`)]);
+      const [edited, deleted] = await Promise.all([
+        edit(author, room, id, `race-edit-${round}`, `after ${round}`),
+        remove(sameAuthorElsewhere, room, id, `race-delete-${round}`),
+      ]);
       const deletion = assertOk(deleted, `delete ${round}`);
       if (edited.ok) {
         editsFirst++;
@@ -51,9 +60,17 @@ describe("an edit racing a delete", () => {
     const check = async (where: string) => {
       const history = await historyOf(author, room);
       assert.equal(history.messages.length, ROUNDS);
-      for (const message of history.messages) assert.deepEqual([message.deleted, message.text, message.editedAt], [true, "", undefined], `${where}: seq ${message.seq} stays deleted`);
+      for (const message of history.messages)
+        assert.deepEqual(
+          [message.deleted, message.text, message.editedAt],
+          [true, "", undefined],
+          `${where}: seq ${message.seq} stays deleted`,
+        );
       const since = await joinSince(author, room, 0);
-      assert.ok(since.changes.filter((c) => c.kind === "edit").every((c) => c.text === ""), `${where}: no edit text survives`);
+      assert.ok(
+        since.changes.filter((c) => c.kind === "edit").every((c) => c.text === ""),
+        `${where}: no edit text survives`,
+      );
     };
     await check("from Redis");
     await forgetRecent(cluster, room, ids);
@@ -90,7 +107,16 @@ describe("deletion erases", () => {
     // At least once: the flusher may write the original message again after the delete (a
     // claimed entry of a dead flusher). Its write time is the message's seq: the delete wins.
     const timeline = new Timeline(cluster.cassandra, DEFAULT_STREAM_CONFIG.bucketWidthInMs);
-    const original: ChatMessage = { id, room, seq, from: user("eraser"), clientId: "erase-send", text: `${secret} original`, meta: { hidden: `${secret} meta` }, ts: (await joinSince(alice, room, 0)).messages[0]!.ts };
+    const original: ChatMessage = {
+      id,
+      room,
+      seq,
+      from: user("eraser"),
+      clientId: "erase-send",
+      text: `${secret} original`,
+      meta: { hidden: `${secret} meta` },
+      ts: (await joinSince(alice, room, 0)).messages[0]!.ts,
+    };
     await timeline.write([original]);
     await forgetRecent(cluster, room, [id]);
     assert.equal((await cassandraDump(room, id)).includes(secret), false, "Cassandra after the original entry was written again");
@@ -109,7 +135,12 @@ describe("replay", () => {
     assertOk(await edit(alice, room, ids[0]!, "replay-edit-0b", "edited 0 again"), "edit again");
     assertOk(await remove(bob, room, ids[2]!, "replay-delete-2"), "moderator delete");
     assertOk(await remove(bob, room, ids[3]!, "replay-delete-3"), "author delete");
-    for (const [i, who] of [[4, alice], [4, bob], [5, bob]] as const) assertOk(await react(who, room, ids[i]!, `replay-react-${i}-${who.id}`, "🔥", true), "react");
+    for (const [i, who] of [
+      [4, alice],
+      [4, bob],
+      [5, bob],
+    ] as const)
+      assertOk(await react(who, room, ids[i]!, `replay-react-${i}-${who.id}`, "🔥", true), "react");
     assertOk(await react(bob, room, ids[4]!, "replay-react-off", "🔥", false), "react off");
     assertOk(await react(alice, room, ids[4]!, "replay-react-noop", "🔥", true), "react twice (no change)");
     await forgetRecent(cluster, room, ids);
@@ -122,7 +153,11 @@ describe("replay", () => {
     assert.deepEqual(dropped.messages, [], "the read model is gone: no history before the replay");
 
     const { stdout } = await promisify(execFile)(process.execPath, ["dist/scripts/replay.js", room], {
-      env: { ...process.env, CHAT_CASSANDRA_CONTACT_POINTS: cluster.stores.cassandraContactPoint, CHAT_CASSANDRA_KEYSPACE: cluster.stores.keyspace },
+      env: {
+        ...process.env,
+        CHAT_CASSANDRA_CONTACT_POINTS: cluster.stores.cassandraContactPoint,
+        CHAT_CASSANDRA_KEYSPACE: cluster.stores.keyspace,
+      },
     });
     assert.match(stdout, /"entries":21/);
     assert.deepEqual(await historyOf(alice, room), before, "history after the replay");
@@ -136,9 +171,12 @@ describe("replay", () => {
 /** Every text column of the room's rows in Cassandra, as one string. */
 async function cassandraDump(room: string, id: string): Promise<string> {
   const rows = [
-    ...(await cluster.cassandra.execute(`SELECT body, meta FROM messages_by_room WHERE room = ? ALLOW FILTERING`, [room], { prepare: true })).rows,
+    ...(
+      await cluster.cassandra.execute(`SELECT body, meta FROM messages_by_room WHERE room = ? ALLOW FILTERING`, [room], { prepare: true })
+    ).rows,
     ...(await cluster.cassandra.execute(`SELECT body, meta FROM room_log WHERE room = ? ALLOW FILTERING`, [room], { prepare: true })).rows,
-    ...(await cluster.cassandra.execute(`SELECT body FROM edit_texts WHERE room = ? AND message_id = ?`, [room, id], { prepare: true })).rows,
+    ...(await cluster.cassandra.execute(`SELECT body FROM edit_texts WHERE room = ? AND message_id = ?`, [room, id], { prepare: true }))
+      .rows,
   ];
   assert.ok(rows.length > 0, "the room has rows to look at");
   return JSON.stringify(rows);

@@ -31,7 +31,12 @@ test("Redis restarted mid-conversation: nothing lost, nothing twice, on both cli
   const stores = testStores();
   const redis = await startOwnRedis(dir, "always");
   server = redis.server;
-  cluster = await startFaultCluster({ dir, redisUrl: redis.server.url, cassandra: cassandraConfigFor(stores.cassandraContactPoint, stores.keyspace), nodeCount: 2 });
+  cluster = await startFaultCluster({
+    dir,
+    redisUrl: redis.server.url,
+    cassandra: cassandraConfigFor(stores.cassandraContactPoint, stores.keyspace),
+    nodeCount: 2,
+  });
   const room = `sdk-redis-${Date.now().toString(36)}`;
   const alice = sdkUser("alice", cluster.url, await cluster.token("alice", [room]));
   const bob = sdkUser("bob", cluster.url, await cluster.token("bob", [room]));
@@ -39,7 +44,15 @@ test("Redis restarted mid-conversation: nothing lost, nothing twice, on both cli
   const acks: SendAck[] = [];
   for (const user of [alice, bob]) {
     user.client.on("sent", ({ operation, result }) => {
-      if ("id" in result) acks.push({ clientId: operation.clientId, room: operation.room, id: result.id, seq: result.seq, duplicate: result.duplicate === true, at: Date.now() });
+      if ("id" in result)
+        acks.push({
+          clientId: operation.clientId,
+          room: operation.room,
+          id: result.id,
+          seq: result.seq,
+          duplicate: result.duplicate === true,
+          at: Date.now(),
+        });
     });
   }
   await Promise.all([alice.client.join(room), bob.client.join(room)]);

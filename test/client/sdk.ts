@@ -62,10 +62,20 @@ export function assertEveryMessageOnceInOrder(users: SdkUser[], room: string, te
   const expected = [...texts].sort();
   for (const user of users) {
     const seen = user.received.filter((message) => message.room === room);
-    assert.deepEqual(seen.map((message) => message.seq), Array.from({ length: texts.length }, (_, i) => i + 1), `${user.name}: seqs 1..${texts.length} in order, once each`);
+    assert.deepEqual(
+      seen.map((message) => message.seq),
+      Array.from({ length: texts.length }, (_, i) => i + 1),
+      `${user.name}: seqs 1..${texts.length} in order, once each`,
+    );
     assert.deepEqual(seen.map((message) => message.text).sort(), expected, `${user.name}: every text once`);
-    assert.deepEqual(user.client.room(room)?.messages.map((message) => message.seq), seen.map((message) => message.seq), `${user.name}: the room model holds the same`);
+    assert.deepEqual(
+      user.client.room(room)?.messages.map((message) => message.seq),
+      seen.map((message) => message.seq),
+      `${user.name}: the room model holds the same`,
+    );
   }
-  const [first, ...others] = users.map((user) => user.received.filter((message) => message.room === room).map((message) => `${message.seq}:${message.from}:${message.text}`));
+  const [first, ...others] = users.map((user) =>
+    user.received.filter((message) => message.room === room).map((message) => `${message.seq}:${message.from}:${message.text}`),
+  );
   for (const other of others) assert.deepEqual(other, first, "every user saw the same log");
 }

@@ -49,7 +49,12 @@ export interface OwnCassandra {
 
 export async function startOwnCassandra(dir: string): Promise<OwnCassandra> {
   const dataDir = join(dir, "cassandra");
-  const options: CassandraOptions = { dataDir, logFile: join(dataDir, "stdout.log"), nativePort: await freePort(), storagePort: await freePort() };
+  const options: CassandraOptions = {
+    dataDir,
+    logFile: join(dataDir, "stdout.log"),
+    nativePort: await freePort(),
+    storagePort: await freePort(),
+  };
   const node = await startCassandra(options);
   return { node, options, contactPoint: `${node.host}:${node.port}` };
 }
@@ -110,7 +115,11 @@ export async function startFaultCluster({ dir, redisUrl, cassandra, nodeCount, e
     cassandra: client,
     token: (user, rooms) => mintToken({ secret: TEST_JWT_SECRET, userId: user, rooms }),
     async startFlusher(name, extraEnv = {}) {
-      const flusher = await startFlusher({ name, env: { HOST: "127.0.0.1", PORT: "0", CHAT_FLUSHER_HTTP_PORT: "0", ...appEnv, ...extraEnv }, logFile: join(dir, `${name}.log`) });
+      const flusher = await startFlusher({
+        name,
+        env: { HOST: "127.0.0.1", PORT: "0", CHAT_FLUSHER_HTTP_PORT: "0", ...appEnv, ...extraEnv },
+        logFile: join(dir, `${name}.log`),
+      });
       extraFlushers.push(flusher);
       return flusher;
     },
@@ -125,7 +134,11 @@ export async function startFaultCluster({ dir, redisUrl, cassandra, nodeCount, e
 
 /** A fresh keyspace, migrated, on the given contact points. */
 export async function freshKeyspace(contactPoints: string[], overrides: Partial<CassandraConfig> = {}): Promise<CassandraConfig> {
-  const config: CassandraConfig = { ...cassandraConfigFor(contactPoints[0]!, `fault_${Date.now().toString(36)}_${process.pid}`), contactPoints, ...overrides };
+  const config: CassandraConfig = {
+    ...cassandraConfigFor(contactPoints[0]!, `fault_${Date.now().toString(36)}_${process.pid}`),
+    contactPoints,
+    ...overrides,
+  };
   await migrateKeyspace(config);
   return config;
 }

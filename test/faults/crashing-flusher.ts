@@ -36,7 +36,13 @@ class CrashingRows implements RowWriter {
 
   private crash(): never {
     // Written synchronously: pino's asynchronous line would die with the process.
-    const line = { level: 40, time: Date.now(), consumer: process.env.CHAT_FLUSHER_NAME, crashAt: this.crashAt, msg: "test flusher: SIGKILL (fault injection)" };
+    const line = {
+      level: 40,
+      time: Date.now(),
+      consumer: process.env.CHAT_FLUSHER_NAME,
+      crashAt: this.crashAt,
+      msg: "test flusher: SIGKILL (fault injection)",
+    };
     writeSync(2, `${JSON.stringify(line)}\n`);
     process.kill(process.pid, "SIGKILL");
     throw new Error("unreachable: SIGKILL did not stop the process");

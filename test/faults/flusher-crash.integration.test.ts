@@ -38,7 +38,10 @@ for (const crashAt of ["before-write", "before-ack"] as const) {
       // place (and is stopped with the cluster) and is the only consumer when the sends come.
       await cluster.apps.flusher.stop();
       const crashingEnv = { HOST: "127.0.0.1", CHAT_FLUSHER_HTTP_PORT: "0", ...cluster.appEnv, CHAT_TEST_FLUSHER_CRASH_AT: crashAt };
-      cluster.apps.flusher = await startFlusher({ name: "flusher-crashing", env: crashingEnv, logFile: join(dir, "flusher-crashing.log") }, CRASHING_FLUSHER);
+      cluster.apps.flusher = await startFlusher(
+        { name: "flusher-crashing", env: crashingEnv, logFile: join(dir, "flusher-crashing.log") },
+        CRASHING_FLUSHER,
+      );
 
       const rooms = roomsFor(`flusher-${crashAt}`, 3);
       const sent = await sendKnownSet({ url: cluster.url, token: cluster.token, rooms, users: 3, count: COUNT, deadlineInMs: 60_000 });
@@ -46,12 +49,16 @@ for (const crashAt of ["before-write", "before-ack"] as const) {
       // The flusher died by its own SIGKILL, holding a batch it never acknowledged.
       assert.equal(await cluster.apps.flusher.process.exited, "SIGKILL");
       let pending = 0;
-      for (const stream of new RedisKeys(cluster.prefix, SHARDS).streams()) pending += Number(((await cluster.redis.xpending(stream, "flushers")) as [number])[0]);
+      for (const stream of new RedisKeys(cluster.prefix, SHARDS).streams())
+        pending += Number(((await cluster.redis.xpending(stream, "flushers")) as [number])[0]);
       assert.ok(pending > 0, "the dead flusher left entries pending");
       if (crashAt === "before-write") {
         assert.equal((await readRooms(cluster.cassandra, rooms)).length, 0, "killed before its first write: nothing in Cassandra yet");
       } else {
-        assert.ok((await readRooms(cluster.cassandra, rooms)).length > 0, "killed after its first write: those rows are in Cassandra, still pending in Redis");
+        assert.ok(
+          (await readRooms(cluster.cassandra, rooms)).length > 0,
+          "killed after its first write: those rows are in Cassandra, still pending in Redis",
+        );
       }
 
       // The replacement has another consumer name: it can only get the entries by XAUTOCLAIM.
@@ -59,11 +66,14 @@ for (const crashAt of ["before-write", "before-ack"] as const) {
       const drainSeconds = await waitForDrain(cluster.redis, cluster.prefix, SHARDS, 60_000);
       await eventually("no entry pending", async () => {
         let left = 0;
-        for (const stream of new RedisKeys(cluster.prefix, SHARDS).streams()) left += Number(((await cluster.redis.xpending(stream, "flushers")) as [number])[0]);
+        for (const stream of new RedisKeys(cluster.prefix, SHARDS).streams())
+          left += Number(((await cluster.redis.xpending(stream, "flushers")) as [number])[0]);
         return left === 0 ? true : undefined;
       });
       assertNothingLost(sent.acks, await readRooms(cluster.cassandra, rooms), COUNT);
-      console.log(`# flusher ${crashAt}: ${COUNT} messages, ${pending} pending at the kill, drained by flusher-2 in ${drainSeconds.toFixed(1)} s; test ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      console.log(
+        `# flusher ${crashAt}: ${COUNT} messages, ${pending} pending at the kill, drained by flusher-2 in ${drainSeconds.toFixed(1)} s; test ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      );
     } finally {
       await cluster.stop();
     }

@@ -118,7 +118,9 @@ export async function sendKnownSet(options: KnownSetOptions): Promise<KnownSetRe
   const deadline = started + deadlineInMs;
   // Unique per call: user names land in the Cassandra keyspace other test files share.
   const run = `${started.toString(36)}-${randomBytes(3).toString("hex")}`;
-  const connections = await Promise.all(Array.from({ length: users }, async (_, u) => new UserConnection(url, await options.token(`sender-${run}-${u}`, rooms))));
+  const connections = await Promise.all(
+    Array.from({ length: users }, async (_, u) => new UserConnection(url, await options.token(`sender-${run}-${u}`, rooms))),
+  );
   const result: KnownSetResult = { acks: [], unavailable: [], timeouts: 0, failures: [], reconnects: 0, seconds: 0 };
   let progressFired = false;
   let progressRun: Promise<void> = Promise.resolve();

@@ -18,7 +18,12 @@ after(async () => cluster?.stop());
 test("a socket node killed -9 while its clients send: lost = 0, duplicates = 0", { timeout: 180_000 }, async () => {
   const started = Date.now();
   const stores = testStores();
-  cluster = await startFaultCluster({ dir: faultDir("node-kill"), redisUrl: stores.redisUrl, cassandra: cassandraConfigFor(stores.cassandraContactPoint, stores.keyspace), nodeCount: 2 });
+  cluster = await startFaultCluster({
+    dir: faultDir("node-kill"),
+    redisUrl: stores.redisUrl,
+    cassandra: cassandraConfigFor(stores.cassandraContactPoint, stores.keyspace),
+    nodeCount: 2,
+  });
   const rooms = roomsFor("node-kill", 4);
   let victim: (typeof cluster.apps.nodes)[number] | undefined;
   let killedAt = 0;
@@ -49,5 +54,7 @@ test("a socket node killed -9 while its clients send: lost = 0, duplicates = 0",
   await waitForDrain(cluster.redis, cluster.prefix, SHARDS, 60_000);
   assertNothingLost(sent.acks, await readRooms(cluster.cassandra, rooms), COUNT);
   const duplicatesAnswered = sent.acks.filter((ack) => ack.duplicate).length;
-  console.log(`# node kill: ${COUNT} messages in ${sent.seconds.toFixed(1)} s, ${sent.reconnects} reconnects, ${sent.timeouts} timed-out sends retried, ${duplicatesAnswered} retries answered duplicate; test ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(
+    `# node kill: ${COUNT} messages in ${sent.seconds.toFixed(1)} s, ${sent.reconnects} reconnects, ${sent.timeouts} timed-out sends retried, ${duplicatesAnswered} retries answered duplicate; test ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
 });

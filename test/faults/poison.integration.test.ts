@@ -35,19 +35,38 @@ test("a poison entry ends in the dead-letter stream with its error and blocks no
   // A room of its own for the poison row, in the same shard stream as the good messages.
   let poisonRoom = `${room}-p`;
   for (let i = 0; keys.streamOf(poisonRoom) !== stream; i++) poisonRoom = `${room}-p${i}`;
-  const poison = JSON.stringify({ room: poisonRoom, from: "", clientId: "poison", text: "rejected by Cassandra", id: "POISON", seq: 1, ts: Date.now() });
+  const poison = JSON.stringify({
+    room: poisonRoom,
+    from: "",
+    clientId: "poison",
+    text: "rejected by Cassandra",
+    id: "POISON",
+    seq: 1,
+    ts: Date.now(),
+  });
   const poisonId = await cluster.redis.xadd(stream, "*", "m", poison);
   const garbageId = await cluster.redis.xadd(stream, "*", "m", "{not json");
 
   // The flusher is failing on the poison entry before the good messages are sent.
-  await eventually("the poison entry failed once", async () => ((await cluster!.redis.hget(keys.flushFailures(stream), poisonId!)) !== null ? true : undefined));
+  await eventually("the poison entry failed once", async () =>
+    (await cluster!.redis.hget(keys.flushFailures(stream), poisonId!)) !== null ? true : undefined,
+  );
   const sent = await sendKnownSet({ url: cluster.url, token: cluster.token, rooms: [room], users: 2, count: COUNT, deadlineInMs: 30_000 });
-  await eventually("the good messages in Cassandra", async () => ((await readRooms(cluster!.cassandra, [room])).length === COUNT ? true : undefined));
+  await eventually("the good messages in Cassandra", async () =>
+    (await readRooms(cluster!.cassandra, [room])).length === COUNT ? true : undefined,
+  );
   const failuresWhenFlushed = Number(await cluster.redis.hget(keys.flushFailures(stream), poisonId!));
-  assert.ok(failuresWhenFlushed > 0 && failuresWhenFlushed < MAX_FAILURES, `the good messages were flushed while the poison was still retried (failures ${failuresWhenFlushed})`);
+  assert.ok(
+    failuresWhenFlushed > 0 && failuresWhenFlushed < MAX_FAILURES,
+    `the good messages were flushed while the poison was still retried (failures ${failuresWhenFlushed})`,
+  );
 
   await waitForDrain(cluster.redis, cluster.prefix, SHARDS, 60_000);
-  const dead = (await cluster.redis.xrange(keys.deadLetterStreamOf(stream), "-", "+")).map(([, fields]) => Object.fromEntries(fields.reduce<[string, string][]>((pairs, value, i, all) => (i % 2 === 0 ? [...pairs, [value, all[i + 1]!]] : pairs), [])));
+  const dead = (await cluster.redis.xrange(keys.deadLetterStreamOf(stream), "-", "+")).map(([, fields]) =>
+    Object.fromEntries(
+      fields.reduce<[string, string][]>((pairs, value, i, all) => (i % 2 === 0 ? [...pairs, [value, all[i + 1]!]] : pairs), []),
+    ),
+  );
   const byEntry = new Map(dead.map((fields) => [fields["entry"], fields]));
   assert.match(byEntry.get(poisonId!)?.["error"] ?? "", /Key may not be empty/);
   assert.equal(byEntry.get(poisonId!)?.["m"], poison);
@@ -57,5 +76,7 @@ test("a poison entry ends in the dead-letter stream with its error and blocks no
   assert.equal(Number(((await cluster.redis.xpending(stream, "flushers")) as [number])[0]), 0, "nothing left pending");
 
   assertNothingLost(sent.acks, await readRooms(cluster.cassandra, [room]), COUNT);
-  console.log(`# poison: ${COUNT} good messages flushed while the poison had failed ${failuresWhenFlushed}/${MAX_FAILURES} times; test ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(
+    `# poison: ${COUNT} good messages flushed while the poison had failed ${failuresWhenFlushed}/${MAX_FAILURES} times; test ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
 });

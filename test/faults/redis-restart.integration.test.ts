@@ -38,7 +38,12 @@ test("Redis killed -9 under load and restarted from its AOF: lost = 0, duplicate
   const stores = testStores();
   const redis = await startOwnRedis(dir, "always");
   server = redis.server;
-  cluster = await startFaultCluster({ dir, redisUrl: redis.server.url, cassandra: cassandraConfigFor(stores.cassandraContactPoint, stores.keyspace), nodeCount: 2 });
+  cluster = await startFaultCluster({
+    dir,
+    redisUrl: redis.server.url,
+    cassandra: cassandraConfigFor(stores.cassandraContactPoint, stores.keyspace),
+    nodeCount: 2,
+  });
   const rooms = roomsFor("redis-restart", 4);
   // A user of its own, connected before the outage, probes it directly.
   const probeRoom = rooms[0]!;
@@ -67,7 +72,11 @@ test("Redis killed -9 under load and restarted from its AOF: lost = 0, duplicate
             .timeout(ACK_TIMEOUT_IN_MS)
             .emitWithAck("send", { room: probeRoom, clientId: "probe-during-outage", text: "probe" })
             .catch(() => `no answer within ${ACK_TIMEOUT_IN_MS} ms: the node hung instead of answering UNAVAILABLE`),
-          httpRequest(`${cluster!.url}/api/rooms/${probeRoom}/messages`, { method: "POST", token: probeToken, body: { clientId: "probe-rest-during-outage", text: "probe" } }).then(
+          httpRequest(`${cluster!.url}/api/rooms/${probeRoom}/messages`, {
+            method: "POST",
+            token: probeToken,
+            body: { clientId: "probe-rest-during-outage", text: "probe" },
+          }).then(
             (answer) => ({ status: answer.status, code: (answer.body as { error?: { code?: unknown } }).error?.code }),
             () => ({ status: 0, code: "no answer within 10 s: the node hung instead of answering 503" }),
           ),
@@ -84,14 +93,28 @@ test("Redis killed -9 under load and restarted from its AOF: lost = 0, duplicate
   probe.disconnect();
   assert.equal(await redis.server.process.exited, "SIGKILL");
   // The outage was felt, as UNAVAILABLE: by the probes sent while Redis was down ...
-  assert.equal((probed?.socket as { ok?: unknown } | undefined)?.ok, false, `a socket send during the outage: ${JSON.stringify(probed?.socket)}`);
-  assert.equal((probed?.socket as { error: { code: unknown } }).error.code, "UNAVAILABLE", `a socket send during the outage: ${JSON.stringify(probed?.socket)}`);
+  assert.equal(
+    (probed?.socket as { ok?: unknown } | undefined)?.ok,
+    false,
+    `a socket send during the outage: ${JSON.stringify(probed?.socket)}`,
+  );
+  assert.equal(
+    (probed?.socket as { error: { code: unknown } }).error.code,
+    "UNAVAILABLE",
+    `a socket send during the outage: ${JSON.stringify(probed?.socket)}`,
+  );
   assert.deepEqual(probed?.rest, { status: 503, code: "UNAVAILABLE" }, "a REST post during the outage");
   // ... and by the load, inside the outage window (an answer already on its way may land just after).
-  const duringOutage = sent.failures.filter((failure) => failure.kind === "UNAVAILABLE" && failure.at >= outage.from && failure.at <= outage.to + ACK_TIMEOUT_IN_MS);
+  const duringOutage = sent.failures.filter(
+    (failure) => failure.kind === "UNAVAILABLE" && failure.at >= outage.from && failure.at <= outage.to + ACK_TIMEOUT_IN_MS,
+  );
   assert.ok(duringOutage.length > 0, `the load saw no UNAVAILABLE during the outage (${sent.unavailable.length} in all)`);
   // A node that waited for Redis instead of answering would show up as sends with no answer.
-  assert.equal(sent.timeouts, 0, `${sent.timeouts} sends got no answer within ${ACK_TIMEOUT_IN_MS} ms: a node hung instead of answering UNAVAILABLE`);
+  assert.equal(
+    sent.timeouts,
+    0,
+    `${sent.timeouts} sends got no answer within ${ACK_TIMEOUT_IN_MS} ms: a node hung instead of answering UNAVAILABLE`,
+  );
   await waitForDrain(cluster.redis, cluster.prefix, SHARDS, 60_000);
   assertNothingLost(sent.acks, await readRooms(cluster.cassandra, rooms), COUNT);
   console.log(

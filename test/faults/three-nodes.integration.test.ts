@@ -8,7 +8,16 @@ import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import cassandra from "cassandra-driver";
 import { startCassandraCluster, type CassandraCluster } from "../../scripts/infra/cassandra-cluster.js";
-import { faultDir, freshKeyspace, roomsFor, SHARDS, startFaultCluster, startOwnRedis, type FaultCluster, type OwnRedis } from "./cluster.js";
+import {
+  faultDir,
+  freshKeyspace,
+  roomsFor,
+  SHARDS,
+  startFaultCluster,
+  startOwnRedis,
+  type FaultCluster,
+  type OwnRedis,
+} from "./cluster.js";
 import { sendKnownSet } from "./known-set.js";
 import { assertNothingLost, readRooms, waitForDrain } from "./verify.js";
 
@@ -45,7 +54,11 @@ test("one of three Cassandra nodes down, RF 3, LOCAL_QUORUM: lost = 0, duplicate
   // Read at LOCAL_QUORUM with node 3 still down: 2 replicas of 3 answer each row.
   const rows = await readRooms(cluster.cassandra, rooms, cassandra.types.consistencies.localQuorum);
   assertNothingLost(sent.acks, rows, COUNT);
-  const replication = (await cluster.cassandra.execute("SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = ?", [config.keyspace])).first()?.["replication"] as Record<string, string>;
+  const replication = (
+    await cluster.cassandra.execute("SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = ?", [config.keyspace])
+  ).first()?.["replication"] as Record<string, string>;
   assert.equal(replication["datacenter1"], "3");
-  console.log(`# three nodes: ${COUNT} messages in ${sent.seconds.toFixed(1)} s with node 3 killed at 30 %; test ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(
+    `# three nodes: ${COUNT} messages in ${sent.seconds.toFixed(1)} s with node 3 killed at 30 %; test ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
 });

@@ -36,8 +36,18 @@ export async function readRooms(cassandra: CassandraClient, rooms: string[], con
       // eachRow-style paging: every row of the partition, not just the first page.
       let pageState: string | undefined;
       do {
-        const page = await cassandra.execute("SELECT room, seq, id, client_id FROM messages_by_room WHERE room = ? AND bucket = ?", [room, bucketRow["bucket"]], { prepare: true, fetchSize: 1000, pageState, consistency });
-        for (const row of page.rows) rows.push({ room: row["room"] as string, seq: Number(row["seq"]), id: row["id"] as string, clientId: row["client_id"] as string });
+        const page = await cassandra.execute(
+          "SELECT room, seq, id, client_id FROM messages_by_room WHERE room = ? AND bucket = ?",
+          [room, bucketRow["bucket"]],
+          { prepare: true, fetchSize: 1000, pageState, consistency },
+        );
+        for (const row of page.rows)
+          rows.push({
+            room: row["room"] as string,
+            seq: Number(row["seq"]),
+            id: row["id"] as string,
+            clientId: row["client_id"] as string,
+          });
         pageState = page.pageState ?? undefined;
       } while (pageState);
     }

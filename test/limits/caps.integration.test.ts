@@ -75,19 +75,32 @@ test("a user holds at most 4 connections across both nodes: the 5th gets connect
 
 test("tokens over 8 KB or with more than 256 patterns are AUTH_INVALID with the reason, on the socket and on REST", async () => {
   const user = `big-token-${tag}`;
-  const huge = await cluster.token(user, Array.from({ length: 3000 }, (_, i) => `team-${i}:*`));
+  const huge = await cluster.token(
+    user,
+    Array.from({ length: 3000 }, (_, i) => `team-${i}:*`),
+  );
   const tooBig = await connectError(huge);
   assert.equal(tooBig.message, "UNAUTHORIZED");
   assert.deepEqual(tooBig.data, { code: "AUTH_INVALID", message: "the token is larger than 8192 bytes" });
-  const many = await cluster.token(user, Array.from({ length: 300 }, (_, i) => `r${i}`));
+  const many = await cluster.token(
+    user,
+    Array.from({ length: 300 }, (_, i) => `r${i}`),
+  );
   assert.ok(many.length < 8192);
   const tooMany = await connectError(many);
   assert.deepEqual(tooMany.data, { code: "AUTH_INVALID", message: "the token's rooms claim has more than 256 patterns" });
   const restMany = await cluster.http("/api/me/rooms", { token: many });
   assert.equal(restMany.status, 401);
-  assert.deepEqual(restMany.body.error, { code: "UNAUTHORIZED", message: "the token's rooms claim has more than 256 patterns", reason: "AUTH_INVALID" });
+  assert.deepEqual(restMany.body.error, {
+    code: "UNAUTHORIZED",
+    message: "the token's rooms claim has more than 256 patterns",
+    reason: "AUTH_INVALID",
+  });
   // Over 8 KB but under the gateway's request-header limit, so the node answers.
-  const nineKb = await cluster.token(user, Array.from({ length: 200 }, (_, i) => `${"p".repeat(30)}-${i}`));
+  const nineKb = await cluster.token(
+    user,
+    Array.from({ length: 200 }, (_, i) => `${"p".repeat(30)}-${i}`),
+  );
   assert.ok(nineKb.length > 8192 && nineKb.length < 14_000, `${nineKb.length} bytes`);
   const restBig = await cluster.http("/api/me/rooms", { token: nineKb });
   assert.equal(restBig.status, 401);
@@ -109,7 +122,10 @@ test("rooms and GET /api/me/rooms come in pages, most recent activity first, wit
     const reply = await request<RoomsReply>(socket, "rooms", {});
     return reply.rooms.length === 5 ? reply : undefined;
   });
-  assert.deepEqual(everything.rooms.map(({ room }) => room), newestFirst);
+  assert.deepEqual(
+    everything.rooms.map(({ room }) => room),
+    newestFirst,
+  );
   assert.equal(everything.next, undefined);
   const pages: string[][] = [];
   let after: string | undefined;
@@ -122,9 +138,15 @@ test("rooms and GET /api/me/rooms come in pages, most recent activity first, wit
   assert.deepEqual(pages, [newestFirst.slice(0, 2), newestFirst.slice(2, 4), newestFirst.slice(4)]);
   const rest = await cluster.http("/api/me/rooms?limit=2", { token });
   assert.equal(rest.status, 200);
-  assert.deepEqual(rest.body.rooms.map(({ room }: { room: string }) => room), newestFirst.slice(0, 2));
+  assert.deepEqual(
+    rest.body.rooms.map(({ room }: { room: string }) => room),
+    newestFirst.slice(0, 2),
+  );
   const restNext = await cluster.http(`/api/me/rooms?limit=2&after=${encodeURIComponent(rest.body.next)}`, { token });
-  assert.deepEqual(restNext.body.rooms.map(({ room }: { room: string }) => room), newestFirst.slice(2, 4));
+  assert.deepEqual(
+    restNext.body.rooms.map(({ room }: { room: string }) => room),
+    newestFirst.slice(2, 4),
+  );
   assert.equal((await cluster.http("/api/me/rooms?limit=500", { token })).body.error.code, "BAD_REQUEST");
   assert.equal((await request<Reply>(socket, "rooms", { after: "not-a-cursor" })).error?.code, "BAD_REQUEST");
 });
@@ -164,6 +186,8 @@ test("a node that dies does not lock its users out: its connections stop countin
       NODE_TTL_IN_MS * 2 + 5000,
     );
   }
-  console.log(`# node death: ${onVictim} connection(s) of the dead node replaced after ${Date.now() - started} ms (TTL ${NODE_TTL_IN_MS} ms)`);
+  console.log(
+    `# node death: ${onVictim} connection(s) of the dead node replaced after ${Date.now() - started} ms (TTL ${NODE_TTL_IN_MS} ms)`,
+  );
   assert.equal((await connectError(token)).message, "LIMIT_REACHED", "and the cap still holds");
 });

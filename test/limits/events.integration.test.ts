@@ -58,13 +58,18 @@ test("one user's events are limited cluster-wide: two nodes together grant about
   const bound = EVENTS_PER_SECOND * seconds + 2 * EVENT_BURST + EVENTS_PER_SECOND; // + one period and a round trip of lag
   assert.ok(granted <= bound, `granted ${granted} of ${replies.length} across both nodes in ${seconds} s, bound ${bound}`);
   assert.ok(granted >= EVENTS_PER_SECOND * seconds, `granted ${granted}: stricter than the limit`);
-  assert.ok(refused.every((reply) => (reply.error?.retryAfterMs ?? 0) > 0), "RATE_LIMITED carries retryAfterMs");
+  assert.ok(
+    refused.every((reply) => (reply.error?.retryAfterMs ?? 0) > 0),
+    "RATE_LIMITED carries retryAfterMs",
+  );
   // The cluster-wide counter holds exactly what was granted, once both nodes have synced.
   await eventually("the budget counter", async () => {
     const total = Number(await cluster.redis.get(`${cluster.prefix}budget:${user}`));
     return total === granted ? total : undefined;
   });
-  console.log(`# budget: ${granted} of ${replies.length} presence events granted over 2 nodes in ${seconds} s (limit ${EVENTS_PER_SECOND}/s, burst ${EVENT_BURST})`);
+  console.log(
+    `# budget: ${granted} of ${replies.length} presence events granted over 2 nodes in ${seconds} s (limit ${EVENTS_PER_SECOND}/s, burst ${EVENT_BURST})`,
+  );
 });
 
 test("REST requests draw on the same budget: 429 RATE_LIMITED with retryAfterMs past it", async () => {
@@ -75,7 +80,10 @@ test("REST requests draw on the same budget: 429 RATE_LIMITED with retryAfterMs 
   const seconds = (Date.now() - started) / 1000;
   const limited = answers.filter((answer) => answer.status === 429);
   const bound = 2 * (EVENT_BURST + EVENTS_PER_SECOND * seconds);
-  assert.ok(limited.length > 0 && answers.length - limited.length <= bound, `${limited.length} of ${answers.length} answered 429 in ${seconds} s (at most ${bound} may pass)`);
+  assert.ok(
+    limited.length > 0 && answers.length - limited.length <= bound,
+    `${limited.length} of ${answers.length} answered 429 in ${seconds} s (at most ${bound} may pass)`,
+  );
   assert.equal(limited[0]!.body.error.code, "RATE_LIMITED");
   assert.ok(limited[0]!.body.error.retryAfterMs > 0);
   assert.ok(answers.every((answer) => answer.status === 200 || answer.status === 429));
@@ -102,7 +110,10 @@ test("a socket that keeps going at 10x the limit is told RATE_LIMITED, disconnec
   }
   assert.equal(calmDropped, false);
   const logs = await Promise.all(cluster.apps.nodes.map((node) => readFile(node.process.logFile, "utf8")));
-  const line = logs.join("\n").split("\n").find((entry) => entry.includes("kept sending at 10x") && entry.includes(user));
+  const line = logs
+    .join("\n")
+    .split("\n")
+    .find((entry) => entry.includes("kept sending at 10x") && entry.includes(user));
   assert.ok(line, "the disconnect is logged with its user");
   assert.match(line, /"reason":"RATE_LIMITED"/);
 });
@@ -120,18 +131,29 @@ test("typing reaches the room at most once per 2 s per user and room; the extra 
   });
   const burst = async (n: number) => {
     const replies = await Promise.all(Array.from({ length: n }, () => request<Reply>(typer, "typing", { room })));
-    assert.ok(replies.every((reply) => reply.ok), JSON.stringify(replies.find((reply) => !reply.ok)));
+    assert.ok(
+      replies.every((reply) => reply.ok),
+      JSON.stringify(replies.find((reply) => !reply.ok)),
+    );
     // A message from the typer's node after the typings: once it arrived, any typing before it has too.
     const sentinel = `sentinel-${Math.random()}`;
-    const arrivals = watchers.map((watcher) => nextEvent<{ clientId: string }>(watcher, "message", (message) => message.clientId === sentinel));
+    const arrivals = watchers.map((watcher) =>
+      nextEvent<{ clientId: string }>(watcher, "message", (message) => message.clientId === sentinel),
+    );
     assert.equal((await request<Reply>(typer, "send", { room, clientId: sentinel, text: "." })).ok, true);
     await Promise.all(arrivals);
   };
   await burst(12);
-  assert.deepEqual(seen.map((typings) => typings.length), [1, 1]);
+  assert.deepEqual(
+    seen.map((typings) => typings.length),
+    [1, 1],
+  );
   await new Promise((resolve) => setTimeout(resolve, 2100));
   await burst(5);
-  assert.deepEqual(seen.map((typings) => typings.length), [2, 2]);
+  assert.deepEqual(
+    seen.map((typings) => typings.length),
+    [2, 2],
+  );
 });
 
 test("an event over 64 KB is answered TOO_LARGE through its ack; the connection stays", async () => {

@@ -32,13 +32,29 @@ test("the plain socketio example runs without a preload, with per-user tokens fr
   const room = `example-${uniquePrefix().slice(0, -1)}`;
   const csv = join(dir, "tokens.csv");
   const env = { ...process.env, CHAT_JWT_SECRET: TEST_JWT_SECRET };
-  await run(process.execPath, [join(REPO_ROOT, "dist/scripts/token.js"), "--count", String(VUS), "--csv", csv, "--prefix", `${room}-u`, "--rooms", room], { env });
+  await run(
+    process.execPath,
+    [join(REPO_ROOT, "dist/scripts/token.js"), "--count", String(VUS), "--csv", csv, "--prefix", `${room}-u`, "--rooms", room],
+    { env },
+  );
   assert.equal(readFileSync(csv, "utf8").trim().split("\n").length, VUS + 1, "a header and one row per user");
 
   const output = join(dir, "report.json");
   await run(
     process.execPath,
-    [join(REPO_ROOT, "node_modules/artillery/bin/run"), "run", "--target", cluster.url, "--variables", JSON.stringify({ room }), "--payload", csv, "--output", output, join(REPO_ROOT, "artillery/examples/socketio.yml")],
+    [
+      join(REPO_ROOT, "node_modules/artillery/bin/run"),
+      "run",
+      "--target",
+      cluster.url,
+      "--variables",
+      JSON.stringify({ room }),
+      "--payload",
+      csv,
+      "--output",
+      output,
+      join(REPO_ROOT, "artillery/examples/socketio.yml"),
+    ],
     { env: { ...env, ARTILLERY_DISABLE_TELEMETRY: "true" }, maxBuffer: 16 * 1024 * 1024 },
   ).catch((error: { stdout?: string; stderr?: string; message: string }) => {
     throw new Error(`artillery run failed: ${error.message}\n${error.stdout ?? ""}\n${error.stderr ?? ""}`);
@@ -51,9 +67,16 @@ test("the plain socketio example runs without a preload, with per-user tokens fr
   assert.equal(counters["socketio.emit"], VUS * (1 + SENDS_PER_VU));
 
   const reader = await cluster.client(await cluster.token(`${room}-reader`, [room]));
-  const joined = await request<{ ok: boolean; seq: number; messages: { from: string; clientId: string }[] }>(reader, "join", { room, since: 0 });
+  const joined = await request<{ ok: boolean; seq: number; messages: { from: string; clientId: string }[] }>(reader, "join", {
+    room,
+    since: 0,
+  });
   assert.equal(joined.ok, true);
   assert.equal(joined.seq, VUS * SENDS_PER_VU, "every acknowledged send, and nothing else, is in the room's log");
-  assert.equal(new Set(joined.messages.map((message) => `${message.from}|${message.clientId}`)).size, VUS * SENDS_PER_VU, "each send has its own clientId");
+  assert.equal(
+    new Set(joined.messages.map((message) => `${message.from}|${message.clientId}`)).size,
+    VUS * SENDS_PER_VU,
+    "each send has its own clientId",
+  );
   assert.equal(new Set(joined.messages.map((message) => message.from)).size, VUS, "each VU connected with its own user's token");
 });

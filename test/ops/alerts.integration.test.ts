@@ -19,7 +19,15 @@ import { LOCAL_NAMESPACE } from "../../scripts/infra/prometheus.js";
 import { startApps, type Apps } from "../../scripts/infra/stack.js";
 import { mintToken } from "../../scripts/lib/tokens.js";
 import { request, TEST_JWT_SECRET, testStores, uniquePrefix } from "../fixture.js";
-import { activeAlerts, dashboardQueries, instantQuery, labelValues, startWebhookReceiver, withGrafanaVariables, type WebhookReceiver } from "./prometheus-client.js";
+import {
+  activeAlerts,
+  dashboardQueries,
+  instantQuery,
+  labelValues,
+  startWebhookReceiver,
+  withGrafanaVariables,
+  type WebhookReceiver,
+} from "./prometheus-client.js";
 
 const SCRAPE_INTERVAL_IN_SECONDS = 1;
 const ALERT_FOR = "2s";
@@ -91,7 +99,11 @@ async function runLoad(stop: AbortSignal): Promise<{ accepted: number; refused: 
     await Promise.all(
       senders.map(async (socket, i) => {
         const forbidden = i === 0 && n % 5 === 0;
-        const ack = await request<{ ok: boolean }>(socket, "send", { room: forbidden ? "not-allowed" : room, clientId: `c${i}-${n}`, text: `load ${n}` });
+        const ack = await request<{ ok: boolean }>(socket, "send", {
+          room: forbidden ? "not-allowed" : room,
+          clientId: `c${i}-${n}`,
+          text: `load ${n}`,
+        });
         if (ack.ok) counts.accepted++;
         else counts.refused++;
       }),
@@ -106,7 +118,10 @@ test("every dashboard query and SLI recording rule returns data from the live Pr
   const stop = new AbortController();
   const load = runLoad(stop.signal);
   try {
-    const sliQueries = ["chat:send_errors:ratio_rate5m", "chat:ack_slow:ratio_rate5m", "chat:delivery_slow:ratio_rate5m"].map((expr) => ({ panel: "SLI recording rule", expr }));
+    const sliQueries = ["chat:send_errors:ratio_rate5m", "chat:ack_slow:ratio_rate5m", "chat:delivery_slow:ratio_rate5m"].map((expr) => ({
+      panel: "SLI recording rule",
+      expr,
+    }));
     const queries = [...dashboardQueries(), ...sliQueries];
     assert.ok(queries.length >= 18, `the dashboard has its queries (${queries.length})`);
     let failing: string[] = [];
@@ -115,7 +130,10 @@ test("every dashboard query and SLI recording rule returns data from the live Pr
       await sleep(2000);
       failing = [];
       for (const { panel, expr } of queries) {
-        const result = await instantQuery(monitoring.prometheusUrl, withGrafanaVariables(expr, { namespace: LOCAL_NAMESPACE, rateInterval: "10s" }));
+        const result = await instantQuery(
+          monitoring.prometheusUrl,
+          withGrafanaVariables(expr, { namespace: LOCAL_NAMESPACE, rateInterval: "10s" }),
+        );
         if (result.status !== "success") failing.push(`${panel}: ${expr}: ${result.error}`);
         else if ((result.data?.result.length ?? 0) === 0) failing.push(`${panel}: ${expr}: no data`);
       }
@@ -137,7 +155,11 @@ test("every dashboard query and SLI recording rule returns data from the live Pr
 
 test("a killed socket node fires ChatNodeDown in Prometheus and reaches Alertmanager's receiver", async () => {
   const isNodeDown = (labels: Record<string, string>) => labels.alertname === "ChatNodeDown";
-  assert.deepEqual((await activeAlerts(monitoring.prometheusUrl)).filter((alert) => isNodeDown(alert.labels)), [], "no node is down before the kill");
+  assert.deepEqual(
+    (await activeAlerts(monitoring.prometheusUrl)).filter((alert) => isNodeDown(alert.labels)),
+    [],
+    "no node is down before the kill",
+  );
   const victim = apps.nodes[1]!;
   const killedAt = Date.now();
   await victim.process.kill();
@@ -153,9 +175,12 @@ test("a killed socket node fires ChatNodeDown in Prometheus and reaches Alertman
   assert.equal(firing[0]!.labels.pod, "n2");
   assert.equal(firing[0]!.labels.severity, "critical");
 
-  while (Date.now() - killedAt < 60_000 && !webhook.received.some(({ alert }) => isNodeDown(alert.labels) && alert.status === "firing")) await sleep(250);
+  while (Date.now() - killedAt < 60_000 && !webhook.received.some(({ alert }) => isNodeDown(alert.labels) && alert.status === "firing"))
+    await sleep(250);
   const notification = webhook.received.find(({ alert }) => isNodeDown(alert.labels) && alert.status === "firing");
   assert.ok(notification, "Alertmanager posted ChatNodeDown to the webhook receiver");
   assert.equal(notification.alert.labels.pod, "n2");
-  console.log(`ChatNodeDown (SIGKILL of socket node n2): firing in Prometheus after ${(firingAfter / 1000).toFixed(1)} s, received from Alertmanager after ${((notification.at - killedAt) / 1000).toFixed(1)} s (for: ${ALERT_FOR}, scrape/evaluation every ${SCRAPE_INTERVAL_IN_SECONDS} s)`);
+  console.log(
+    `ChatNodeDown (SIGKILL of socket node n2): firing in Prometheus after ${(firingAfter / 1000).toFixed(1)} s, received from Alertmanager after ${((notification.at - killedAt) / 1000).toFixed(1)} s (for: ${ALERT_FOR}, scrape/evaluation every ${SCRAPE_INTERVAL_IN_SECONDS} s)`,
+  );
 });

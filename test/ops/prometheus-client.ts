@@ -19,7 +19,9 @@ export async function instantQuery(prometheusUrl: string, query: string): Promis
 }
 
 export async function labelValues(prometheusUrl: string, label: string, match: string): Promise<string[]> {
-  const response = await fetch(`${prometheusUrl}/api/v1/label/${label}/values?match[]=${encodeURIComponent(match)}`, { signal: AbortSignal.timeout(10_000) });
+  const response = await fetch(`${prometheusUrl}/api/v1/label/${label}/values?match[]=${encodeURIComponent(match)}`, {
+    signal: AbortSignal.timeout(10_000),
+  });
   const body = (await response.json()) as { status: string; data: string[] };
   if (body.status !== "success") throw new Error(`label values of ${label}: ${JSON.stringify(body)}`);
   return body.data;
@@ -51,7 +53,10 @@ interface Panel {
 export function dashboardQueries(): DashboardQuery[] {
   const dashboard = JSON.parse(readFileSync(join(REPO_ROOT, "helm", "chat", "dashboards", "chat.json"), "utf8")) as { panels: Panel[] };
   const walk = (panels: Panel[]): DashboardQuery[] =>
-    panels.flatMap((panel) => [...(panel.targets ?? []).filter((target) => target.expr).map((target) => ({ panel: panel.title ?? "?", expr: target.expr! })), ...walk(panel.panels ?? [])]);
+    panels.flatMap((panel) => [
+      ...(panel.targets ?? []).filter((target) => target.expr).map((target) => ({ panel: panel.title ?? "?", expr: target.expr! })),
+      ...walk(panel.panels ?? []),
+    ]);
   return walk(dashboard.panels);
 }
 

@@ -59,12 +59,20 @@ after(async () => {
 async function waitForAlert(alertname: string, since: number): Promise<{ firingAfter: number; receivedAfter: number }> {
   let firingAfter: number | undefined;
   while (Date.now() - since < 60_000) {
-    if (firingAfter === undefined && (await activeAlerts(monitoring.prometheusUrl)).some((alert) => alert.labels.alertname === alertname && alert.state === "firing")) firingAfter = Date.now() - since;
-    const received = webhook.received.find(({ at, alert }) => at >= since && alert.labels.alertname === alertname && alert.status === "firing");
+    if (
+      firingAfter === undefined &&
+      (await activeAlerts(monitoring.prometheusUrl)).some((alert) => alert.labels.alertname === alertname && alert.state === "firing")
+    )
+      firingAfter = Date.now() - since;
+    const received = webhook.received.find(
+      ({ at, alert }) => at >= since && alert.labels.alertname === alertname && alert.status === "firing",
+    );
     if (firingAfter !== undefined && received) return { firingAfter, receivedAfter: received.at - since };
     await sleep(250);
   }
-  throw new Error(`${alertname}: ${firingAfter === undefined ? "never fired in Prometheus" : "fired, but Alertmanager never posted it"} within 60 s`);
+  throw new Error(
+    `${alertname}: ${firingAfter === undefined ? "never fired in Prometheus" : "fired, but Alertmanager never posted it"} within 60 s`,
+  );
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -73,24 +81,36 @@ test("Cassandra's JMX metrics and Redis's exporter are scraped, and no store ale
   let up: string[] = [];
   for (let i = 0; i < 40 && up.length < 2; i++) {
     await sleep(500);
-    const result = await instantQuery(monitoring.prometheusUrl, 'up{job=~"redis|cassandra"} == 1 and on(job) (count by (job) ({job="cassandra", __name__=~"org_apache_cassandra_metrics_clientrequest_.*"}) or count by (job) (redis_up == 1))');
+    const result = await instantQuery(
+      monitoring.prometheusUrl,
+      'up{job=~"redis|cassandra"} == 1 and on(job) (count by (job) ({job="cassandra", __name__=~"org_apache_cassandra_metrics_clientrequest_.*"}) or count by (job) (redis_up == 1))',
+    );
     up = (result.data?.result ?? []).map((series) => series.metric.job!).sort();
   }
   assert.deepEqual(up, ["cassandra", "redis"], "both exporters answer with the stores' own metrics");
-  const storeAlerts = (await activeAlerts(monitoring.prometheusUrl)).filter((alert) => ["ChatRedisDown", "ChatCassandraDown"].includes(alert.labels.alertname!));
+  const storeAlerts = (await activeAlerts(monitoring.prometheusUrl)).filter((alert) =>
+    ["ChatRedisDown", "ChatCassandraDown"].includes(alert.labels.alertname!),
+  );
   assert.deepEqual(storeAlerts, []);
   // Nor did one fire and resolve while the stores started: a flapping alert is a false page.
-  assert.deepEqual(webhook.received.filter(({ alert }) => alert.labels.alertname !== undefined), []);
+  assert.deepEqual(
+    webhook.received.filter(({ alert }) => alert.labels.alertname !== undefined),
+    [],
+  );
 });
 
 test("SIGKILL of Redis fires ChatRedisDown; stopping Cassandra fires ChatCassandraDown", async () => {
   const redisKilledAt = Date.now();
   await stores.redis.process.kill();
   const redis = await waitForAlert("ChatRedisDown", redisKilledAt);
-  console.log(`ChatRedisDown (SIGKILL of redis-server): firing in Prometheus after ${seconds(redis.firingAfter)}, received from Alertmanager after ${seconds(redis.receivedAfter)} (for: ${ALERT_FOR})`);
+  console.log(
+    `ChatRedisDown (SIGKILL of redis-server): firing in Prometheus after ${seconds(redis.firingAfter)}, received from Alertmanager after ${seconds(redis.receivedAfter)} (for: ${ALERT_FOR})`,
+  );
 
   const cassandraStoppedAt = Date.now();
   await stores.cassandra.stop();
   const cassandra = await waitForAlert("ChatCassandraDown", cassandraStoppedAt);
-  console.log(`ChatCassandraDown (Cassandra stopped): firing in Prometheus after ${seconds(cassandra.firingAfter)}, received from Alertmanager after ${seconds(cassandra.receivedAfter)} (for: ${ALERT_FOR}; the stop itself, a drain, is included)`);
+  console.log(
+    `ChatCassandraDown (Cassandra stopped): firing in Prometheus after ${seconds(cassandra.firingAfter)}, received from Alertmanager after ${seconds(cassandra.receivedAfter)} (for: ${ALERT_FOR}; the stop itself, a drain, is included)`,
+  );
 });

@@ -29,8 +29,18 @@ export class RoomMember {
   private closed = false;
   joins = 0;
 
-  constructor(url: string, token: string, readonly room: string) {
-    this.socket = connect(url, { auth: { token }, forceNew: true, transports: ["websocket"], reconnectionDelay: 200, reconnectionDelayMax: 1000 });
+  constructor(
+    url: string,
+    token: string,
+    readonly room: string,
+  ) {
+    this.socket = connect(url, {
+      auth: { token },
+      forceNew: true,
+      transports: ["websocket"],
+      reconnectionDelay: 200,
+      reconnectionDelayMax: 1000,
+    });
     this.socket.on("connect", () => this.catchUp());
     this.socket.on("message", (message: Delivered & { room: string }) => {
       if (message.room !== this.room) return;

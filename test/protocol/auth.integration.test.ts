@@ -51,20 +51,71 @@ async function hostileTokens(): Promise<[string, Record<string, unknown>, "AUTH_
     ["no auth at all", {}, "AUTH_MISSING"],
     ["an empty token", { token: "" }, "AUTH_MISSING"],
     ["not a JWT", { token: "hello" }, "AUTH_INVALID"],
-    ["signed with another key", { token: await mintToken({ secret: "another-secret-0123456789abcdef", userId, rooms: [room] }) }, "AUTH_INVALID"],
-    ["expired", { token: await mintToken({ secret: TEST_JWT_SECRET, userId, rooms: [room], ttlInSeconds: -60 }) }, "AUTH_EXPIRED"],
-    ["not yet valid (nbf in the future)", { token: await mintToken({ secret: TEST_JWT_SECRET, userId, rooms: [room], notBeforeInSeconds: 3600 }) }, "AUTH_INVALID"],
-    ["alg: none", { token: `${base64url({ alg: "none", typ: "JWT" })}.${base64url({ sub: userId, exp: nowInSeconds() + 3600, rooms: [room] })}.` }, "AUTH_INVALID"],
     [
-      "alg: none with the original signature kept",
-      { token: `${base64url({ alg: "none", typ: "JWT" })}.${(await mintToken({ secret: TEST_JWT_SECRET, userId, rooms: [room] })).split(".").slice(1).join(".")}` },
+      "signed with another key",
+      { token: await mintToken({ secret: "another-secret-0123456789abcdef", userId, rooms: [room] }) },
       "AUTH_INVALID",
     ],
-    ["HS512 with the right secret (only HS256 is configured)", { token: await new SignJWT({ rooms: [room] }).setProtectedHeader({ alg: "HS512" }).setSubject(userId).setExpirationTime(nowInSeconds() + 3600).sign(secret) }, "AUTH_INVALID"],
-    ["RS256 with a key of its own", { token: await new SignJWT({ rooms: [room] }).setProtectedHeader({ alg: "RS256" }).setSubject(userId).setExpirationTime(nowInSeconds() + 3600).sign(privateKey) }, "AUTH_INVALID"],
-    ["without exp", { token: await new SignJWT({ rooms: [room] }).setProtectedHeader({ alg: "HS256" }).setSubject(userId).sign(secret) }, "AUTH_INVALID"],
-    ["without sub", { token: await new SignJWT({ rooms: [room] }).setProtectedHeader({ alg: "HS256" }).setExpirationTime(nowInSeconds() + 3600).sign(secret) }, "AUTH_INVALID"],
-    ["sub that is not a user id", { token: await mintToken({ secret: TEST_JWT_SECRET, userId: "bad user!", rooms: [room] }) }, "AUTH_INVALID"],
+    ["expired", { token: await mintToken({ secret: TEST_JWT_SECRET, userId, rooms: [room], ttlInSeconds: -60 }) }, "AUTH_EXPIRED"],
+    [
+      "not yet valid (nbf in the future)",
+      { token: await mintToken({ secret: TEST_JWT_SECRET, userId, rooms: [room], notBeforeInSeconds: 3600 }) },
+      "AUTH_INVALID",
+    ],
+    [
+      "alg: none",
+      { token: `${base64url({ alg: "none", typ: "JWT" })}.${base64url({ sub: userId, exp: nowInSeconds() + 3600, rooms: [room] })}.` },
+      "AUTH_INVALID",
+    ],
+    [
+      "alg: none with the original signature kept",
+      {
+        token: `${base64url({ alg: "none", typ: "JWT" })}.${(await mintToken({ secret: TEST_JWT_SECRET, userId, rooms: [room] })).split(".").slice(1).join(".")}`,
+      },
+      "AUTH_INVALID",
+    ],
+    [
+      "HS512 with the right secret (only HS256 is configured)",
+      {
+        token: await new SignJWT({ rooms: [room] })
+          .setProtectedHeader({ alg: "HS512" })
+          .setSubject(userId)
+          .setExpirationTime(nowInSeconds() + 3600)
+          .sign(secret),
+      },
+      "AUTH_INVALID",
+    ],
+    [
+      "RS256 with a key of its own",
+      {
+        token: await new SignJWT({ rooms: [room] })
+          .setProtectedHeader({ alg: "RS256" })
+          .setSubject(userId)
+          .setExpirationTime(nowInSeconds() + 3600)
+          .sign(privateKey),
+      },
+      "AUTH_INVALID",
+    ],
+    [
+      "without exp",
+      { token: await new SignJWT({ rooms: [room] }).setProtectedHeader({ alg: "HS256" }).setSubject(userId).sign(secret) },
+      "AUTH_INVALID",
+    ],
+    [
+      "without sub",
+      {
+        token: await new SignJWT({ rooms: [room] })
+          .setProtectedHeader({ alg: "HS256" })
+          .setExpirationTime(nowInSeconds() + 3600)
+          .sign(secret),
+      },
+      "AUTH_INVALID",
+    ],
+    [
+      "sub that is not a user id",
+      { token: await mintToken({ secret: TEST_JWT_SECRET, userId: "bad user!", rooms: [room] }) },
+      "AUTH_INVALID",
+    ],
     ["a token that is a number", { token: 42 }, "AUTH_MISSING"],
   ];
 }

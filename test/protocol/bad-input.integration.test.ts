@@ -23,9 +23,15 @@ let watchers: Watcher[];
 before(async () => {
   // The suite fires hundreds of malformed events as one user at once; the per-user event budget
   // (a limit of its own, tested in test/limits/) would answer them RATE_LIMITED before validation.
-  cluster = await startTestCluster({ nodeCount: 2, env: { CHAT_ALLOWED_ORIGINS: `${ALLOWED_ORIGIN},https://other.example`, CHAT_EVENT_BURST: "5000" } });
+  cluster = await startTestCluster({
+    nodeCount: 2,
+    env: { CHAT_ALLOWED_ORIGINS: `${ALLOWED_ORIGIN},https://other.example`, CHAT_EVENT_BURST: "5000" },
+  });
   // Two watchers, each in a room of its own; handshakes alternate between the nodes.
-  watchers = [await Watcher.start(cluster, user("watcher-1"), `watch-1-${tag}`), await Watcher.start(cluster, user("watcher-2"), `watch-2-${tag}`)];
+  watchers = [
+    await Watcher.start(cluster, user("watcher-1"), `watch-1-${tag}`),
+    await Watcher.start(cluster, user("watcher-2"), `watch-2-${tag}`),
+  ];
 });
 after(async () => cluster?.stop());
 
@@ -77,7 +83,10 @@ const malformed: Record<string, [string, Payload][]> = {
   ],
   leave: badRooms,
   send: [
-    ...badRooms.map(([what, payload]): [string, Payload] => [what, typeof payload === "object" && payload !== null && !Array.isArray(payload) ? { clientId: "c", text: "t", ...payload } : payload]),
+    ...badRooms.map(([what, payload]): [string, Payload] => [
+      what,
+      typeof payload === "object" && payload !== null && !Array.isArray(payload) ? { clientId: "c", text: "t", ...payload } : payload,
+    ]),
     ["missing clientId", { room, text: "t" }],
     ["missing text", { room, clientId: "c" }],
     ["clientId: number", { room, clientId: 5, text: "t" }],
@@ -103,7 +112,10 @@ const malformed: Record<string, [string, Payload][]> = {
   typing: badRooms,
   presence: badRooms,
   read: [
-    ...badRooms.map(([what, payload]): [string, Payload] => [what, typeof payload === "object" && payload !== null && !Array.isArray(payload) ? { seq: 1, ...payload } : payload]),
+    ...badRooms.map(([what, payload]): [string, Payload] => [
+      what,
+      typeof payload === "object" && payload !== null && !Array.isArray(payload) ? { seq: 1, ...payload } : payload,
+    ]),
     ["missing seq", { room }],
     ...hugeNumbers.map((seq): [string, Payload] => [`seq: ${seq}`, { room, seq }]),
     ["seq: string", { room, seq: "2" }],
@@ -156,14 +168,21 @@ describe("oversized input", () => {
       ["text of 50 000", { room, clientId: "t2", text: "a".repeat(50_000) }, "TOO_LARGE"],
       ["text of 4001 multi-byte characters", { room, clientId: "t3", text: "é".repeat(4001) }, "TOO_LARGE"],
       ["meta of 3 KB", { room, clientId: "m1", text: "x", meta: { k: "x".repeat(3000) } }, "TOO_LARGE"],
-      ["meta of many keys", { room, clientId: "m2", text: "x", meta: Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`k${i}`, i])) }, "TOO_LARGE"],
+      [
+        "meta of many keys",
+        { room, clientId: "m2", text: "x", meta: Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`k${i}`, i])) },
+        "TOO_LARGE",
+      ],
     ];
     let ackId = 0;
     for (const [what, payload, code] of cases) assertError(await socket.request(++ackId, "send", payload), code, what);
 
     // Nothing was stored.
     const page = (await socket.request(++ackId, "history", { room })) as Ack<{ messages: { clientId: string }[] }>;
-    assert.deepEqual(assertOk(page).messages.filter((m) => /^(t\d|m\d)$/.test(m.clientId)), []);
+    assert.deepEqual(
+      assertOk(page).messages.filter((m) => /^(t\d|m\d)$/.test(m.clientId)),
+      [],
+    );
     socket.close();
     await afterwards("oversized input");
   });
@@ -177,7 +196,11 @@ describe("oversized input", () => {
     assert.ok(!ack.ok && ["TOO_LARGE", "BAD_REQUEST"].includes(ack.error.code), `socket: ${frame.slice(0, 200)}`);
     socket.close();
     const token = await cluster.token(user("deep-rest"), [room]);
-    const answer = await cluster.http(`/api/rooms/${room}/messages`, { method: "POST", token, body: `{"clientId":"deep","text":"x","meta":${nested}}` });
+    const answer = await cluster.http(`/api/rooms/${room}/messages`, {
+      method: "POST",
+      token,
+      body: `{"clientId":"deep","text":"x","meta":${nested}}`,
+    });
     assert.ok([400, 413].includes(answer.status), `REST: ${answer.status} ${answer.text.slice(0, 200)}`);
     await afterwards("deeply nested meta");
   });
@@ -225,7 +248,10 @@ describe("socket.io parser CVE payloads, as raw frames", () => {
     ['CVE-2023-32695: 42[true,"foo"]', ['42[true,"foo"]']],
     ['CVE-2023-32695: 42[null,"bar"]', ['42[null,"bar"]']],
     // CVE-2022-2421 (GHSA-qm95-pgcg-qqfq): a placeholder whose index is not a number.
-    ['CVE-2022-2421: 451-["hello",{"_placeholder":true,"num":"splice"}] + binary', ['451-["hello",{"_placeholder":true,"num":"splice"}]', Buffer.from("world")]],
+    [
+      'CVE-2022-2421: 451-["hello",{"_placeholder":true,"num":"splice"}] + binary',
+      ['451-["hello",{"_placeholder":true,"num":"splice"}]', Buffer.from("world")],
+    ],
     ["CVE-2022-2421: placeholder index out of range", ['451-["hello",{"_placeholder":true,"num":7}]', Buffer.from("world")]],
     // Attachment counts the parser refuses ("Illegal attachments", "too many attachments").
     ["attachments: 45 without a count", ['45["hello"]']],
@@ -350,7 +376,10 @@ describe("hostile REST input", () => {
     ];
     for (const [what, body, statuses] of cases) {
       const answer = await cluster.http(path, { method: "POST", token, body });
-      assert.ok(statuses.includes(answer.status), `${what}: ${answer.status} ${answer.text.slice(0, 200)}, expected ${statuses.join(" or ")}`);
+      assert.ok(
+        statuses.includes(answer.status),
+        `${what}: ${answer.status} ${answer.text.slice(0, 200)}, expected ${statuses.join(" or ")}`,
+      );
       assert.equal(typeof answer.body?.error?.code, "string", `${what}: error JSON`);
     }
     await afterwards("hostile REST input");
@@ -362,17 +391,28 @@ describe("Origin allow-list (CHAT_ALLOWED_ORIGINS)", () => {
     const polling = await pollingHandshake(cluster.url, { origin: ALLOWED_ORIGIN });
     assert.equal(polling.status, 200, polling.body);
     assert.ok(polling.body.startsWith("0{"), polling.body);
-    const socket = await RawEngineSocket.connect(cluster.url, await cluster.token(user("origin-ok"), [room]), { headers: { origin: ALLOWED_ORIGIN } });
+    const socket = await RawEngineSocket.connect(cluster.url, await cluster.token(user("origin-ok"), [room]), {
+      headers: { origin: ALLOWED_ORIGIN },
+    });
     assertOk((await socket.request(1, "join", { room })) as Ack);
     socket.close();
     // socket.io-client over polling, with the allowed Origin on every request.
-    const client = await cluster.client(await cluster.token(user("origin-client"), [room]), { transports: ["polling"], extraHeaders: { origin: ALLOWED_ORIGIN } });
+    const client = await cluster.client(await cluster.token(user("origin-client"), [room]), {
+      transports: ["polling"],
+      extraHeaders: { origin: ALLOWED_ORIGIN },
+    });
     assert.equal(client.connected, true);
     client.disconnect();
   });
 
   test("any other origin is refused, the gateway's own and 'null' included; no Origin (non-browser) is accepted", async () => {
-    for (const origin of ["https://evil.example", "https://chat.example.evil.example", "http://chat.example", new URL(cluster.url).origin, "null"]) {
+    for (const origin of [
+      "https://evil.example",
+      "https://chat.example.evil.example",
+      "http://chat.example",
+      new URL(cluster.url).origin,
+      "null",
+    ]) {
       const upgrade = await RawEngineSocket.upgrade(cluster.url, { headers: { origin } });
       assert.equal(upgrade.kind, "refused", `WebSocket upgrade from ${origin}`);
       const polling = await pollingHandshake(cluster.url, { origin });

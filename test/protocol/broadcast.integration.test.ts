@@ -63,6 +63,7 @@ test("websocket, long-polling and upgraded members each get every message once, 
   await Promise.all(barriers);
 
   const expected = Array.from({ length: count }, (_, i) => i + 1);
-  for (const [name, socket] of Object.entries(members)) assert.deepEqual(received.get(socket), expected, `${name} should get seqs 1..${count} once each`);
+  for (const [name, socket] of Object.entries(members))
+    assert.deepEqual(received.get(socket), expected, `${name} should get seqs 1..${count} once each`);
   assert.deepEqual(received.get(left), [], "the member that left should get nothing");
 });

@@ -20,7 +20,18 @@ import { DEFAULT_STREAM_CONFIG } from "../../storage/config.js";
 import { RedisKeys } from "../../storage/keys.js";
 import { bucketOf, type ChatMessage } from "../../storage/message.js";
 import { eventually, httpRequest, nextEvent, request, startTestCluster, type TestCluster } from "../fixture.js";
-import { assertOk, clientOnOtherNode, collect, send, uniqueTag, wholeHistory, type Ack, type Page, type RoomEntry, type SendResult } from "./helpers.js";
+import {
+  assertOk,
+  clientOnOtherNode,
+  collect,
+  send,
+  uniqueTag,
+  wholeHistory,
+  type Ack,
+  type Page,
+  type RoomEntry,
+  type SendResult,
+} from "./helpers.js";
 
 const BUCKET_WIDTH_MS = 1000;
 const RECENT_KEEP_PER_ROOM = 3;
@@ -119,11 +130,19 @@ describe("history across Cassandra buckets and the Redis → Cassandra boundary"
     // Three groups a bucket width apart: three buckets whatever the machine's speed.
     for (let group = 0; group < 3; group++) {
       if (group > 0) await sleep(BUCKET_WIDTH_MS);
-      acks.push(...(await sendAll(writer, room, [0, 1, 2].map((i) => `b${group * 3 + i + 1}`))));
+      acks.push(
+        ...(await sendAll(
+          writer,
+          room,
+          [0, 1, 2].map((i) => `b${group * 3 + i + 1}`),
+        )),
+      );
     }
     await untilInCassandra(room, 9);
     // The flusher trims what it wrote: only the newest 3 stay in Redis.
-    await eventually("the recent history trimmed to the newest 3", async () => ((await recentSeqs(room)).join() === "7,8,9" ? true : undefined));
+    await eventually("the recent history trimmed to the newest 3", async () =>
+      (await recentSeqs(room)).join() === "7,8,9" ? true : undefined,
+    );
     reader = await connect("bucket-reader", [room]);
   });
 
@@ -138,12 +157,16 @@ describe("history across Cassandra buckets and the Redis → Cassandra boundary"
   test("one history page holds all of it, in order, as acknowledged", async () => {
     const page = assertOk(await request<Ack<Page>>(reader, "history", { room, limit: 50 }));
     assert.deepEqual(seqsOf(page.messages), range(1, 9));
-    assert.deepEqual(page.messages.map((m) => [m.id, m.ts, m.clientId]), acks.map((ack, i) => [ack.id, ack.ts, `b${i + 1}`]));
+    assert.deepEqual(
+      page.messages.map((m) => [m.id, m.ts, m.clientId]),
+      acks.map((ack, i) => [ack.id, ack.ts, `b${i + 1}`]),
+    );
     assert.equal(page.more, false);
   });
 
   test("pages that cross the Redis → Cassandra boundary and the bucket boundaries", async () => {
-    const page = async (beforeSeq: number, limit: number) => assertOk(await request<Ack<Page>>(reader, "history", { room, beforeSeq, limit }));
+    const page = async (beforeSeq: number, limit: number) =>
+      assertOk(await request<Ack<Page>>(reader, "history", { room, beforeSeq, limit }));
     const acrossBoundary = await page(9, 4);
     assert.deepEqual(seqsOf(acrossBoundary.messages), [5, 6, 7, 8], "Cassandra's 5, 6 and Redis's 7, 8");
     assert.equal(acrossBoundary.more, true);
@@ -157,10 +180,15 @@ describe("history across Cassandra buckets and the Redis → Cassandra boundary"
   });
 
   test("join with since reads forward across the same boundaries", async () => {
-    const joined = assertOk(await request<Ack<{ seq: number; messages: ChatMessage[]; more: boolean }>>(reader, "join", { room, since: 2 }));
+    const joined = assertOk(
+      await request<Ack<{ seq: number; messages: ChatMessage[]; more: boolean }>>(reader, "join", { room, since: 2 }),
+    );
     assert.equal(joined.seq, 9);
     assert.deepEqual(seqsOf(joined.messages), range(3, 9));
-    assert.deepEqual(joined.messages.map((m) => m.id), acks.slice(2).map((ack) => ack.id));
+    assert.deepEqual(
+      joined.messages.map((m) => m.id),
+      acks.slice(2).map((ack) => ack.id),
+    );
     assert.equal(joined.more, false);
   });
 });
@@ -176,14 +204,23 @@ describe("idempotency", () => {
 
     const record = keys.idempotency(name, room, "same");
     const ttl = await cluster.redis.pttl(record);
-    assert.ok(ttl > 0 && ttl <= IDEMPOTENCY_TTL_MS, `the record under RedisKeys.idempotency expires within ${IDEMPOTENCY_TTL_MS} ms (pttl ${ttl})`);
+    assert.ok(
+      ttl > 0 && ttl <= IDEMPOTENCY_TTL_MS,
+      `the record under RedisKeys.idempotency expires within ${IDEMPOTENCY_TTL_MS} ms (pttl ${ttl})`,
+    );
     await eventually("the idempotency record expired", async () => ((await cluster.redis.exists(record)) === 0 ? true : undefined), 10_000);
 
     const later = assertOk(await send(alice, room, "same", "after expiry"));
     assert.equal(later.duplicate ?? false, false);
     assert.equal(later.seq, first.seq + 1);
     assert.notEqual(later.id, first.id);
-    assert.deepEqual((await wholeHistory(alice, room)).map((m) => [m.seq, m.clientId]), [[1, "same"], [2, "same"]]);
+    assert.deepEqual(
+      (await wholeHistory(alice, room)).map((m) => [m.seq, m.clientId]),
+      [
+        [1, "same"],
+        [2, "same"],
+      ],
+    );
   });
 
   test("two concurrent sends with one clientId on two nodes: one stored, both acks equal, exactly one marked duplicate", async () => {
@@ -204,12 +241,25 @@ describe("idempotency", () => {
 
     // Barrier: a later message through each of the two nodes. One node's publications reach
     // the listener in order, so once both arrived, any copy either node published has too.
-    const barriers = ["after-race-1", "after-race-2"].map((clientId) => nextEvent<ChatMessage>(listener, "message", (m) => m.clientId === clientId));
+    const barriers = ["after-race-1", "after-race-2"].map((clientId) =>
+      nextEvent<ChatMessage>(listener, "message", (m) => m.clientId === clientId),
+    );
     assertOk(await send(first, room, "after-race-1", "barrier"));
     assertOk(await send(second, room, "after-race-2", "barrier"));
     await Promise.all(barriers);
-    assert.deepEqual(delivered.stop().filter((m) => m.clientId === "race").map((m) => m.id), [a.id], "delivered once");
-    assert.deepEqual((await wholeHistory(listener, room)).map((m) => m.clientId), ["race", "after-race-1", "after-race-2"], "stored once");
+    assert.deepEqual(
+      delivered
+        .stop()
+        .filter((m) => m.clientId === "race")
+        .map((m) => m.id),
+      [a.id],
+      "delivered once",
+    );
+    assert.deepEqual(
+      (await wholeHistory(listener, room)).map((m) => m.clientId),
+      ["race", "after-race-1", "after-race-2"],
+      "stored once",
+    );
   });
 });
 
@@ -223,11 +273,18 @@ describe("rooms and the current token", () => {
     assertOk(await request<Ack>(carol, "join", { room: allowed }));
     // A room she only sent to counts as hers too.
     assertOk(await send(carol, revoked, "c1", "hello"));
-    const roomsOf = async (socket: Socket) => assertOk(await request<Ack<{ rooms: RoomEntry[] }>>(socket, "rooms", {})).rooms.map((r) => r.room).sort();
+    const roomsOf = async (socket: Socket) =>
+      assertOk(await request<Ack<{ rooms: RoomEntry[] }>>(socket, "rooms", {}))
+        .rooms.map((r) => r.room)
+        .sort();
     // A send records the room in the user's list off the ack's critical path (ChatService
     // rememberRoom), so the list may lag the ack by a write: wait for it, bounded.
     const both = [allowed, revoked].sort();
-    await eventually("the sent-to room in the user's list", async () => (JSON.stringify(await roomsOf(carol)) === JSON.stringify(both) ? true : undefined), 5_000);
+    await eventually(
+      "the sent-to room in the user's list",
+      async () => (JSON.stringify(await roomsOf(carol)) === JSON.stringify(both) ? true : undefined),
+      5_000,
+    );
     assert.deepEqual(await roomsOf(carol), both, "with the wide token, both rooms");
 
     const narrow = await cluster.token(name, [allowed]);
@@ -235,7 +292,11 @@ describe("rooms and the current token", () => {
     assert.deepEqual(await roomsOf(narrowed), [allowed], "with a token for one room, only that one");
     const rest = await cluster.http("/api/me/rooms", { token: narrow });
     assert.equal(rest.status, 200, rest.text);
-    assert.deepEqual((rest.body.rooms as RoomEntry[]).map((r) => r.room), [allowed], "REST, with the narrow token");
+    assert.deepEqual(
+      (rest.body.rooms as RoomEntry[]).map((r) => r.room),
+      [allowed],
+      "REST, with the narrow token",
+    );
     // The revoked room is still stored: the wide token lists it again.
     assert.deepEqual(await roomsOf(carol), [allowed, revoked].sort());
   });
@@ -248,7 +309,12 @@ describe("draining", () => {
     const nodeUrl = cluster.nodeUrl(index);
     assert.equal((await httpRequest(`${nodeUrl}/readyz`)).status, 200);
     // A client of that node, straight to it: the drain waits for it, and it hears `draining`.
-    const socket = io(nodeUrl, { auth: { token: await cluster.token(user("drain-dave"), []) }, reconnection: false, forceNew: true, transports: ["websocket"] });
+    const socket = io(nodeUrl, {
+      auth: { token: await cluster.token(user("drain-dave"), []) },
+      reconnection: false,
+      forceNew: true,
+      transports: ["websocket"],
+    });
     await new Promise<void>((resolve, reject) => (socket.once("connect", resolve), socket.once("connect_error", reject)));
     const draining = nextEvent(socket, "draining");
     const old = cluster.apps.nodes[index]!;
@@ -265,6 +331,8 @@ describe("draining", () => {
     }
     assert.equal(await old.process.exited, 0);
     // The new process turns ready once its stores are connected.
-    await eventually("the restarted node ready", async () => ((await httpRequest(`${cluster.nodeUrl(index)}/readyz`)).status === 200 ? true : undefined));
+    await eventually("the restarted node ready", async () =>
+      (await httpRequest(`${cluster.nodeUrl(index)}/readyz`)).status === 200 ? true : undefined,
+    );
   });
 });

@@ -41,7 +41,11 @@ async function connect(name: string, rooms: string[]): Promise<Socket> {
 /** A client connected straight to the node `peer` lives on (nodes are named n1, n2, ...), bypassing the gateway. */
 async function connectToNodeOf(peer: Socket, name: string, rooms: string[]): Promise<Socket> {
   const nodeIndex = Number(nodeOf(peer).slice(1)) - 1;
-  const socket = io(cluster.nodeUrl(nodeIndex), { auth: { token: await cluster.token(user(name), rooms) }, reconnection: false, forceNew: true });
+  const socket = io(cluster.nodeUrl(nodeIndex), {
+    auth: { token: await cluster.token(user(name), rooms) },
+    reconnection: false,
+    forceNew: true,
+  });
   await new Promise<void>((resolve, reject) => {
     socket.once("connect", resolve);
     socket.once("connect_error", reject);
@@ -50,7 +54,11 @@ async function connectToNodeOf(peer: Socket, name: string, rooms: string[]): Pro
 }
 
 async function join(socket: Socket, room: string, since?: number) {
-  return request<Ack<{ room: string; seq: number; messages?: ChatMessage[]; more?: boolean }>>(socket, "join", since === undefined ? { room } : { room, since });
+  return request<Ack<{ room: string; seq: number; messages?: ChatMessage[]; more?: boolean }>>(
+    socket,
+    "join",
+    since === undefined ? { room } : { room, since },
+  );
 }
 
 describe("join", () => {
@@ -74,10 +82,16 @@ describe("join", () => {
     assert.equal(after2.room, room);
     assert.equal(after2.seq, 5);
     assert.equal(after2.more, false);
-    assert.deepEqual(after2.messages?.map((m) => [m.seq, m.id, m.text, m.from]), [3, 4, 5].map((seq) => [seq, acks[seq - 1]!.id, `m${seq - 1}`, user("since-alice")]));
+    assert.deepEqual(
+      after2.messages?.map((m) => [m.seq, m.id, m.text, m.from]),
+      [3, 4, 5].map((seq) => [seq, acks[seq - 1]!.id, `m${seq - 1}`, user("since-alice")]),
+    );
 
     const all = assertOk(await join(bob, room, 0));
-    assert.deepEqual(all.messages?.map((m) => m.seq), [1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      all.messages?.map((m) => m.seq),
+      [1, 2, 3, 4, 5],
+    );
     assert.deepEqual(assertOk(await join(bob, room, 5)), { ok: true, room, seq: 5, messages: [], more: false });
   });
 
@@ -90,12 +104,21 @@ describe("join", () => {
     assert.equal(first.seq, 520);
     assert.equal(first.more, true);
     assert.equal(first.messages?.length, 500);
-    assert.deepEqual(first.messages?.map((m) => m.seq), Array.from({ length: 500 }, (_, i) => i + 1));
-    assert.deepEqual(first.messages?.map((m) => m.id), acks.slice(0, 500).map((a) => a.id));
+    assert.deepEqual(
+      first.messages?.map((m) => m.seq),
+      Array.from({ length: 500 }, (_, i) => i + 1),
+    );
+    assert.deepEqual(
+      first.messages?.map((m) => m.id),
+      acks.slice(0, 500).map((a) => a.id),
+    );
 
     const rest = assertOk(await join(reader, room, 500));
     assert.equal(rest.more, false);
-    assert.deepEqual(rest.messages?.map((m) => m.seq), Array.from({ length: 20 }, (_, i) => i + 501));
+    assert.deepEqual(
+      rest.messages?.map((m) => m.seq),
+      Array.from({ length: 20 }, (_, i) => i + 501),
+    );
   });
 });
 
@@ -125,7 +148,10 @@ describe("leave", () => {
     const back = nextEvent<ChatMessage>(bob, "message", (m) => m.clientId === "after-rejoin");
     assertOk(await send(alice, room, "after-rejoin", "welcome back"));
     await back;
-    assert.deepEqual(bobMessages.stop().map((m) => m.clientId), ["after-rejoin"]);
+    assert.deepEqual(
+      bobMessages.stop().map((m) => m.clientId),
+      ["after-rejoin"],
+    );
     witness.disconnect();
   });
 
@@ -148,7 +174,13 @@ describe("send", () => {
     const toAlice = nextEvent<ChatMessage>(alice, "message", (m) => m.room === room);
     const before = Date.now();
     // `from` in the payload must be ignored: the sender is the token's subject.
-    const ack = await request<Ack<SendResult>>(alice, "send", { room, clientId: "a-1", text: "hello", meta: { kind: "greeting" }, from: "mallory" });
+    const ack = await request<Ack<SendResult>>(alice, "send", {
+      room,
+      clientId: "a-1",
+      text: "hello",
+      meta: { kind: "greeting" },
+      from: "mallory",
+    });
     const after = Date.now();
     const sent = assertOk(ack);
     assert.deepEqual(Object.keys(sent).sort(), ["id", "ok", "seq", "ts"], `send ack fields: ${JSON.stringify(ack)}`);
@@ -156,7 +188,16 @@ describe("send", () => {
     assert.equal(sent.seq, 1);
     assert.ok(sent.ts >= before - 5_000 && sent.ts <= after + 5_000, `ts ${sent.ts} should be server time near ${before}`);
 
-    const expected = { id: sent.id, room, seq: 1, from: user("send-alice"), clientId: "a-1", text: "hello", meta: { kind: "greeting" }, ts: sent.ts };
+    const expected = {
+      id: sent.id,
+      room,
+      seq: 1,
+      from: user("send-alice"),
+      clientId: "a-1",
+      text: "hello",
+      meta: { kind: "greeting" },
+      ts: sent.ts,
+    };
     assert.deepEqual(await toBob, expected);
     assert.deepEqual(await toAlice, expected);
   });
@@ -166,9 +207,16 @@ describe("send", () => {
     const alice = await connect("seq-alice", [room]);
     const acks: SendResult[] = [];
     for (let i = 0; i < 10; i++) acks.push(assertOk(await send(alice, room, `s${i}`, `m${i}`)));
-    assert.deepEqual(acks.map((a) => a.seq), Array.from({ length: 10 }, (_, i) => i + 1));
+    assert.deepEqual(
+      acks.map((a) => a.seq),
+      Array.from({ length: 10 }, (_, i) => i + 1),
+    );
     assert.equal(new Set(acks.map((a) => a.id)).size, 10);
-    assert.deepEqual([...acks.map((a) => a.id)].sort(), acks.map((a) => a.id), "ids sort in send order");
+    assert.deepEqual(
+      [...acks.map((a) => a.id)].sort(),
+      acks.map((a) => a.id),
+      "ids sort in send order",
+    );
   });
 
   test("the same (from, room, clientId) again returns the first ack with duplicate: true; nothing is delivered or stored twice", async () => {
@@ -194,17 +242,23 @@ describe("send", () => {
     const barrier = nextEvent<ChatMessage>(bob, "message", (m) => m.clientId === "barrier");
     assertOk(await send(alice, room, "barrier", "end"));
     await barrier;
-    assert.deepEqual(seenByBob.stop().map((m) => [m.from, m.clientId]), [
-      [user("dup-alice"), "same"],
-      [user("dup-bob"), "same"],
-      [user("dup-alice"), "barrier"],
-    ]);
+    assert.deepEqual(
+      seenByBob.stop().map((m) => [m.from, m.clientId]),
+      [
+        [user("dup-alice"), "same"],
+        [user("dup-bob"), "same"],
+        [user("dup-alice"), "barrier"],
+      ],
+    );
     const stored = await wholeHistory(bob, room);
-    assert.deepEqual(stored.map((m) => [m.seq, m.clientId, m.text]), [
-      [1, "same", "once"],
-      [2, "same", "bob's own"],
-      [3, "barrier", "end"],
-    ]);
+    assert.deepEqual(
+      stored.map((m) => [m.seq, m.clientId, m.text]),
+      [
+        [1, "same", "once"],
+        [2, "same", "bob's own"],
+        [3, "barrier", "end"],
+      ],
+    );
   });
 
   test("needs permission for the room, not a prior join", async () => {
@@ -231,7 +285,10 @@ describe("send", () => {
     assertError(await send(alice, room, "c".repeat(65), "clientId above the limit"), "BAD_REQUEST", "clientId of 65 characters");
     // Refused messages take no seq and are not stored.
     assert.equal(assertOk(await send(alice, room, "after", "after the refusals")).seq, 4);
-    assert.deepEqual((await wholeHistory(alice, room)).map((m) => m.clientId), ["t-4000", "m-2048", "c".repeat(64), "after"]);
+    assert.deepEqual(
+      (await wholeHistory(alice, room)).map((m) => m.clientId),
+      ["t-4000", "m-2048", "c".repeat(64), "after"],
+    );
   });
 
   test("20 messages/s per user with bursts of 40: RATE_LIMITED with retryAfterMs past that, refused messages not stored, sending works again after retryAfterMs", async () => {
@@ -244,7 +301,10 @@ describe("send", () => {
     const limited = acks.filter((a) => !a.ok);
     for (const ack of limited) {
       const error = assertError(ack, "RATE_LIMITED", "a send past the burst");
-      assert.ok(typeof error.retryAfterMs === "number" && error.retryAfterMs > 0 && error.retryAfterMs <= 60_000, `retryAfterMs: ${JSON.stringify(error)}`);
+      assert.ok(
+        typeof error.retryAfterMs === "number" && error.retryAfterMs > 0 && error.retryAfterMs <= 60_000,
+        `retryAfterMs: ${JSON.stringify(error)}`,
+      );
     }
     const allowed = 40 + Math.ceil((elapsedInMs / 1000) * 20);
     assert.ok(accepted.length >= 40, `a burst of 40 is allowed, ${accepted.length} were accepted`);
@@ -292,30 +352,54 @@ describe("history", () => {
   test("without beforeSeq: the newest 50, ascending, more: true", async () => {
     const newest = assertOk(await page({}));
     assert.deepEqual(Object.keys(newest).sort(), ["messages", "more", "ok"]);
-    assert.deepEqual(newest.messages.map((m) => m.seq), seqs(71, 120));
-    assert.deepEqual(newest.messages.map((m) => m.id), acks.slice(70).map((a) => a.id));
+    assert.deepEqual(
+      newest.messages.map((m) => m.seq),
+      seqs(71, 120),
+    );
+    assert.deepEqual(
+      newest.messages.map((m) => m.id),
+      acks.slice(70).map((a) => a.id),
+    );
     assert.equal(newest.more, true);
   });
 
   test("pages backwards with beforeSeq until more: false", async () => {
     const second = assertOk(await page({ beforeSeq: 71 }));
-    assert.deepEqual(second.messages.map((m) => m.seq), seqs(21, 70));
+    assert.deepEqual(
+      second.messages.map((m) => m.seq),
+      seqs(21, 70),
+    );
     assert.equal(second.more, true);
     const last = assertOk(await page({ beforeSeq: 21 }));
-    assert.deepEqual(last.messages.map((m) => m.seq), seqs(1, 20));
+    assert.deepEqual(
+      last.messages.map((m) => m.seq),
+      seqs(1, 20),
+    );
     assert.equal(last.more, false);
   });
 
   test("limit 1..100", async () => {
-    assert.deepEqual(assertOk(await page({ limit: 1 })).messages.map((m) => m.seq), [120]);
+    assert.deepEqual(
+      assertOk(await page({ limit: 1 })).messages.map((m) => m.seq),
+      [120],
+    );
     const hundred = assertOk(await page({ limit: 100 }));
-    assert.deepEqual(hundred.messages.map((m) => m.seq), seqs(21, 120));
+    assert.deepEqual(
+      hundred.messages.map((m) => m.seq),
+      seqs(21, 120),
+    );
     assert.equal(hundred.more, true);
     const middle = assertOk(await page({ beforeSeq: 11, limit: 5 }));
-    assert.deepEqual(middle.messages.map((m) => m.seq), seqs(6, 10));
+    assert.deepEqual(
+      middle.messages.map((m) => m.seq),
+      seqs(6, 10),
+    );
     assert.equal(middle.more, true);
     const oldest = assertOk(await page({ beforeSeq: 2, limit: 100 }));
-    assert.deepEqual(oldest.messages.map((m) => m.id), [acks[0]!.id]);
+    assert.deepEqual(
+      oldest.messages.map((m) => m.id),
+      [acks[0]!.id],
+    );
     assert.equal(oldest.more, false);
     assertError(await page({ limit: 0 }), "BAD_REQUEST", "limit 0");
     assertError(await page({ limit: 101 }), "BAD_REQUEST", "limit 101");
@@ -401,8 +485,18 @@ describe("presence", () => {
     await carolOffline;
 
     const byUser = (name: string) => seen.values.filter((p) => p.user === user(name)).map((p) => [p.room, p.online]);
-    assert.deepEqual(byUser("events-alice"), [[room, true], [room, false]], "one online and one offline for alice, whatever her socket count");
-    assert.deepEqual(byUser("events-carol"), [[room, true], [room, false]]);
+    assert.deepEqual(
+      byUser("events-alice"),
+      [
+        [room, true],
+        [room, false],
+      ],
+      "one online and one offline for alice, whatever her socket count",
+    );
+    assert.deepEqual(byUser("events-carol"), [
+      [room, true],
+      [room, false],
+    ]);
     seen.stop();
   });
 });
@@ -430,7 +524,10 @@ describe("read and rooms", () => {
     assert.deepEqual(rooms(await request(elsewhere, "rooms", {})), expected);
 
     assert.deepEqual(await request(elsewhere, "read", { room: talk, seq: 3 }), { ok: true });
-    assert.deepEqual(rooms(await request(alice, "rooms", {})).find((r) => r.room === talk), { room: talk, lastSeq: 3, readSeq: 3, unread: 0 });
+    assert.deepEqual(
+      rooms(await request(alice, "rooms", {})).find((r) => r.room === talk),
+      { room: talk, lastSeq: 3, readSeq: 3, unread: 0 },
+    );
   });
 });
 
@@ -486,6 +583,9 @@ describe("room permissions on every event", () => {
     const barrier = nextEvent<ChatMessage>(mallory, "message", (m) => m.room === own);
     assertOk(await send(insider, own, "o-1", "public"));
     await barrier;
-    assert.deepEqual(got.stop().map((m) => m.room), [own]);
+    assert.deepEqual(
+      got.stop().map((m) => m.room),
+      [own],
+    );
   });
 });

@@ -47,7 +47,13 @@ export function assertOk<T>(ack: Ack<T>, what = ""): { ok: true } & T {
   return ack as { ok: true } & T;
 }
 
-export async function send(socket: Socket, room: string, clientId: string, text: string, meta?: Record<string, unknown>): Promise<Ack<SendResult>> {
+export async function send(
+  socket: Socket,
+  room: string,
+  clientId: string,
+  text: string,
+  meta?: Record<string, unknown>,
+): Promise<Ack<SendResult>> {
   return request<Ack<SendResult>>(socket, "send", meta === undefined ? { room, clientId, text } : { room, clientId, text, meta });
 }
 
@@ -57,7 +63,11 @@ export async function send(socket: Socket, room: string, clientId: string, text:
  */
 export async function assertClusterAlive(cluster: TestCluster): Promise<void> {
   for (const [index, node] of cluster.apps.nodes.entries()) {
-    assert.equal(node.process.child.exitCode, null, `node ${index + 1} exited with ${node.process.child.exitCode}; see ${node.process.logFile}`);
+    assert.equal(
+      node.process.child.exitCode,
+      null,
+      `node ${index + 1} exited with ${node.process.child.exitCode}; see ${node.process.logFile}`,
+    );
     assert.equal(node.process.child.signalCode, null, `node ${index + 1} was killed by ${node.process.child.signalCode}`);
     const ready = await httpRequest(`${cluster.nodeUrl(index)}/readyz`);
     assert.equal(ready.status, 200, `node ${index + 1} /readyz`);
@@ -89,7 +99,12 @@ export class Watcher {
     socket.onAny((event: string, ...args: unknown[]) => this.received.push({ event, args }));
   }
 
-  static async start(cluster: TestCluster, userId: string, room: string, options: Parameters<TestCluster["client"]>[1] = {}): Promise<Watcher> {
+  static async start(
+    cluster: TestCluster,
+    userId: string,
+    room: string,
+    options: Parameters<TestCluster["client"]>[1] = {},
+  ): Promise<Watcher> {
     const token = await cluster.token(userId, [room]);
     const socket = await cluster.client(token, options);
     assertOk(await request<Ack>(socket, "join", { room }), "watcher join");
@@ -105,7 +120,9 @@ export class Watcher {
 
   async assertQuiet(what: string): Promise<void> {
     const clientIds = await this.sentinel();
-    const others = this.received.filter(({ event, args }) => !(event === "message" && clientIds.includes((args[0] as ChatMessage).clientId)));
+    const others = this.received.filter(
+      ({ event, args }) => !(event === "message" && clientIds.includes((args[0] as ChatMessage).clientId)),
+    );
     assert.deepEqual(others, [], `${what}: the watcher in another room received events`);
     this.received.length = 0;
   }
@@ -114,7 +131,9 @@ export class Watcher {
   private async sentinel(): Promise<string[]> {
     const round = ++this.sentinels;
     const clientIds = this.senders.map((_, i) => `sentinel-${round}-${i}`);
-    const arrived = clientIds.map((clientId) => nextEvent<ChatMessage>(this.socket, "message", (m) => m.room === this.room && m.clientId === clientId));
+    const arrived = clientIds.map((clientId) =>
+      nextEvent<ChatMessage>(this.socket, "message", (m) => m.room === this.room && m.clientId === clientId),
+    );
     for (const [i, sender] of this.senders.entries()) assertOk(await send(sender, this.room, clientIds[i]!, "sentinel"), "sentinel send");
     await Promise.all(arrived);
     return clientIds;
@@ -131,7 +150,8 @@ async function socketsOnOtherNodes(cluster: TestCluster, token: string, socket: 
     if (node === nodeOf(socket) || found.has(node)) candidate.disconnect();
     else found.set(node, candidate);
   }
-  if (found.size < wanted) throw new Error(`could not reach every node through the gateway: found ${found.size + 1} of ${cluster.apps.nodes.length}`);
+  if (found.size < wanted)
+    throw new Error(`could not reach every node through the gateway: found ${found.size + 1} of ${cluster.apps.nodes.length}`);
   return [...found.values()];
 }
 
@@ -159,7 +179,10 @@ export async function wholeHistory(socket: Socket, room: string): Promise<ChatMe
   const pages: ChatMessage[][] = [];
   let beforeSeq: number | undefined;
   for (;;) {
-    const page = assertOk(await request<Ack<Page>>(socket, "history", beforeSeq === undefined ? { room, limit: 100 } : { room, beforeSeq, limit: 100 }), "history page");
+    const page = assertOk(
+      await request<Ack<Page>>(socket, "history", beforeSeq === undefined ? { room, limit: 100 } : { room, beforeSeq, limit: 100 }),
+      "history page",
+    );
     pages.unshift(page.messages);
     if (!page.more || page.messages.length === 0) break;
     beforeSeq = page.messages[0]!.seq;
@@ -185,7 +208,12 @@ export function collect<T>(socket: Socket, event: string): { values: T[]; stop()
  * A client through the gateway on a different node than `other`. The gateway balances
  * handshakes round-robin, so a second attempt lands elsewhere; the loop is bounded and says so.
  */
-export async function clientOnOtherNode(cluster: TestCluster, token: string, other: Socket, options: Parameters<TestCluster["client"]>[1] = {}): Promise<Socket> {
+export async function clientOnOtherNode(
+  cluster: TestCluster,
+  token: string,
+  other: Socket,
+  options: Parameters<TestCluster["client"]>[1] = {},
+): Promise<Socket> {
   for (let attempt = 0; attempt < 4; attempt++) {
     const socket = await cluster.client(token, options);
     if (nodeOf(socket) !== nodeOf(other)) return socket;

@@ -24,7 +24,12 @@ function keyPair(algorithm: Algorithm): { publicKey: KeyObject; privateKey: KeyO
 
 async function sign(algorithm: Algorithm, privateKey: KeyObject, userId: string, rooms: string[]): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ rooms }).setProtectedHeader({ alg: algorithm, typ: "JWT" }).setSubject(userId).setIssuedAt(now).setExpirationTime(now + 3600).sign(privateKey);
+  return new SignJWT({ rooms })
+    .setProtectedHeader({ alg: algorithm, typ: "JWT" })
+    .setSubject(userId)
+    .setIssuedAt(now)
+    .setExpirationTime(now + 3600)
+    .sign(privateKey);
 }
 
 /** The connect_error's `data.code` (UNAUTHORIZED's reason) for `token`. */
@@ -58,15 +63,25 @@ for (const algorithm of ["RS256", "ES256"] as const) {
       assert.equal((await echoed).id, ack.id);
 
       const bobToken = await sign(algorithm, privateKey, user("bob"), [room]);
-      const posted = await cluster.http(`/api/rooms/${room}/messages`, { method: "POST", token: bobToken, body: { clientId: "r1", text: "over REST" } });
+      const posted = await cluster.http(`/api/rooms/${room}/messages`, {
+        method: "POST",
+        token: bobToken,
+        body: { clientId: "r1", text: "over REST" },
+      });
       assert.equal(posted.status, 201, posted.text);
       assert.equal(posted.body.seq, ack.seq + 1);
       const read = await cluster.http(`/api/rooms/${room}/messages`, { token: bobToken });
       assert.equal(read.status, 200, read.text);
-      assert.deepEqual((read.body.messages as ChatMessage[]).map((m) => m.clientId), ["s1", "r1"]);
+      assert.deepEqual(
+        (read.body.messages as ChatMessage[]).map((m) => m.clientId),
+        ["s1", "r1"],
+      );
       const rooms = await cluster.http("/api/me/rooms", { token: bobToken });
       assert.equal(rooms.status, 200, rooms.text);
-      assert.deepEqual((rooms.body.rooms as RoomEntry[]).map((r) => r.room), [room]);
+      assert.deepEqual(
+        (rooms.body.rooms as RoomEntry[]).map((r) => r.room),
+        [room],
+      );
     });
 
     test("tokens not signed by the key are refused with AUTH_INVALID, on the socket and on REST", async () => {
@@ -74,13 +89,24 @@ for (const algorithm of ["RS256", "ES256"] as const) {
       const forged: [string, string][] = [
         [`${algorithm} with another key`, await sign(algorithm, other, user("mallory"), [room])],
         ["HS256 with the cluster's old secret", await mintToken({ secret: TEST_JWT_SECRET, userId: user("mallory"), rooms: [room] })],
-        ["HS256 keyed with the public key's PEM", await new SignJWT({ rooms: [room] }).setProtectedHeader({ alg: "HS256", typ: "JWT" }).setSubject(user("mallory")).setExpirationTime("1h").sign(new TextEncoder().encode(publicPem))],
+        [
+          "HS256 keyed with the public key's PEM",
+          await new SignJWT({ rooms: [room] })
+            .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+            .setSubject(user("mallory"))
+            .setExpirationTime("1h")
+            .sign(new TextEncoder().encode(publicPem)),
+        ],
       ];
       for (const [what, token] of forged) {
         assert.equal(await refusal(cluster, token), "AUTH_INVALID", `${what}: socket`);
         const answer = await cluster.http("/api/me/rooms", { token });
         assert.equal(answer.status, 401, `${what}: REST status`);
-        assert.deepEqual([answer.body?.error?.code, answer.body?.error?.reason], ["UNAUTHORIZED", "AUTH_INVALID"], `${what}: REST body ${answer.text}`);
+        assert.deepEqual(
+          [answer.body?.error?.code, answer.body?.error?.reason],
+          ["UNAUTHORIZED", "AUTH_INVALID"],
+          `${what}: REST body ${answer.text}`,
+        );
       }
     });
   });

@@ -115,7 +115,9 @@ export class RawEngineSocket {
         if (this.closeCode !== undefined) {
           clearTimeout(timer);
           this.waiters.delete(check);
-          reject(new Error(`connection closed (${this.closeCode}) before a matching frame; frames: ${JSON.stringify(this.frames.slice(-10))}`));
+          reject(
+            new Error(`connection closed (${this.closeCode}) before a matching frame; frames: ${JSON.stringify(this.frames.slice(-10))}`),
+          );
         }
       };
       this.waiters.add(check);
@@ -127,7 +129,10 @@ export class RawEngineSocket {
   async closedWithin(timeoutInMs: number): Promise<number> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`connection still open after ${timeoutInMs} ms; frames: ${JSON.stringify(this.frames.slice(-10))}`)), timeoutInMs);
+      timer = setTimeout(
+        () => reject(new Error(`connection still open after ${timeoutInMs} ms; frames: ${JSON.stringify(this.frames.slice(-10))}`)),
+        timeoutInMs,
+      );
     });
     try {
       return await Promise.race([this.closed, timeout]);

@@ -24,7 +24,10 @@ function assertHttpError(answer: HttpAnswer, status: number, codes: string | str
   assert.equal(answer.status, status, `${what}: status ${answer.status}, body ${answer.text}`);
   assert.match(answer.headers.get("content-type") ?? "", /application\/json/, `${what}: content-type`);
   assert.equal(typeof answer.body, "object", `${what}: JSON body, got ${answer.text}`);
-  assert.ok(expected.includes(answer.body?.error?.code), `${what}: error.code ${answer.body?.error?.code}, expected ${expected.join(" or ")}; body ${answer.text}`);
+  assert.ok(
+    expected.includes(answer.body?.error?.code),
+    `${what}: error.code ${answer.body?.error?.code}, expected ${expected.join(" or ")}; body ${answer.text}`,
+  );
   assert.equal(typeof answer.body.error.message, "string", `${what}: error.message`);
 }
 
@@ -34,7 +37,8 @@ function assertUnauthorized(answer: HttpAnswer, reason: "AUTH_MISSING" | "AUTH_I
   assert.equal(answer.body.error.reason, reason, `${what}: error.reason; body ${answer.text}`);
 }
 
-const post = (room: string, token: string | undefined, body: unknown) => cluster.http(`/api/rooms/${room}/messages`, { method: "POST", token, body });
+const post = (room: string, token: string | undefined, body: unknown) =>
+  cluster.http(`/api/rooms/${room}/messages`, { method: "POST", token, body });
 const get = (path: string, token?: string) => cluster.http(path, { token });
 
 describe("POST /api/rooms/:room/messages", () => {
@@ -52,7 +56,16 @@ describe("POST /api/rooms/:room/messages", () => {
     assert.equal(answer.body.seq, 1);
     assert.equal(typeof answer.body.ts, "number");
     assert.equal(answer.body.duplicate ?? false, false);
-    assert.deepEqual(await delivered, { id: answer.body.id, room, seq: 1, from: user("rest-poster"), clientId: "p-1", text: "from a bot", meta: { via: "rest" }, ts: answer.body.ts });
+    assert.deepEqual(await delivered, {
+      id: answer.body.id,
+      room,
+      seq: 1,
+      from: user("rest-poster"),
+      clientId: "p-1",
+      text: "from a bot",
+      meta: { via: "rest" },
+      ts: answer.body.ts,
+    });
   });
 
   test("200 with duplicate: true for the same clientId; the same id, seq and ts", async () => {
@@ -82,7 +95,12 @@ describe("POST /api/rooms/:room/messages", () => {
     assertHttpError(await post(room, token, "null"), 400, "BAD_REQUEST", "null body");
     assertHttpError(await post(room, token, { clientId: "c".repeat(65), text: "x" }), 400, "BAD_REQUEST", "clientId of 65");
     assertHttpError(await post(room, token, { clientId: "t", text: "a".repeat(4001) }), 413, "TOO_LARGE", "text of 4001");
-    assertHttpError(await post(room, token, { clientId: "m", text: "x", meta: { k: "x".repeat(2100) } }), 413, "TOO_LARGE", "meta above 2 KB");
+    assertHttpError(
+      await post(room, token, { clientId: "m", text: "x", meta: { k: "x".repeat(2100) } }),
+      413,
+      "TOO_LARGE",
+      "meta above 2 KB",
+    );
     assertHttpError(await post(room, token, { clientId: "big", text: "a".repeat(200_000) }), 413, "TOO_LARGE", "a 200 KB body");
     assertHttpError(await post("bad%20room", token, { clientId: "r", text: "x" }), 400, "BAD_REQUEST", "room with a space");
     // None of them was stored.
@@ -112,15 +130,27 @@ describe("GET /api/rooms/:room/messages", () => {
     assert.equal(newest.status, 200, newest.text);
     assert.match(newest.headers.get("content-type") ?? "", /application\/json/);
     assert.deepEqual(Object.keys(newest.body).sort(), ["messages", "more"]);
-    assert.deepEqual(newest.body.messages.map((m: ChatMessage) => m.seq), Array.from({ length: 50 }, (_, i) => i + 11));
+    assert.deepEqual(
+      newest.body.messages.map((m: ChatMessage) => m.seq),
+      Array.from({ length: 50 }, (_, i) => i + 11),
+    );
     assert.equal(newest.body.more, true);
-    assert.deepEqual(newest.body.messages.map((m: ChatMessage) => m.id), acks.slice(10).map((a) => a.id));
+    assert.deepEqual(
+      newest.body.messages.map((m: ChatMessage) => m.id),
+      acks.slice(10).map((a) => a.id),
+    );
 
     const older = await get(`/api/rooms/${room}/messages?beforeSeq=11&limit=4`, token);
-    assert.deepEqual(older.body.messages.map((m: ChatMessage) => m.seq), [7, 8, 9, 10]);
+    assert.deepEqual(
+      older.body.messages.map((m: ChatMessage) => m.seq),
+      [7, 8, 9, 10],
+    );
     assert.equal(older.body.more, true);
     const oldest = await get(`/api/rooms/${room}/messages?beforeSeq=3&limit=100`, token);
-    assert.deepEqual(oldest.body.messages.map((m: ChatMessage) => m.seq), [1, 2]);
+    assert.deepEqual(
+      oldest.body.messages.map((m: ChatMessage) => m.seq),
+      [1, 2],
+    );
     assert.equal(oldest.body.more, false);
 
     // Same answer as the socket event.
@@ -172,7 +202,9 @@ describe("authentication and permission on every request", () => {
       const forged = await mintToken({ secret: "another-secret-0123456789abcdef", userId: user("rest-forged"), rooms: [room] });
       assertUnauthorized(await call(forged, room), "AUTH_INVALID", `${what} signed with another key`);
       // Not a Bearer token at all: no token was given.
-      const basic = await cluster.http(what === "GET me/rooms" ? "/api/me/rooms" : `/api/rooms/${room}/messages`, { headers: { authorization: `Basic ${Buffer.from("a:b").toString("base64")}` } });
+      const basic = await cluster.http(what === "GET me/rooms" ? "/api/me/rooms" : `/api/rooms/${room}/messages`, {
+        headers: { authorization: `Basic ${Buffer.from("a:b").toString("base64")}` },
+      });
       assertUnauthorized(basic, "AUTH_MISSING", `${what} with Basic auth`);
     });
   }

@@ -35,7 +35,11 @@ before(
   async () =>
     (cluster = await startTestCluster({
       nodeCount: 2,
-      env: { CHAT_BUFFER_MAX_ENTRIES: String(BUFFER_MAX_ENTRIES), CHAT_STREAM_SHARDS: "4", CHAT_DRAIN_DEADLINE_MS: String(DRAIN_DEADLINE_MS) },
+      env: {
+        CHAT_BUFFER_MAX_ENTRIES: String(BUFFER_MAX_ENTRIES),
+        CHAT_STREAM_SHARDS: "4",
+        CHAT_DRAIN_DEADLINE_MS: String(DRAIN_DEADLINE_MS),
+      },
     })),
 );
 after(async () => cluster?.stop());
@@ -91,7 +95,11 @@ class PersistentSender {
   }
 
   static async start(userId: string, room: string): Promise<PersistentSender> {
-    const socket = await cluster.client(await cluster.token(userId, [room]), { reconnection: true, reconnectionDelay: 200, reconnectionDelayMax: 1000 });
+    const socket = await cluster.client(await cluster.token(userId, [room]), {
+      reconnection: true,
+      reconnectionDelay: 200,
+      reconnectionDelayMax: 1000,
+    });
     const sender = new PersistentSender(userId, room, socket);
     assertOk(await request<Ack>(socket, "join", { room, since: 0 }), "first join");
     return sender;
@@ -151,7 +159,10 @@ class PersistentSender {
   private async catchUp(): Promise<void> {
     try {
       for (;;) {
-        const ack = await request<Ack<{ messages: ChatMessage[]; more: boolean }>>(this.socket, "join", { room: this.room, since: this.contiguous });
+        const ack = await request<Ack<{ messages: ChatMessage[]; more: boolean }>>(this.socket, "join", {
+          room: this.room,
+          since: this.contiguous,
+        });
         if (!ack.ok) return;
         for (const message of ack.messages) this.seen.add(message.seq);
         if (!ack.more) return;
@@ -193,7 +204,11 @@ describe("rolling restart of both nodes under load", () => {
     const drainedExits: (number | string)[] = [];
     const drainedLogs: string[] = [];
     try {
-      await untilEachSent(senders, senders.map(() => 0), "traffic before the restarts");
+      await untilEachSent(
+        senders,
+        senders.map(() => 0),
+        "traffic before the restarts",
+      );
 
       for (const [index, name] of ["n1", "n2"].entries()) {
         const before = senders.map((s) => s.acked.size);
@@ -227,14 +242,24 @@ describe("rolling restart of both nodes under load", () => {
         sender.disconnectReasons.every((reason) => reason === "transport close" || reason === "transport error"),
         `client ${i} was dropped at the transport level, reasons: ${JSON.stringify(sender.disconnectReasons)}`,
       );
-      assert.ok(sender.drainedBeforeDisconnect.every(Boolean), `client ${i} was told to drain before each drop: ${JSON.stringify(sender.drainedBeforeDisconnect)}`);
+      assert.ok(
+        sender.drainedBeforeDisconnect.every(Boolean),
+        `client ${i} was told to drain before each drop: ${JSON.stringify(sender.drainedBeforeDisconnect)}`,
+      );
       for (const payload of sender.drainings) {
         const { reconnectAfterMs } = payload as { reconnectAfterMs: unknown };
         assert.deepEqual(Object.keys(payload as object), ["reconnectAfterMs"], `draining payload ${JSON.stringify(payload)}`);
-        assert.ok(typeof reconnectAfterMs === "number" && reconnectAfterMs >= 0, `draining { reconnectAfterMs } ${JSON.stringify(payload)}`);
+        assert.ok(
+          typeof reconnectAfterMs === "number" && reconnectAfterMs >= 0,
+          `draining { reconnectAfterMs } ${JSON.stringify(payload)}`,
+        );
       }
     }
-    assert.deepEqual(stored.map((m) => m.seq), Array.from({ length: stored.length }, (_, i) => i + 1), "seqs are 1..N: unique, no gaps");
+    assert.deepEqual(
+      stored.map((m) => m.seq),
+      Array.from({ length: stored.length }, (_, i) => i + 1),
+      "seqs are 1..N: unique, no gaps",
+    );
     assert.equal(new Set(stored.map((m) => m.id)).size, stored.length, "ids are unique");
     const storedByKey = new Map(stored.map((m) => [`${m.from}|${m.clientId}`, m]));
     assert.equal(storedByKey.size, stored.length, "each (from, clientId) is stored once");
@@ -246,7 +271,11 @@ describe("rolling restart of both nodes under load", () => {
     assert.equal(stored.length, acked.length, "nothing is stored that was not acknowledged (every send was retried until acked)");
 
     // At-least-once delivery with join-since catch-up: every client saw every message.
-    await eventually("every client saw every seq", async () => (senders.every((s) => s.contiguous >= stored.length) ? true : undefined), 15_000).catch(() => undefined);
+    await eventually(
+      "every client saw every seq",
+      async () => (senders.every((s) => s.contiguous >= stored.length) ? true : undefined),
+      15_000,
+    ).catch(() => undefined);
     for (const [i, sender] of senders.entries()) {
       const missing = stored.map((m) => m.seq).filter((seq) => !sender.seen.has(seq));
       assert.deepEqual(missing, [], `client ${i} never saw these seqs, live or by join since`);
@@ -280,7 +309,11 @@ describe("write buffer full (flusher stopped)", () => {
     assert.ok(refused, `the buffer (${BUFFER_MAX_ENTRIES / 4} entries per shard) never filled after ${accepted} sends`);
     assert.ok((refused.error.retryAfterMs ?? 0) > 0, `UNAVAILABLE carries retryAfterMs: ${JSON.stringify(refused.error)}`);
 
-    const rest = await cluster.http(`/api/rooms/${room}/messages`, { method: "POST", token: await cluster.token(user("full-rest"), [room]), body: { clientId: "rest-1", text: "via REST" } });
+    const rest = await cluster.http(`/api/rooms/${room}/messages`, {
+      method: "POST",
+      token: await cluster.token(user("full-rest"), [room]),
+      body: { clientId: "rest-1", text: "via REST" },
+    });
     assert.equal(rest.status, 503, rest.text);
     assert.equal(rest.body?.error?.code, "UNAVAILABLE");
 
@@ -292,7 +325,11 @@ describe("write buffer full (flusher stopped)", () => {
     const typing = nextEvent(listener, "typing");
     assertOk(await request<Ack>(refused.socket, "typing", { room }));
     await typing;
-    assert.deepEqual(delivered.stop().filter((m) => m.clientId === refused!.clientId || m.clientId === "rest-1"), [], "the refused messages were not delivered");
+    assert.deepEqual(
+      delivered.stop().filter((m) => m.clientId === refused!.clientId || m.clientId === "rest-1"),
+      [],
+      "the refused messages were not delivered",
+    );
 
     await cluster.restartFlusher();
     // Once the flusher drains the buffer the same clientId goes through, as a new message.

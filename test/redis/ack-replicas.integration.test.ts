@@ -25,7 +25,15 @@ const newRoom: LatestSeqSource = { latestOf: async () => ({ seq: 0, ts: 0 }) };
 before(async () => {
   // A long node timeout: the paused replica must not be failed over or forgotten meanwhile.
   cluster = await startRedisCluster({ dir, primaries: 3, replicasPerPrimary: 1, appendFsync: "everysec", nodeTimeoutInMs: 15_000 });
-  const config = { url: "", clusterNodes: cluster.seeds.map((seed) => parseNodeAddress("seed", seed)), password: undefined, tls: undefined, keyPrefix: "t:", ackReplicas: 1, ackTimeoutInMs: 300 };
+  const config = {
+    url: "",
+    clusterNodes: cluster.seeds.map((seed) => parseNodeAddress("seed", seed)),
+    password: undefined,
+    tls: undefined,
+    keyPrefix: "t:",
+    ackReplicas: 1,
+    ackTimeoutInMs: 300,
+  };
   client = createRedisClient(config, { name: "test", onError: (error) => clientErrors.push(error), maxRetriesPerRequest: 2 });
 });
 
@@ -37,7 +45,14 @@ after(async () => {
 
 test("rooms on every shard take sends, rate token and append in their own slots, on all three primaries", async () => {
   const keys = new RedisKeys("spread:", DEFAULT_STREAM_CONFIG.shards);
-  const buffer = new MessageBuffer(client, keys, DEFAULT_STREAM_CONFIG, newRoom, { perSecond: 1000, burst: 1000 }, { count: 1, timeoutInMs: 1000 });
+  const buffer = new MessageBuffer(
+    client,
+    keys,
+    DEFAULT_STREAM_CONFIG,
+    newRoom,
+    { perSecond: 1000, burst: 1000 },
+    { count: 1, timeoutInMs: 1000 },
+  );
   const rooms: string[] = [];
   const shards = new Set<number>();
   for (let i = 0; shards.size < keys.shardCount; i++) {
@@ -45,7 +60,9 @@ test("rooms on every shard take sends, rate token and append in their own slots,
     if (!shards.has(keys.shardOf(room))) rooms.push(room);
     shards.add(keys.shardOf(room));
   }
-  const outcomes = await Promise.all(rooms.flatMap((room) => [1, 2, 3].map((n) => buffer.append({ room, from: `user-${n}`, clientId: `c${n}`, text: "hi" }))));
+  const outcomes = await Promise.all(
+    rooms.flatMap((room) => [1, 2, 3].map((n) => buffer.append({ room, from: `user-${n}`, clientId: `c${n}`, text: "hi" }))),
+  );
   assert.deepEqual([...new Set(outcomes.map((outcome) => outcome.kind))], ["stored"]);
   const primaries = new Set(await Promise.all(keys.streams().map(async (stream) => (await cluster.ownerOfKey(stream)).primary.port)));
   assert.equal(primaries.size, 3, "the shard streams live on every primary");
@@ -54,7 +71,14 @@ test("rooms on every shard take sends, rate token and append in their own slots,
 
 test("a paused replica turns the send into NotReplicatedError; after it resumes the retry gets the first receipt", async () => {
   const keys = new RedisKeys("ack:", DEFAULT_STREAM_CONFIG.shards);
-  const buffer = new MessageBuffer(client, keys, DEFAULT_STREAM_CONFIG, newRoom, { perSecond: 20, burst: 40 }, { count: 1, timeoutInMs: 300 });
+  const buffer = new MessageBuffer(
+    client,
+    keys,
+    DEFAULT_STREAM_CONFIG,
+    newRoom,
+    { perSecond: 20, burst: 40 },
+    { count: 1, timeoutInMs: 300 },
+  );
   const room = "lobby";
   const first = await buffer.append({ room, from: "alice", clientId: "c1", text: "one" });
   assert.equal(first.kind, "stored");
@@ -64,7 +88,10 @@ test("a paused replica turns the send into NotReplicatedError; after it resumes 
   cluster.pause(replica);
   try {
     const started = Date.now();
-    await assert.rejects(buffer.append({ room, from: "alice", clientId: "c2", text: "two" }), (error: unknown) => error instanceof NotReplicatedError && error.replicas === 0 && error.required === 1);
+    await assert.rejects(
+      buffer.append({ room, from: "alice", clientId: "c2", text: "two" }),
+      (error: unknown) => error instanceof NotReplicatedError && error.replicas === 0 && error.required === 1,
+    );
     assert.ok(Date.now() - started >= 250, "WAIT waited for the replica");
   } finally {
     cluster.resume(replica);
@@ -74,9 +101,14 @@ test("a paused replica turns the send into NotReplicatedError; after it resumes 
   assert.ok(retry.kind === "duplicate", `the retry is a duplicate, got ${retry.kind}`);
   assert.ok(first.kind === "stored");
   assert.equal(retry.receipt.seq, first.message.seq + 1);
-  const entries = (await client.xrange(keys.streamOf(room), "-", "+")).map(([, fields]) => JSON.parse(fields[1]!) as { clientId: string; id: string; seq: number });
+  const entries = (await client.xrange(keys.streamOf(room), "-", "+")).map(
+    ([, fields]) => JSON.parse(fields[1]!) as { clientId: string; id: string; seq: number },
+  );
   const stored = entries.filter((entry) => entry.clientId === "c2");
   assert.equal(stored.length, 1, "stored once");
   assert.equal(stored[0]!.id, retry.receipt.id, "the receipt is the first attempt's");
-  assert.deepEqual(clientErrors.filter((error) => !/ECONNRESET|ECONNREFUSED/.test(error.message)), []);
+  assert.deepEqual(
+    clientErrors.filter((error) => !/ECONNRESET|ECONNREFUSED/.test(error.message)),
+    [],
+  );
 });

@@ -39,7 +39,15 @@ const connect = () => {
 
 before(async () => {
   cluster = await startRedisCluster({ dir, primaries: 3, replicasPerPrimary: 1, appendFsync: "everysec", nodeTimeoutInMs: 5000 });
-  config = { url: "", clusterNodes: cluster.seeds.map((seed) => parseNodeAddress("seed", seed)), password: undefined, tls: undefined, keyPrefix: uniquePrefix(), ackReplicas: 0, ackTimeoutInMs: 1000 };
+  config = {
+    url: "",
+    clusterNodes: cluster.seeds.map((seed) => parseNodeAddress("seed", seed)),
+    password: undefined,
+    tls: undefined,
+    keyPrefix: uniquePrefix(),
+    ackReplicas: 0,
+    ackTimeoutInMs: 1000,
+  };
 });
 
 after(async () => {
@@ -63,7 +71,12 @@ test("every shard on every primary is flushed once, and a dead consumer's entrie
     if (shards.size === keys.shardCount) break;
   }
   assert.equal(shards.size, keys.shardCount);
-  const send = (phase: string) => Promise.all(rooms.flatMap((room) => Array.from({ length: 10 }, (_, i) => buffer.append({ room, from: "u", clientId: `${phase}${i}`, text: `${phase} ${i}` }))));
+  const send = (phase: string) =>
+    Promise.all(
+      rooms.flatMap((room) =>
+        Array.from({ length: 10 }, (_, i) => buffer.append({ room, from: "u", clientId: `${phase}${i}`, text: `${phase} ${i}` })),
+      ),
+    );
 
   // A consumer that reads the first half and dies without acknowledging.
   const first = await send("a");
@@ -74,7 +87,14 @@ test("every shard on every primary is flushed once, and a dead consumer's entrie
   const second = await send("b");
   const acked = [...first, ...second].map((outcome) => (outcome.kind === "stored" ? outcome.message : assert.fail(outcome.kind)));
 
-  const flusher = new Flusher(connect(), keys, timeline, { ...DEFAULT_FLUSHER_OPTIONS, consumer: "live", blockInMs: 200, claimIdleInMs: 1000 }, createLogger("flusher", "fatal"), { flushed() {}, failed() {}, deadLettered() {} });
+  const flusher = new Flusher(
+    connect(),
+    keys,
+    timeline,
+    { ...DEFAULT_FLUSHER_OPTIONS, consumer: "live", blockInMs: 200, claimIdleInMs: 1000 },
+    createLogger("flusher", "fatal"),
+    { flushed() {}, failed() {}, deadLettered() {} },
+  );
   const stop = new AbortController();
   const running = flusher.run(stop.signal);
   try {
@@ -96,7 +116,11 @@ test("every shard on every primary is flushed once, and a dead consumer's entrie
   for (const room of rooms) {
     const rows = await timeline.after(room, 0, 100);
     const expected = acked.filter((m) => m.room === room).sort((a, b) => a.seq - b.seq);
-    assert.deepEqual(rows.map((m) => [m.seq, m.id]), expected.map((m) => [m.seq, m.id]), room);
+    assert.deepEqual(
+      rows.map((m) => [m.seq, m.id]),
+      expected.map((m) => [m.seq, m.id]),
+      room,
+    );
   }
   const primaries = new Set(await Promise.all(keys.streams().map(async (stream) => (await cluster.ownerOfKey(stream)).primary.port)));
   assert.equal(primaries.size, 3);

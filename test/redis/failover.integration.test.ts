@@ -41,7 +41,15 @@ const connect = () => {
 
 before(async () => {
   cluster = await startRedisCluster({ dir, primaries: 3, replicasPerPrimary: 1, appendFsync: "everysec", nodeTimeoutInMs: 2000 });
-  config = { url: "", clusterNodes: cluster.seeds.map((seed) => parseNodeAddress("seed", seed)), password: undefined, tls: undefined, keyPrefix: uniquePrefix(), ackReplicas: 1, ackTimeoutInMs: 500 };
+  config = {
+    url: "",
+    clusterNodes: cluster.seeds.map((seed) => parseNodeAddress("seed", seed)),
+    password: undefined,
+    tls: undefined,
+    keyPrefix: uniquePrefix(),
+    ackReplicas: 1,
+    ackTimeoutInMs: 500,
+  };
 });
 
 after(async () => {
@@ -55,8 +63,19 @@ test("kill -9 of a primary under sends: lost 0, duplicates 0, seqs 1..N per room
   const keys = new RedisKeys(config.keyPrefix, DEFAULT_STREAM_CONFIG.shards);
   const rooms = roomsFor("failover", 4);
   const victimSlot = await cluster.slotOf(keys.streamOf(rooms[0]!));
-  const buffer = new MessageBuffer(connect(), keys, DEFAULT_STREAM_CONFIG, timeline, undefined, { count: 1, timeoutInMs: config.ackTimeoutInMs });
-  const flusher = new Flusher(connect(), keys, timeline, { ...DEFAULT_FLUSHER_OPTIONS, consumer: "f", blockInMs: 200, lingerInMs: 5, retryMaxInMs: 500 }, createLogger("flusher", "fatal"), { flushed() {}, failed() {}, deadLettered() {} }, new MessageBuffer(connect(), keys, DEFAULT_STREAM_CONFIG, timeline));
+  const buffer = new MessageBuffer(connect(), keys, DEFAULT_STREAM_CONFIG, timeline, undefined, {
+    count: 1,
+    timeoutInMs: config.ackTimeoutInMs,
+  });
+  const flusher = new Flusher(
+    connect(),
+    keys,
+    timeline,
+    { ...DEFAULT_FLUSHER_OPTIONS, consumer: "f", blockInMs: 200, lingerInMs: 5, retryMaxInMs: 500 },
+    createLogger("flusher", "fatal"),
+    { flushed() {}, failed() {}, deadLettered() {} },
+    new MessageBuffer(connect(), keys, DEFAULT_STREAM_CONFIG, timeline),
+  );
   const stop = new AbortController();
   const flushing = flusher.run(stop.signal);
 
@@ -71,7 +90,8 @@ test("kill -9 of a primary under sends: lost 0, duplicates 0, seqs 1..N per room
         try {
           inFlight++;
           const outcome = await buffer.append({ room, from: "u", clientId, text: `m ${i}` });
-          const receipt = outcome.kind === "stored" ? outcome.message : outcome.kind === "duplicate" ? outcome.receipt : assert.fail(outcome.kind);
+          const receipt =
+            outcome.kind === "stored" ? outcome.message : outcome.kind === "duplicate" ? outcome.receipt : assert.fail(outcome.kind);
           acks.set(`${room}|${clientId}`, { room, seq: receipt.seq, id: receipt.id });
           inFlight--;
           break;
@@ -88,7 +108,8 @@ test("kill -9 of a primary under sends: lost 0, duplicates 0, seqs 1..N per room
   const sending = Promise.all(rooms.map(send));
   while (acks.size < rooms.length * PER_ROOM * 0.3) await sleep(20);
   const killedAt = Date.now();
-  const stage = (what: string) => console.log(`failover stage +${Date.now() - killedAt} ms: ${what} (${acks.size} acknowledged, ${refusals.length} refused)`);
+  const stage = (what: string) =>
+    console.log(`failover stage +${Date.now() - killedAt} ms: ${what} (${acks.size} acknowledged, ${refusals.length} refused)`);
   const victim = await cluster.killPrimaryOfSlot(victimSlot);
   stage("killed");
   await cluster.waitForFailover(victimSlot, victim);
@@ -123,10 +144,16 @@ test("kill -9 of a primary under sends: lost 0, duplicates 0, seqs 1..N per room
     const byId = new Map(rows.map((m) => [m.id, m.seq]));
     lost += acked.filter((ack) => byId.get(ack.id) !== ack.seq).length;
     duplicates += rows.length - new Set(rows.map((m) => m.clientId)).size;
-    assert.deepEqual(rows.map((m) => m.seq), Array.from({ length: PER_ROOM }, (_, i) => i + 1), `${room}: seqs 1..${PER_ROOM}`);
+    assert.deepEqual(
+      rows.map((m) => m.seq),
+      Array.from({ length: PER_ROOM }, (_, i) => i + 1),
+      `${room}: seqs 1..${PER_ROOM}`,
+    );
   }
   const window = refusals.length === 0 ? 0 : Math.max(...refusals) - Math.min(...refusals);
-  console.log(`redis failover: ${JSON.stringify({ acknowledged: acks.size, lost, duplicates, promotedAfterMs: promotedAfter, refusedAttempts: refusals.length, refusedWindowMs: window })}`);
+  console.log(
+    `redis failover: ${JSON.stringify({ acknowledged: acks.size, lost, duplicates, promotedAfterMs: promotedAfter, refusedAttempts: refusals.length, refusedWindowMs: window })}`,
+  );
   assert.equal(acks.size, rooms.length * PER_ROOM);
   assert.equal(lost, 0);
   assert.equal(duplicates, 0);

@@ -39,7 +39,12 @@ after(async () => {
 });
 
 async function memberOn(index: number, user: string, room: string): Promise<Socket> {
-  const socket = connect(chat.nodeUrl(index), { auth: { token: await chat.token(user, [room]) }, reconnection: false, forceNew: true, transports: ["websocket"] });
+  const socket = connect(chat.nodeUrl(index), {
+    auth: { token: await chat.token(user, [room]) },
+    reconnection: false,
+    forceNew: true,
+    transports: ["websocket"],
+  });
   sockets.push(socket);
   await new Promise<void>((resolve, reject) => {
     socket.once("connect", resolve);
@@ -59,53 +64,83 @@ test("messages stored but never published reach the room's sockets through the c
   assert.equal((await request<{ ok: boolean }>(alice, "send", { room, clientId: "live", text: "live" })).ok, true);
   await eventually("both got the live message", async () => (got.alice.size === 1 && got.bob.size === 1 ? true : undefined));
 
-  const redis = createRedisClient({ url: "", clusterNodes: redisCluster.seeds.map((seed) => parseNodeAddress("seed", seed)), password: undefined, tls: undefined, keyPrefix: chat.prefix, ackReplicas: 0, ackTimeoutInMs: 1 }, { name: "test", onError: () => undefined });
+  const redis = createRedisClient(
+    {
+      url: "",
+      clusterNodes: redisCluster.seeds.map((seed) => parseNodeAddress("seed", seed)),
+      password: undefined,
+      tls: undefined,
+      keyPrefix: chat.prefix,
+      ackReplicas: 0,
+      ackTimeoutInMs: 1,
+    },
+    { name: "test", onError: () => undefined },
+  );
   try {
-    const buffer = new MessageBuffer(redis, new RedisKeys(chat.prefix, DEFAULT_STREAM_CONFIG.shards), DEFAULT_STREAM_CONFIG, { latestOf: async () => assert.fail("the room is seeded") });
-    for (let i = 0; i < 5; i++) assert.equal((await buffer.append({ room, from: "carol", clientId: `silent-${i}`, text: "never published" })).kind, "stored");
+    const buffer = new MessageBuffer(redis, new RedisKeys(chat.prefix, DEFAULT_STREAM_CONFIG.shards), DEFAULT_STREAM_CONFIG, {
+      latestOf: async () => assert.fail("the room is seeded"),
+    });
+    for (let i = 0; i < 5; i++)
+      assert.equal((await buffer.append({ room, from: "carol", clientId: `silent-${i}`, text: "never published" })).kind, "stored");
   } finally {
     redis.disconnect();
   }
   const appendedAt = Date.now();
-  await eventually("both members got seqs 2..6 without sending", async () => (got.alice.size === 6 && got.bob.size === 6 ? true : undefined), 15_000);
+  await eventually(
+    "both members got seqs 2..6 without sending",
+    async () => (got.alice.size === 6 && got.bob.size === 6 ? true : undefined),
+    15_000,
+  );
   console.log(`catch-up: the unpublished messages reached both members ${Date.now() - appendedAt} ms after they were stored`);
 });
 
-test("a listener on another node gets every acknowledged message across the failover of the channel's primary", { timeout: 120_000 }, async () => {
-  const room = `failover-${Date.now().toString(36)}`;
-  const alice = await memberOn(0, "alice", room);
-  const bob = await memberOn(1, "bob", room);
-  const bobGot = new Set<number>();
-  bob.on("message", (m: { room: string; seq: number }) => m.room === room && bobGot.add(m.seq));
+test(
+  "a listener on another node gets every acknowledged message across the failover of the channel's primary",
+  { timeout: 120_000 },
+  async () => {
+    const room = `failover-${Date.now().toString(36)}`;
+    const alice = await memberOn(0, "alice", room);
+    const bob = await memberOn(1, "bob", room);
+    const bobGot = new Set<number>();
+    bob.on("message", (m: { room: string; seq: number }) => m.room === room && bobGot.add(m.seq));
 
-  const acked = new Set<number>();
-  let failedAttempts = 0;
-  const sendAll = async (from: number, count: number) => {
-    for (let i = from; i < from + count; i++) {
-      for (;;) {
-        const ack = await request<{ ok: boolean; seq?: number }>(alice, "send", { room, clientId: `c${i}`, text: `m ${i}` }).catch(() => ({ ok: false }) as { ok: boolean; seq?: number });
-        if (ack.ok && ack.seq !== undefined) {
-          acked.add(ack.seq);
-          break;
+    const acked = new Set<number>();
+    let failedAttempts = 0;
+    const sendAll = async (from: number, count: number) => {
+      for (let i = from; i < from + count; i++) {
+        for (;;) {
+          const ack = await request<{ ok: boolean; seq?: number }>(alice, "send", { room, clientId: `c${i}`, text: `m ${i}` }).catch(
+            () => ({ ok: false }) as { ok: boolean; seq?: number },
+          );
+          if (ack.ok && ack.seq !== undefined) {
+            acked.add(ack.seq);
+            break;
+          }
+          failedAttempts++;
+          await sleep(200);
         }
-        failedAttempts++;
-        await sleep(200);
+        await sleep(50);
       }
-      await sleep(50);
-    }
-  };
-  await sendAll(0, 10);
-  await eventually("bob is live", async () => (bobGot.size === 10 ? true : undefined));
+    };
+    await sendAll(0, 10);
+    await eventually("bob is live", async () => (bobGot.size === 10 ? true : undefined));
 
-  const channel = `${new RedisKeys(chat.prefix, 1).fanoutChannelPrefix()}#/#${room}#`;
-  const slot = await redisCluster.slotOf(channel);
-  const sending = sendAll(10, 140);
-  await sleep(1000);
-  const victim = await redisCluster.killPrimaryOfSlot(slot);
-  await redisCluster.waitForFailover(slot, victim);
-  await sending;
-  const liveAtEnd = bobGot.size;
-  await eventually("bob has every acknowledged message", async () => ([...acked].every((seq) => bobGot.has(seq)) ? true : undefined), 20_000);
-  console.log(`fanout failover: ${JSON.stringify({ acknowledged: acked.size, failedSendAttempts: failedAttempts, bobWhenSendingEnded: liveAtEnd, bobAtEnd: bobGot.size })}`);
-  assert.equal(acked.size, 150);
-});
+    const channel = `${new RedisKeys(chat.prefix, 1).fanoutChannelPrefix()}#/#${room}#`;
+    const slot = await redisCluster.slotOf(channel);
+    const sending = sendAll(10, 140);
+    await sleep(1000);
+    const victim = await redisCluster.killPrimaryOfSlot(slot);
+    await redisCluster.waitForFailover(slot, victim);
+    await sending;
+    const liveAtEnd = bobGot.size;
+    await eventually(
+      "bob has every acknowledged message",
+      async () => ([...acked].every((seq) => bobGot.has(seq)) ? true : undefined),
+      20_000,
+    );
+    console.log(
+      `fanout failover: ${JSON.stringify({ acknowledged: acked.size, failedSendAttempts: failedAttempts, bobWhenSendingEnded: liveAtEnd, bobAtEnd: bobGot.size })}`,
+    );
+    assert.equal(acked.size, 150);
+  },
+);

@@ -17,7 +17,10 @@ let client: Cluster;
 
 before(async () => {
   cluster = await startRedisCluster({ dir, primaries: 3, replicasPerPrimary: 1, appendFsync: "everysec", nodeTimeoutInMs: 2000 });
-  client = new Cluster(cluster.seeds.map((seed) => ({ host: seed.split(":")[0], port: Number(seed.split(":")[1]) })), { redisOptions: { maxRetriesPerRequest: 3 } });
+  client = new Cluster(
+    cluster.seeds.map((seed) => ({ host: seed.split(":")[0], port: Number(seed.split(":")[1]) })),
+    { redisOptions: { maxRetriesPerRequest: 3 } },
+  );
   client.on("error", () => undefined);
 });
 
@@ -122,7 +125,12 @@ test("stop() leaves no redis-server process behind, and a start on the same data
   client.disconnect();
 
   // npm start run again: same ports, same directory, so nodes.conf and the AOFs are reused.
-  cluster = await startRedisCluster({ dir, ports: cluster.nodes.map((node) => node.port), busPorts: cluster.nodes.map((node) => node.busPort), nodeTimeoutInMs: 2000 });
+  cluster = await startRedisCluster({
+    dir,
+    ports: cluster.nodes.map((node) => node.port),
+    busPorts: cluster.nodes.map((node) => node.busPort),
+    nodeTimeoutInMs: 2000,
+  });
   client = new Cluster([{ host: "127.0.0.1", port: cluster.nodes[0]!.port }]);
   client.on("error", () => undefined);
   assert.equal((await cluster.topology()).length, 3);

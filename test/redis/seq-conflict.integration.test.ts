@@ -40,12 +40,22 @@ test("a message whose seq Cassandra holds for another message gets the next seq;
   const first = await buffer.append({ room, from: "alice", clientId: "c1", text: "first" });
   assert.ok(first.kind === "stored");
   // What a lost Redis leaves behind: another message already stored under seq 1.
-  await timeline.write([{ room, seq: 1, id: "0000000000FOREIGN000000000", ts: first.message.ts, from: "bob", clientId: "x", text: "stored before" }]);
+  await timeline.write([
+    { room, seq: 1, id: "0000000000FOREIGN000000000", ts: first.message.ts, from: "bob", clientId: "x", text: "stored before" },
+  ]);
   const second = await buffer.append({ room, from: "alice", clientId: "c2", text: "second" });
   assert.ok(second.kind === "stored" && second.message.seq === 2);
 
   const stop = new AbortController();
-  const flusher = new Flusher(flusherRedis, keys, timeline, { ...DEFAULT_FLUSHER_OPTIONS, consumer: "f", blockInMs: 100, lingerInMs: 0, retryMinInMs: 20 }, createLogger("flusher", "fatal"), { flushed() {}, failed() {}, deadLettered() {} }, buffer);
+  const flusher = new Flusher(
+    flusherRedis,
+    keys,
+    timeline,
+    { ...DEFAULT_FLUSHER_OPTIONS, consumer: "f", blockInMs: 100, lingerInMs: 0, retryMinInMs: 20 },
+    createLogger("flusher", "fatal"),
+    { flushed() {}, failed() {}, deadLettered() {} },
+    buffer,
+  );
   const running = flusher.run(stop.signal);
   try {
     for (let i = 0; ; i++) {
@@ -60,7 +70,15 @@ test("a message whose seq Cassandra holds for another message gets the next seq;
   }
 
   const rows = await timeline.after(room, 0, 10);
-  assert.deepEqual(rows.map((m) => [m.seq, m.clientId]), [[1, "x"], [2, "c2"], [3, "c1"]], "seq 1 kept, the first message renumbered to 3");
+  assert.deepEqual(
+    rows.map((m) => [m.seq, m.clientId]),
+    [
+      [1, "x"],
+      [2, "c2"],
+      [3, "c1"],
+    ],
+    "seq 1 kept, the first message renumbered to 3",
+  );
   assert.equal(rows[0]!.id, "0000000000FOREIGN000000000");
   assert.equal(rows[2]!.text, "first");
   const retry = await buffer.append({ room, from: "alice", clientId: "c1", text: "first" });
@@ -68,5 +86,12 @@ test("a message whose seq Cassandra holds for another message gets the next seq;
   const deadLetters = await Promise.all(keys.streams().map((stream) => redis.xlen(keys.deadLetterStreamOf(stream))));
   assert.deepEqual(deadLetters, [0, 0], "nothing dead-lettered");
   const recent = (await redis.zrangebyscore(keys.roomRecent(room), "-inf", "+inf")).map(decodeMessage);
-  assert.deepEqual(recent.map((m) => [m.seq, m.clientId]), [[2, "c2"], [3, "c1"]], "the old seq-1 copy left the recent history");
+  assert.deepEqual(
+    recent.map((m) => [m.seq, m.clientId]),
+    [
+      [2, "c2"],
+      [3, "c1"],
+    ],
+    "the old seq-1 copy left the recent history",
+  );
 });

@@ -60,7 +60,15 @@ test("restoring an older AOF under sends: no Cassandra row overwritten, seqs con
   const flusherRedis = connect(null);
   // As in production (storage/flusher/process.ts): a conflicting message is renumbered.
   const resequencer = new MessageBuffer(connect(1), keys, DEFAULT_STREAM_CONFIG, timeline);
-  const flusher = new Flusher(flusherRedis, keys, timeline, { ...DEFAULT_FLUSHER_OPTIONS, consumer: "f1", lingerInMs: 2, blockInMs: 100, claimIdleInMs: 2000, retryMaxInMs: 200 }, createLogger("flusher", "fatal"), { flushed() {}, failed() {}, deadLettered() {} }, resequencer);
+  const flusher = new Flusher(
+    flusherRedis,
+    keys,
+    timeline,
+    { ...DEFAULT_FLUSHER_OPTIONS, consumer: "f1", lingerInMs: 2, blockInMs: 100, claimIdleInMs: 2000, retryMaxInMs: 200 },
+    createLogger("flusher", "fatal"),
+    { flushed() {}, failed() {}, deadLettered() {} },
+    resequencer,
+  );
   const stopFlusher = new AbortController();
   const flushing = flusher.run(stopFlusher.signal);
   cleanups.push(async () => {
@@ -77,8 +85,10 @@ test("restoring an older AOF under sends: no Cassandra row overwritten, seqs con
       for (;;) {
         try {
           const outcome = await buffer.append({ room, from: "sender", clientId, text: `${phase} ${i}` });
-          if (outcome.kind === "stored") acks.push({ room, clientId, id: outcome.message.id, seq: outcome.message.seq, beforeRollback: !rolledBack });
-          else if (outcome.kind === "duplicate") acks.push({ room, clientId, id: outcome.receipt.id, seq: outcome.receipt.seq, beforeRollback: !rolledBack });
+          if (outcome.kind === "stored")
+            acks.push({ room, clientId, id: outcome.message.id, seq: outcome.message.seq, beforeRollback: !rolledBack });
+          else if (outcome.kind === "duplicate")
+            acks.push({ room, clientId, id: outcome.receipt.id, seq: outcome.receipt.seq, beforeRollback: !rolledBack });
           else assert.fail(`unexpected ${outcome.kind}`);
           break;
         } catch {
@@ -138,8 +148,18 @@ test("restoring an older AOF under sends: no Cassandra row overwritten, seqs con
     if (holder !== undefined && holder !== ack.id) sharedSeqs.push(ack);
     seqsOf.set(key, ack.id);
   }
-  const storedBeforeRollback = acks.filter((ack) => ack.beforeRollback && ack.clientId.startsWith("b-") && inCassandraAtRollback(ack)).length;
-  const figures = { acknowledged: acks.length, storedBeforeRollback, lostWithTheRollback: lost.length, acknowledgedAfter: afterRollback.length, seqsGivenTwice: sharedSeqs.length, overwritten: overwritten.length, renumberedAfter: missingAfter.length };
+  const storedBeforeRollback = acks.filter(
+    (ack) => ack.beforeRollback && ack.clientId.startsWith("b-") && inCassandraAtRollback(ack),
+  ).length;
+  const figures = {
+    acknowledged: acks.length,
+    storedBeforeRollback,
+    lostWithTheRollback: lost.length,
+    acknowledgedAfter: afterRollback.length,
+    seqsGivenTwice: sharedSeqs.length,
+    overwritten: overwritten.length,
+    renumberedAfter: missingAfter.length,
+  };
   console.log(`seq rollback: ${JSON.stringify(figures)}`);
 
   assert.ok(storedBeforeRollback > 0, "some messages newer than the restored copy had reached Cassandra: the rollback is real");
@@ -157,7 +177,10 @@ test("restoring an older AOF under sends: no Cassandra row overwritten, seqs con
   }
   // A seq given twice may only be that of a message lost with the rollback (never in Cassandra).
   const lostSeqs = new Set(lost.map((ack) => `${ack.room}#${ack.seq}`));
-  assert.deepEqual(sharedSeqs.filter((ack) => !lostSeqs.has(`${ack.room}#${ack.seq}`)), []);
+  assert.deepEqual(
+    sharedSeqs.filter((ack) => !lostSeqs.has(`${ack.room}#${ack.seq}`)),
+    [],
+  );
   for (const room of rooms) {
     const newest = Math.max(...[...rowsAtRollback.get(room)!.keys()]);
     const firstAfter = Math.min(...afterRollback.filter((ack) => ack.room === room && ack.clientId.startsWith("b-")).map((ack) => ack.seq));

@@ -35,7 +35,12 @@ after(async () => {
 
 /** A client connected to node `index` directly, so the test knows where each member is. */
 async function memberOn(index: number, user: string, rooms: string[]): Promise<Socket> {
-  const socket = connect(chat.nodeUrl(index), { auth: { token: await chat.token(user, rooms) }, reconnection: false, forceNew: true, transports: ["websocket"] });
+  const socket = connect(chat.nodeUrl(index), {
+    auth: { token: await chat.token(user, rooms) },
+    reconnection: false,
+    forceNew: true,
+    transports: ["websocket"],
+  });
   sockets.push(socket);
   await new Promise<void>((resolve, reject) => {
     socket.once("connect", resolve);
@@ -82,7 +87,9 @@ test("messages reach the nodes with members of the room and no other node", asyn
       assert.equal(ack.ok, true, JSON.stringify(ack));
     }
   }
-  await eventually("bob has the local room's messages and carol the shared room's", async () => (bobGot.size === COUNT && carolGot.size === COUNT ? true : undefined));
+  await eventually("bob has the local room's messages and carol the shared room's", async () =>
+    bobGot.size === COUNT && carolGot.size === COUNT ? true : undefined,
+  );
   assert.deepEqual(carolGotLocal, [], "node 1 delivered nothing of a room it has no member in");
   // Still 1 after the traffic: node 1 never subscribed, so Redis sent it none of those 20.
   assert.equal(await nodesSubscribedTo(local), 1);

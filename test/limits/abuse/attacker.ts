@@ -47,7 +47,13 @@ function sessionNode(socket: Socket): string {
 }
 
 /** Emits as fast as the socket takes them for `durationInMs`, `perTick` per event-loop turn, counting the acks. */
-async function flood(socket: Socket, durationInMs: number, next: (i: number) => [string, unknown], answers: Record<string, number>, max = Number.POSITIVE_INFINITY): Promise<number> {
+async function flood(
+  socket: Socket,
+  durationInMs: number,
+  next: (i: number) => [string, unknown],
+  answers: Record<string, number>,
+  max = Number.POSITIVE_INFINITY,
+): Promise<number> {
   const deadline = Date.now() + durationInMs;
   let sent = 0;
   const pending: Promise<void>[] = [];
@@ -127,7 +133,10 @@ export async function runAttack(name: AttackName, { url, secret, tag, durationIn
       break;
     }
     case "token": {
-      const huge = await token(`patterns-${tag}`, Array.from({ length: 3000 }, (_, i) => `team-${i}:*`));
+      const huge = await token(
+        `patterns-${tag}`,
+        Array.from({ length: 3000 }, (_, i) => `team-${i}:*`),
+      );
       figures["token bytes"] = huge.length;
       try {
         (await client(url, huge)).disconnect();
