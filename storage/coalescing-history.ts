@@ -14,7 +14,7 @@
 import type { History, LogPage, MessagePage } from "./history.js";
 
 /** What the domain reads (server/chat/ports.ts MessageHistory), as History provides it. */
-export type MessageHistory = Pick<History, "latestSeq" | "page" | "since">;
+export type MessageHistory = Pick<History, "latestSeq" | "page" | "since"> & Partial<Pick<History, "unread">>;
 
 export interface CoalescingOptions {
   windowInMs: number;
@@ -73,6 +73,11 @@ export class CoalescingHistory implements MessageHistory {
   ) {
     this.limit = new ConcurrencyLimit(options.maxConcurrentReads);
     this.maxSpan = options.maxSpan ?? 1000;
+  }
+
+  /** v1.1 unread counts (messages, not changes): not coalesced, they are read per page of the user's rooms. */
+  unread(room: string, readSeq: number, lastSeq: number): Promise<number> {
+    return this.inner.unread?.(room, readSeq, lastSeq) ?? Promise.resolve(Math.max(0, lastSeq - readSeq));
   }
 
   async latestSeq(room: string): Promise<number> {
