@@ -178,7 +178,10 @@ async function main(): Promise<void> {
     const waitUntilAccepted = async (after: string) => {
       const from = Date.now();
       for (;;) {
-        const status = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) }).then((response) => response.status, () => 0);
+        const status = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) }).then(
+          (response) => response.status,
+          () => 0,
+        );
         if (status === 200) break;
         if (Date.now() - from > 120_000) throw new Error(`the gateway still refuses 127.0.0.1 120 s after ${after}`);
         await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -224,27 +227,62 @@ async function main(): Promise<void> {
         .map(([code, n]) => `${n} ${code}`)
         .join(", ");
 
-    await attack("typing as fast as possible into a room of 20", () => user("typing"), (r) => {
-      check(codes(r, ["ok", "no answer", "RATE_LIMITED"]).length === 0 && (r.answers["RATE_LIMITED"] ?? 0) > 0, "typing: refused RATE_LIMITED by the event budget");
-      check(r.figures["delivered per listener"]! <= ATTACK_MS / 2000 + 1, `typing: ${r.figures["delivered per listener"]} deliveries per listener, throttled to one per 2 s`);
-      return `${brief(r)}; ${r.figures["delivered per listener"]} typing delivered per listener`;
-    });
-    await attack("one socket joins 50,000 rooms", () => user("joins"), (r) => {
-      check((r.answers["ok"] ?? 0) <= 256 && codes(r, ["ok", "no answer", "RATE_LIMITED", "LIMIT_REACHED"]).length === 0, "joins: at most 256 rooms, the rest RATE_LIMITED or LIMIT_REACHED");
-      return `${brief(r)} (of ${r.figures["sent"]} sent before the socket was cut)`;
-    });
-    await attack("history/rooms/read as fast as possible", () => user("reads"), (r) => {
-      check((r.answers["ok"] ?? 0) <= 100 + 50 * (ATTACK_MS / 1000 + 2) && (r.answers["RATE_LIMITED"] ?? 0) > 0, "reads: granted within the event budget (burst 100 + 50/s), the rest RATE_LIMITED");
-      return brief(r);
-    });
-    await attack("REST GET /api/me/rooms as fast as possible", () => address("rest-rooms"), (r) => {
-      check(codes(r, ["200", "429", "no answer"]).length === 0 && (r.answers["429"] ?? 0) + (r.answers["no answer"] ?? 0) > 0, "REST me/rooms: 200 within the limits, the rest 429 or (twice over) dropped at accept");
-      return `HTTP ${brief(r)}`;
-    });
-    await attack("a token with 3,000 room patterns", () => user("token"), (r) => {
-      check(JSON.stringify(r.answers) === JSON.stringify({ "UNAUTHORIZED AUTH_INVALID": 1 }), "token: connect_error AUTH_INVALID");
-      return `${brief(r)} (${r.figures["token bytes"]} bytes)`;
-    });
+    await attack(
+      "typing as fast as possible into a room of 20",
+      () => user("typing"),
+      (r) => {
+        check(
+          codes(r, ["ok", "no answer", "RATE_LIMITED"]).length === 0 && (r.answers["RATE_LIMITED"] ?? 0) > 0,
+          "typing: refused RATE_LIMITED by the event budget",
+        );
+        check(
+          r.figures["delivered per listener"]! <= ATTACK_MS / 2000 + 1,
+          `typing: ${r.figures["delivered per listener"]} deliveries per listener, throttled to one per 2 s`,
+        );
+        return `${brief(r)}; ${r.figures["delivered per listener"]} typing delivered per listener`;
+      },
+    );
+    await attack(
+      "one socket joins 50,000 rooms",
+      () => user("joins"),
+      (r) => {
+        check(
+          (r.answers["ok"] ?? 0) <= 256 && codes(r, ["ok", "no answer", "RATE_LIMITED", "LIMIT_REACHED"]).length === 0,
+          "joins: at most 256 rooms, the rest RATE_LIMITED or LIMIT_REACHED",
+        );
+        return `${brief(r)} (of ${r.figures["sent"]} sent before the socket was cut)`;
+      },
+    );
+    await attack(
+      "history/rooms/read as fast as possible",
+      () => user("reads"),
+      (r) => {
+        check(
+          (r.answers["ok"] ?? 0) <= 100 + 50 * (ATTACK_MS / 1000 + 2) && (r.answers["RATE_LIMITED"] ?? 0) > 0,
+          "reads: granted within the event budget (burst 100 + 50/s), the rest RATE_LIMITED",
+        );
+        return brief(r);
+      },
+    );
+    await attack(
+      "REST GET /api/me/rooms as fast as possible",
+      () => address("rest-rooms"),
+      (r) => {
+        check(
+          codes(r, ["200", "429", "no answer"]).length === 0 && (r.answers["429"] ?? 0) + (r.answers["no answer"] ?? 0) > 0,
+          "REST me/rooms: 200 within the limits, the rest 429 or (twice over) dropped at accept",
+        );
+        return `HTTP ${brief(r)}`;
+      },
+    );
+    await attack(
+      "a token with 3,000 room patterns",
+      () => user("token"),
+      (r) => {
+        check(JSON.stringify(r.answers) === JSON.stringify({ "UNAUTHORIZED AUTH_INVALID": 1 }), "token: connect_error AUTH_INVALID");
+        return `${brief(r)} (${r.figures["token bytes"]} bytes)`;
+      },
+    );
     await waitUntilAccepted(previous);
     // Redis bytes per acknowledged send, at the allowed rate (20/s), flushed to Cassandra.
     const sendRoom = `abuse-${tag}:bytes`;
@@ -333,7 +371,18 @@ async function main(): Promise<void> {
   }
 }
 
-function writeTable(rows: Row[], extra: { bytesPerSend: number; acked: number; rssBaseline: number[]; rssEnd: number[]; connections: number; fdLimit: number; shedSeconds: Record<string, number> }): void {
+function writeTable(
+  rows: Row[],
+  extra: {
+    bytesPerSend: number;
+    acked: number;
+    rssBaseline: number[];
+    rssEnd: number[];
+    connections: number;
+    fdLimit: number;
+    shedSeconds: Record<string, number>;
+  },
+): void {
   const file = join(REPO_ROOT, "docs", "security.md");
   const lines = [
     "<!-- abuse-table:begin (written by npm run abuse) -->",
