@@ -20,7 +20,7 @@ function fakeHistory(latest: number, delayInMs = 5) {
   };
   const history: MessageHistory = {
     latestSeq: (room) => (reads.push({ kind: "latest", room }), track(() => latest)),
-    page: (room, beforeSeq, limit) => (reads.push({ kind: "page", room }), track(() => ({ messages: [], more: false }))),
+    page: (room, _beforeSeq, _limit) => (reads.push({ kind: "page", room }), track(() => ({ messages: [], more: false }))),
     since: (room, afterSeq, limit) => {
       reads.push({ kind: "since", room, afterSeq, limit });
       return track(() => {

@@ -41,6 +41,8 @@ export class HandshakeGate {
 
   /** The app to give socket.io's attachApp: the same app, with the admission check in front of engine.io's handlers. */
   wrap(app: TemplatedApp): TemplatedApp {
+    // The proxy's handlers run with the proxy as `this`; they call back into this gate.
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const gate = this;
     const wrapped: TemplatedApp = new Proxy(app, {
       get(target, property, receiver) {

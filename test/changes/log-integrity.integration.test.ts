@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import type { Socket } from "socket.io-client";
 import { dropReadModel } from "../../storage/cassandra/replay.js";
 import { RoomLog } from "../../storage/cassandra/room-log.js";
 import { Timeline } from "../../storage/cassandra/timeline.js";
