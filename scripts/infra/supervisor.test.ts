@@ -120,3 +120,24 @@ test("stop() cancels a pending restart", async () => {
   await tick(80);
   assert.equal(redis.starts(), 0);
 });
+
+test("a restart that fails (and stopped the old process first, as restartNode does) is retried after the next backoff", async () => {
+  const supervisor = new Supervisor({ log: () => undefined, onCrashLoop: () => assert.fail("no crash loop"), initialBackoffInMs: 5 });
+  let current = fakeProcess("flusher-1");
+  let attempts = 0;
+  supervisor.watch({
+    name: "flusher-1",
+    current: () => current.process,
+    restart: async () => {
+      attempts++;
+      await current.process.stop();
+      if (attempts === 1) throw new Error("exited before listening");
+      current = fakeProcess("flusher-1");
+    },
+  });
+  current.crash();
+  await tick(100);
+  assert.equal(attempts, 2);
+  assert.equal(supervisor.restarts.length, 1);
+  await supervisor.stop();
+});

@@ -87,6 +87,12 @@ export class Supervisor {
     if (this.stopping || this.gaveUp) return;
     // Stopped on purpose (a rolling restart, a test's restartNode): watch whatever replaces it.
     if (process.stopRequested || component.current() !== process) return void this.followReplacement(component, process);
+    this.restartLater(component, process, code);
+  }
+
+  /** Counts the exit against the crash-loop limit, then restarts after the backoff (or gives up). */
+  private restartLater(component: SupervisedComponent, process: ManagedProcess, code: number | string): void {
+    if (this.stopping || this.gaveUp) return;
     const exitedAt = Date.now();
     const recent = (this.restartsAt.get(component.name) ?? []).filter((at) => exitedAt - at < this.windowInMs);
     if (recent.length >= this.maxRestarts) {
@@ -122,9 +128,10 @@ export class Supervisor {
     try {
       await component.restart();
     } catch (error) {
-      // Counted like an exit of the new process: backoff again, or give up as a crash loop.
+      // Counted like an exit of the new process: backoff again, or give up as a crash loop. Not
+      // through exited(): the restart may have stop()ped the old process, which marks it as asked to stop.
       this.options.log(`!!! ${component.name} failed to restart: ${error instanceof Error ? error.message : String(error)}`);
-      this.exited(component, component.current(), "failed to start");
+      this.restartLater(component, component.current(), "failed to start");
       return;
     }
     if (this.stopping) return;
