@@ -8,7 +8,7 @@
  * that connect; and its `emit`/`acknowledge` steps cannot time a broadcast from one user to
  * another or check seqs. So each scenario's steps are these functions, run by Artillery's
  * scheduler (arrival phases, loops, think, ensure), with socket.io-client 4.8 (the version
- * Artillery 2.0.21's socketio engine bundles too) connecting the way PROTOCOL.md says:
+ * Artillery 2.0.21's socketio engine bundles too) connecting the way docs/protocol.md says:
  * `io(url, { auth: { token } })`.
  *
  * Variables (config.variables in the YAML; defaults below): smallRooms, smallRoomsPerUser,

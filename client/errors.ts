@@ -1,6 +1,6 @@
 /**
  * Typed errors: every failure the SDK reports is a ChatError with one of the protocol's codes
- * (PROTOCOL.md "Acks and errors", v1.1 LIMIT_REACHED, the handshake's UNAUTHORIZED) or one of
+ * (docs/protocol.md "Acks and errors", v1.1 LIMIT_REACHED, the handshake's UNAUTHORIZED) or one of
  * the SDK's own (TIMEOUT, DISCONNECTED, CLOSED), and whether trying again can help.
  */
 import type { ErrorBody } from "./protocol.js";

@@ -2,7 +2,7 @@
  * One room's state in the client: its log applied in seq order, exactly once.
  *
  * A room's log numbers every entry, a message or a change to an earlier one, 1, 2, 3, ...
- * without gaps (PROTOCOL.md, v1.1). `lastSeq` is the highest seq up to which every entry has
+ * without gaps (docs/protocol.md, v1.1). `lastSeq` is the highest seq up to which every entry has
  * been applied. An entry at or below it is a duplicate (at-least-once delivery, a rejoin that
  * overlaps live events); an entry above lastSeq + 1 waits in `ahead` until the gap below it is
  * filled, so the message model never sees a change before the message it changes.

@@ -1,7 +1,7 @@
 /**
  * Admission at the gateway, written once for the local gateway and the chart (see routing.ts):
  *
- * The waiting room (PROTOCOL.md "Overload and backoff"): every server has a `maxconn`
+ * The waiting room (docs/protocol.md "Overload and backoff"): every server has a `maxconn`
  * (`serverMaxconn`, 0 = no limit). When every node of a backend is at it, HAProxy holds a new
  * request in the backend's queue (a request with a sid in its node's queue) for up to
  * `timeout queue`, and hands it to the first node that frees a slot. Past that time HAProxy
@@ -13,7 +13,7 @@
  * `haproxy_server_current_queue`; the requests that waited too long are counted in
  * `haproxy_backend_connection_errors_total`.
  *
- * Shedding abusers (PROTOCOL.md "Limits", issue 17): one stick table keyed on the client address
+ * Shedding abusers (docs/protocol.md "Limits", issue 17): one stick table keyed on the client address
  * counts, per address, the connections open now (`conn_cur`), new connections over 10 s
  * (`conn_rate`) and requests over 10 s (`http_req_rate`).
  *  - A connection is tracked when it is accepted (`tcp-request connection track-sc0 src`), and

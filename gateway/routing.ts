@@ -21,7 +21,7 @@
  *  - A request without `sid` (a new session) is balanced over the ready nodes of the active
  *    group, or goes to the canary group for `canaryWeight` percent of new sessions.
  *
- * The gateway's own endpoints on the public port (PROTOCOL.md "Local cluster"):
+ * The gateway's own endpoints on the public port (docs/protocol.md "Local cluster"):
  *  - `GET /healthz` 200 while HAProxy runs; `GET /readyz` 200 while at least one node of the
  *    active group passes its health check (HAProxy can place a new session), else 503. HAProxy
  *    answers both itself; the nodes' own probes are never reached through the gateway. Locally

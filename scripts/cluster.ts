@@ -1,5 +1,5 @@
 /**
- * `npm start`: the whole local cluster in the foreground (PROTOCOL.md "Local cluster").
+ * `npm start`: the whole local cluster in the foreground (docs/protocol.md "Local cluster").
  * Installs what is missing, starts Redis, Cassandra (schema migrated), two socket nodes, a
  * flusher and the HAProxy gateway, prints the URL and a dev token, and stops everything it
  * started on SIGINT/SIGTERM.

@@ -1,5 +1,5 @@
 /**
- * Changes to a message (PROTOCOL.md v1.1 "Messages change"): the `Change` entry of a room's log
+ * Changes to a message (docs/protocol.md v1.1 "Messages change"): the `Change` entry of a room's log
  * as clients see it and as it travels through the write buffer to the flusher, beside the
  * messages of storage/message.ts. A room's log is its messages and its changes, numbered by one
  * seq; a stream entry's JSON is a change exactly when it has a `kind`.

@@ -12,7 +12,7 @@
  * The prefix stays outside the tag, so `<prefix>*` still finds every key of one deployment;
  * it must not contain braces (they would become the hash tag).
  *
- * Separators: user ids and room ids never contain "|" (see PROTOCOL.md "Names"), so
+ * Separators: user ids and room ids never contain "|" (see docs/protocol.md "Names"), so
  * `from|room|clientId` splits back unambiguously even though room ids may contain ":". A brace
  * in a room or user id after the shard's tag changes nothing: only the first `{…}` counts.
  */

@@ -1,5 +1,5 @@
 /**
- * The message as clients see it (PROTOCOL.md "Message") and as it travels from a socket node
+ * The message as clients see it (docs/protocol.md "Message") and as it travels from a socket node
  * through the Redis write buffer to the flusher. This file is the server ↔ flusher contract.
  */
 export interface ChatMessage {

@@ -1,7 +1,7 @@
 /**
  * The delivery ledger: which messages a room's members must have received.
  *
- * PROTOCOL.md: a message acknowledged `ok` is never lost, and `message` goes to every socket
+ * docs/protocol.md: a message acknowledged `ok` is never lost, and `message` goes to every socket
  * that joined the room. So a member must receive every acknowledged seq above the seq its
  * join returned (the server joins the socket before it reads the latest seq, so anything
  * appended later is fanned out to it), at least for messages acknowledged long enough before

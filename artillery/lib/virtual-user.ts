@@ -66,7 +66,7 @@ interface RoomState {
 
 const RECONNECT_ATTEMPTS = 6;
 const RECONNECT_FIRST_BACKOFF_IN_MS = 500;
-/** `join { since }` returns at most 500 messages (PROTOCOL.md); more pages than this is a bug. */
+/** `join { since }` returns at most 500 messages (docs/protocol.md); more pages than this is a bug. */
 const MAX_CATCH_UP_PAGES = 100;
 /** Every user of the worker shares one ack-timeout timer. */
 const ackDeadlines = new AckDeadlines();
@@ -200,7 +200,7 @@ export class VirtualUser {
     const state = this.roomStates.get(message.room);
     if (!state || typeof message.seq !== "number") return;
     if (state.received.has(message.seq)) {
-      // PROTOCOL.md: join adds the socket before it reads, so a message sent in between comes both ways.
+      // docs/protocol.md: join adds the socket before it reads, so a message sent in between comes both ways.
       if (state.caughtUp.delete(message.seq)) this.metrics.counter("chat.catch_up_overlaps");
       else this.metrics.counter("chat.messages_duplicated");
       return;

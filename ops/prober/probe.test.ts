@@ -8,7 +8,7 @@ import { Server } from "socket.io";
 import { DeliveryProbe } from "./probe.js";
 
 /**
- * An in-process stand-in for the gateway: acks `join` and `send` like PROTOCOL.md, and delivers
+ * An in-process stand-in for the gateway: acks `join` and `send` like docs/protocol.md, and delivers
  * (or, when told to, drops or refuses) the message to the joined sockets.
  */
 let io: Server;

@@ -4,7 +4,7 @@
  * CHAT_JWT_SECRET, or RS256/ES256 with the PEM public key in CHAT_JWT_PUBLIC_KEY. The algorithm
  * list is fixed by the key type, so `alg: none` and algorithm-confusion tokens are refused by
  * construction. Tokens over the size limit, or with too many room or moderator patterns, are
- * refused as AUTH_INVALID with the reason (PROTOCOL.md v1.1 "Limits"), the size before any
+ * refused as AUTH_INVALID with the reason (docs/protocol.md v1.1 "Limits"), the size before any
  * decoding; the room patterns are compiled once here, for the connection's whole life.
  */
 import { createPublicKey, type KeyObject } from "node:crypto";

@@ -1,5 +1,5 @@
 /**
- * edit, delete and react (PROTOCOL.md v1.1 "Messages change"), independent of the transport.
+ * edit, delete and react (docs/protocol.md v1.1 "Messages change"), independent of the transport.
  * The payload is validated here (commands.ts: shape, room permission, sizes); whether the target
  * exists, is not deleted, may be changed by this user, and has room for another emoji is
  * decided by the log atomically with the change's seq (storage/stream/change-script.ts), so a
@@ -33,7 +33,7 @@ export interface MessageChangesDeps {
   metrics?: ChangeMetrics;
 }
 
-/** A message holds at most this many distinct emoji (PROTOCOL.md v1.1). */
+/** A message holds at most this many distinct emoji (docs/protocol.md v1.1). */
 export const MAX_EMOJI_PER_MESSAGE = 50;
 const BUFFER_FULL_RETRY_AFTER_MS = 2000;
 const STORAGE_RETRY_AFTER_MS = 1000;

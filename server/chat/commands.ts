@@ -1,5 +1,5 @@
 /**
- * The one validation step of each command (PROTOCOL.md "Client → server"), the same for the
+ * The one validation step of each command (docs/protocol.md "Client → server"), the same for the
  * socket events and the REST API. In this order, which is the order of the answers a client
  * sees: the payload's shape (BAD_REQUEST), the user's permission for the room (FORBIDDEN),
  * then the sizes (BAD_REQUEST for a long clientId, TOO_LARGE for text and meta) and caps
@@ -33,7 +33,7 @@ const historyPayload = z.object({
   limit: z.number().int().min(1).max(100).optional(),
 });
 const readPayload = z.object({ room, seq });
-/** PROTOCOL.md v1.1: an emoji is 1–32 characters. */
+/** docs/protocol.md v1.1: an emoji is 1–32 characters. */
 export const MAX_EMOJI_CHARS = 32;
 /** A change's target: any string a client could hold as an id; one that is not ours is NOT_FOUND later. */
 const targetId = z.string().min(1, "id must not be empty").max(64, "id must be at most 64 characters");

@@ -1,5 +1,5 @@
 /**
- * The error codes of PROTOCOL.md "Acks and errors" (LIMIT_REACHED from v1.1 "Limits") and
+ * The error codes of docs/protocol.md "Acks and errors" (LIMIT_REACHED from v1.1 "Limits") and
  * whether a client should retry. The domain throws ChatError; each transport turns it into its
  * answer (an `{ ok: false, error }` ack, or an HTTP status with the same body). Anything else
  * is INTERNAL and is logged.

@@ -1,5 +1,5 @@
 /**
- * Every client event a user makes draws on one budget (PROTOCOL.md v1.1 "Limits"): `rate`
+ * Every client event a user makes draws on one budget (docs/protocol.md v1.1 "Limits"): `rate`
  * events per second with bursts of `burst`, cluster-wide, without a Redis round trip per event.
  *
  * How: each node keeps a token bucket per user who was active on it recently and decides

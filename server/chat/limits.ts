@@ -1,5 +1,5 @@
 /**
- * What one user may make the cluster do (PROTOCOL.md "Send" and v1.1 "Limits: one user cannot
+ * What one user may make the cluster do (docs/protocol.md "Send" and v1.1 "Limits: one user cannot
  * hurt the others"); read from the environment by server/config.ts, which lists every setting.
  */
 export interface Limits {

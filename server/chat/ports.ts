@@ -38,7 +38,7 @@ export interface MessageLog {
 }
 
 export interface MessagePage {
-  /** Ascending by seq; history gives them in their current state (PROTOCOL.md v1.1). */
+  /** Ascending by seq; history gives them in their current state (docs/protocol.md v1.1). */
   messages: (ChatMessage | MessageView)[];
   /** True when older (for pages) or newer (for catch-up) messages exist beyond this page. */
   more: boolean;
@@ -95,7 +95,7 @@ export interface ChatMetrics {
   messagesIn: { inc(): void };
   /** Seconds from receiving a send to acknowledging it. */
   ackLatency: { observe(seconds: number): void };
-  /** Requests refused by a limit, by reason (PROTOCOL.md v1.1 "Limits"). */
+  /** Requests refused by a limit, by reason (docs/protocol.md v1.1 "Limits"). */
   refusals: RefusalCounter;
 }
 

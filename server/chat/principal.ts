@@ -8,7 +8,7 @@ export interface Principal {
   userId: string;
   /** The token's `rooms` claim, compiled once (room-access.ts). */
   rooms: RoomAccess;
-  /** The token's `mod` claim (PROTOCOL.md v1.1): rooms where the user may delete others' messages. */
+  /** The token's `mod` claim (docs/protocol.md v1.1): rooms where the user may delete others' messages. */
   modPatterns?: string[];
   /** When the token expires, ms since the epoch. */
   expiresAt: number;

@@ -1,5 +1,5 @@
 /**
- * A token's room permissions, compiled once per connection (PROTOCOL.md "Names"): exact room
+ * A token's room permissions, compiled once per connection (docs/protocol.md "Names"): exact room
  * ids in a Set, prefixes (patterns ending in "*") in a Set keyed by their length. A check
  * looks up the room itself and its prefix of each distinct prefix length; room ids are at
  * most 128 characters, so a check costs at most 130 lookups however many patterns the token

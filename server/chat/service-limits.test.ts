@@ -1,5 +1,5 @@
 /**
- * The limits ChatService applies (PROTOCOL.md v1.1 "Limits"), on in-memory fakes of its ports:
+ * The limits ChatService applies (docs/protocol.md v1.1 "Limits"), on in-memory fakes of its ports:
  * the event budget, the typing throttle, the rooms-per-socket cap, `rooms` paging with bounded
  * lookups, and the bounded memory of rooms already recorded.
  */

@@ -50,7 +50,7 @@ export interface RoomsPage {
 export interface JoinState {
   seq: number;
   messages?: ChatMessage[];
-  /** v1.1: the changes among the entries after `since` (PROTOCOL.md "Messages change"). */
+  /** v1.1: the changes among the entries after `since` (docs/protocol.md "Messages change"). */
   changes?: ChatChange[];
   more?: boolean;
 }

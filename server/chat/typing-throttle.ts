@@ -1,5 +1,5 @@
 /**
- * At most one `typing` per (user, room) per interval is fanned out (PROTOCOL.md v1.1 "Limits");
+ * At most one `typing` per (user, room) per interval is fanned out (docs/protocol.md v1.1 "Limits");
  * the rest are dropped: typing is ephemeral and a client repeats it while the user types.
  *
  * Per node: a user typing into one room through sockets on k nodes gets up to k per interval.

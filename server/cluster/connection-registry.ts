@@ -1,5 +1,5 @@
 /**
- * Connections per user, cluster-wide (PROTOCOL.md v1.1 "Limits": 20 by default).
+ * Connections per user, cluster-wide (docs/protocol.md v1.1 "Limits": 20 by default).
  *
  * Each node is the authority on its own sockets: it keeps a count per user and mirrors it into
  * the user's Redis hash as its own field, "<count>|<expiry ms>". A connect runs one script on

@@ -5,7 +5,7 @@
  * highest seq it delivered per room and, every `intervalInMs`, compares it with the room's
  * latest seq in storage; a room that was behind at two checks in a row (not just a message
  * still on its way) gets the missing messages pushed to its sockets on this node. Clients
- * de-duplicate by seq (PROTOCOL.md), so a message that also arrives live is harmless.
+ * de-duplicate by seq (docs/protocol.md), so a message that also arrives live is harmless.
  */
 import type { Server } from "socket.io";
 import type { Logger } from "../../common/logger.js";

@@ -1,5 +1,5 @@
 /**
- * The REST API (PROTOCOL.md "HTTP API") on the node's uWS app, for bots and servers that do not
+ * The REST API (docs/protocol.md "HTTP API") on the node's uWS app, for bots and servers that do not
  * keep a socket: the same ChatService as the socket events, with Bearer-token auth.
  * Errors are `{ error: { code, message } }` with the status HTTP_STATUS gives their code.
  */

@@ -1,4 +1,4 @@
-/** JSON answers on uWS, for every route that is not socket.io: the error shape of PROTOCOL.md. */
+/** JSON answers on uWS, for every route that is not socket.io: the error shape of docs/protocol.md. */
 import type { HttpResponse } from "uWebSockets.js";
 
 const STATUS_TEXT: Record<number, string> = {

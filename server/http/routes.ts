@@ -1,4 +1,4 @@
-/** Health, readiness and metrics on the node's uWS app (PROTOCOL.md "HTTP API"). */
+/** Health, readiness and metrics on the node's uWS app (docs/protocol.md "HTTP API"). */
 import type { TemplatedApp, HttpResponse } from "uWebSockets.js";
 import type { Registry } from "prom-client";
 

@@ -1,5 +1,5 @@
 /**
- * The web chat at `GET /` (PROTOCOL.md v1.1 "HTTP"): the page and its bundle, built by
+ * The web chat at `GET /` (docs/protocol.md v1.1 "HTTP"): the page and its bundle, built by
  * `npm run build` into dist/web/ (web/build.mjs), read once at boot and served from memory,
  * gzip-compressed when the browser accepts it. A node built without the page answers `/` with
  * a JSON 404 saying so, like any unknown path.

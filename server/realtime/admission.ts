@@ -1,6 +1,6 @@
 /**
  * Admission at the node: how many engine.io connections a node holds, and how fast it takes new
- * ones (PROTOCOL.md "Overload and backoff"). The gateway queues newcomers first (its per-node
+ * ones (docs/protocol.md "Overload and backoff"). The gateway queues newcomers first (its per-node
  * maxconn is at or below CHAT_MAX_CONNECTIONS); this is the node's own guard for connections
  * that reach it anyway (a gateway misconfigured, a reconnect storm of many sessions at once).
  */

@@ -1,5 +1,5 @@
 /**
- * Client events: the handler, and the ack. Every event takes an ack callback (PROTOCOL.md
+ * Client events: the handler, and the ack. Every event takes an ack callback (docs/protocol.md
  * "Acks and errors"); whatever the handler throws (the chat domain validates the payload and
  * throws ChatError) becomes an `{ ok: false, error }` ack, so bad input never crashes the node
  * or disappears silently.

@@ -1,5 +1,5 @@
 /**
- * Finds the sockets that keep hammering (PROTOCOL.md v1.1 "Limits"): one that sends at least
+ * Finds the sockets that keep hammering (docs/protocol.md v1.1 "Limits"): one that sends at least
  * `perSecond` events in each of `seconds` consecutive whole seconds is to be disconnected, and
  * so is one that sends `burstPerSecond` events within one whole second.
  * The budget already refuses what is over the limit; this ends a client that ignores the

@@ -1,5 +1,5 @@
 /**
- * Events over the frame limit (PROTOCOL.md v1.1 "Limits": 64 KB) are refused before they are
+ * Events over the frame limit (docs/protocol.md v1.1 "Limits": 64 KB) are refused before they are
  * parsed: one whose header carries an ack id is answered TOO_LARGE through that ack, any other
  * closes the socket, with a logged reason either way. A CONNECT packet (the handshake with the
  * token) is exempt, so a token over its own limit is refused with the reason. Engine.io lets frames up to its own, larger

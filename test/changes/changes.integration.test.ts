@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md v1.1 "Messages change", row by row, through the gateway of a two-node cluster on
+ * docs/protocol.md v1.1 "Messages change", row by row, through the gateway of a two-node cluster on
  * real Redis and Cassandra: edit, delete, react and their acks, who may do what, NOT_FOUND,
  * the 50-emoji cap, idempotency, the `change` event, seqs over the log, and the reads (history
  * in its current state, join since with messages and changes, rooms' unread) first from Redis,

@@ -1,5 +1,5 @@
 /**
- * Every HTTP answer is a clear one (PROTOCOL.md v1.1 "HTTP"), through the gateway: a JSON 404
+ * Every HTTP answer is a clear one (docs/protocol.md v1.1 "HTTP"), through the gateway: a JSON 404
  * for unknown paths instead of the gateway's 502, HEAD wherever GET is, the REST API's CORS and
  * preflight for allowed origins, and a refused origin named in the node's log and counted, on
  * the socket.io handshake and on the REST API.

@@ -1,5 +1,5 @@
 /**
- * The caps on a real 2-node cluster through the gateway (PROTOCOL.md v1.1 "Limits"): rooms per
+ * The caps on a real 2-node cluster through the gateway (docs/protocol.md v1.1 "Limits"): rooms per
  * socket, connections per user across the cluster (and after a node dies), token size and
  * pattern counts on socket and REST, `rooms` paging, and every refusal in `/metrics` by reason.
  * Caps are set low (5 rooms, 4 connections, presence TTL 1.5 s) so each shows quickly.

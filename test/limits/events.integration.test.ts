@@ -1,5 +1,5 @@
 /**
- * The event limits on a real 2-node cluster through the gateway (PROTOCOL.md v1.1 "Limits"):
+ * The event limits on a real 2-node cluster through the gateway (docs/protocol.md v1.1 "Limits"):
  * one budget per user across both nodes, REST requests charged to it, the flood disconnect,
  * the typing throttle, events over 64 KB and the authentication timeout. Limits are set low
  * (20 events/s, bursts of 20, flood window 2 s) so each behaviour shows within seconds.

@@ -1,5 +1,5 @@
 /**
- * A room member that behaves as PROTOCOL.md tells a client to: a stock socket.io client with
+ * A room member that behaves as docs/protocol.md tells a client to: a stock socket.io client with
  * its own reconnection; on every (re)connect it joins with `since` = the highest seq it holds
  * without a gap, pages while `more`, and when a live `message` skips a seq it fills the gap the
  * same way. Tests compare what it ends up holding with the acknowledged set.

@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md "Connecting": connect_error "UNAUTHORIZED" with data.code AUTH_MISSING /
+ * docs/protocol.md "Connecting": connect_error "UNAUTHORIZED" with data.code AUTH_MISSING /
  * AUTH_INVALID / AUTH_EXPIRED for every kind of bad token (forged, expired, not yet valid,
  * alg none, claims missing), over both transports and in the raw CONNECT packet; a session
  * ends when its token expires; and the default Origin rule (empty allow-list = same origin only)

@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md "Client → server" and "Server → client", row by row, through the gateway of a
+ * docs/protocol.md "Client → server" and "Server → client", row by row, through the gateway of a
  * two-node cluster: join (with and without since), leave, send (ack, duplicates, permission
  * without join, limits, rate limit), history paging, typing, presence, read + rooms, and the
  * room permission rules on every event.

@@ -1,5 +1,5 @@
 /**
- * Shared pieces of the protocol suites (PROTOCOL.md, black-box through the gateway): ack
+ * Shared pieces of the protocol suites (docs/protocol.md, black-box through the gateway): ack
  * shapes, error assertions, names no other test uses, "the cluster is still up" checks, and a
  * watcher that proves nothing leaked into a room it did not ask for.
  */

@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md "HTTP API" through the gateway: messages GET/POST with Bearer tokens, the user's
+ * docs/protocol.md "HTTP API" through the gateway: messages GET/POST with Bearer tokens, the user's
  * rooms, the probes and /metrics, and the error JSON `{ error: { code, message } }` with each
  * status the contract lists (503 is in rolling-restart.integration.test.ts, where the flusher stops).
  */

@@ -1,4 +1,4 @@
-/** edit { room, id, clientId, text } → { seq, ts, duplicate? }: a change to a message (PROTOCOL.md v1.1), acknowledged once durably buffered. */
+/** edit { room, id, clientId, text } → { seq, ts, duplicate? }: a change to a message (docs/protocol.md v1.1), acknowledged once durably buffered. */
 import type { MessageChanges } from "../../chat/changes.js";
 import type { EventDefinition } from "../dispatch.js";
 
