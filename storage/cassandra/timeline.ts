@@ -146,7 +146,11 @@ export class Timeline {
       for (const row of rows.rows) {
         const seq = bigintToNumber(row["seq"]);
         const incoming = bySeq.get(seq);
-        if (incoming && incoming.id !== row["id"]) conflicts.push({ room, seq, storedId: row["id"] as string, newId: incoming.id });
+        // A row without an id holds no other message: a change's projection (an UPDATE of its
+        // target's current state) landed before the target's own insert, as batches in flight can.
+        if (incoming && row["id"] != null && incoming.id !== row["id"]) {
+          conflicts.push({ room, seq, storedId: row["id"] as string, newId: incoming.id });
+        }
       }
     });
     if (conflicts.length > 0) throw new SeqConflictError(conflicts);
