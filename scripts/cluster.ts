@@ -136,9 +136,7 @@ try {
     monitoring = await startMonitoring({
       dir: join(dataDir, "monitoring"),
       prometheusPort,
-      // On a Redis Cluster the exporter watches the first seed node (the dead-letter alert also
-      // reads the flusher's own chat_dead_lettered_total, which covers every shard).
-      redisUrl: "redis" in stores ? stores.redis.url : `redis://${stores.redisCluster.seeds[0]}`,
+      redisUrls: "redis" in stores ? [stores.redis.url] : stores.redisCluster.seedUrls,
       redisStreams: deadLetterKeys.streams().map((stream) => deadLetterKeys.deadLetterStreamOf(stream)),
       nodes: apps.nodes.map((node, i) => ({ name: `n${i + 1}`, port: node.port })),
       flushers: [{ name: "flusher-1", port: apps.flusher.port }],

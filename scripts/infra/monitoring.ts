@@ -43,8 +43,13 @@ export interface NamedPort {
 export interface MonitoringOptions {
   dir: string;
   prometheusPort: number;
-  redisUrl: string;
-  /** Stream keys the Redis exporter reports on (the dead-letter stream). */
+  /**
+   * Every Redis to watch: the single Redis, or every node of a Redis Cluster (primaries and
+   * replicas), each with an exporter of its own so that ChatRedisDown and the memory alerts see
+   * each machine, not only the first seed.
+   */
+  redisUrls: string[];
+  /** Stream keys the Redis exporters report on (the dead-letter streams; each node reports those it holds). */
   redisStreams: string[];
   nodes: NamedPort[];
   flushers: NamedPort[];
@@ -75,13 +80,20 @@ export async function startMonitoring(options: MonitoringOptions): Promise<Monit
     await Promise.allSettled(started.reverse().map((part) => part.stop()));
   };
   try {
-    const redisExporter: RedisExporter = await startRedisExporter({
-      redisUrl: options.redisUrl,
-      port: await freePort(),
-      streams: options.redisStreams,
-      dir: join(dir, "redis-exporter"),
-    });
-    started.push(redisExporter);
+    if (options.redisUrls.length === 0) throw new Error("startMonitoring needs at least one Redis URL");
+    const redisExporters: { exporter: RedisExporter; pod: string }[] = [];
+    for (const redisUrl of options.redisUrls) {
+      // One Redis keeps the pod name the rules and dashboards have always seen; cluster nodes are named by port.
+      const pod = options.redisUrls.length === 1 ? "redis" : `redis-${new URL(redisUrl).port}`;
+      const exporter = await startRedisExporter({
+        redisUrl,
+        port: await freePort(),
+        streams: options.redisStreams,
+        dir: join(dir, "redis-exporter", pod),
+      });
+      started.push(exporter);
+      redisExporters.push({ exporter, pod });
+    }
     const alertmanager: Alertmanager = await startAlertmanager({
       port: await freePort(),
       dir: join(dir, "alertmanager"),
@@ -96,7 +108,7 @@ export async function startMonitoring(options: MonitoringOptions): Promise<Monit
       ...options.nodes.map(({ name, port }) => ({ job: "node", address: `127.0.0.1:${port}`, pod: name })),
       ...options.flushers.map(({ name, port }) => ({ job: "flusher", address: `127.0.0.1:${port}`, pod: name })),
       ...(options.gatewayMetricsPort ? [{ job: "haproxy", address: `127.0.0.1:${options.gatewayMetricsPort}`, pod: "haproxy" }] : []),
-      { job: "redis", address: redisExporter.address, pod: "redis" },
+      ...redisExporters.map(({ exporter, pod }) => ({ job: "redis", address: exporter.address, pod })),
       ...(options.cassandraMetricsPort
         ? [{ job: "cassandra", address: `127.0.0.1:${options.cassandraMetricsPort}`, pod: "cassandra" }]
         : []),
@@ -113,7 +125,12 @@ export async function startMonitoring(options: MonitoringOptions): Promise<Monit
     return {
       prometheusUrl: prometheus.url,
       alertmanagerUrl: alertmanager.url,
-      processes: [redisExporter.process, alertmanager.process, prometheus.process, ...(prober ? [prober.process] : [])],
+      processes: [
+        ...redisExporters.map(({ exporter }) => exporter.process),
+        alertmanager.process,
+        prometheus.process,
+        ...(prober ? [prober.process] : []),
+      ],
       stop: stopAll,
     };
   } catch (error) {

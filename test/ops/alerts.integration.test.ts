@@ -59,7 +59,7 @@ before(async () => {
   monitoring = await startMonitoring({
     dir: join(dir, "monitoring"),
     prometheusPort: await freePort(),
-    redisUrl: stores.redisUrl,
+    redisUrls: [stores.redisUrl],
     redisStreams: [`${prefix}stream:dead-letter`],
     nodes: apps.nodes.map((node, i) => ({ name: `n${i + 1}`, port: node.port })),
     flushers: [{ name: "flusher-1", port: apps.flusher.port }],

@@ -38,7 +38,7 @@ before(async () => {
   monitoring = await startMonitoring({
     dir: join(dir, "monitoring"),
     prometheusPort: await freePort(),
-    redisUrl: stores.redis.url,
+    redisUrls: [stores.redis.url],
     redisStreams: ["chat:stream:dead-letter"],
     nodes: [],
     flushers: [],
