@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { parseClusterNodes, type RedisClusterNode } from "./redis-cluster.js";
+import { parseClusterNodes, type RedisClusterNode } from "./redis-cluster-nodes.js";
 import type { ManagedProcess } from "./process.js";
 
 function node(port: number): RedisClusterNode {

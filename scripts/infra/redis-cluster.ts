@@ -9,8 +9,11 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
-import { freePort, startProcess, waitFor, type ManagedProcess } from "./process.js";
+import { freePort, startProcess, waitFor } from "./process.js";
 import { memoryArgs, type AppendFsync } from "./redis.js";
+import { parseClusterNodes, parseInfo, type ParsedOwner, type RedisClusterNode, type SlotOwner } from "./redis-cluster-nodes.js";
+
+export type { ClusterRole, RedisClusterNode, SlotOwner } from "./redis-cluster-nodes.js";
 
 const run = promisify(execFile);
 
@@ -31,30 +34,6 @@ export interface RedisClusterOptions {
   maxmemory?: string;
   /** How long creation, sync and failovers may take. */
   readyTimeoutInMs?: number;
-}
-
-export type ClusterRole = "primary" | "replica";
-
-export interface RedisClusterNode {
-  readonly port: number;
-  /** The cluster bus port, set explicitly: port + 10000 may be taken or beyond 65535. */
-  readonly busPort: number;
-  /** host:port */
-  readonly address: string;
-  readonly dataDir: string;
-  /** Replaced by restartNode. */
-  process: ManagedProcess;
-  /** The cluster's node id (stable across restarts: it lives in nodes.conf). */
-  id: string;
-  /** As of the last topology() call (every helper below refreshes it). */
-  role: ClusterRole;
-  /** Set by kill and pause, cleared by restartNode and resume: such a node is not asked anything. */
-  state: "running" | "killed" | "paused";
-}
-
-export interface SlotOwner {
-  primary: RedisClusterNode;
-  replicas: RedisClusterNode[];
 }
 
 export interface RedisCluster {
@@ -322,58 +301,6 @@ export async function startRedisCluster(options: RedisClusterOptions): Promise<R
     await stop();
     throw error;
   }
-}
-
-interface ParsedOwner extends SlotOwner {
-  slots: Array<[number, number]>;
-}
-
-/**
- * CLUSTER NODES lines: `<id> <ip:port@cport[,hostname]> <flags> <primary-id|-> <ping> <pong> <epoch> <link> <slot>...`.
- * Sets each node's id and role; a node flagged `fail` owns no slots for our purposes.
- */
-export function parseClusterNodes(text: string, nodes: RedisClusterNode[]): ParsedOwner[] {
-  const lines = text
-    .trim()
-    .split("\n")
-    .map((line) => line.trim().split(" "));
-  const nodeAt = (field: string) => {
-    const address = field.split("@")[0];
-    return nodes.find((node) => node.address === address);
-  };
-  for (const [id, address, flags] of lines) {
-    const node = address ? nodeAt(address) : undefined;
-    if (!node || !id || !flags) continue;
-    node.id = id;
-    node.role = flags.split(",").includes("master") ? "primary" : "replica";
-  }
-  const owners: ParsedOwner[] = [];
-  for (const [id, address, flags, , , , , , ...slotFields] of lines) {
-    const node = address ? nodeAt(address) : undefined;
-    if (!node || !flags || !flags.split(",").includes("master") || flags.split(",").includes("fail")) continue;
-    const slots = slotFields
-      .filter((field) => !field.startsWith("[")) // migrating/importing markers, not ownership
-      .map((field): [number, number] => {
-        const [from, to = from] = field.split("-");
-        return [Number(from), Number(to)];
-      });
-    if (slots.length === 0) continue;
-    const replicas = lines
-      .filter((line) => line[3] === id && !(line[2] ?? "").split(",").includes("fail"))
-      .map((line) => nodeAt(line[1] ?? ""))
-      .filter((replica): replica is RedisClusterNode => replica !== undefined);
-    owners.push({ primary: node, replicas, slots });
-  }
-  return owners;
-}
-
-function parseInfo(text: string): Record<string, string> {
-  const fields: Record<string, string> = {};
-  for (const line of text.split("\r\n").join("\n").split("\n")) {
-    const colon = line.indexOf(":");
-    if (colon > 0) fields[line.slice(0, colon)] = line.slice(colon + 1).trim();
-  }
-  return fields;
 }
 
 /** One short-lived connection to one node (not a cluster client: the question is about that node). */
