@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { REPO_ROOT } from "./infra/paths.js";
-import { admissionDefaults, HEADROOM, plan, type BenchFigures } from "./capacity/plan.js";
+import { admissionDefaults, chartDefaults, HEADROOM, plan, type BenchFigures } from "./capacity/plan.js";
 
 function positive(name: string, value: string | undefined): number {
   const number = Number(value);
@@ -35,6 +35,7 @@ const result = plan(figures, {
   roomSize: positive("room-size", values["room-size"]),
 });
 const admission = admissionDefaults(figures);
+const chart = chartDefaults(figures);
 
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 console.log(`Peak: ${fmt(result.peak.users)} users online, ${fmt(result.peak.sendsPerSecond)} sends/s, rooms of ${result.peak.roomSize} (${fmt(result.peak.sendsPerSecond * result.peak.roomSize)} deliveries/s); headroom ${HEADROOM}×
@@ -49,4 +50,6 @@ Figures: ${resultsFile} (bench run of ${figures.startedAt})
 
 Minimums: 2 nodes and 2 flushers (one may die or roll), Cassandra at least its replication factor (3).
 Node admission defaults from the same figures: CHAT_MAX_CONNECTIONS ${admission.maxConnections}, CHAT_CONNECT_RATE ${admission.connectRatePerSecond}/s;
-keep the gateway's CHAT_GATEWAY_NODE_MAXCONN at or below CHAT_MAX_CONNECTIONS.`);
+keep the gateway's CHAT_GATEWAY_NODE_MAXCONN at or below CHAT_MAX_CONNECTIONS.
+Chart defaults from the same figures: nodes.autoscaling.connections.targetAverageValue ${chart.hpaConnectionsPerPod} (sockets per pod),
+haproxy.waitingRoom.maxConnectionsPerNode ${chart.gatewayMaxConnectionsPerNode}.`);

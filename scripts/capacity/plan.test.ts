@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { DEFAULT_CONNECT_RATE_PER_SECOND, DEFAULT_MAX_CONNECTIONS } from "../../server/realtime/admission.js";
 import { REPO_ROOT } from "../infra/paths.js";
-import { admissionDefaults, cpuPerDeliveryInMicros, plan, type BenchFigures } from "./plan.js";
+import { admissionDefaults, chartDefaults, cpuPerDeliveryInMicros, plan, type BenchFigures } from "./plan.js";
 
 const figures: BenchFigures = {
   startedAt: "test",
@@ -47,4 +47,18 @@ test("the node's admission defaults are the ones derived from the committed benc
     maxConnections: DEFAULT_MAX_CONNECTIONS,
     connectRatePerSecond: DEFAULT_CONNECT_RATE_PER_SECOND,
   });
+});
+
+test("the chart's HPA target and waiting room are the ones derived from the committed bench/results.json", () => {
+  const committed = JSON.parse(readFileSync(join(REPO_ROOT, "bench/results.json"), "utf8")) as BenchFigures;
+  const values = readFileSync(join(REPO_ROOT, "helm/chat/values.yaml"), "utf8");
+  const setting = (pattern: RegExp) => Number(pattern.exec(values)?.[1]);
+  assert.deepEqual(
+    {
+      hpaConnectionsPerPod: setting(/^ {6}targetAverageValue: "(\d+)"$/m),
+      gatewayMaxConnectionsPerNode: setting(/^ {4}maxConnectionsPerNode: (\d+)$/m),
+    },
+    chartDefaults(committed),
+  );
+  assert.ok(chartDefaults(committed).hpaConnectionsPerPod < DEFAULT_MAX_CONNECTIONS, "the HPA scales out before admission refuses");
 });

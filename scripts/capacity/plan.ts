@@ -138,3 +138,18 @@ export function admissionDefaults(figures: BenchFigures): { maxConnections: numb
     connectRatePerSecond: Math.floor(held.connections / held.connectSeconds / 2 / 100) * 100,
   };
 }
+
+/**
+ * The chart's defaults from the same figures (helm/chat/values.yaml; plan.test.ts keeps them in
+ * step). The HPA adds a node when the average node holds the admission limit over the headroom,
+ * so a node at the target can still take a 1.5× spike while a new pod starts; rounded down to a
+ * thousand. The gateway's waiting room admits up to the node's own limit per node: HAProxy
+ * queues a newcomer exactly where the node would otherwise have to refuse it.
+ */
+export function chartDefaults(figures: BenchFigures): { hpaConnectionsPerPod: number; gatewayMaxConnectionsPerNode: number } {
+  const { maxConnections } = admissionDefaults(figures);
+  return {
+    hpaConnectionsPerPod: Math.floor(maxConnections / HEADROOM / 1000) * 1000,
+    gatewayMaxConnectionsPerNode: maxConnections,
+  };
+}
