@@ -6,8 +6,13 @@
  * message lost in a failover, followed by live ones, would otherwise never be noticed) and,
  * every `intervalInMs`, compares it with the room's latest seq in storage; a room that was
  * behind at two checks in a row (not just a message still on its way) gets the missing entries
- * pushed to its sockets on this node. Clients de-duplicate by seq (docs/protocol.md), so an
- * entry that also arrives live is harmless.
+ * pushed to its sockets on this node.
+ *
+ * An entry pushed that way may still arrive live afterwards (it was only late: an overloaded
+ * node's subscription lags by more than two checks). Clients de-duplicate by seq
+ * (docs/protocol.md), but a node under overload re-sending whole rooms' worth of entries is the
+ * last thing it needs: `onDelivered` says whether an entry is new to this node's sockets, and
+ * the broadcast drops the ones already delivered.
  */
 import type { Server } from "socket.io";
 import type { Logger } from "../../common/logger.js";
@@ -22,16 +27,24 @@ export interface CatchUpSource {
 
 /** At most this many messages are pushed per room and check; the rest at the next checks. */
 const PUSH_LIMIT = 500;
-/**
- * Seqs delivered above a gap that are remembered per room. Past it the gap is given up
- * (its entries stay in storage for `join { since }`) so a room's memory stays bounded.
- */
+/** Seqs delivered above a gap that are remembered per room; past it the gap is given up (`giveUpGap`). */
 const AHEAD_LIMIT = 2000;
 
-/** What a node delivered in one room: every seq up to `contiguous`, and the seqs in `ahead`. */
+/** Holes below `contiguous` remembered per room once a gap was given up (see `giveUpGap`). */
+const GIVEN_UP_LIMIT = 64;
+
+/**
+ * What a node delivered in one room: every seq from `first` to `contiguous`, except those in the
+ * given-up holes, and the seqs in `ahead`. Seqs below `first` are unknown: they were published
+ * before this node's first delivery in the room and may still arrive (pub/sub orders by publish,
+ * not by seq), so they are always delivered.
+ */
 interface RoomProgress {
+  first: number;
   contiguous: number;
   ahead: Set<number>;
+  /** Inclusive seq ranges below `contiguous` that were never delivered (given up). */
+  givenUp: Array<[number, number]>;
 }
 
 export class RoomCatchUp {
@@ -49,25 +62,40 @@ export class RoomCatchUp {
     private readonly intervalInMs: number,
   ) {}
 
-  /** Called for every message delivered to this node's sockets in `room`. */
-  onDelivered(room: string, seq: number): void {
+  /**
+   * Called for every entry about to be delivered to this node's sockets in `room`: true if it
+   * is new to them, false if they already have it (the broadcast then drops it).
+   */
+  onDelivered(room: string, seq: number): boolean {
     const progress = this.delivered.get(room);
     // The first entry a node delivers in a room: what came before reached its sockets through `join`.
     if (!progress) {
-      this.delivered.set(room, { contiguous: seq, ahead: new Set() });
-      return;
+      this.delivered.set(room, { first: seq, contiguous: seq, ahead: new Set(), givenUp: [] });
+      return true;
     }
-    if (seq <= progress.contiguous) return;
+    if (seq < progress.first) return true;
+    if (seq <= progress.contiguous) return this.fillGivenUp(progress, seq);
     if (seq === progress.contiguous + 1) {
       progress.contiguous = seq;
       while (progress.ahead.delete(progress.contiguous + 1)) progress.contiguous++;
-      return;
+      return true;
     }
+    if (progress.ahead.has(seq)) return false;
     progress.ahead.add(seq);
-    if (progress.ahead.size > AHEAD_LIMIT) {
-      progress.contiguous = Math.max(...progress.ahead);
-      progress.ahead.clear();
-    }
+    if (progress.ahead.size > AHEAD_LIMIT) giveUpGap(progress);
+    return true;
+  }
+
+  /** A seq at or below `contiguous` is new only if it was in a given-up hole; it is delivered once. */
+  private fillGivenUp(progress: RoomProgress, seq: number): boolean {
+    const index = progress.givenUp.findIndex(([from, to]) => from <= seq && seq <= to);
+    if (index < 0) return false;
+    const [from, to] = progress.givenUp[index]!;
+    const rest: Array<[number, number]> = [];
+    if (from < seq) rest.push([from, seq - 1]);
+    if (seq < to) rest.push([seq + 1, to]);
+    progress.givenUp.splice(index, 1, ...rest);
+    return true;
   }
 
   /** The seq up to which every entry of `room` reached this node's sockets (for tests). */
@@ -123,6 +151,7 @@ export class RoomCatchUp {
         .sort((a, b) => a.entry.seq - b.entry.seq);
       for (const { event, entry } of entries) {
         this.io.local.to(room).emit(event, entry);
+        // The broadcast has recorded it already when the fan-out reports to onDelivered; this is a no-op then.
         this.onDelivered(room, entry.seq);
       }
       this.logger.info(
@@ -133,4 +162,22 @@ export class RoomCatchUp {
       this.logger.warn({ err: error, room }, "room catch-up check failed; retried at the next check");
     }
   }
+}
+
+/**
+ * Too many seqs delivered above a gap: the gap is given up (its entries stay in storage for
+ * `join { since }`) so a room's memory stays bounded. Its holes are remembered, a bounded
+ * number of them, so that an entry of a hole that still arrives live is delivered, not taken
+ * for one the sockets already have.
+ */
+function giveUpGap(progress: RoomProgress): void {
+  const seqs = [...progress.ahead].sort((a, b) => a - b);
+  let previous = progress.contiguous;
+  for (const seq of seqs) {
+    if (seq > previous + 1) progress.givenUp.push([previous + 1, seq - 1]);
+    previous = seq;
+  }
+  if (progress.givenUp.length > GIVEN_UP_LIMIT) progress.givenUp.splice(0, progress.givenUp.length - GIVEN_UP_LIMIT);
+  progress.contiguous = previous;
+  progress.ahead.clear();
 }

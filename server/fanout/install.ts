@@ -24,8 +24,11 @@ export interface FanoutOptions {
   subClient: RedisClient;
   keys: RedisKeys;
   metrics: PublisherMetrics;
-  /** Told of every chat message delivered to this node's sockets (the room catch-up's input). */
-  onMessageDelivered?: (room: string, seq: number) => void;
+  /**
+   * Told of every room log entry (message or change) about to be delivered to this node's
+   * sockets (the room catch-up's input): false drops it, as one the sockets already have.
+   */
+  onMessageDelivered?: (room: string, seq: number) => boolean;
 }
 
 export function installFanout({
@@ -57,7 +60,8 @@ export function installFanout({
           (data[0] === "message" || data[0] === "change") &&
           typeof (data[1] as { seq?: unknown } | undefined)?.seq === "number"
         )
-          onMessageDelivered(room, (data[1] as { seq: number }).seq);
+          return onMessageDelivered(room, (data[1] as { seq: number }).seq);
+        return true;
       }),
   );
   return new SocketIoRoomPublisher(io, metrics);

@@ -36,7 +36,8 @@ type Broadcast = (this: Adapter, packet: Record<string, unknown>, opts: Broadcas
 export function installRoomBroadcast(
   io: Server,
   app: TemplatedApp,
-  onRoomPacket?: (room: string, packet: Record<string, unknown>) => void,
+  /** Sees every broadcast to one room of the main namespace first; false drops it (its sockets already have it). */
+  onRoomPacket?: (room: string, packet: Record<string, unknown>) => boolean,
 ): void {
   // Websocket clients are subscribed to their rooms' topics by socket.io's uWS integration;
   // without it every publish below would reach nobody.
@@ -54,7 +55,8 @@ export function installRoomBroadcast(
   Adapter.prototype.broadcast = function (this: Adapter, packet: Record<string, unknown>, opts: BroadcastOptions): void {
     const { nsp, sids, encoder } = this as unknown as AdapterInternals;
     // Every room broadcast on this node, local or from another node, passes here.
-    if (onRoomPacket && nsp === io.sockets && opts.rooms.size === 1) onRoomPacket(opts.rooms.values().next().value as string, packet);
+    if (onRoomPacket && nsp === io.sockets && opts.rooms.size === 1 && !onRoomPacket(opts.rooms.values().next().value as string, packet))
+      return;
     if (nsp !== io.sockets || opts.rooms.size > 1 || (opts.except?.size ?? 0) > 0) return socketIoBroadcast.call(this, packet, opts);
     packet["nsp"] = nsp.name;
     const encoded = encoder.encode(packet);
