@@ -72,6 +72,8 @@ export class OutgoingBufferCap {
   wrap(app: TemplatedApp): TemplatedApp {
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const cap = this;
+    // socket.io's uWS adapter calls `app.publish` on every broadcast: each method is bound once.
+    const bound = new Map<PropertyKey, unknown>();
     const wrapped: TemplatedApp = new Proxy(app, {
       get(target, property, receiver) {
         if (property === "ws") {
@@ -81,7 +83,9 @@ export class OutgoingBufferCap {
           };
         }
         const value: unknown = Reflect.get(target, property, receiver);
-        return typeof value === "function" ? value.bind(target) : value;
+        if (typeof value !== "function") return value;
+        if (!bound.has(property)) bound.set(property, value.bind(target));
+        return bound.get(property);
       },
     });
     return wrapped;
