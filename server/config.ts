@@ -80,6 +80,8 @@ export function readServerConfig(env = new EnvReader()): ServerConfig {
       connectionsPerUser: env.integer("CHAT_CONNECTIONS_PER_USER", DEFAULT_LIMITS.connectionsPerUser, { min: 1 }),
       maxTokenBytes: env.integer("CHAT_MAX_TOKEN_BYTES", DEFAULT_LIMITS.maxTokenBytes, { min: 256 }),
       maxTokenPatterns: env.integer("CHAT_MAX_TOKEN_PATTERNS", DEFAULT_LIMITS.maxTokenPatterns, { min: 1 }),
+      // 0 would mean "no limit" to uWS: refused, like any cap too small for one ordinary message.
+      maxOutgoingBufferBytes: env.integer("CHAT_MAX_OUTGOING_BUFFER_BYTES", DEFAULT_LIMITS.maxOutgoingBufferBytes, { min: 16 * 1024 }),
     },
     authTimeoutInMs: env.integer("CHAT_AUTH_TIMEOUT_MS", DEFAULT_AUTH_TIMEOUT_IN_MS, { min: 100 }),
     admission: {

@@ -116,6 +116,7 @@ const realtimeOptions = {
   verifier,
   connections,
   authTimeoutInMs: config.authTimeoutInMs,
+  maxOutgoingBufferBytes: limits.maxOutgoingBufferBytes,
   admission: config.admission,
   metrics,
   logger,

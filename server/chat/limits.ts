@@ -26,6 +26,12 @@ export interface Limits {
   maxTokenBytes: number;
   /** Most patterns in a token's `rooms` claim, and in its `mod` claim. */
   maxTokenPatterns: number;
+  /**
+   * Outgoing bytes the node holds for one socket that its client has not read (WebSocket) or
+   * polled (long-polling); a socket that has more than this waiting when more comes is closed
+   * (server/realtime/slow-consumer.ts). One reply larger than this is still sent whole.
+   */
+  maxOutgoingBufferBytes: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -42,6 +48,7 @@ export const DEFAULT_LIMITS: Limits = {
   connectionsPerUser: 20,
   maxTokenBytes: 8192,
   maxTokenPatterns: 256,
+  maxOutgoingBufferBytes: 1024 * 1024,
 };
 
 /** A socket is flooding when it sends this many times the event rate (for floodDisconnectAfterMs)... */
@@ -60,4 +67,5 @@ export type RefusalReason =
   | "token_too_large"
   | "token_too_many_patterns"
   | "event_too_large"
-  | "auth_timeout";
+  | "auth_timeout"
+  | "slow_consumer";

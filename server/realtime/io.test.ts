@@ -61,6 +61,7 @@ async function startNode() {
     verifier: TokenVerifier.fromConfig({ secret: SECRET, publicKeyPem: undefined }, DEFAULT_LIMITS),
     connections,
     authTimeoutInMs: AUTH_TIMEOUT_IN_MS,
+    maxOutgoingBufferBytes: DEFAULT_LIMITS.maxOutgoingBufferBytes,
     metrics,
     logger,
   };

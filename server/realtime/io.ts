@@ -1,7 +1,7 @@
 /**
  * socket.io on uWebSockets.js: engine options, the origin allow-list, session ids that name
  * this node (for the gateway's sticky routing), JWT authentication with the per-user connection
- * cap, the frame limit, and the client events with their budget and flood check.
+ * cap, the frame limit, the outgoing buffer cap, and the client events with their budget and flood check.
  */
 import { randomBytes } from "node:crypto";
 import { Server, type Socket } from "socket.io";
@@ -15,6 +15,7 @@ import { createDispatcher, type EventBinding } from "./dispatch.js";
 import { ExpiryWheel } from "./expiry.js";
 import { FloodGuard } from "./flood-guard.js";
 import { sizeLimitedParser, TRANSPORT_MAX_BYTES } from "./frame-limit.js";
+import { OutgoingBufferCap } from "./slow-consumer.js";
 
 /** The per-user connection cap, cluster-wide (server/cluster/connection-registry.ts). */
 export interface ConnectionCap {
@@ -33,6 +34,8 @@ export interface RealtimeOptions {
   connections: ConnectionCap;
   /** An engine.io session that has not authenticated (joined the namespace) within this long is closed. */
   authTimeoutInMs: number;
+  /** A socket with more than this many bytes waiting for its client is closed (slow-consumer.ts). */
+  maxOutgoingBufferBytes: number;
   metrics: NodeMetrics;
   logger: Logger;
   /** Connection limits answered 503 + Retry-After at the handshake (handshake-gate.ts); none when absent. */
@@ -78,11 +81,22 @@ export function createRealtime(app: TemplatedApp, options: RealtimeOptions): Ser
     },
     cors: options.allowedOrigins.length > 0 ? { origin: options.allowedOrigins, credentials: true } : undefined,
   });
+  // The user of each authenticated engine.io session (for countAuthTimeout and the log line of a slow consumer).
+  const authenticated = new WeakMap<object, string>();
+  const outgoing = new OutgoingBufferCap(options.maxOutgoingBufferBytes, (session, { transport, bufferedBytes }) => {
+    options.metrics.refusals.inc({ reason: "slow_consumer" });
+    options.logger.warn(
+      { user: authenticated.get(session), transport, bufferedBytes, limit: options.maxOutgoingBufferBytes },
+      "closed a socket whose client does not read: more than the outgoing buffer limit was waiting for it",
+    );
+  });
   // attachApp patches socket.io-adapter's Adapter.prototype for the whole process: one uWS
   // server per process (two would deliver every broadcast twice).
   const gate = options.admission && new HandshakeGate(options.admission, options.metrics.registry);
-  io.attachApp(gate ? gate.wrap(app) : app);
+  const capped = outgoing.wrap(app);
+  io.attachApp(gate ? gate.wrap(capped) : capped);
   gate?.track(io.engine);
+  outgoing.track(io.engine);
   // The gateway routes polling requests by the prefix of the `sid` query parameter, because
   // clients such as socket.io-client on Node keep no cookies. Must be set after attachApp,
   // which creates the engine.
@@ -90,14 +104,13 @@ export function createRealtime(app: TemplatedApp, options: RealtimeOptions): Ser
   io.engine.on("connection", forgetUpgradeRequest);
   // Sessions closed by the authentication timeout are counted as refusals: socket.io's timer
   // closes them as "forced close", and they never authenticated.
-  const authenticated = new WeakSet<object>();
   function countAuthTimeout(this: object, reason: string): void {
     if (reason === "forced close" && !authenticated.has(this)) options.metrics.refusals.inc({ reason: "auth_timeout" });
   }
   io.engine.on("connection", (rawSocket: { on(event: "close", listener: (this: object, reason: string) => void): void }) =>
     rawSocket.on("close", countAuthTimeout),
   );
-  io.use(authenticate(options, (socket) => authenticated.add(socket.conn)));
+  io.use(authenticate(options, (socket, principal) => authenticated.set(socket.conn, principal.userId)));
   return io;
 }
 
@@ -143,7 +156,10 @@ export function isOriginAllowed(origin: string | undefined, host: string | undef
  * (with the reason) or LIMIT_REACHED. A reservation is released when the socket disconnects,
  * or at once if the client went away before socket.io connected it (no `disconnect` follows).
  */
-function authenticate({ verifier, connections, metrics }: RealtimeOptions, onAuthenticated: (socket: Socket) => void) {
+function authenticate(
+  { verifier, connections, metrics }: RealtimeOptions,
+  onAuthenticated: (socket: Socket, principal: Principal) => void,
+) {
   return (socket: Socket, next: (error?: Error) => void) => {
     const token: unknown = socket.handshake.auth?.["token"];
     verifier
@@ -160,7 +176,7 @@ function authenticate({ verifier, connections, metrics }: RealtimeOptions, onAut
           }
           socket.data.principal = principal;
           socket.data.holdsConnection = true;
-          onAuthenticated(socket);
+          onAuthenticated(socket, principal);
           Object.assign(socket.handshake, { auth: NOTHING, headers: NOTHING, query: NOTHING });
           next();
           // socket.io connects the socket on the next tick, unless the client closed meanwhile.
