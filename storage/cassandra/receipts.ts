@@ -76,7 +76,9 @@ export class StoredReceipts {
   }
 
   private async read(user: string, room: string, clientId: string, scope: Scope) {
-    const row = (await this.client.execute(Q.read, [user, room, clientId, scope], { prepare: true, readTimeout: LOOKUP_TIMEOUT_IN_MS })).first();
+    const row = (
+      await this.client.execute(Q.read, [user, room, clientId, scope], { prepare: true, readTimeout: LOOKUP_TIMEOUT_IN_MS })
+    ).first();
     if (!row) return undefined;
     const ts = (row["ts"] as Date).getTime();
     // The TTL was rounded up to the second: the promise ends at ts + TTL exactly, as in Redis.
