@@ -11,6 +11,11 @@
  * So until its entry is in Cassandra a receipt is in Redis for the full TTL, however long the
  * flusher is away; afterwards it is here, and in Redis for W more.
  *
+ * Reads and writes use the configured consistency (CHAT_CASSANDRA_CONSISTENCY): with LOCAL_ONE
+ * and a replication factor above 1 a lookup can reach a replica that missed the write; the row
+ * was written at least W earlier (Redis answers until then), time for hinted handoff to deliver
+ * it. LOCAL_QUORUM on both sides removes the gap.
+ *
  * A row's TTL is counted from the entry's ts, rounded up to the second (CQL TTLs are seconds);
  * the read checks ts + idempotencyTtl itself, so a receipt answers exactly as long as Redis's
  * would have. An entry flushed after its receipt's time is over writes no row.
