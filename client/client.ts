@@ -4,6 +4,7 @@
  * server's events into typed ones.
  */
 import type { BackoffOptions } from "./backoff.js";
+import { uuidV7 } from "./client-id.js";
 import { Connection, type ConnectionState } from "./connection.js";
 import { Emitter } from "./emitter.js";
 import { ChatError, errorFromBody } from "./errors.js";
@@ -263,8 +264,10 @@ function required<T>(value: T | undefined, name: string): T {
   return value;
 }
 
-/** 128 random bits as hex: an idempotency key no other send of this user will have. */
+/**
+ * A UUIDv7 (client-id.ts): 74 random bits make it an idempotency key no other send of this user
+ * will have, and its time lets the server answer a retry from Redis alone.
+ */
 export function newClientId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+  return uuidV7();
 }

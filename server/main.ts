@@ -9,6 +9,7 @@ import { createLogger } from "../common/logger.js";
 import { createRegistry } from "../common/metrics.js";
 import { createCassandraClient } from "../storage/cassandra/client.js";
 import { RoomLog, StoredLatest } from "../storage/cassandra/room-log.js";
+import { StoredReceipts } from "../storage/cassandra/receipts.js";
 import { Timeline } from "../storage/cassandra/timeline.js";
 import { UserRooms } from "../storage/cassandra/user-rooms.js";
 import { History } from "../storage/history.js";
@@ -23,6 +24,7 @@ import { TokenVerifier } from "./auth/tokens.js";
 import { MAX_EMOJI_PER_MESSAGE, MessageChanges } from "./chat/changes.js";
 import { EventBudget } from "./chat/event-budget.js";
 import type { Principal } from "./chat/principal.js";
+import { PriorReceipts } from "./chat/receipts.js";
 import { ChatService } from "./chat/service.js";
 import { TypingThrottle } from "./chat/typing-throttle.js";
 import { BudgetSync, RedisConsumptionCounters } from "./cluster/budget-sync.js";
@@ -144,6 +146,16 @@ const publisher = installFanout({
 
 // The chat itself
 const presence = new Presence(redis, keys, config.nodeName, config.presenceTtlInMs);
+// A repeated clientId older than Redis's receipt window is answered from Cassandra (chat/receipts.ts).
+const receipts = new PriorReceipts(
+  new StoredReceipts(cassandra, storage.stream.idempotencyTtlInMs),
+  {
+    windowInMs: storage.stream.receiptWindowInMs,
+    idempotencyTtlInMs: storage.stream.idempotencyTtlInMs,
+    clientClockSkewInMs: storage.stream.clientClockSkewInMs,
+  },
+  logger,
+);
 const chat = new ChatService({
   publisher,
   log: new MessageBuffer(
@@ -155,6 +167,7 @@ const chat = new ChatService({
     { count: storage.redis.ackReplicas, timeoutInMs: storage.redis.ackTimeoutInMs },
   ),
   history,
+  receipts,
   userRooms: new UserRooms(cassandra),
   limits,
   metrics,
@@ -173,6 +186,7 @@ const changes = new MessageChanges({
     { perSecond: limits.sendsPerSecond, burst: limits.sendBurst },
     { count: storage.redis.ackReplicas, timeoutInMs: storage.redis.ackTimeoutInMs },
   ),
+  receipts,
   publisher,
   limits,
   logger,

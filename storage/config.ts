@@ -61,6 +61,18 @@ export interface StreamConfig {
   maxEntriesPerShard: number;
   /** How long an idempotency record (from, room, clientId) → first ack is kept. */
   idempotencyTtlInMs: number;
+  /**
+   * The receipt window W (CHAT_RECEIPT_WINDOW_MS): once the flusher has written an entry and its
+   * receipt to Cassandra, Redis keeps the receipt only this long (storage/cassandra/receipts.ts);
+   * a duplicate older than that is answered from Cassandra. Until the entry is flushed Redis
+   * keeps the receipt for idempotencyTtlInMs.
+   */
+  receiptWindowInMs: number;
+  /**
+   * S (CHAT_CLIENT_CLOCK_SKEW_MS): how far ahead of the servers' clocks a client's clock may run
+   * for its UUIDv7 clientIds to spare the Cassandra lookup (server/chat/receipts.ts has the proof).
+   */
+  clientClockSkewInMs: number;
   /** How many of a room's newest flushed messages stay in Redis for fast history. */
   recentKeepPerRoom: number;
   /** Width of a Cassandra timeline partition (room, bucket). */
@@ -78,6 +90,8 @@ export const DEFAULT_STREAM_CONFIG: StreamConfig = {
   shards: 16,
   maxEntriesPerShard: 250_000,
   idempotencyTtlInMs: 24 * 60 * 60 * 1000,
+  receiptWindowInMs: 15 * 60 * 1000,
+  clientClockSkewInMs: 5 * 60 * 1000,
   recentKeepPerRoom: 200,
   bucketWidthInMs: 24 * 60 * 60 * 1000,
 };
@@ -108,6 +122,8 @@ export function readStorageConfig(env = new EnvReader()): StorageConfig {
       shards,
       maxEntriesPerShard: Math.max(1, Math.floor(maxBufferEntries / shards)),
       idempotencyTtlInMs: env.integer("CHAT_IDEMPOTENCY_TTL_MS", DEFAULT_STREAM_CONFIG.idempotencyTtlInMs, { min: 1000 }),
+      receiptWindowInMs: env.integer("CHAT_RECEIPT_WINDOW_MS", DEFAULT_STREAM_CONFIG.receiptWindowInMs, { min: 100 }),
+      clientClockSkewInMs: env.integer("CHAT_CLIENT_CLOCK_SKEW_MS", DEFAULT_STREAM_CONFIG.clientClockSkewInMs, { min: 0 }),
       recentKeepPerRoom: env.integer("CHAT_RECENT_KEEP_PER_ROOM", DEFAULT_STREAM_CONFIG.recentKeepPerRoom, { min: 0 }),
       bucketWidthInMs: env.integer("CHAT_BUCKET_WIDTH_MS", DEFAULT_STREAM_CONFIG.bucketWidthInMs, { min: 1000 }),
     },

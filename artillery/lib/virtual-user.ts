@@ -7,6 +7,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { io, type Socket } from "socket.io-client";
+import { uuidV7 } from "../../client/client-id.js";
 import { AckDeadlines } from "./ack-deadlines.js";
 import { auditDelivery, type DeliveryLedger } from "./ledger.js";
 import { allRooms, pickSendRoom, type RoomModel, type UserRooms } from "./rooms.js";
@@ -122,7 +123,7 @@ export class VirtualUser {
     this.metrics.counter("chat.messages_sent");
     const ack = await this.request<{ seq: number; duplicate?: boolean }>("send", {
       room,
-      clientId: `${this.userId}-${this.sent}`,
+      clientId: uuidV7(), // recent UUIDv7: the server answers retries from Redis alone (docs/protocol.md)
       text: messageText(this.sent),
       meta: { sentAt },
     });

@@ -11,6 +11,7 @@
  * Centrifugo's clients are centrifuge-js itself (centrifugo-clients.ts), not a hand-written framing.
  */
 import { WebSocket, type RawData } from "ws";
+import { uuidV7 } from "../../client/client-id.js";
 import {
   isCentrifugoOpen,
   openCentrifugoClient,
@@ -232,8 +233,6 @@ async function joinAll(from: number, to: number, room: string): Promise<void> {
   await Promise.all(joins);
 }
 
-let sendCounter = 0;
-
 /**
  * One send; resolves with null on success or the failure code (the server's, or TIMEOUT,
  * CLOSED, DUPLICATE: an ack for a clientId never sent before cannot be a duplicate).
@@ -246,7 +245,8 @@ function sendOne(client: Client, room: string, textBytes: number, ackTimeoutInMs
     client.ws.send(`s${room}|${text}`);
     return Promise.resolve(null);
   }
-  const clientId = `${process.pid}-${++sendCounter}`;
+  // A recent UUIDv7, as the SDK makes: the server answers retries from Redis alone (docs/protocol.md).
+  const clientId = uuidV7();
   return request(client, "send", { room, clientId, text }, ackTimeoutInMs).then((answer) => {
     if ("failure" in answer) return answer.failure;
     if (!answer.reply.includes('"ok":true')) return /"code":"([A-Z_]+)"/.exec(answer.reply)?.[1] ?? "UNKNOWN";

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { ChatChange } from "../../storage/change.js";
 import { MessageChanges } from "./changes.js";
+import { noStoredReceipts } from "./fakes.js";
 import { ChatError, type ErrorCode } from "./errors.js";
 import { DEFAULT_LIMITS } from "./limits.js";
 import type { ChangeLog, ChangeOutcome } from "./ports.js";
@@ -36,6 +37,7 @@ function setUp() {
   const warnings: Record<string, unknown>[] = [];
   const changes = new MessageChanges({
     log,
+    receipts: noStoredReceipts(),
     publisher: { change: (c) => published.push(c) },
     limits: DEFAULT_LIMITS,
     logger: { warn: (fields) => warnings.push(fields) },

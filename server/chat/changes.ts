@@ -13,6 +13,7 @@ import type { Limits } from "./limits.js";
 import { mayModerate } from "./names.js";
 import type { ChangeLog, ChangePublisher, ChatLogger } from "./ports.js";
 import type { Principal } from "./principal.js";
+import type { PriorReceipts } from "./receipts.js";
 
 export interface ChangeResult {
   seq: number;
@@ -27,6 +28,8 @@ export interface ChangeMetrics {
 
 export interface MessageChangesDeps {
   log: ChangeLog;
+  /** First acks older than Redis's receipt window (receipts.ts). */
+  receipts: PriorReceipts;
   publisher: ChangePublisher;
   limits: Limits;
   logger: ChatLogger;
@@ -64,6 +67,9 @@ export class MessageChanges {
     // The id carries the message's seq: an id that is not one of ours names no message.
     const decoded = decodeMessageId(change.target);
     if (!decoded) throw new ChatError("NOT_FOUND", `no message ${JSON.stringify(change.target)} in room ${change.room}`);
+    // Only for a clientId whose first ack Redis may have let go: a recent UUIDv7 skips this.
+    const stored = await this.deps.receipts.ofChange(change.by, change.room, change.clientId);
+    if (stored) return { ...stored, duplicate: true };
     const request = { change: { ...change, targetSeq: decoded.seq }, mayModerate: mayModerate(principal.modPatterns ?? [], change.room) };
     const outcome = await this.fromStorage(() => this.deps.log.append(request));
     switch (outcome.kind) {

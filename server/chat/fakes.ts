@@ -2,7 +2,8 @@
  * In-memory fakes of the chat domain's ports (ports.ts), for its unit tests: a message log that
  * behaves like the Redis append script, history over it, user room lists, and recorders.
  */
-import type { ChatMessage, NewMessage } from "../../storage/message.js";
+import type { ChangeReceipt } from "../../storage/change.js";
+import type { ChatMessage, NewMessage, SendReceipt } from "../../storage/message.js";
 import type {
   AppendOutcome,
   ChatLogger,
@@ -12,8 +13,10 @@ import type {
   PresenceChange,
   RefusalCounter,
   RoomPublisher,
+  StoredReceipts,
   UserRoomList,
 } from "./ports.js";
+import { PriorReceipts, type ReceiptWindow } from "./receipts.js";
 import type { RefusalReason } from "./limits.js";
 
 /** A message log that assigns seqs per room and remembers idempotency keys, like the Redis script. */
@@ -150,4 +153,40 @@ export class RecordingRefusals implements RefusalCounter {
   inc({ reason }: { reason: RefusalReason }): void {
     this.counts.set(reason, (this.counts.get(reason) ?? 0) + 1);
   }
+}
+
+/** Receipts Cassandra would hold: keyed "<user>|<room>|<clientId>"; counts its lookups. */
+export class InMemoryStoredReceipts implements StoredReceipts {
+  readonly sends = new Map<string, SendReceipt>();
+  readonly changes = new Map<string, ChangeReceipt>();
+  lookups = 0;
+  failNext: Error | undefined;
+
+  async sendReceipt(from: string, room: string, clientId: string): Promise<SendReceipt | undefined> {
+    return this.read(this.sends, `${from}|${room}|${clientId}`);
+  }
+
+  async changeReceipt(by: string, room: string, clientId: string): Promise<ChangeReceipt | undefined> {
+    return this.read(this.changes, `${by}|${room}|${clientId}`);
+  }
+
+  private read<T>(receipts: Map<string, T>, key: string): T | undefined {
+    this.lookups++;
+    const failure = this.failNext;
+    this.failNext = undefined;
+    if (failure) throw failure;
+    return receipts.get(key);
+  }
+}
+
+/** The production defaults (storage/config.ts): W 15 min, S 5 min, TTL 24 h. */
+export const DEFAULT_RECEIPT_WINDOW: ReceiptWindow = {
+  windowInMs: 15 * 60_000,
+  idempotencyTtlInMs: 24 * 60 * 60_000,
+  clientClockSkewInMs: 5 * 60_000,
+};
+
+/** PriorReceipts over an empty in-memory store: every send is decided by the log, as before receipts moved. */
+export function noStoredReceipts(logger: ChatLogger = new RecordingLogger()): PriorReceipts {
+  return new PriorReceipts(new InMemoryStoredReceipts(), DEFAULT_RECEIPT_WINDOW, logger);
 }

@@ -1,7 +1,7 @@
 /**
  * What the chat domain needs from the rest of the node, as small interfaces it owns. The
  * storage classes (storage/stream/producer.ts, storage/history.ts,
- * storage/cassandra/user-rooms.ts) and the fan-out (server/fanout/) fill them structurally;
+ * storage/cassandra/user-rooms.ts, storage/cassandra/receipts.ts) and the fan-out (server/fanout/) fill them structurally;
  * unit tests fill them with in-memory fakes.
  */
 import type { ChangeReceipt, ChatChange, MessageView, NewChange } from "../../storage/change.js";
@@ -69,6 +69,16 @@ export type ChangeOutcome =
 /** The durable log's side of edit, delete and react (storage/stream/change-buffer.ts). */
 export interface ChangeLog {
   append(request: { change: NewChange; mayModerate: boolean }): Promise<ChangeOutcome>;
+}
+
+/**
+ * The first acks the flusher stored with their entries (storage/cassandra/receipts.ts): where a
+ * repeated clientId is found once Redis let its receipt go (receipts.ts decides when to ask).
+ * Undefined when none is stored, or its idempotency TTL is over.
+ */
+export interface StoredReceipts {
+  sendReceipt(from: string, room: string, clientId: string): Promise<SendReceipt | undefined>;
+  changeReceipt(by: string, room: string, clientId: string): Promise<ChangeReceipt | undefined>;
 }
 
 /** Delivers a change to every socket in its room, on every node. */

@@ -7,7 +7,15 @@ import assert from "node:assert/strict";
 import { beforeEach, test } from "node:test";
 import { ChatError, type ErrorCode } from "./errors.js";
 import { EventBudget } from "./event-budget.js";
-import { InMemoryHistory, InMemoryLog, InMemoryUserRooms, RecordingLogger, RecordingPublisher, RecordingRefusals } from "./fakes.js";
+import {
+  InMemoryHistory,
+  noStoredReceipts,
+  InMemoryLog,
+  InMemoryUserRooms,
+  RecordingLogger,
+  RecordingPublisher,
+  RecordingRefusals,
+} from "./fakes.js";
 import { DEFAULT_LIMITS, type Limits } from "./limits.js";
 import type { Principal } from "./principal.js";
 import { RoomAccess } from "./room-access.js";
@@ -44,6 +52,7 @@ beforeEach(() => {
     publisher,
     log,
     history,
+    receipts: noStoredReceipts(),
     userRooms,
     limits,
     metrics,

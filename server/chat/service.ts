@@ -14,6 +14,7 @@ import type { Limits } from "./limits.js";
 import { decodeRoomsCursor, encodeRoomsCursor, isAfterCursor, type RoomsCursor } from "./rooms-cursor.js";
 import type { ChatLogger, ChatMetrics, MessageHistory, MessageLog, MessagePage, RoomPublisher, UserRoomList } from "./ports.js";
 import type { Principal } from "./principal.js";
+import type { PriorReceipts } from "./receipts.js";
 import type { TypingThrottle } from "./typing-throttle.js";
 
 /** At most this many missed messages come back with `join { since }`. */
@@ -59,6 +60,8 @@ export interface ChatServiceDeps {
   publisher: RoomPublisher;
   log: MessageLog;
   history: MessageHistory;
+  /** First acks older than Redis's receipt window (receipts.ts). */
+  receipts: PriorReceipts;
   userRooms: UserRoomList;
   limits: Limits;
   metrics: ChatMetrics;
@@ -132,6 +135,9 @@ export class ChatService {
   async send(principal: Principal, input: unknown): Promise<SendResult> {
     const started = process.hrtime.bigint();
     const { room, clientId, text, meta } = this.validate.send(principal, input);
+    // Only for a clientId whose first ack Redis may have let go: a recent UUIDv7 skips this.
+    const stored = await this.deps.receipts.ofSend(principal.userId, room, clientId);
+    if (stored) return { ...stored, duplicate: true };
     const outcome = await this.fromStorage("append", () => this.deps.log.append({ room, from: principal.userId, clientId, text, meta }));
     switch (outcome.kind) {
       case "duplicate":

@@ -6,9 +6,11 @@
  */
 import cassandra from "cassandra-driver";
 import { isChange, tombstoneOf, type LogEntry, type MessageView } from "../change.js";
+import { DEFAULT_STREAM_CONFIG } from "../config.js";
 import { bucketOf, type ChatMessage } from "../message.js";
 import type { CassandraClient } from "./client.js";
 import { LogProjection, logWriteTime, type ProjectedEntry } from "./projection.js";
+import { receiptStatements } from "./receipts.js";
 import { bigintToNumber } from "./values.js";
 
 const Q = {
@@ -84,6 +86,11 @@ export class Timeline {
     private readonly client: CassandraClient,
     private readonly bucketWidthInMs: number,
     private readonly writeOptions: TimelineWriteOptions = DEFAULT_WRITE_OPTIONS,
+    /**
+     * CHAT_IDEMPOTENCY_TTL_MS: every entry's receipt row (receipts.ts) is written with the
+     * entry's rows and lives this long after the entry's ts.
+     */
+    private readonly receiptTtlInMs: number = DEFAULT_STREAM_CONFIG.idempotencyTtlInMs,
   ) {
     this.window = new Window(writeOptions.concurrency);
     this.projection = new LogProjection(bucketWidthInMs);
@@ -106,7 +113,16 @@ export class Timeline {
     const projected = entries.map((entry): ProjectedEntry => ("entry" in entry ? entry : { entry, noop: false }));
     const messages = projected.flatMap(({ entry }) => (isChange(entry) ? [] : [entry]));
     if (messages.length > 0) await this.refuseSeqConflicts(messages);
-    const statements = [...this.statementsOf(messages), ...this.projection.statementsOf(projected)];
+    // The receipts go in the same write: the flusher shortens Redis's copies only once it succeeded.
+    const statements = [
+      ...this.statementsOf(messages),
+      ...this.projection.statementsOf(projected),
+      ...receiptStatements(
+        projected.map(({ entry }) => entry),
+        this.receiptTtlInMs,
+        Date.now(),
+      ),
+    ];
     if (options === undefined) {
       await this.writeInSharedWindow(statements);
       return;

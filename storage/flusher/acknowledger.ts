@@ -7,7 +7,7 @@
  */
 import type { Logger } from "../../common/logger.js";
 import type { RedisKeys } from "../keys.js";
-import type { LogEntry } from "../change.js";
+import { isChange, type LogEntry } from "../change.js";
 import { ChangeKeys } from "../change-keys.js";
 import type { RedisClient } from "../redis-client.js";
 import type { StreamEntry } from "../stream/entries.js";
@@ -31,24 +31,35 @@ export class Acknowledger {
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
-    private readonly options: Pick<FlusherOptions, "group" | "recentKeepPerRoom">,
+    private readonly options: Pick<FlusherOptions, "group" | "recentKeepPerRoom" | "receiptWindowInMs">,
     private readonly logger: Logger,
     private readonly events: Pick<FlusherEvents, "deadLettered">,
   ) {}
 
-  /** XACK + XDEL the flushed entries, and trim recent-history zsets to what readers still want. */
+  /**
+   * XACK + XDEL the flushed entries, trim recent-history zsets to what readers still want, and
+   * shorten the entries' idempotency receipts to the receipt window: Cassandra holds them now
+   * (storage/cassandra/receipts.ts), and the caller only acknowledges after that write succeeded.
+   */
   async acknowledge(flushed: DecodedEntry[]): Promise<void> {
-    const byStream = new Map<string, { ids: string[]; newestSeqByRoom: Map<string, number> }>();
+    const byStream = new Map<string, { ids: string[]; receipts: string[]; newestSeqByRoom: Map<string, number> }>();
+    const changeKeys = new ChangeKeys(this.keys);
     for (const { entry, message } of flushed) {
       let shard = byStream.get(entry.stream);
-      if (!shard) byStream.set(entry.stream, (shard = { ids: [], newestSeqByRoom: new Map() }));
+      if (!shard) byStream.set(entry.stream, (shard = { ids: [], receipts: [], newestSeqByRoom: new Map() }));
       shard.ids.push(entry.id);
+      // In the room's slot, so in this shard's MULTI (storage/keys.ts).
+      shard.receipts.push(
+        isChange(message)
+          ? changeKeys.idempotency(message.by, message.room, message.clientId)
+          : this.keys.idempotency(message.from, message.room, message.clientId),
+      );
       shard.newestSeqByRoom.set(message.room, Math.max(message.seq, shard.newestSeqByRoom.get(message.room) ?? 0));
     }
     // One MULTI per shard stream: an entry acknowledged but not deleted would count against the
     // buffer cap forever. The shards' MULTIs go out together.
     const results = await Promise.all(
-      [...byStream].map(([stream, { ids, newestSeqByRoom }]) => {
+      [...byStream].map(([stream, { ids, receipts, newestSeqByRoom }]) => {
         const multi = this.redis.multi();
         multi.xack(stream, this.options.group, ...ids);
         multi.xdel(stream, ...ids);
@@ -60,8 +71,12 @@ export class Acknowledger {
           // which are claimed and rewritten; readers fall back to Cassandra for any seq Redis lacks.
           multi.zremrangebyscore(this.keys.roomRecent(room), "-inf", newestSeq - this.options.recentKeepPerRoom);
           // The room's recent changes go with its recent messages: readers count both to know Redis is complete.
-          multi.zremrangebyscore(new ChangeKeys(this.keys).roomChanges(room), "-inf", newestSeq - this.options.recentKeepPerRoom);
+          multi.zremrangebyscore(changeKeys.roomChanges(room), "-inf", newestSeq - this.options.recentKeepPerRoom);
         }
+        // LT: only ever shortens (a receipt whose idempotency TTL ends sooner keeps it); a receipt
+        // already gone is left gone. The one receipt this can shorten wrongly is a newer send's
+        // with the same clientId after the first entry waited unflushed past the whole TTL.
+        for (const receipt of receipts) multi.pexpire(receipt, this.options.receiptWindowInMs, "LT");
         return multi.exec();
       }),
     );

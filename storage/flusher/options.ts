@@ -3,6 +3,7 @@ import type { LogEntry } from "../change.js";
 import type { ProjectedEntry } from "../cassandra/projection.js";
 import type { StreamEntry } from "../stream/entries.js";
 import type { ChatMessage } from "../message.js";
+import { DEFAULT_STREAM_CONFIG } from "../config.js";
 
 export interface FlusherOptions {
   /** Consumer group shared by all flushers. */
@@ -33,6 +34,11 @@ export interface FlusherOptions {
   retryMaxInMs: number;
   /** An entry that failed this many times for a reason of its own is dead-lettered. */
   maxEntryFailures: number;
+  /**
+   * CHAT_RECEIPT_WINDOW_MS: once an entry and its receipt row are in Cassandra, its Redis
+   * receipt is shortened to this (acknowledger.ts; storage/cassandra/receipts.ts).
+   */
+  receiptWindowInMs: number;
 }
 
 export const DEFAULT_FLUSHER_OPTIONS: Omit<FlusherOptions, "consumer"> = {
@@ -46,6 +52,7 @@ export const DEFAULT_FLUSHER_OPTIONS: Omit<FlusherOptions, "consumer"> = {
   retryMinInMs: 100,
   retryMaxInMs: 5000,
   maxEntryFailures: 5,
+  receiptWindowInMs: DEFAULT_STREAM_CONFIG.receiptWindowInMs,
 };
 
 /** What the flusher reports, for its metrics. */

@@ -41,6 +41,7 @@ export async function runFlusherProcess({ wrapRows = (timeline) => timeline }: F
     ...DEFAULT_FLUSHER_OPTIONS,
     consumer,
     recentKeepPerRoom: config.stream.recentKeepPerRoom,
+    receiptWindowInMs: config.stream.receiptWindowInMs,
     batchSize: env.integer("CHAT_FLUSHER_BATCH_SIZE", DEFAULT_FLUSHER_OPTIONS.batchSize, { min: 1, max: 10_000 }),
     maxBatchesInFlight: env.integer("CHAT_FLUSHER_BATCHES_IN_FLIGHT", DEFAULT_FLUSHER_OPTIONS.maxBatchesInFlight, { min: 1, max: 16 }),
     lingerInMs: env.integer("CHAT_FLUSHER_LINGER_MS", DEFAULT_FLUSHER_OPTIONS.lingerInMs, { min: 0, max: 10_000 }),
@@ -81,7 +82,7 @@ export async function runFlusherProcess({ wrapRows = (timeline) => timeline }: F
   });
   registerStreamBacklogGauge(registry, redis, keys);
 
-  const timeline = new Timeline(cassandra, config.stream.bucketWidthInMs, writeOptions);
+  const timeline = new Timeline(cassandra, config.stream.bucketWidthInMs, writeOptions, config.stream.idempotencyTtlInMs);
   const rows = wrapRows(timeline);
   // Its own connection: the reader's may be held by a blocking XREADGROUP.
   const renumbering = duplicateClient(redis, {

@@ -19,6 +19,10 @@
  * also in the AOF and on replicas), so a restored AOF has it expired, and a replica promoted
  * after cluster-node-timeout (longer than the TTL) finds it expired too and asks INFO.
  *
+ * The receipt is kept for the whole idempotency TTL here; once the flusher has written the entry
+ * and its receipt to Cassandra it shortens this copy to the receipt window
+ * (storage/cassandra/receipts.ts), so an unflushed entry's receipt never leaves Redis early.
+ *
  * KEYS: 1 idempotency key, 2 room meta hash, 3 shard stream, 4 room recent zset, 5 shard run key
  * ARGV: 1 message JSON without its closing brace, 2 random part of the id (10 Crockford chars),
  *       3 idempotency TTL ms, 4 max entries in the shard, 5 recent-zset TTL ms, 6 run-key TTL ms

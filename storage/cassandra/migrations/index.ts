@@ -74,4 +74,24 @@ export const MIGRATIONS: Migration[] = [
       `ALTER TABLE IF EXISTS messages_by_room ADD IF NOT EXISTS reacted boolean`,
     ],
   },
+  {
+    version: 3,
+    name: "idempotency receipts beyond Redis's window",
+    statements: [
+      // The first ack of each (user, room, clientId), for a duplicate that arrives after Redis
+      // let the receipt go (storage/cassandra/receipts.ts): the flusher writes it with its entry,
+      // with a TTL that ends idempotencyTtl after the entry's ts. `scope` keeps a user's sends
+      // and changes apart (their clientIds are separate namespaces). Partitioned by (user, room)
+      // so one user's receipts in a room go in one batch; a lookup reads one row by its key.
+      // Written with real write times (never a log write time): TimeWindowCompactionStrategy
+      // groups SSTables by write time and drops a whole expired one without reading it.
+      // default_time_to_live is a backstop for a write without TTL.
+      `CREATE TABLE IF NOT EXISTS receipts_by_client_id (
+        user_id text, room text, client_id text, scope text,
+        id text, seq bigint, ts timestamp,
+        PRIMARY KEY ((user_id, room), client_id, scope)
+      ) WITH default_time_to_live = 90000
+        AND compaction = {'class': 'TimeWindowCompactionStrategy', 'compaction_window_unit': 'HOURS', 'compaction_window_size': 2}`,
+    ],
+  },
 ];
