@@ -168,7 +168,6 @@ async function metricsOfRunningCluster(
   }
   const advice =
     "none: the gateway does not serve /metrics; set LOAD_METRICS_URLS=http://127.0.0.1:<node port>/metrics,… (the ports `npm start` prints) for the server's side of the run";
-  log(`server metrics: ${advice}`);
   return { scrapeTargets: [], scrapeDescription: advice };
 }
 

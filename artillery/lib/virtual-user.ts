@@ -3,9 +3,9 @@
  * receives, and at the end checks by seq that it got every acknowledged message it had to
  * get (ledger.ts). With change shares set, it also edits and deletes some of its own messages
  * and reacts to others' (change-book.ts), and at the end reads the rooms' history back to check
- * that every acknowledged change is there. It also measures what Artillery alone cannot: ack latency, broadcast
- * latency (the sender's clock at send → receipt by another user, same machine so same clock)
- * and, in the reconnect storm, catch-up with `join { since }`.
+ * that every acknowledged change is there. It also measures what Artillery alone cannot: ack
+ * latency, broadcast latency (the sender's clock at send → receipt by another user, same
+ * machine so same clock) and, in the reconnect storm, catch-up with `join { since }`.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { io, type Socket } from "socket.io-client";
@@ -245,8 +245,8 @@ export class VirtualUser {
     this.metrics.counter("chat.changes_verified", verdict.verified);
     this.metrics.counter("chat.changes_lost", verdict.lost.length);
     this.metrics.counter("chat.changes_unverifiable", verdict.unverifiable);
-    // The ids (never message text) of the first few, so a failed run says what to look for.
-    for (const what of verdict.lost.slice(0, 3)) console.error(`[load] ${this.userId}: change lost: ${what}`);
+    // One line per user with the first message id and what was wrong (never message text), so a failed run says where to look.
+    if (verdict.lost.length > 0) console.error(`[load] ${this.userId}: ${verdict.lost.length} change(s) lost, first: ${verdict.lost[0]}`);
     // The suites' `ensure` requires these to be 0, and Artillery's ensure fails a condition on
     // a counter that was never emitted: emit them, so a clean run has them at 0.
     this.metrics.counter("chat.messages_duplicated", 0);
