@@ -12,7 +12,8 @@
  * `io(url, { auth: { token } })`.
  *
  * Variables (config.variables in the YAML; defaults below): smallRooms, smallRoomsPerUser,
- * largeRooms, largeRoomShare, largeRoomSendShare, ackTimeoutMs, deliveryGraceMs,
+ * largeRooms, largeRoomShare, largeRoomSendShare, editShare, deleteShare, reactShare (message
+ * changes: see lib/change-book.ts; 0, none, by default), ackTimeoutMs, deliveryGraceMs,
  * transports ("websocket" or "polling,websocket"), thinkMs, and for the storm stormAtSeconds
  * and outageSeconds. Environment: CHAT_JWT_SECRET (else the dev default of `npm start`),
  * LOAD_RUN_ID (names this run's rooms; scripts/load.ts sets it).
@@ -23,6 +24,7 @@ import { threadId } from "node:worker_threads";
 import type { EventEmitter } from "node:events";
 import { DEV_JWT_SECRET, mintToken } from "../scripts/lib/tokens.js";
 import { DeliveryLedger } from "./lib/ledger.js";
+import type { ChangeShares } from "./lib/change-book.js";
 import { pickRooms, validateRoomModel, type RoomModel } from "./lib/rooms.js";
 import { VirtualUser, type MetricSink, type Transport } from "./lib/virtual-user.js";
 
@@ -60,6 +62,7 @@ export async function connect(context: ArtilleryContext, events: EventEmitter): 
       transports: settings.transports,
       ackTimeoutInMs: settings.ackTimeoutInMs,
       ledger,
+      changes: settings.changes,
     },
     sink(events),
   );
@@ -74,6 +77,11 @@ export async function joinRooms(context: ArtilleryContext): Promise<void> {
 
 export async function sendMessage(context: ArtilleryContext): Promise<void> {
   return step(context, (user) => user.send());
+}
+
+/** Edits or deletes some of the user's own messages and reacts to others', at the suite's change shares. */
+export async function changeMessages(context: ArtilleryContext): Promise<void> {
+  return step(context, (user) => user.changeMessages());
 }
 
 export async function stormOutage(context: ArtilleryContext): Promise<void> {
@@ -109,6 +117,7 @@ async function step(context: ArtilleryContext, action: (user: VirtualUser) => Pr
 
 interface Settings {
   model: RoomModel;
+  changes: ChangeShares;
   transports: Transport[];
   ackTimeoutInMs: number;
   deliveryGraceInMs: number;
@@ -128,6 +137,11 @@ function readSettings(vars: Record<string, unknown>): Settings {
       throw new Error(`config.variables.${key} must be a non-negative number, got ${JSON.stringify(value)}`);
     return value;
   };
+  const share = (key: string): number => {
+    const value = number(key, 0);
+    if (value > 1) throw new Error(`config.variables.${key} must be between 0 and 1, got ${value}`);
+    return value;
+  };
   const transports = String(vars["transports"] ?? "websocket")
     .split(",")
     .map((t) => t.trim());
@@ -143,6 +157,7 @@ function readSettings(vars: Record<string, unknown>): Settings {
       largeRoomShare: number("largeRoomShare", 0.3),
       largeRoomSendShare: number("largeRoomSendShare", 0.1),
     }),
+    changes: { editShare: share("editShare"), deleteShare: share("deleteShare"), reactShare: share("reactShare") },
     transports: transports as Transport[],
     ackTimeoutInMs: number("ackTimeoutMs", 10_000),
     deliveryGraceInMs: number("deliveryGraceMs", 5000),

@@ -8,9 +8,11 @@
  * stops it afterwards, so the suite runs on a fresh machine and in CI with nothing else up.
  *
  * Server-side figures: while Artillery runs, /metrics is sampled every LOAD_SAMPLE_SECONDS
- * (5): from each process directly when this script started the cluster, from the URLs in
- * LOAD_METRICS_URLS (comma-separated) when given, else through the gateway (which answers
- * from one node at a time, so each sample scrapes it several times, one answer per node).
+ * (5) from each process directly, never through the gateway (it answers /metrics 404: node
+ * metrics are not public): the nodes and the flusher when this script started the cluster;
+ * else the URLs in LOAD_METRICS_URLS (comma-separated) when given; else, for the cluster of
+ * `npm start`, the node ports in the gateway config it wrote (artillery/report/node-metrics.ts);
+ * else none (the report says so).
  *
  * Environment: TARGET, CHAT_JWT_SECRET (else the dev default that `npm start` uses),
  * SOAK_MINUTES (the soak's steady phase; default: as in soak.yml, 60), LOAD_METRICS_URLS,
@@ -28,16 +30,15 @@ import { randomBytes } from "node:crypto";
 import { EnvReader } from "../common/env.js";
 import { renderReport, rerenderReport } from "../artillery/report/render.js";
 import { MetricsSampler, type ScrapeTarget } from "../artillery/report/sampler.js";
+import { nodeMetricsUrlsFromGatewayConfig } from "../artillery/report/node-metrics.js";
 import { DEV_JWT_SECRET } from "./lib/tokens.js";
-import { REPO_ROOT } from "./infra/paths.js";
+import { DATA_ROOT, REPO_ROOT } from "./infra/paths.js";
 import { freePort } from "./infra/process.js";
 import { cassandraConfigFor, migrateKeyspace, startApps, startStores, type Apps, type Stores } from "./infra/stack.js";
 
 const SUITES = ["smoke", "load", "soak", "spike", "storm", "capacity"] as const;
 type Suite = (typeof SUITES)[number];
 const DEFAULT_TARGET = "http://127.0.0.1:8080";
-/** Scrapes of the gateway's /metrics per sample: with round robin over two nodes, four see both. */
-const GATEWAY_SCRAPES_PER_SAMPLE = 4;
 
 const started = Date.now();
 const log = (line: string) => console.log(`[load +${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`);
@@ -121,32 +122,61 @@ async function resolveTarget(): Promise<ResolvedTarget> {
   const metricsUrls = env.list("LOAD_METRICS_URLS", []);
   if (explicit !== undefined) {
     const url = checkedTarget(explicit);
-    return { url, description: "TARGET", ...viaGatewayOrUrls(url, metricsUrls) };
+    return { url, description: "TARGET", ...(await metricsOfRunningCluster(url, metricsUrls)) };
   }
   if (await answersReady(DEFAULT_TARGET))
-    return { url: DEFAULT_TARGET, description: "the cluster already running on :8080", ...viaGatewayOrUrls(DEFAULT_TARGET, metricsUrls) };
+    return {
+      url: DEFAULT_TARGET,
+      description: "the cluster already running on :8080",
+      ...(await metricsOfRunningCluster(DEFAULT_TARGET, metricsUrls)),
+    };
   log("nothing answers on http://127.0.0.1:8080/readyz: starting a local cluster for this run…");
   cluster = await startLocalCluster();
   const direct = [...cluster.apps.nodes, cluster.apps.flusher].map((app) => `http://127.0.0.1:${app.port}/metrics`);
   return {
     url: cluster.apps.gateway.url,
     description: `a local cluster started for this run (2 nodes, flusher, HAProxy, Redis, Cassandra; logs in ${cluster.dir})`,
-    scrapeTargets: direct.map((url) => ({ kind: "direct", url })),
+    scrapeTargets: direct.map((url) => ({ url })),
     scrapeDescription: `each process directly: ${direct.join(", ")}`,
   };
 }
 
-function viaGatewayOrUrls(url: string, metricsUrls: string[]): Pick<ResolvedTarget, "scrapeTargets" | "scrapeDescription"> {
+/**
+ * The /metrics URLs of a cluster this script did not start: LOAD_METRICS_URLS, else the socket
+ * nodes of `npm start` when its gateway config names the target's port and every node answers.
+ */
+async function metricsOfRunningCluster(
+  url: string,
+  metricsUrls: string[],
+): Promise<Pick<ResolvedTarget, "scrapeTargets" | "scrapeDescription">> {
   if (metricsUrls.length > 0) {
+    return { scrapeTargets: metricsUrls.map((u) => ({ url: u })), scrapeDescription: `LOAD_METRICS_URLS: ${metricsUrls.join(", ")}` };
+  }
+  const configFile = join(env.optionalString("CHAT_LOCAL_DATA_DIR") ?? DATA_ROOT, "logs", "gateway", "haproxy.cfg");
+  let config = "";
+  try {
+    config = readFileSync(configFile, "utf8");
+  } catch {
+    // No `npm start` cluster here: nothing to discover.
+  }
+  const nodes = isLoopback(new URL(url).hostname) ? nodeMetricsUrlsFromGatewayConfig(config, Number(new URL(url).port)) : [];
+  if (nodes.length > 0 && (await Promise.all(nodes.map(answersMetrics))).every(Boolean)) {
     return {
-      scrapeTargets: metricsUrls.map((u) => ({ kind: "direct", url: u })),
-      scrapeDescription: `LOAD_METRICS_URLS: ${metricsUrls.join(", ")}`,
+      scrapeTargets: nodes.map((u) => ({ url: u })),
+      scrapeDescription: `the socket nodes of \`npm start\` (from ${configFile}): ${nodes.join(", ")}; not the flusher, whose port only \`npm start\` prints (add it with LOAD_METRICS_URLS)`,
     };
   }
-  return {
-    scrapeTargets: [{ kind: "gateway", url: `${url}/metrics`, scrapesPerSample: GATEWAY_SCRAPES_PER_SAMPLE }],
-    scrapeDescription: `the gateway's /metrics, ${GATEWAY_SCRAPES_PER_SAMPLE} scrapes per sample, one answer kept per node (socket nodes only: the flusher is not behind the gateway; set LOAD_METRICS_URLS to add it)`,
-  };
+  const advice =
+    "none: the gateway does not serve /metrics; set LOAD_METRICS_URLS=http://127.0.0.1:<node port>/metrics,… (the ports `npm start` prints) for the server's side of the run";
+  return { scrapeTargets: [], scrapeDescription: advice };
+}
+
+async function answersMetrics(url: string): Promise<boolean> {
+  try {
+    return (await fetch(url, { signal: AbortSignal.timeout(2000) })).status === 200;
+  } catch {
+    return false;
+  }
 }
 
 /** TARGET must be an http(s) URL on the loopback interface unless LOAD_ALLOW_REMOTE_TARGET=1. */
@@ -158,11 +188,14 @@ function checkedTarget(raw: string): string {
     throw new Error(`TARGET must be a URL such as http://127.0.0.1:8080, got "${raw}"`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error(`TARGET must be http(s), got "${raw}"`);
-  const loopback = url.hostname === "localhost" || url.hostname === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
-  if (!loopback && !env.boolean("LOAD_ALLOW_REMOTE_TARGET", false)) {
+  if (!isLoopback(url.hostname) && !env.boolean("LOAD_ALLOW_REMOTE_TARGET", false)) {
     throw new Error(`TARGET ${raw} is not a loopback address; set LOAD_ALLOW_REMOTE_TARGET=1 to load a host you are responsible for`);
   }
   return url.origin;
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }
 
 async function answersReady(url: string): Promise<boolean> {

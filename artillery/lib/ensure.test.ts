@@ -52,7 +52,18 @@ const CLEAN: Record<string, number> = {
   "chat.unexpected_duplicate_acks": 0,
   "chat.storm_gaps": 0,
   "chat.reconnects": 20,
+  "chat.changes_acked": 40,
+  "chat.changes_verified": 35,
+  "chat.changes_lost": 0,
+  "chat.change_deliveries_expected": 300,
+  "chat.change_deliveries_lost": 0,
+  "chat.changes_duplicated": 0,
 };
+
+/** The suites whose users edit, delete and react (a `changeMessages` step in their flow). */
+const WITH_CHANGES = SUITES.filter((suite) =>
+  readFileSync(join(REPO_ROOT, "artillery", `${suite}.yml`), "utf8").includes("changeMessages"),
+);
 
 for (const suite of SUITES) {
   test(`${suite}.yml: ensure passes a clean run and fails on duplicates, losses and an empty run`, () => {
@@ -67,5 +78,24 @@ for (const suite of SUITES) {
     assert.ok(failing(suite, { ...CLEAN, "chat.messages_acked": 0 }).length > 0, "a run with no acknowledged send fails");
     const { ["chat.messages_duplicated"]: _duplicated, ...withoutDuplicateCounter } = CLEAN;
     assert.ok(failing(suite, withoutDuplicateCounter).length > 0, "a run that never emitted the duplicate counter is not taken as clean");
+  });
+}
+
+test("smoke, load, soak and spike make changes", () => {
+  assert.deepEqual(WITH_CHANGES, ["smoke", "load", "soak", "spike"]);
+});
+
+for (const suite of WITH_CHANGES) {
+  test(`${suite}.yml: ensure fails on a lost or duplicated change, and on a run that acknowledged or checked none`, () => {
+    assert.ok(failing(suite, { ...CLEAN, "chat.changes_lost": 1 }).length > 0, "an acknowledged change missing from history fails the run");
+    assert.ok(failing(suite, { ...CLEAN, "chat.change_deliveries_lost": 1 }).length > 0, "a change a member never received fails the run");
+    assert.ok(failing(suite, { ...CLEAN, "chat.changes_duplicated": 1 }).length > 0, "a change delivered twice live fails the run");
+    assert.ok(failing(suite, { ...CLEAN, "chat.changes_acked": 0 }).length > 0, "a run that acknowledged no change proves nothing");
+    assert.ok(
+      failing(suite, { ...CLEAN, "chat.changes_verified": 0 }).length > 0,
+      "a run that checked no change in history proves nothing",
+    );
+    const { ["chat.changes_lost"]: _lost, ...withoutLostCounter } = CLEAN;
+    assert.ok(failing(suite, withoutLostCounter).length > 0, "a run that never emitted the changes-lost counter is not taken as clean");
   });
 }

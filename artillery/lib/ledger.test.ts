@@ -41,3 +41,20 @@ test("members of one room owe nothing for another", () => {
   assert.deepEqual(ledger.expected("a", "r2", 10), [], "a is not a member of r2");
   assert.deepEqual(ledger.expected("b", "r2", 10), [1]);
 });
+
+test("acked changes are owed like messages and told apart from them", () => {
+  const ledger = new DeliveryLedger();
+  ledger.join({ memberId: "a", room: "r", joinSeq: 0 });
+  ledger.join({ memberId: "b", room: "r", joinSeq: 3 });
+  ledger.acknowledged("r", 1, 0);
+  ledger.acknowledged("r", 2, 0, true);
+  ledger.acknowledged("r", 4, 0, true);
+  assert.deepEqual(ledger.expected("a", "r", 10), [1, 2, 4]);
+  assert.deepEqual(
+    [1, 2, 4].map((seq) => ledger.isChange("r", seq)),
+    [false, true, true],
+  );
+  ledger.leave("a", "r");
+  assert.equal(ledger.isChange("r", 2), false, "pruned with the acked seq nobody needs any more");
+  assert.equal(ledger.isChange("r", 4), true);
+});

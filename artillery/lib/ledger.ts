@@ -2,7 +2,8 @@
  * The delivery ledger: which messages a room's members must have received.
  *
  * docs/protocol.md: a message acknowledged `ok` is never lost, and `message` goes to every socket
- * that joined the room. So a member must receive every acknowledged seq above the seq its
+ * that joined the room; so does a change (`edit`, `delete`, `react`), as a `change` event with a
+ * seq of the same log. So a member must receive every acknowledged seq above the seq its
  * join returned (the server joins the socket before it reads the latest seq, so anything
  * appended later is fanned out to it), at least for messages acknowledged long enough before
  * it checks that fan-out had time to arrive (the grace).
@@ -19,8 +20,10 @@ export interface Membership {
 }
 
 interface RoomLedger {
-  /** seq → time the send was acknowledged (ms since the epoch). */
+  /** seq → time the send or change was acknowledged (ms since the epoch). */
   acked: Map<number, number>;
+  /** The acked seqs that are changes (edit, delete, react): the room's log numbers both (docs/protocol.md v1.1). */
+  changes: Set<number>;
   /** memberId → joinSeq. */
   members: Map<string, number>;
   /** Every acked seq up to this one has been forgotten (no member needs it). */
@@ -48,13 +51,27 @@ export class DeliveryLedger {
     for (const joinSeq of ledger.members.values()) if (joinSeq < oldestNeeded) oldestNeeded = joinSeq;
     if (oldestNeeded <= ledger.prunedUpTo) return;
     ledger.prunedUpTo = oldestNeeded;
-    for (const seq of ledger.acked.keys()) if (seq <= oldestNeeded) ledger.acked.delete(seq);
+    for (const seq of ledger.acked.keys()) {
+      if (seq > oldestNeeded) continue;
+      ledger.acked.delete(seq);
+      ledger.changes.delete(seq);
+    }
   }
 
-  /** Records an `ok` send ack. Acks for rooms nobody here has joined need no tracking. */
-  acknowledged(room: string, seq: number, ackedAt: number): void {
+  /**
+   * Records an `ok` ack of a send or (`change`) of an edit, delete or react: every member gets
+   * the `message` or `change` event of the seq. Acks for rooms nobody here has joined need no tracking.
+   */
+  acknowledged(room: string, seq: number, ackedAt: number, change = false): void {
     const ledger = this.rooms.get(room);
-    if (ledger && ledger.members.size > 0) ledger.acked.set(seq, ackedAt);
+    if (!ledger || ledger.members.size === 0) return;
+    ledger.acked.set(seq, ackedAt);
+    if (change) ledger.changes.add(seq);
+  }
+
+  /** Whether an acked seq of the room is a change rather than a message. */
+  isChange(room: string, seq: number): boolean {
+    return this.rooms.get(room)?.changes.has(seq) ?? false;
   }
 
   /**
@@ -78,7 +95,7 @@ export class DeliveryLedger {
   private room(room: string): RoomLedger {
     let ledger = this.rooms.get(room);
     if (!ledger) {
-      ledger = { acked: new Map(), members: new Map(), prunedUpTo: -Infinity };
+      ledger = { acked: new Map(), changes: new Set(), members: new Map(), prunedUpTo: -Infinity };
       this.rooms.set(room, ledger);
     }
     return ledger;

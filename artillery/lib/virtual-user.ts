@@ -1,14 +1,17 @@
 /**
  * One virtual chat user: a socket.io client through the gateway that joins its rooms, sends,
  * receives, and at the end checks by seq that it got every acknowledged message it had to
- * get (ledger.ts). It also measures what Artillery alone cannot: ack latency, broadcast
- * latency (the sender's clock at send → receipt by another user, same machine so same clock)
- * and, in the reconnect storm, catch-up with `join { since }`.
+ * get (ledger.ts). With change shares set, it also edits and deletes some of its own messages
+ * and reacts to others' (change-book.ts), and at the end reads the rooms' history back to check
+ * that every acknowledged change is there. It also measures what Artillery alone cannot: ack
+ * latency, broadcast latency (the sender's clock at send → receipt by another user, same
+ * machine so same clock) and, in the reconnect storm, catch-up with `join { since }`.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { io, type Socket } from "socket.io-client";
 import { uuidV7 } from "../../client/client-id.js";
 import { AckDeadlines } from "./ack-deadlines.js";
+import { ChangeBook, verifyAgainstHistory, type ChangeShares, type MessageState, type PlannedChange } from "./change-book.js";
 import { auditDelivery, type DeliveryLedger } from "./ledger.js";
 import { allRooms, pickSendRoom, type RoomModel, type UserRooms } from "./rooms.js";
 
@@ -29,6 +32,7 @@ export interface VirtualUserOptions {
   transports: Transport[];
   ackTimeoutInMs: number;
   ledger: DeliveryLedger;
+  changes: ChangeShares;
 }
 
 interface ErrorAck {
@@ -38,11 +42,21 @@ interface ErrorAck {
 type Ack<T> = ({ ok: true } & T) | ErrorAck;
 
 interface ChatMessage {
+  id: string;
   room: string;
   seq: number;
   from: string;
-  meta?: { sentAt?: unknown };
+  meta?: { sentAt?: unknown; deletable?: unknown };
 }
+
+/** The `change` event (docs/protocol.md v1.1): only what the checks read. */
+interface ChatChange {
+  room: string;
+  seq: number;
+}
+
+/** history pages hold at most this many messages (docs/protocol.md). */
+const HISTORY_PAGE = 100;
 
 /** An event the server refused (or did not answer): the virtual user fails with it. */
 export class ChatRequestError extends Error {
@@ -76,7 +90,9 @@ export class VirtualUser {
   private readonly socket: Socket;
   private readonly roomStates = new Map<string, RoomState>();
   private sent = 0;
+  private changesSent = 0;
   private closed = false;
+  private readonly changeBook: ChangeBook;
 
   constructor(
     private readonly options: VirtualUserOptions,
@@ -92,6 +108,8 @@ export class VirtualUser {
       timeout: options.ackTimeoutInMs,
     });
     this.socket.on("message", (message: ChatMessage) => this.onMessage(message));
+    this.socket.on("change", (change: ChatChange) => this.onChange(change));
+    this.changeBook = new ChangeBook(options.changes);
   }
 
   get userId(): string {
@@ -119,13 +137,15 @@ export class VirtualUser {
   async send(): Promise<void> {
     const room = pickSendRoom(this.options.model, this.options.rooms);
     const sentAt = Date.now();
+    // Marked in the message itself, so that no other user reacts to a message its author will delete.
+    const deletable = this.changeBook.nextSendDeletable();
     this.sent += 1;
     this.metrics.counter("chat.messages_sent");
-    const ack = await this.request<{ seq: number; duplicate?: boolean }>("send", {
+    const ack = await this.request<{ id: string; seq: number; duplicate?: boolean }>("send", {
       room,
       clientId: uuidV7(), // recent UUIDv7: the server answers retries from Redis alone (docs/protocol.md)
       text: messageText(this.sent),
-      meta: { sentAt },
+      meta: deletable ? { sentAt, deletable } : { sentAt },
     });
     const ackedAt = Date.now();
     this.metrics.histogram("chat.ack_latency", ackedAt - sentAt);
@@ -133,6 +153,34 @@ export class VirtualUser {
     // Every clientId is new, so a duplicate ack means the server's idempotency misfired.
     if (ack.duplicate) this.metrics.counter("chat.unexpected_duplicate_acks");
     this.options.ledger.acknowledged(room, ack.seq, ackedAt);
+    this.changeBook.ownSent({ room, id: ack.id, seq: ack.seq }, deletable);
+  }
+
+  /** One step's changes (change-book.ts decides which), each awaited before the next, as a person makes them. */
+  async changeMessages(): Promise<void> {
+    for (const change of this.changeBook.plan()) await this.sendChange(change);
+  }
+
+  private async sendChange(change: PlannedChange): Promise<void> {
+    const { room, id } = change.target;
+    this.changesSent += 1;
+    const clientId = `${this.userId}-c${this.changesSent}`;
+    const payload =
+      change.kind === "edit"
+        ? { room, id, clientId, text: change.text }
+        : change.kind === "react"
+          ? { room, id, clientId, emoji: change.emoji, on: change.on }
+          : { room, id, clientId };
+    const sentAt = Date.now();
+    this.metrics.counter("chat.changes_sent");
+    const ack = await this.request<{ seq: number; duplicate?: boolean }>(change.kind, payload);
+    const ackedAt = Date.now();
+    this.metrics.histogram("chat.change_ack_latency", ackedAt - sentAt);
+    this.metrics.counter("chat.changes_acked");
+    this.metrics.counter(`chat.changes_acked.${change.kind}`);
+    if (ack.duplicate) this.metrics.counter("chat.unexpected_duplicate_acks");
+    this.options.ledger.acknowledged(room, ack.seq, ackedAt, true);
+    this.changeBook.acknowledged(change);
   }
 
   /**
@@ -166,27 +214,51 @@ export class VirtualUser {
 
   /**
    * Waits `graceInMs` for messages still in flight, then counts, for each room, the
-   * acknowledged messages it should have received but did not (lost) against the ledger.
-   * Live duplicates are counted as they arrive (onMessage). Then disconnects.
+   * acknowledged messages and changes it should have received but did not (lost) against the
+   * ledger; live duplicates are counted as they arrive (onMessage, onChange). Then reads its
+   * changed messages back from the rooms' history: every change it had acknowledged must show
+   * there (edited text, tombstone, reaction), else it counts as a lost change. Then disconnects.
    */
   async finish(graceInMs: number): Promise<void> {
     await sleep(graceInMs);
     const ackedBy = Date.now() - graceInMs;
-    let expected = 0;
-    let lost = 0;
+    const owed = { messages: 0, messagesLost: 0, changes: 0, changesLost: 0 };
     for (const [room, state] of this.roomStates) {
       if (state.joinSeq === undefined) continue;
-      const audit = auditDelivery(this.options.ledger.expected(this.userId, room, ackedBy), state.received);
-      expected += audit.expected;
-      lost += audit.lost.length;
+      const expected = this.options.ledger.expected(this.userId, room, ackedBy);
+      const { lost } = auditDelivery(expected, state.received);
+      const changes = expected.filter((seq) => this.options.ledger.isChange(room, seq)).length;
+      const changesLost = lost.filter((seq) => this.options.ledger.isChange(room, seq)).length;
+      owed.messages += expected.length - changes;
+      owed.messagesLost += lost.length - changesLost;
+      owed.changes += changes;
+      owed.changesLost += changesLost;
     }
-    this.metrics.counter("chat.messages_expected", expected);
-    this.metrics.counter("chat.messages_lost", lost);
+    this.metrics.counter("chat.messages_expected", owed.messages);
+    this.metrics.counter("chat.messages_lost", owed.messagesLost);
+    this.metrics.counter("chat.change_deliveries_expected", owed.changes);
+    this.metrics.counter("chat.change_deliveries_lost", owed.changesLost);
+    const verdict = await verifyAgainstHistory(
+      this.changeBook.expected(),
+      (room, beforeSeq) => this.historyPage(room, beforeSeq),
+      this.userId,
+    );
+    this.metrics.counter("chat.changes_verified", verdict.verified);
+    this.metrics.counter("chat.changes_lost", verdict.lost.length);
+    this.metrics.counter("chat.changes_unverifiable", verdict.unverifiable);
+    // One line per user with the first message id and what was wrong (never message text), so a failed run says where to look.
+    if (verdict.lost.length > 0) console.error(`[load] ${this.userId}: ${verdict.lost.length} change(s) lost, first: ${verdict.lost[0]}`);
     // The suites' `ensure` requires these to be 0, and Artillery's ensure fails a condition on
     // a counter that was never emitted: emit them, so a clean run has them at 0.
     this.metrics.counter("chat.messages_duplicated", 0);
+    this.metrics.counter("chat.changes_duplicated", 0);
     this.metrics.counter("chat.unexpected_duplicate_acks", 0);
     this.close();
+  }
+
+  private async historyPage(room: string, beforeSeq: number): Promise<(MessageState & { seq: number })[]> {
+    const ack = await this.request<{ messages: (MessageState & { seq: number })[] }>("history", { room, beforeSeq, limit: HISTORY_PAGE });
+    return ack.messages;
   }
 
   /** Disconnects and leaves the ledger; safe to call twice (a failed user is closed by the processor). */
@@ -210,6 +282,21 @@ export class VirtualUser {
     this.metrics.counter("chat.messages_received");
     const sentAt = message.meta?.sentAt;
     if (message.from !== this.userId && typeof sentAt === "number") this.metrics.histogram("chat.broadcast_latency", Date.now() - sentAt);
+    if (message.from !== this.userId && typeof message.id === "string")
+      this.changeBook.othersReceived({ room: message.room, id: message.id, seq: message.seq }, message.meta?.deletable === true);
+  }
+
+  /** A change takes a seq of the room's log like a message: the same bookkeeping, its own counters. */
+  private onChange(change: ChatChange): void {
+    const state = this.roomStates.get(change.room);
+    if (!state || typeof change.seq !== "number") return;
+    if (state.received.has(change.seq)) {
+      if (state.caughtUp.delete(change.seq)) this.metrics.counter("chat.catch_up_overlaps");
+      else this.metrics.counter("chat.changes_duplicated");
+      return;
+    }
+    state.received.add(change.seq);
+    this.metrics.counter("chat.changes_received");
   }
 
   /** Pages through `join { since }` until the room is caught up; returns the room's latest seq. */
@@ -217,11 +304,15 @@ export class VirtualUser {
     const state = this.roomStates.get(room)!;
     let cursor = since;
     for (let page = 0; page < MAX_CATCH_UP_PAGES; page += 1) {
-      const ack = await this.request<{ seq: number; messages?: ChatMessage[]; more?: boolean }>("join", { room, since: cursor });
-      for (const message of ack.messages ?? []) {
-        if (!state.received.has(message.seq)) state.caughtUp.add(message.seq);
-        state.received.add(message.seq);
-        cursor = Math.max(cursor, message.seq);
+      const ack = await this.request<{ seq: number; messages?: ChatMessage[]; changes?: ChatChange[]; more?: boolean }>("join", {
+        room,
+        since: cursor,
+      });
+      // The log after `since` is its messages and its changes (left out when there are none).
+      for (const entry of [...(ack.messages ?? []), ...(ack.changes ?? [])]) {
+        if (!state.received.has(entry.seq)) state.caughtUp.add(entry.seq);
+        state.received.add(entry.seq);
+        cursor = Math.max(cursor, entry.seq);
       }
       this.metrics.counter("chat.caught_up_messages", ack.messages?.length ?? 0);
       if (!ack.more) return ack.seq;

@@ -43,6 +43,8 @@ export interface PhaseFigures {
   periods: number;
   arrivalsPerSecond: number;
   ackedPerSecond: number;
+  /** Acknowledged edits, deletes and reactions. */
+  changesAckedPerSecond: number;
   receivedPerSecond: number;
   usersOnlineMax: number | undefined;
   ackP99: { mean: number; worst: number } | undefined;
@@ -68,6 +70,7 @@ export function phaseFigures(result: ArtilleryResult, starts: readonly PhaseStar
       periods: blocks.length,
       arrivalsPerSecond: total("vusers.created") / seconds,
       ackedPerSecond: total("chat.messages_acked") / seconds,
+      changesAckedPerSecond: total("chat.changes_acked") / seconds,
       receivedPerSecond: total("chat.messages_received") / seconds,
       usersOnlineMax: users.length ? Math.max(...users) : undefined,
       ackP99: windowPercentile(blocks, "chat.ack_latency"),

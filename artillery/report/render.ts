@@ -159,6 +159,7 @@ function writeCharts(input: ReportInput, result: ArtilleryResult, origin: number
       series: [
         s("sent", rateSeries(result, origin, "chat.messages_sent")),
         s("acknowledged", rateSeries(result, origin, "chat.messages_acked")),
+        s("changes acknowledged", rateSeries(result, origin, "chat.changes_acked")),
       ],
     },
     {
@@ -181,6 +182,7 @@ function writeCharts(input: ReportInput, result: ArtilleryResult, origin: number
         s("arrivals", rateSeries(result, origin, "vusers.created")),
         s("failed", rateSeries(result, origin, "vusers.failed")),
         s("lost messages", rateSeries(result, origin, "chat.messages_lost")),
+        s("lost changes", rateSeries(result, origin, "chat.changes_lost")),
       ],
     },
   ];
@@ -282,6 +284,20 @@ function clientSection(result: ArtilleryResult): string[] {
   lines.push(`| deliveries received (live, first copy) | ${n("chat.messages_received")} |`);
   lines.push(`| deliveries owed by the ledger / **lost** | ${n("chat.messages_expected")} / **${n("chat.messages_lost")}** |`);
   lines.push(`| live duplicates (same seq twice) | ${n("chat.messages_duplicated")} |`);
+  if (n("chat.changes_sent") > 0 || "chat.changes_lost" in c) {
+    lines.push(
+      `| changes sent / acknowledged (edits / deletes / reactions) | ${n("chat.changes_sent")} / ${n("chat.changes_acked")} (${n("chat.changes_acked.edit")} / ${n("chat.changes_acked.delete")} / ${n("chat.changes_acked.react")}) |`,
+    );
+    lines.push(
+      `| changes checked in the rooms' history / **changes lost** (acknowledged, not shown there) | ${n("chat.changes_verified")} / **${n("chat.changes_lost")}** |`,
+    );
+    if (n("chat.changes_unverifiable") > 0)
+      lines.push(`| reactions history could not confirm (over 25 reactors with the emoji) | ${n("chat.changes_unverifiable")} |`);
+    lines.push(
+      `| change deliveries owed by the ledger / **lost** | ${n("chat.change_deliveries_expected")} / **${n("chat.change_deliveries_lost")}** |`,
+    );
+    lines.push(`| live change duplicates (same seq twice) | ${n("chat.changes_duplicated")} |`);
+  }
   if (n("chat.unexpected_duplicate_acks") > 0)
     lines.push(`| acks marked duplicate for a new clientId | ${n("chat.unexpected_duplicate_acks")} |`);
   if (n("chat.reconnects") > 0 || n("chat.reconnect_retries") > 0) {
@@ -292,11 +308,17 @@ function clientSection(result: ArtilleryResult): string[] {
     lines.push(`| storm: caught-up messages that also arrived live (expected overlap, not duplicates) | ${n("chat.catch_up_overlaps")} |`);
   }
   for (const [name, value] of errors) lines.push(`| ${name} | ${value} |`);
-  const peak = Math.max(0, ...result.intermediate.map((b) => (b.counters["chat.messages_acked"] ?? 0) / 10));
-  lines.push(`| peak acked sends/s (10-s period) | ${peak.toFixed(1)} |`);
+  const peak = (counter: string) => Math.max(0, ...result.intermediate.map((b) => (b.counters[counter] ?? 0) / 10)).toFixed(1);
+  const traffic = Math.max(1, (result.aggregate.lastMetricAt - result.aggregate.firstMetricAt) / 1000);
+  const mean = (counter: string) => (n(counter) / traffic).toFixed(1);
+  lines.push(
+    `| acked sends/s / acked changes/s (mean over the traffic) | ${mean("chat.messages_acked")} / ${mean("chat.changes_acked")} |`,
+  );
+  lines.push(`| peak acked sends/s / changes/s (10-s period) | ${peak("chat.messages_acked")} / ${peak("chat.changes_acked")} |`);
   lines.push("", "| latency, ms | count | p50 | p95 | p99 | max |", "|---|---|---|---|---|---|");
   for (const [label, metric] of [
     ["ack (send → ack)", "chat.ack_latency"],
+    ["change ack (edit, delete or react → ack)", "chat.change_ack_latency"],
     ["broadcast (send → receipt by another user)", "chat.broadcast_latency"],
     ["connect (handshake through the gateway)", "chat.connect_latency"],
     ["join", "chat.join_latency"],
@@ -319,12 +341,12 @@ function phaseSection(result: ArtilleryResult, input: ReportInput): string[] {
     "",
     "Rates are per second over the phase's 10-s periods; p99 is the count-weighted mean / the worst of the periods' p99 (ms). The last phase includes the drain after the last arrival.",
     "",
-    "| phase | periods | arrivals/s | acked sends/s | deliveries/s | users online (max) | ack p99 | broadcast p99 | generator lag (worst p99, ms) | failed users |",
-    "|---|---|---|---|---|---|---|---|---|---|",
+    "| phase | periods | arrivals/s | acked sends/s | acked changes/s | deliveries/s | users online (max) | ack p99 | broadcast p99 | generator lag (worst p99, ms) | failed users |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const x of phases) {
     lines.push(
-      `| ${x.name} | ${x.periods} | ${f(x.arrivalsPerSecond)} | ${f(x.ackedPerSecond)} | ${f(x.receivedPerSecond, 0)} | ${f(x.usersOnlineMax, 0)} | ${p99(x.ackP99)} | ${p99(x.broadcastP99)} | ${f(x.generatorLagWorstMs, 0)} | ${x.failed} |`,
+      `| ${x.name} | ${x.periods} | ${f(x.arrivalsPerSecond)} | ${f(x.ackedPerSecond)} | ${f(x.changesAckedPerSecond)} | ${f(x.receivedPerSecond, 0)} | ${f(x.usersOnlineMax, 0)} | ${p99(x.ackP99)} | ${p99(x.broadcastP99)} | ${f(x.generatorLagWorstMs, 0)} | ${x.failed} |`,
     );
   }
   lines.push("");
@@ -366,11 +388,11 @@ function windowSection(result: ArtilleryResult, input: ReportInput): string[] {
   }
   const rate = (blocks: MetricsBlock[], counter: string) =>
     blocks.length ? (blocks.reduce((sum, b) => sum + (b.counters[counter] ?? 0), 0) / (blocks.length * 10)).toFixed(1) : "–";
+  const total = (blocks: MetricsBlock[], counter: string) => blocks.reduce((sum, b) => sum + (b.counters[counter] ?? 0), 0);
   lines.push(`| acked sends/s | ${columns.map(([, blocks]) => rate(blocks, "chat.messages_acked")).join(" | ")} |`);
-  lines.push(
-    `| lost messages | ${columns.map(([, blocks]) => blocks.reduce((sum, b) => sum + (b.counters["chat.messages_lost"] ?? 0), 0)).join(" | ")} |`,
-    "",
-  );
+  lines.push(`| acked changes/s | ${columns.map(([, blocks]) => rate(blocks, "chat.changes_acked")).join(" | ")} |`);
+  lines.push(`| lost messages | ${columns.map(([, blocks]) => total(blocks, "chat.messages_lost")).join(" | ")} |`);
+  lines.push(`| lost changes | ${columns.map(([, blocks]) => total(blocks, "chat.changes_lost")).join(" | ")} |`, "");
   return lines;
 }
 

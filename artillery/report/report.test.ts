@@ -152,7 +152,7 @@ test("per-phase figures take the periods whose middle falls in the phase", () =>
   const t0 = 1_000_000_000_000;
   const period = (start: number, created: number, acked: number): MetricsBlock => ({
     ...block(start, 50),
-    counters: { "vusers.created": created, "chat.messages_acked": acked },
+    counters: { "vusers.created": created, "chat.messages_acked": acked, "chat.changes_acked": acked / 10 },
   });
   const result: ArtilleryResult = {
     aggregate: block(t0, 1),
@@ -165,6 +165,7 @@ test("per-phase figures take the periods whose middle falls in the phase", () =>
   assert.equal(first!.periods, 2);
   assert.equal(first!.arrivalsPerSecond, 1);
   assert.equal(first!.ackedPerSecond, 15);
+  assert.equal(first!.changesAckedPerSecond, 1.5);
   assert.equal(second!.arrivalsPerSecond, 5);
   assert.equal(second!.ackP99!.worst, 50);
 });

@@ -3,14 +3,14 @@
  * the run: memory (a leak is a rising RSS), event-loop lag, connections, stream backlog (the
  * flusher falling behind) and the server-measured ack latency.
  *
- * Two ways to reach the processes: each one's own /metrics URL (when scripts/load.ts started
- * the cluster it knows every port; LOAD_METRICS_URLS gives them for another cluster), or the
- * gateway, which answers /metrics from one node at a time (round robin): then each sample
- * scrapes it several times and keeps one answer per `node` label.
+ * Each process is scraped on its own /metrics URL (scripts/load.ts says where from); the
+ * gateway does not serve /metrics (docs/protocol.md), so no target is behind it.
  */
 import { bucketsOf, parsePrometheusText, sumOf, type PromSample } from "./prom.js";
 
-export type ScrapeTarget = { kind: "direct"; url: string } | { kind: "gateway"; url: string; scrapesPerSample: number };
+export interface ScrapeTarget {
+  url: string;
+}
 
 export interface ServerSample {
   /** ms since the epoch. */
@@ -58,16 +58,8 @@ export class MetricsSampler {
     const at = Date.now();
     await Promise.all(
       this.targets.map(async (target) => {
-        const seen = new Set<string>();
-        const scrapes = target.kind === "gateway" ? target.scrapesPerSample : 1;
-        for (let i = 0; i < scrapes; i += 1) {
-          const samples = await this.scrape(target.url);
-          if (!samples) continue;
-          const sample = toServerSample(at, target.url, samples);
-          if (seen.has(sample.source)) continue;
-          seen.add(sample.source);
-          this.samples.push(sample);
-        }
+        const samples = await this.scrape(target.url);
+        if (samples) this.samples.push(toServerSample(at, target.url, samples));
       }),
     );
   }
