@@ -97,6 +97,25 @@ function soundResults(): BenchResults {
         points: [point("fixed", 0.1, 4), point("our maximum", 0.25)],
       },
     },
+    redisModes: {
+      primaries: 3,
+      replicasPerPrimary: 1,
+      offeredPerSecond: 100,
+      placement: null,
+      rows: [0, 1].map((ackReplicas) => ({
+        label: `Redis Cluster, ack replicas ${ackReplicas}`,
+        mode: "cluster" as const,
+        ackReplicas,
+        redisProcesses: 6,
+        maxAckedPerSecond: 300,
+        nodeCpuPerSendInMicros: 100,
+        redisCpuPerSendInMicros: 50,
+        redisCpuUtilisation: 0.1,
+        latency: point("slowest mode's maximum", 0.33),
+        storedReadBack: 900,
+        acknowledged: 900,
+      })),
+    },
   };
 }
 
@@ -154,6 +173,9 @@ test("no table from results whose counts differ from what was expected", () => {
     [CHECKS.deliveries, (r) => (r.fanout[3]!.deliveries = 1001)],
     [CHECKS.sends, (r) => (r.centrifugo!.ingest.maxFailures = { TIMEOUT: 1 })],
     [CHECKS.sends, (r) => (r.centrifugo!.ingest.points[1]!.failed = 2)],
+    [CHECKS.sends, (r) => (r.redisModes!.rows[0]!.latency.failed = 1)],
+    [CHECKS.stored, (r) => (r.redisModes!.rows[1]!.storedReadBack = 899)],
+    [CHECKS.stored, (r) => (r.redisModes!.rows[0]!.acknowledged = 0)],
   ];
   for (const [check, breakIt] of broken) {
     const results = soundResults();

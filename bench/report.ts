@@ -11,6 +11,7 @@ import type { ClusterRow, FanoutRow } from "./scenarios/fanout.js";
 import type { CentrifugoResults } from "./scenarios/centrifugo.js";
 import { describeRate, type EndToEndResult, type IngestResult, type LoadPoint } from "./scenarios/ingest.js";
 import type { MemoryRow } from "./scenarios/memory.js";
+import { redisModesTable, type RedisModesResult } from "./scenarios/redis-modes.js";
 
 export interface BenchResults {
   mode: "full" | "quick";
@@ -29,6 +30,8 @@ export interface BenchResults {
   latencyPlacement: Placement | null;
   /** Item 7, the peer with history (its fan-out rows are in `fanout`); null when not measured. */
   centrifugo: CentrifugoResults | null;
+  /** Item 8, ingest on one Redis vs Redis Cluster with ack replicas 0 and 1; null (or absent in older results) when not measured. */
+  redisModes?: RedisModesResult | null;
 }
 
 const us = (micros: number) => `${micros.toFixed(2)} µs`;
@@ -62,6 +65,10 @@ export function requireSoundResults(r: BenchResults): void {
     throw new FigureRefused(CHECKS.sends, "Centrifugo publish", `${failed(r.centrifugo.ingest)} publishes failed`);
   exact(CHECKS.sends, "end to end (A→B)", r.endToEnd.acked, r.endToEnd.sent, "sends acknowledged");
   exact(CHECKS.deliveries, "end to end (A→B)", r.endToEnd.received, r.endToEnd.acked, "acknowledged sends received");
+  for (const row of r.redisModes?.rows ?? []) {
+    if (row.latency.failed > 0) throw new FigureRefused(CHECKS.sends, row.label, `${row.latency.failed} sends failed`);
+    exact(CHECKS.stored, row.label, row.storedReadBack, row.acknowledged, "acknowledged sends read back");
+  }
   exact(CHECKS.rows, "flush, raw cassandra-driver", r.flush.rawRowsCounted, r.flush.rows, "rows read back");
   exact(CHECKS.rows, "flush, flusher process", r.flush.flusherRowsCounted, r.flush.rows, "rows read back");
 }
@@ -316,6 +323,14 @@ export function writeOutputs(r: BenchResults, checks: readonly Check[], paths: {
         ? `; Centrifugo ${r.centrifugo.version} (same placement): ${r.centrifugo.ingest.points.map((p) => `at ${describeRate(p)} its threads waited ${(p.nodeRunQueueWaitShare * 100).toFixed(0)} % of the window in sum (its Redis ${(p.redisRunQueueWaitShare * 100).toFixed(0)} %)`).join("; ")}`
         : "") +
       " (from /proc/<pid>/schedstat).",
+    ...(r.redisModes
+      ? [
+          "",
+          `Ingest by Redis mode (item 8; one node per mode; Redis Cluster of ${r.redisModes.primaries} primaries with ${r.redisModes.replicasPerPrimary} replica each on this same machine; latency open loop at ${r.redisModes.offeredPerSecond.toFixed(0)} sends/s for every mode, 50 % of the slowest mode's maximum; the mode's node and Redis processes on CPU ${r.redisModes.placement?.measured.join(",") ?? "any"}):`,
+          "",
+          redisModesTable(r.redisModes),
+        ]
+      : []),
     "",
     "![results](results.png)",
     "<!-- results:end -->",

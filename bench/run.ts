@@ -15,22 +15,29 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Redis } from "ioredis";
 import { startFlusher } from "../scripts/infra/apps.js";
 import { freePort } from "../scripts/infra/process.js";
 import { cassandraConfigFor, migrateKeyspace, startStores } from "../scripts/infra/stack.js";
 import { mintToken } from "../scripts/lib/tokens.js";
+import { createCassandraClient } from "../storage/cassandra/client.js";
+import { DEFAULT_STREAM_CONFIG } from "../storage/config.js";
+import { RedisKeys } from "../storage/keys.js";
 import { measureFlushVsRaw, type FlushResult } from "./flush-vs-raw.js";
 import { markdownTable } from "./lib/checks.js";
 import { withPlacement, type Placement } from "./lib/cpu-placement.js";
 import { FigureRefused } from "./lib/integrity.js";
 import { describeMachine } from "./lib/machine.js";
+import { storedOnceCheck } from "./lib/receipts.js";
 import { loadAverage, startOurNode, startReference, type MeasuredServer } from "./lib/servers.js";
 import { Generator } from "./load/pool.js";
+import type { Receipt } from "./load/protocol.js";
 import { buildChecks, centrifugoChecks, fanoutTable, writeOutputs, type BenchResults } from "./report.js";
 import { connectStack, measureCluster, measureFanout, type ConnectedStack } from "./scenarios/fanout.js";
 import { connectCentrifugoStacks, measureCentrifugoIngest, startCentrifugoPeers, type CentrifugoResults } from "./scenarios/centrifugo.js";
 import { connectSenders, measureEndToEnd, measureIngest, type EndToEndResult, type IngestResult } from "./scenarios/ingest.js";
 import { measureMemory, type MemoryRow } from "./scenarios/memory.js";
+import { redisModesTable, runRedisModes, startBenchCluster, type RedisModesResult } from "./scenarios/redis-modes.js";
 import { FULL, QUICK } from "./settings.js";
 import { formatCpuSummary, summarizeCpuProfile } from "./profile/cpu-profile.js";
 import { formatHeapGrowth, heapGrowthPerConnection } from "./profile/heap-snapshot.js";
@@ -38,11 +45,11 @@ import { formatHeapGrowth, heapGrowthPerConnection } from "./profile/heap-snapsh
 /** Where results.json, results.png and README.md go: the source bench/ folder, not dist/. */
 const BENCH_SOURCE_DIR = fileURLToPath(new URL("../../bench/", import.meta.url));
 const JWT_SECRET = `bench-${randomBytes(16).toString("hex")}`;
-const ROOM_PATTERNS = ["fan-*", "cl-*", "ing-*", "e2e-*"];
+const ROOM_PATTERNS = ["fan-*", "cl-*", "ing-*", "e2e-*", "rm-*"];
 
 const FLAGS = ["--quick", "--profile"];
 /** `--only=fanout,flush`: run just these parts (to iterate on one); prints figures, writes nothing. */
-const PARTS = ["fanout", "cluster", "ingest", "memory", "flush", "centrifugo"] as const;
+const PARTS = ["fanout", "cluster", "ingest", "memory", "flush", "centrifugo", "redis-cluster"] as const;
 type Part = (typeof PARTS)[number];
 const onlyArg = process.argv.slice(2).find((arg) => arg.startsWith("--only="));
 const only = onlyArg ? new Set(onlyArg.slice("--only=".length).split(",")) : undefined;
@@ -113,7 +120,8 @@ async function main(): Promise<void> {
   };
   // Centrifugo (item 7) starts while Cassandra boots: it needs none of the stores. Both are
   // awaited to the end (allSettled) so that whatever did start is registered for cleanup.
-  const [storesStarted, peersStarted] = await Promise.allSettled([
+  // The Redis Cluster of item 8 likewise.
+  const [storesStarted, peersStarted, clusterStarted] = await Promise.allSettled([
     startStores({
       dir,
       redisPort: await freePort(),
@@ -122,9 +130,13 @@ async function main(): Promise<void> {
       log,
     }).then((started) => onCleanup(started, (s) => s.stop())),
     wanted("centrifugo") ? startCentrifugoPeers(dir, 2, log, (stop) => onCleanup(undefined, stop)) : Promise.resolve(undefined),
+    wanted("redis-cluster") ? startBenchCluster(dir).then((started) => onCleanup(started, (c) => c.stop())) : Promise.resolve(undefined),
   ]);
   if (storesStarted.status === "rejected") throw storesStarted.reason;
   if (peersStarted.status === "rejected") throw peersStarted.reason;
+  if (clusterStarted.status === "rejected") throw clusterStarted.reason;
+  const redisCluster = clusterStarted.value;
+  if (redisCluster) log(`Redis Cluster up: ${redisCluster.seeds.join(",")} (3 primaries + 3 replicas)`);
   const stores = storesStarted.value;
   const peers = peersStarted.value;
   const keyspace = `bench_${randomBytes(4).toString("hex")}`;
@@ -132,6 +144,11 @@ async function main(): Promise<void> {
   await migrateKeyspace(cassandra);
   const prefix = `bench-${randomBytes(4).toString("hex")}:`;
   const redisPid = stores.redis.process.child.pid!;
+  // Read-backs of acknowledged sends (lib/receipts.ts) and dead letters of the run's keys.
+  const readBackClient = onCleanup(createCassandraClient(cassandra), (client) => client.shutdown());
+  await readBackClient.connect();
+  const redisClient = onCleanup(new Redis(stores.redis.url), (client) => client.disconnect());
+  const storedOnce = storedOnceCheck(readBackClient);
   const env: NodeJS.ProcessEnv = {
     CHAT_REDIS_URL: stores.redis.url,
     CHAT_REDIS_PREFIX: prefix,
@@ -219,6 +236,7 @@ async function main(): Promise<void> {
   let latencyPlacement: Placement | null = null;
   if (wanted("ingest")) {
     log("4. durable ingest on one node");
+    const ingestReceipts: Receipt[] = [];
     const senders = await connectSenders(generators, urlA, tokens, settings.ingest);
     // Latency is measured with the ack path on a core of its own (see lib/cpu-placement.ts).
     const placed = await withPlacement(
@@ -229,7 +247,7 @@ async function main(): Promise<void> {
       },
       async () => {
         const ingestResult = await profiled([nodeA], "4-ingest", () =>
-          measureIngest(nodeA, redisPid, generators, senders, settings.ingest, log),
+          measureIngest(nodeA, redisPid, generators, senders, settings.ingest, log, { receipts: ingestReceipts }),
         );
         log("6. end to end, sent on node A, received on node B, at 50 % load");
         const endToEndResult = await measureEndToEnd(
@@ -242,6 +260,7 @@ async function main(): Promise<void> {
           settings.ingest,
           { nodeA: nodeA.pid, nodeB: nodeB.pid, redis: redisPid },
           log,
+          ingestReceipts,
         );
         return { ingestResult, endToEndResult };
       },
@@ -250,6 +269,13 @@ async function main(): Promise<void> {
     latencyPlacement = placed.placement;
     if (latencyPlacement)
       log(`  (ack path on CPU ${latencyPlacement.measured.join(",")}, everything else on CPU ${latencyPlacement.rest.join(",")})`);
+    const stored = await storedOnce(
+      "ingest and end to end",
+      ingestReceipts,
+      redisClient,
+      new RedisKeys(prefix, DEFAULT_STREAM_CONFIG.shards),
+    );
+    log(`  every acknowledged send stored once: ${stored} rows read back from Cassandra`);
   }
   let centrifugo: CentrifugoResults | null = null;
   if (peers) {
@@ -264,6 +290,27 @@ async function main(): Promise<void> {
       () => measureCentrifugoIngest(peers, generators, settings.ingest, ingest?.maxAckedPerSecond, log),
     );
     centrifugo = { version: peers.version, ingest: placed.result };
+  }
+  let redisModes: RedisModesResult | null = null;
+  if (redisCluster) {
+    log("8. ingest on one Redis vs Redis Cluster (3 primaries + 3 replicas), ack replicas 0 and 1");
+    redisModes = await runRedisModes({
+      cluster: redisCluster,
+      env,
+      clusterPrefix: `${prefix}rc:`,
+      dir,
+      single: { node: nodeA, url: urlA, redisPid, redis: redisClient, keys: new RedisKeys(prefix, DEFAULT_STREAM_CONFIG.shards) },
+      urlOf: socketIoUrl,
+      generators,
+      tokens,
+      settings: settings.ingest,
+      rest: [flusher.process.child.pid!, nodeB.pid],
+      background: [stores.cassandra.process.child.pid!],
+      storedOnce,
+      onCleanup,
+      log,
+    });
+    console.log(`\n${redisModesTable(redisModes)}\n`);
   }
   await Promise.all(generators.map((g) => g.close()));
   generators.forEach((g) => g.stop());
@@ -325,6 +372,7 @@ async function main(): Promise<void> {
     flush: flush!,
     latencyPlacement,
     centrifugo,
+    redisModes,
   };
   const checks = buildChecks(results);
   console.log(`\n${markdownTable(checks)}\n\n${fanoutTable(results)}\n`);
@@ -388,7 +436,8 @@ try {
 }
 if (runDir && process.exitCode !== 1) {
   // Hundreds of MB of Redis/Cassandra data and heap snapshots per run; the logs stay for reading.
-  for (const data of ["redis", "cassandra", "centrifugo-redis"]) rmSync(join(runDir, data), { recursive: true, force: true });
+  for (const data of ["redis", "cassandra", "centrifugo-redis", "redis-cluster"])
+    rmSync(join(runDir, data), { recursive: true, force: true });
   for (const file of profiling ? readdirSync(join(runDir, "profiles")).filter((name) => name.endsWith(".heapsnapshot")) : [])
     rmSync(join(runDir, "profiles", file));
 }

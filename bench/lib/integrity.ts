@@ -16,6 +16,7 @@ export const CHECKS = {
   connections: "every connection still open",
   rows: "every row read back from Cassandra",
   deadLetter: "nothing dead-lettered",
+  stored: "every acknowledged send stored once",
 } as const;
 
 export type CheckName = (typeof CHECKS)[keyof typeof CHECKS];

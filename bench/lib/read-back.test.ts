@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { FigureRefused } from "./integrity.js";
-import { compareRows, requireAllRowsStored, type ExpectedRow } from "./read-back.js";
+import type { RedisKey } from "ioredis";
+import { RedisKeys } from "../../storage/keys.js";
+import { compareRows, deadLetterCount, requireAllRowsStored, type ExpectedRow } from "./read-back.js";
 
 const expected: ExpectedRow[] = [
   { room: "a", seq: 1, id: "a1", ts: 0 },
@@ -81,4 +83,27 @@ test("a dead-lettered entry refuses the figure, naming the dead-letter check", (
 
 test("nothing expected is no figure either", () => {
   assert.throws(() => requireAllRowsStored("flush test", compareRows([], new Map()), 0), FigureRefused);
+});
+
+test("dead letters are counted on every shard stream's own dead-letter stream, in that shard's hash slot", async () => {
+  const keys = new RedisKeys("p:", 16);
+  const asked: string[] = [];
+  const lengths = new Map([
+    [keys.deadLetterStreamOf(keys.stream(0)), 2],
+    [keys.deadLetterStreamOf(keys.stream(15)), 1],
+  ]);
+  const count = await deadLetterCount(
+    {
+      xlen: async (key: RedisKey) => {
+        asked.push(String(key));
+        return lengths.get(String(key)) ?? 0;
+      },
+    },
+    keys,
+  );
+  assert.equal(count, 3);
+  assert.deepEqual(
+    asked,
+    Array.from({ length: 16 }, (_, shard) => `p:{s${shard}}stream:dead-letter`),
+  );
 });

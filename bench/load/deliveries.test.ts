@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { DeliveryCounter, newMemberships, parseCentrifugoPublication, parseSocketIoEvent, parseUwsMessage } from "./deliveries.js";
+import {
+  DeliveryCounter,
+  newMemberships,
+  parseCentrifugoPublication,
+  parseSendAck,
+  parseSocketIoEvent,
+  parseUwsMessage,
+} from "./deliveries.js";
 
 function counterWithMember(rooms: string[]) {
   const counter = new DeliveryCounter();
@@ -71,4 +78,22 @@ test("a Centrifugo publication is a delivery of its channel at its offset; one w
   assert.deepEqual(parseCentrifugoPublication({ channel: "bench:fan-10", data: { text: "hi" } }), { kind: "malformed" });
   assert.deepEqual(parseCentrifugoPublication({ channel: "bench:fan-10", offset: 0, data: { text: "hi" } }), { kind: "malformed" });
   assert.deepEqual(parseCentrifugoPublication({ channel: "", offset: 3 }), { kind: "malformed" });
+});
+
+test("a send ack is the receipt of the message stored; an ok ack without id, seq or ts is none", () => {
+  assert.deepEqual(parseSendAck("r", JSON.stringify([{ ok: true, id: "m1", seq: 4, ts: 1700 }])), {
+    room: "r",
+    seq: 4,
+    id: "m1",
+    ts: 1700,
+  });
+  for (const broken of [
+    [{ ok: true, seq: 4, ts: 1 }],
+    [{ ok: true, id: "m1", seq: 0, ts: 1 }],
+    [{ ok: true, id: "m1", seq: 4 }],
+    [{ ok: false, error: { code: "UNAVAILABLE" } }],
+    [],
+  ])
+    assert.equal(parseSendAck("r", JSON.stringify(broken)), null, JSON.stringify(broken));
+  assert.equal(parseSendAck("r", "[{"), null);
 });

@@ -5,7 +5,7 @@
  * a repeat, a seq from before the window, a room the client never joined or a frame without a
  * room and seq are tallied apart, and the bench refuses a window that has any of them.
  */
-import type { DeliveryTally } from "./protocol.js";
+import type { DeliveryTally, Receipt } from "./protocol.js";
 
 /** One client's seqs of one joined room. */
 interface RoomSeqs {
@@ -128,4 +128,22 @@ export function parseUwsMessage(frame: string): ParsedEvent {
   const seq = Number(frame.slice(roomEnd + 1, seqEnd));
   if (!isSeq(seq)) return { kind: "malformed" };
   return { kind: "message", room: frame.slice(1, roomEnd), seq, text: frame.slice(seqEnd + 1) };
+}
+
+/**
+ * A socket.io `send` ack's JSON array, `[{ ok: true, id, seq, ts, duplicate? }]`, as the receipt of
+ * the message stored for `room`; null when it does not say which message was stored (the bench
+ * then counts the send as failed: it cannot check that the message was kept).
+ */
+export function parseSendAck(room: string, reply: string): Receipt | null {
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(reply);
+  } catch {
+    return null;
+  }
+  const ack = (Array.isArray(decoded) ? decoded[0] : undefined) as { ok?: unknown; id?: unknown; seq?: unknown; ts?: unknown } | undefined;
+  if (typeof ack !== "object" || ack === null || ack.ok !== true) return null;
+  if (typeof ack.id !== "string" || ack.id === "" || !isSeq(ack.seq) || typeof ack.ts !== "number" || !Number.isFinite(ack.ts)) return null;
+  return { room, seq: ack.seq, id: ack.id, ts: ack.ts };
 }

@@ -19,11 +19,20 @@ import {
   subscribeCentrifugo,
   type CentrifugoClient,
 } from "./centrifugo-clients.js";
-import { DeliveryCounter, newMemberships, parseSocketIoEvent, parseUwsMessage, type Memberships, type ParsedEvent } from "./deliveries.js";
+import {
+  DeliveryCounter,
+  newMemberships,
+  parseSendAck,
+  parseSocketIoEvent,
+  parseUwsMessage,
+  type Memberships,
+  type ParsedEvent,
+} from "./deliveries.js";
 import {
   ACK_TIMEOUT_IN_MS,
   type GeneratorAnswer,
   type GeneratorCommand,
+  type Receipt,
   type SendPlan,
   type SendResult,
   type WireKind,
@@ -233,24 +242,32 @@ async function joinAll(from: number, to: number, room: string): Promise<void> {
   await Promise.all(joins);
 }
 
+/** A send's outcome: a failure code, or success with the receipt when one was asked for. */
+type SendOutcome = { failure: string } | { receipt: Receipt | undefined };
+
 /**
- * One send; resolves with null on success or the failure code (the server's, or TIMEOUT,
- * CLOSED, DUPLICATE: an ack for a clientId never sent before cannot be a duplicate).
+ * One send; resolves with the failure code (the server's, or TIMEOUT, CLOSED, DUPLICATE: an
+ * ack for a clientId never sent before cannot be a duplicate; BAD_ACK: an `ok` ack that does
+ * not say which message was stored, when receipts are recorded) or success.
  * uws has no ack: sent = done. Centrifugo: the publish reply is the ack (its timeout is the client's, ACK_TIMEOUT_IN_MS).
  */
-function sendOne(client: Client, room: string, textBytes: number, ackTimeoutInMs: number): Promise<string | null> {
+function sendOne(client: Client, room: string, textBytes: number, ackTimeoutInMs: number, withReceipt: boolean): Promise<SendOutcome> {
   const text = messageText(textBytes);
-  if (client.kind === "centrifugo") return publishCentrifugo(client, room, text);
+  const outcome = (failure: string | null): SendOutcome => (failure === null ? { receipt: undefined } : { failure });
+  if (client.kind === "centrifugo") return publishCentrifugo(client, room, text).then(outcome);
   if (client.kind === "uws") {
     client.ws.send(`s${room}|${text}`);
-    return Promise.resolve(null);
+    return Promise.resolve(outcome(null));
   }
   // A recent UUIDv7, as the SDK makes: the server answers retries from Redis alone (docs/protocol.md).
   const clientId = uuidV7();
-  return request(client, "send", { room, clientId, text }, ackTimeoutInMs).then((answer) => {
-    if ("failure" in answer) return answer.failure;
-    if (!answer.reply.includes('"ok":true')) return /"code":"([A-Z_]+)"/.exec(answer.reply)?.[1] ?? "UNKNOWN";
-    return answer.reply.includes('"duplicate":true') ? "DUPLICATE" : null;
+  return request(client, "send", { room, clientId, text }, ackTimeoutInMs).then((answer): SendOutcome => {
+    if ("failure" in answer) return { failure: answer.failure };
+    if (!answer.reply.includes('"ok":true')) return { failure: /"code":"([A-Z_]+)"/.exec(answer.reply)?.[1] ?? "UNKNOWN" };
+    if (answer.reply.includes('"duplicate":true')) return { failure: "DUPLICATE" };
+    if (!withReceipt) return { receipt: undefined };
+    const receipt = parseSendAck(room, answer.reply);
+    return receipt === null ? { failure: "BAD_ACK" } : { receipt };
   });
 }
 
@@ -258,6 +275,7 @@ async function runSends(plan: SendPlan): Promise<SendResult> {
   const senders = clients.slice(plan.from, plan.to);
   if (senders.length === 0) throw new Error("no senders in range");
   const result: SendResult = { sent: 0, acked: 0, failed: 0, failures: {}, elapsedInMs: 0, ackLatenciesInMs: [] };
+  if (plan.recordReceipts) result.receipts = [];
   const outstanding = new Set<Promise<void>>();
   const started = nowInMs();
   const deadline = started + plan.durationInMs;
@@ -270,13 +288,15 @@ async function runSends(plan: SendPlan): Promise<SendResult> {
       plan.rooms[senderIndex % plan.rooms.length]!,
       plan.textBytes,
       plan.ackTimeoutInMs ?? ACK_TIMEOUT_IN_MS,
-    ).then((failure) => {
-      if (failure === null) {
+      plan.recordReceipts === true,
+    ).then((outcome) => {
+      if ("receipt" in outcome) {
         result.acked++;
         if (plan.recordAckLatency) result.ackLatenciesInMs.push(nowInMs() - sentAt);
+        if (outcome.receipt) result.receipts?.push(outcome.receipt);
       } else {
         result.failed++;
-        result.failures[failure] = (result.failures[failure] ?? 0) + 1;
+        result.failures[outcome.failure] = (result.failures[outcome.failure] ?? 0) + 1;
       }
     });
     outstanding.add(done);

@@ -58,6 +58,16 @@ export interface SendPlan {
   recordAckLatency: boolean;
   /** A send not acknowledged within this long fails as TIMEOUT (default ACK_TIMEOUT_IN_MS). */
   ackTimeoutInMs?: number;
+  /** Keep each acked send's receipt (room, seq, id, ts) in the answer, to check later that it was stored once (socket.io only). */
+  recordReceipts?: boolean;
+}
+
+/** What an `ok` send ack says was stored: the message's room, the seq and id it was given, and its ts. */
+export interface Receipt {
+  room: string;
+  seq: number;
+  id: string;
+  ts: number;
 }
 
 /** How long a send or join may wait for its ack before it counts as failed. */
@@ -71,6 +81,8 @@ export interface SendResult {
   failures: Record<string, number>;
   elapsedInMs: number;
   ackLatenciesInMs: number[];
+  /** With plan.recordReceipts: one per acknowledged send. */
+  receipts?: Receipt[];
 }
 
 export type GeneratorAnswer =

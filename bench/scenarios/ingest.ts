@@ -9,11 +9,11 @@
  * maximum ingest; latency from the send (time written in the text) to the receipt on B.
  */
 import type { Generator } from "../load/pool.js";
-import type { WireKind } from "../load/protocol.js";
+import type { Receipt, SendResult, WireKind } from "../load/protocol.js";
 import { CHECKS, FigureRefused, requireExactDeliveries, requireNothingAfterWindow, requireSendsAcknowledged } from "../lib/integrity.js";
 import { loadAverage, runQueueWaitInMs, type MeasuredServer } from "../lib/servers.js";
 import { summarize, type LatencySummary } from "../lib/stats.js";
-import { cpuSnapshot, sumCpu } from "./measure.js";
+import { cpuSnapshot, sumCpu, type RedisPids } from "./measure.js";
 
 export interface IngestSettings {
   sendersPerGenerator: number;
@@ -32,7 +32,7 @@ export interface IngestSettings {
  * What an offered rate is relative to: the measured stack's own maximum, a fixed rate, or our
  * maximum (Centrifugo at 50 % of our maximum, so both carry the same offered load).
  */
-export type RateBasis = "own maximum" | "fixed" | "our maximum";
+export type RateBasis = "own maximum" | "fixed" | "our maximum" | "slowest mode's maximum";
 
 export interface OfferedRate {
   basis: RateBasis;
@@ -116,36 +116,70 @@ export function ourRates(settings: IngestSettings): (max: number) => OfferedRate
 export function describeRate(point: Pick<LoadPoint, "basis" | "loadFraction" | "offeredPerSecond">): string {
   if (point.basis === "fixed") return `${point.offeredPerSecond.toFixed(0)}/s`;
   if (point.basis === "our maximum") return `${point.offeredPerSecond.toFixed(0)}/s (50 % of our max)`;
+  if (point.basis === "slowest mode's maximum") return `${point.offeredPerSecond.toFixed(0)}/s (50 % of the slowest Redis mode's max)`;
   return `${(point.loadFraction * 100).toFixed(0)} %`;
 }
 
-/**
- * The closed-loop maximum, then ack latency open loop at each of `rates(maximum)`. `who` names
- * the stack in log lines and refusals; `roomPrefix` names its rooms (channels).
- */
-export async function measureIngest(
-  node: MeasuredServer,
-  redisPid: number,
-  generators: readonly Generator[],
-  clients: IngestClients,
-  settings: IngestSettings,
-  log: (line: string) => void,
-  options: { who?: string; roomPrefix?: string; rates?: (max: number) => OfferedRate[] } = {},
-): Promise<IngestResult> {
-  const { who = "ingest", roomPrefix = "ing", rates = ourRates(settings) } = options;
-  const plan = (g: number) => ({
+export interface IngestOptions {
+  /** Names the stack in log lines and refusals. */
+  who?: string;
+  /** Names its rooms (channels). */
+  roomPrefix?: string;
+  /** The offered rates of the latency points, from the maximum just measured. */
+  rates?: (max: number) => OfferedRate[];
+  /** When given, every acknowledged send's receipt is appended to it. */
+  receipts?: Receipt[];
+}
+
+/** Generator g's senders, their rooms and message size. */
+function planOf(clients: IngestClients, settings: IngestSettings, { roomPrefix = "ing", receipts }: IngestOptions) {
+  return (g: number) => ({
     from: clients.firsts[g]!,
     to: clients.firsts[g]! + settings.sendersPerGenerator,
     rooms: roomsFor(roomPrefix, g, settings),
     textBytes: settings.textBytes,
+    recordReceipts: receipts !== undefined,
   });
+}
+
+/** Each result's receipts appended to `into` (when receipts are kept); returns the results. */
+export function keepReceipts(results: readonly SendResult[], into: Receipt[] | undefined): readonly SendResult[] {
+  if (into) for (const result of results) for (const receipt of result.receipts ?? []) into.push(receipt);
+  return results;
+}
+
+/** Share of the window each of `pids` spent waiting for a CPU, summed (a Redis Cluster's nodes). */
+function summedRunQueueWait(pids: RedisPids): () => number {
+  return () => (typeof pids === "number" ? [pids] : pids).reduce((sum, pid) => sum + runQueueWaitInMs(pid), 0);
+}
+
+/**
+ * The closed-loop maximum, then ack latency open loop at each of `rates(maximum)`. `who` names
+ * the stack in log lines and refusals; `roomPrefix` names its rooms (channels). With
+ * `receipts`, every acknowledged send's receipt is appended to it, to be read back from
+ * Cassandra (lib/receipts.ts) once the measurement is over.
+ */
+export async function measureIngest(
+  node: MeasuredServer,
+  redisPid: RedisPids,
+  generators: readonly Generator[],
+  clients: IngestClients,
+  settings: IngestSettings,
+  log: (line: string) => void,
+  options: IngestOptions = {},
+): Promise<IngestResult> {
+  const { who = "ingest", rates = ourRates(settings), receipts } = options;
+  const plan = planOf(clients, settings, options);
   // Warm-up (unmeasured): JIT, and the first send to each new room seeds its seq from Cassandra.
   requireSendsAcknowledged(
     `${who} warm-up`,
-    await Promise.all(
-      generators.map((generator, g) =>
-        generator.send({ ...plan(g), inFlightPerSender: 1, durationInMs: settings.warmupInMs, recordAckLatency: false }),
+    keepReceipts(
+      await Promise.all(
+        generators.map((generator, g) =>
+          generator.send({ ...plan(g), inFlightPerSender: 1, durationInMs: settings.warmupInMs, recordAckLatency: false }),
+        ),
       ),
+      receipts,
     ),
   );
   const finish = await cpuSnapshot([node], redisPid);
@@ -161,7 +195,7 @@ export async function measureIngest(
   );
   const window = await finish();
   // A failed or timed-out send is neither in the rate nor in the CPU per send: the run is refused.
-  requireSendsAcknowledged(`${who} maximum (closed loop)`, closed);
+  requireSendsAcknowledged(`${who} maximum (closed loop)`, keepReceipts(closed, receipts));
   const acked = closed.reduce((sum, result) => sum + result.acked, 0);
   const elapsedInMs = Math.max(...closed.map((result) => result.elapsedInMs));
   const maxAckedPerSecond = (acked * 1000) / elapsedInMs;
@@ -177,41 +211,60 @@ export async function measureIngest(
   log(
     `  ${who} max: ${maxAckedPerSecond.toFixed(0)} acked sends/s (server CPU ${(result.nodeCpuUtilisation * 100).toFixed(0)} %, redis ${(result.redisCpuUtilisation * 100).toFixed(0)} %)`,
   );
-  for (const { basis, offeredPerSecond } of rates(maxAckedPerSecond)) {
-    const loadFraction = offeredPerSecond / maxAckedPerSecond;
-    const at = describeRate({ basis, loadFraction, offeredPerSecond });
-    const { result: results, waitShares } = await withRunQueueWait([node.runQueueWaitInMs ?? node.pid, redisPid], () =>
-      Promise.all(
-        generators.map((generator, g) =>
-          generator.send({
-            ...plan(g),
-            ratePerSecond: offeredPerSecond / generators.length,
-            durationInMs: settings.latencyDurationInMs,
-            recordAckLatency: true,
-          }),
-        ),
-      ),
-    );
-    // The ack latencies are those of acknowledged sends only: a failed one would be left out of p99.
-    requireSendsAcknowledged(`${who} latency at ${at}`, results);
-    const point: LoadPoint = {
-      basis,
-      loadFraction,
-      offeredPerSecond,
-      ackedPerSecond: (results.reduce((sum, r) => sum + r.acked, 0) * 1000) / Math.max(...results.map((r) => r.elapsedInMs)),
-      failed: results.reduce((sum, r) => sum + r.failed, 0),
-      failures: mergeFailures(results.map((r) => r.failures)),
-      ack: summarize(results.flatMap((r) => r.ackLatenciesInMs)),
-      nodeRunQueueWaitShare: waitShares[0]!,
-      redisRunQueueWaitShare: waitShares[1]!,
-      loadAverage: loadAverage(),
-    };
-    log(
-      `  ${who} at ${at}: ack p50 ${point.ack.p50InMs.toFixed(2)} ms, p99 ${point.ack.p99InMs.toFixed(2)} ms, p99.9 ${point.ack.p999InMs.toFixed(2)} ms; server waited for a CPU ${(point.nodeRunQueueWaitShare * 100).toFixed(0)} % of the time, Redis ${(point.redisRunQueueWaitShare * 100).toFixed(0)} %, load average ${point.loadAverage}`,
-    );
-    result.points.push(point);
-  }
+  for (const rate of rates(maxAckedPerSecond))
+    result.points.push(await measureLoadPoint(node, redisPid, generators, clients, settings, log, rate, maxAckedPerSecond, options));
   return result;
+}
+
+/**
+ * Ack latency open loop at `rate` (from each send to its ack, acknowledged sends only: a failed
+ * one refuses the point); `maxAckedPerSecond` is the stack's own maximum, for the load fraction.
+ */
+export async function measureLoadPoint(
+  node: MeasuredServer,
+  redisPid: RedisPids,
+  generators: readonly Generator[],
+  clients: IngestClients,
+  settings: IngestSettings,
+  log: (line: string) => void,
+  { basis, offeredPerSecond }: OfferedRate,
+  maxAckedPerSecond: number,
+  options: IngestOptions = {},
+): Promise<LoadPoint> {
+  const { who = "ingest", receipts } = options;
+  const plan = planOf(clients, settings, options);
+  const loadFraction = offeredPerSecond / maxAckedPerSecond;
+  const at = describeRate({ basis, loadFraction, offeredPerSecond });
+  const { result: results, waitShares } = await withRunQueueWait([node.runQueueWaitInMs ?? node.pid, summedRunQueueWait(redisPid)], () =>
+    Promise.all(
+      generators.map((generator, g) =>
+        generator.send({
+          ...plan(g),
+          ratePerSecond: offeredPerSecond / generators.length,
+          durationInMs: settings.latencyDurationInMs,
+          recordAckLatency: true,
+        }),
+      ),
+    ),
+  );
+  // The ack latencies are those of acknowledged sends only: a failed one would be left out of p99.
+  requireSendsAcknowledged(`${who} latency at ${at}`, keepReceipts(results, receipts));
+  const point: LoadPoint = {
+    basis,
+    loadFraction,
+    offeredPerSecond,
+    ackedPerSecond: (results.reduce((sum, r) => sum + r.acked, 0) * 1000) / Math.max(...results.map((r) => r.elapsedInMs)),
+    failed: results.reduce((sum, r) => sum + r.failed, 0),
+    failures: mergeFailures(results.map((r) => r.failures)),
+    ack: summarize(results.flatMap((r) => r.ackLatenciesInMs)),
+    nodeRunQueueWaitShare: waitShares[0]!,
+    redisRunQueueWaitShare: waitShares[1]!,
+    loadAverage: loadAverage(),
+  };
+  log(
+    `  ${who} at ${at}: ack p50 ${point.ack.p50InMs.toFixed(2)} ms, p99 ${point.ack.p99InMs.toFixed(2)} ms, p99.9 ${point.ack.p999InMs.toFixed(2)} ms; server waited for a CPU ${(point.nodeRunQueueWaitShare * 100).toFixed(0)} % of the time, Redis ${(point.redisRunQueueWaitShare * 100).toFixed(0)} %, load average ${point.loadAverage}`,
+  );
+  return point;
 }
 
 export interface EndToEndResult {
@@ -236,6 +289,7 @@ export async function measureEndToEnd(
   settings: IngestSettings,
   pids: { nodeA: number; nodeB: number; redis: number },
   log: (line: string) => void,
+  receipts?: Receipt[],
 ): Promise<EndToEndResult> {
   const rooms = Array.from({ length: settings.rooms }, (_, i) => `e2e-${i}`);
   const first = await receiver.connect("socketio", urlB, rooms.length, { token: tokenB });
@@ -253,10 +307,11 @@ export async function measureEndToEnd(
       ratePerSecond,
       durationInMs: settings.latencyDurationInMs,
       recordAckLatency: false,
+      recordReceipts: receipts !== undefined,
     }),
   );
   const where = "end to end (A→B)";
-  requireSendsAcknowledged(where, result);
+  requireSendsAcknowledged(where, keepReceipts([result], receipts));
   // Let the last messages arrive before reading the receiver: one receiver per room, so each
   // acknowledged send is exactly one delivery.
   const deadline = performance.now() + 5000;

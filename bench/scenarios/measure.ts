@@ -21,10 +21,17 @@ export interface CpuWindow {
   wallInMs: number;
 }
 
-export async function cpuSnapshot(servers: readonly MeasuredServer[], redisPid?: number): Promise<() => Promise<CpuWindow>> {
+/** A Redis's pid, or every node's of a Redis Cluster (its CPU is their sum). */
+export type RedisPids = number | readonly number[];
+
+export function redisCpuInMicros(redisPids: RedisPids): number {
+  return (typeof redisPids === "number" ? [redisPids] : redisPids).reduce((sum, pid) => sum + procCpuInMicros(pid), 0);
+}
+
+export async function cpuSnapshot(servers: readonly MeasuredServer[], redisPid?: RedisPids): Promise<() => Promise<CpuWindow>> {
   const started = performance.now();
   const before = await Promise.all(servers.map((server) => server.probe()));
-  const redisBefore = redisPid === undefined ? 0 : procCpuInMicros(redisPid);
+  const redisBefore = redisPid === undefined ? 0 : redisCpuInMicros(redisPid);
   return async () => {
     const after = await Promise.all(servers.map((server) => server.probe()));
     const serverCpuInMicros = Object.fromEntries(servers.map((server, i) => [server.name, after[i]!.cpuInMicros - before[i]!.cpuInMicros]));
@@ -32,7 +39,7 @@ export async function cpuSnapshot(servers: readonly MeasuredServer[], redisPid?:
     return {
       serverCpuInMicros,
       serverSystemCpuInMicros,
-      redisCpuInMicros: redisPid === undefined ? undefined : procCpuInMicros(redisPid) - redisBefore,
+      redisCpuInMicros: redisPid === undefined ? undefined : redisCpuInMicros(redisPid) - redisBefore,
       wallInMs: performance.now() - started,
     };
   };
