@@ -212,7 +212,9 @@ export class ChatService {
     if (this.remembered.size > REMEMBERED_ROOMS_MAX) this.remembered.delete(this.remembered.keys().next().value!);
     this.deps.userRooms
       .remember(userId, room)
-      .catch((error: unknown) => this.deps.logger.warn({ err: error, "user.id": userId, room }, "could not record the room in the user's list"));
+      .catch((error: unknown) =>
+        this.deps.logger.warn({ err: error, "user.id": userId, room }, "could not record the room in the user's list"),
+      );
   }
 
   /** Turns a failure of Redis or Cassandra into UNAVAILABLE: the client may retry. */

@@ -161,7 +161,8 @@ async function receiveEvent(
   } catch (error) {
     const body = toErrorBody(error);
     metrics.errors.inc({ code: body.code, event: definition.name });
-    if (body.code === "INTERNAL") logger.error({ err: error, ...eventLine(definition.name, principal, traceId, started) }, "event handler failed");
+    if (body.code === "INTERNAL")
+      logger.error({ err: error, ...eventLine(definition.name, principal, traceId, started) }, "event handler failed");
     else if (logger.isLevelEnabled("debug"))
       logger.debug({ ...eventLine(definition.name, principal, traceId, started), "error.code": body.code }, "event refused");
     ack?.({ ok: false, error: body });

@@ -146,7 +146,15 @@ export class MessageBuffer {
    */
   private async runAppend(message: NewMessage, head: string, idPart: string, traceId: string): Promise<ScriptReply> {
     const keys = this.scriptKeys(message);
-    const args = [head, idPart, this.config.idempotencyTtlInMs, this.config.maxEntriesPerShard, RECENT_TTL_IN_MS, RUN_KEY_TTL_IN_MS, traceId];
+    const args = [
+      head,
+      idPart,
+      this.config.idempotencyTtlInMs,
+      this.config.maxEntriesPerShard,
+      RECENT_TTL_IN_MS,
+      RUN_KEY_TTL_IN_MS,
+      traceId,
+    ];
     if (this.ackReplicas.count === 0) return (await this.scripted.chatAppend(...keys, ...args)) as ScriptReply;
     const [reply, replicas] = (await this.execPipeline(() => {
       const pipeline = this.redis.pipeline();
