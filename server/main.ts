@@ -77,7 +77,7 @@ process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unha
 // cannot reach Redis should get UNAVAILABLE quickly, so the client retries (same clientId).
 // Auto-pipelining writes the commands of one event-loop tick in one syscall: under load that
 // is many sends' scripts per write instead of one each.
-const onRedisError = (error: Error, client: string) => logger.warn({ err: error, client }, "redis connection error");
+const onRedisError = (error: Error, client: string) => logger.warn({ err: error, connection: client }, "redis connection error");
 const redis = createRedisClient(storage.redis, { name: "redis", onError: onRedisError, maxRetriesPerRequest: 2, autoPipelining: true });
 const subscriber = duplicateClient(redis, { name: "redis-subscriber", onError: onRedisError });
 const cassandra = createCassandraClient(storage.cassandra);

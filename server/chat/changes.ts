@@ -7,6 +7,7 @@
  */
 import type { ChangeKind, NewChange } from "../../storage/change.js";
 import { decodeMessageId } from "../../storage/change.js";
+import { traceFields } from "../../common/trace-id.js";
 import { CommandValidator } from "./commands.js";
 import { ChatError } from "./errors.js";
 import type { Limits } from "./limits.js";
@@ -48,30 +49,35 @@ export class MessageChanges {
     this.validate = new CommandValidator(deps.limits);
   }
 
-  async edit(principal: Principal, input: unknown): Promise<ChangeResult> {
+  /** `traceId` (all three): the client action's correlation id (common/trace-id.ts), for the log lines about it. */
+  async edit(principal: Principal, input: unknown, traceId?: string): Promise<ChangeResult> {
     const { room, id, clientId, text } = this.validate.edit(principal, input);
-    return this.apply(principal, { room, by: principal.userId, clientId, kind: "edit", target: id, text });
+    return this.apply(principal, { room, by: principal.userId, clientId, kind: "edit", target: id, text }, traceId);
   }
 
-  async delete(principal: Principal, input: unknown): Promise<ChangeResult> {
+  async delete(principal: Principal, input: unknown, traceId?: string): Promise<ChangeResult> {
     const { room, id, clientId } = this.validate.delete(principal, input);
-    return this.apply(principal, { room, by: principal.userId, clientId, kind: "delete", target: id });
+    return this.apply(principal, { room, by: principal.userId, clientId, kind: "delete", target: id }, traceId);
   }
 
-  async react(principal: Principal, input: unknown): Promise<ChangeResult> {
+  async react(principal: Principal, input: unknown, traceId?: string): Promise<ChangeResult> {
     const { room, id, clientId, emoji, on } = this.validate.react(principal, input);
-    return this.apply(principal, { room, by: principal.userId, clientId, kind: "react", target: id, emoji, on });
+    return this.apply(principal, { room, by: principal.userId, clientId, kind: "react", target: id, emoji, on }, traceId);
   }
 
-  private async apply(principal: Principal, change: Omit<NewChange, "targetSeq">): Promise<ChangeResult> {
+  private async apply(principal: Principal, change: Omit<NewChange, "targetSeq">, traceId: string | undefined): Promise<ChangeResult> {
     // The id carries the message's seq: an id that is not one of ours names no message.
     const decoded = decodeMessageId(change.target);
     if (!decoded) throw new ChatError("NOT_FOUND", `no message ${JSON.stringify(change.target)} in room ${change.room}`);
     // Only for a clientId whose first ack Redis may have let go: a recent UUIDv7 skips this.
     const stored = await this.deps.receipts.ofChange(change.by, change.room, change.clientId);
     if (stored) return { ...stored, duplicate: true };
-    const request = { change: { ...change, targetSeq: decoded.seq }, mayModerate: mayModerate(principal.modPatterns ?? [], change.room) };
-    const outcome = await this.fromStorage(() => this.deps.log.append(request));
+    const request = {
+      change: { ...change, targetSeq: decoded.seq },
+      mayModerate: mayModerate(principal.modPatterns ?? [], change.room),
+      ...(traceId === undefined ? {} : { traceId }),
+    };
+    const outcome = await this.fromStorage(() => this.deps.log.append(request), traceId);
     switch (outcome.kind) {
       case "stored":
         this.deps.metrics?.changesIn.inc({ kind: outcome.change.kind });
@@ -96,12 +102,12 @@ export class MessageChanges {
   }
 
   /** Turns a failure of Redis or Cassandra into UNAVAILABLE: the client may retry with the same clientId. */
-  private async fromStorage<T>(call: () => Promise<T>): Promise<T> {
+  private async fromStorage<T>(call: () => Promise<T>, traceId: string | undefined): Promise<T> {
     try {
       return await call();
     } catch (error) {
       if (error instanceof ChatError) throw error;
-      this.deps.logger.warn({ err: error, what: "change" }, "storage call failed");
+      this.deps.logger.warn({ err: error, what: "change", ...traceFields(traceId) }, "storage call failed");
       throw new ChatError("UNAVAILABLE", "storage is unavailable, retry later", STORAGE_RETRY_AFTER_MS);
     }
   }

@@ -34,7 +34,8 @@ export type AppendOutcome =
 
 /** The durable message log (the write buffer): assigns id, seq and ts. */
 export interface MessageLog {
-  append(message: NewMessage): Promise<AppendOutcome>;
+  /** `traceId`: the client action's correlation id (common/trace-id.ts), kept with the entry for the flusher's logs. */
+  append(message: NewMessage, traceId?: string): Promise<AppendOutcome>;
 }
 
 export interface MessagePage {
@@ -68,7 +69,8 @@ export type ChangeOutcome =
 
 /** The durable log's side of edit, delete and react (storage/stream/change-buffer.ts). */
 export interface ChangeLog {
-  append(request: { change: NewChange; mayModerate: boolean }): Promise<ChangeOutcome>;
+  /** `traceId` as MessageLog's. */
+  append(request: { change: NewChange; mayModerate: boolean; traceId?: string }): Promise<ChangeOutcome>;
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import type { ChatChange } from "../../storage/change.js";
 import type { ChatMessage } from "../../storage/message.js";
+import { traceFields } from "../../common/trace-id.js";
 import { mapBounded } from "./bounded.js";
 import { CommandValidator, type JoinCommand, type JoinedRooms, type RoomCommand } from "./commands.js";
 import { ChatError } from "./errors.js";
@@ -132,13 +133,15 @@ export class ChatService {
     return { seq: missed.latest, messages: missed.messages, ...(changes.length > 0 ? { changes } : {}), more: missed.more };
   }
 
-  async send(principal: Principal, input: unknown): Promise<SendResult> {
+  /** `traceId`: the client action's correlation id (common/trace-id.ts), for the log lines about it here and in the flusher. */
+  async send(principal: Principal, input: unknown, traceId?: string): Promise<SendResult> {
     const started = process.hrtime.bigint();
     const { room, clientId, text, meta } = this.validate.send(principal, input);
     // Only for a clientId whose first ack Redis may have let go: a recent UUIDv7 skips this.
     const stored = await this.deps.receipts.ofSend(principal.userId, room, clientId);
     if (stored) return { ...stored, duplicate: true };
-    const outcome = await this.fromStorage("append", () => this.deps.log.append({ room, from: principal.userId, clientId, text, meta }));
+    const append = () => this.deps.log.append({ room, from: principal.userId, clientId, text, meta }, traceId);
+    const outcome = await this.fromStorage("append", append, traceId);
     switch (outcome.kind) {
       case "duplicate":
         return { ...outcome.receipt, duplicate: true };
@@ -215,16 +218,18 @@ export class ChatService {
     if (this.remembered.size > REMEMBERED_ROOMS_MAX) this.remembered.delete(this.remembered.keys().next().value!);
     this.deps.userRooms
       .remember(userId, room)
-      .catch((error: unknown) => this.deps.logger.warn({ err: error, user: userId, room }, "could not record the room in the user's list"));
+      .catch((error: unknown) =>
+        this.deps.logger.warn({ err: error, "user.id": userId, room }, "could not record the room in the user's list"),
+      );
   }
 
   /** Turns a failure of Redis or Cassandra into UNAVAILABLE: the client may retry. */
-  private async fromStorage<T>(what: string, call: () => Promise<T>): Promise<T> {
+  private async fromStorage<T>(what: string, call: () => Promise<T>, traceId?: string): Promise<T> {
     try {
       return await call();
     } catch (error) {
       if (error instanceof ChatError) throw error;
-      this.deps.logger.warn({ err: error, what }, "storage call failed");
+      this.deps.logger.warn({ err: error, what, ...traceFields(traceId) }, "storage call failed");
       throw new ChatError("UNAVAILABLE", "storage is unavailable, retry later", STORAGE_RETRY_AFTER_MS);
     }
   }

@@ -2,9 +2,15 @@
  * The REST API (docs/protocol.md "HTTP API") on the node's uWS app, for bots and servers that do not
  * keep a socket: the same ChatService as the socket events, with Bearer-token auth.
  * Errors are `{ error: { code, message } }` with the status HTTP_STATUS gives their code.
+ *
+ * Each request is one client action with a correlation id (common/trace-id.ts): the client's
+ * `X-Request-Id` when well-formed, else a new one. It is answered in the `X-Request-Id` header,
+ * passed on to what the request writes (the stream entry, for the flusher's lines), and logged
+ * as `trace.id` on the request's line (one per request, at info: the API's access log).
  */
 import type { HttpRequest, HttpResponse, TemplatedApp } from "uWebSockets.js";
 import type { Logger } from "../../common/logger.js";
+import { newTraceId, traceFields, traceIdFromClient } from "../../common/trace-id.js";
 import { AuthError, type TokenVerifier } from "../auth/tokens.js";
 import { ChatError, toErrorBody, type ErrorCode } from "../chat/errors.js";
 import type { Principal } from "../chat/principal.js";
@@ -53,6 +59,8 @@ interface ApiRequest {
   params: string[];
   query: URLSearchParams;
   body: () => Promise<unknown>;
+  /** The request's correlation id (the client's X-Request-Id, or a new one). */
+  traceId: string;
 }
 
 type ApiHandler = (request: ApiRequest, principal: Principal) => Promise<{ status: number; body: unknown }>;
@@ -67,9 +75,9 @@ export function mountApiRoutes(app: TemplatedApp, deps: ApiDeps): void {
     });
     return { status: 200, body: { messages: page.messages, more: page.more } };
   });
-  route(app, "post", "/api/rooms/:room/messages", deps, "send", async ({ params, body }, principal) => {
+  route(app, "post", "/api/rooms/:room/messages", deps, "send", async ({ params, body, traceId }, principal) => {
     const input = await body();
-    const result = await chat.send(principal, typeof input === "object" && input !== null ? { ...input, room: params[0] } : input);
+    const result = await chat.send(principal, typeof input === "object" && input !== null ? { ...input, room: params[0] } : input, traceId);
     return { status: result.duplicate ? 200 : 201, body: result };
   });
   route(app, "get", "/api/me/rooms", deps, "rooms", async ({ query }, principal) => {
@@ -82,27 +90,48 @@ export function mountApiRoutes(app: TemplatedApp, deps: ApiDeps): void {
 function route(app: TemplatedApp, method: "get" | "post", pattern: string, deps: ApiDeps, event: string, handler: ApiHandler): void {
   const paramCount = (pattern.match(/:/g) ?? []).length;
   app[method](pattern, (res: HttpResponse, req: HttpRequest) => {
+    const started = performance.now();
     const request: ApiRequest = {
       authorization: req.getHeader("authorization"),
       params: Array.from({ length: paramCount }, (_, i) => decodeURIComponent(req.getParameter(i) ?? "")),
       query: new URLSearchParams(req.getQuery() ?? ""),
       body: method === "post" ? readJsonBody(res) : async () => undefined,
+      traceId: traceIdFromClient(req.getHeader("x-request-id")) ?? newTraceId(),
     };
     let aborted = false;
     res.onAborted(() => (aborted = true));
     // answer() never rejects: every failure becomes an error body.
-    void answer(request, deps, event, handler).then(({ status, body }) => {
-      if (!aborted) res.cork(() => send(res, status, body));
+    void answer(request, deps, event, handler).then(({ status, body, userId }) => {
+      if (!aborted) res.cork(() => send(res, status, body, request.traceId));
+      deps.logger.info(
+        {
+          "event.action": `http:${event}`,
+          "http.request.method": method.toUpperCase(),
+          "http.response.status_code": status,
+          ...(userId === undefined ? {} : { "user.id": userId }),
+          ...traceFields(request.traceId),
+          "event.duration": Math.round((performance.now() - started) * 1e6),
+          ...(aborted ? { aborted: true } : {}),
+        },
+        "API request",
+      );
     });
   });
 }
 
-async function answer(request: ApiRequest, deps: ApiDeps, event: string, handler: ApiHandler): Promise<{ status: number; body: unknown }> {
+async function answer(
+  request: ApiRequest,
+  deps: ApiDeps,
+  event: string,
+  handler: ApiHandler,
+): Promise<{ status: number; body: unknown; userId?: string }> {
+  let userId: string | undefined;
   try {
     const principal = await authenticate(request.authorization, deps.verifier);
+    userId = principal.userId;
     // Each request draws on the user's event budget, like each socket event.
     deps.chat.admit(principal);
-    return await handler(request, principal);
+    return { ...(await handler(request, principal)), userId };
   } catch (error) {
     if (error instanceof AuthError) {
       if (error.refusal) deps.metrics.refusals.inc({ reason: error.refusal });
@@ -111,8 +140,9 @@ async function answer(request: ApiRequest, deps: ApiDeps, event: string, handler
     }
     const body = toErrorBody(error);
     deps.metrics.errors.inc({ code: body.code, event: `http:${event}` });
-    if (body.code === "INTERNAL") deps.logger.error({ err: error, event }, "API handler failed");
-    return { status: HTTP_STATUS[body.code], body: { error: body } };
+    if (body.code === "INTERNAL")
+      deps.logger.error({ err: error, "event.action": `http:${event}`, ...traceFields(request.traceId) }, "API handler failed");
+    return { status: HTTP_STATUS[body.code], body: { error: body }, userId };
   }
 }
 
@@ -149,9 +179,8 @@ function readJsonBody(res: HttpResponse): () => Promise<unknown> {
   return () => body;
 }
 
-function send(res: HttpResponse, status: number, body: unknown): void {
-  res
-    .writeStatus(`${status} ${STATUS_TEXT[status] ?? ""}`)
-    .writeHeader("content-type", "application/json")
-    .end(JSON.stringify(body));
+function send(res: HttpResponse, status: number, body: unknown, traceId?: string): void {
+  res.writeStatus(`${status} ${STATUS_TEXT[status] ?? ""}`).writeHeader("content-type", "application/json");
+  if (traceId !== undefined) res.writeHeader("x-request-id", traceId);
+  res.end(JSON.stringify(body));
 }

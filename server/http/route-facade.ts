@@ -16,8 +16,8 @@ type Pattern = Parameters<TemplatedApp["get"]>[0];
 
 const ROUTE_METHODS = new Set(["get", "post", "put", "patch", "del", "any"]);
 
-/** Headers a cross-origin page may read besides the simple ones: the backoff hint. */
-const EXPOSED_HEADERS = "retry-after";
+/** Headers a cross-origin page may read besides the simple ones: the backoff hint, the request's correlation id (api.ts). */
+const EXPOSED_HEADERS = "retry-after, x-request-id";
 
 export function routeFacade(app: TemplatedApp, cors?: OriginPolicy): TemplatedApp {
   const guard = (handler: Handler, isHead: boolean): Handler => {

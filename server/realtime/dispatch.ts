@@ -7,9 +7,14 @@
  * One dispatcher function serves every socket of the node: socket.io calls "any" listeners
  * with `this` bound to the socket, so no socket needs closures of its own (a closure and its
  * context per event per socket was ~1 KB of heap for each idle connection).
+ *
+ * Each handled event is one client action with a correlation id of its own (common/trace-id.ts):
+ * handlers pass it on to what the action writes (the stream entry, for the flusher's lines),
+ * and every line logged here about the event carries it as `trace.id`.
  */
 import { Socket } from "socket.io";
 import type { Logger } from "../../common/logger.js";
+import { newTraceId, traceFields } from "../../common/trace-id.js";
 import { toErrorBody } from "../chat/errors.js";
 import type { Principal } from "../chat/principal.js";
 import type { NodeMetrics } from "../metrics.js";
@@ -19,6 +24,8 @@ import { OVERSIZED_EVENT } from "./frame-limit.js";
 export interface EventContext {
   socket: Socket;
   principal: Principal;
+  /** This event's correlation id, logged as `trace.id` (common/trace-id.ts). */
+  traceId: string;
 }
 
 /** Gets the payload as the client sent it: the chat domain validates it. */
@@ -35,7 +42,7 @@ type Ack = (reply: unknown) => void;
 export interface EventBinding {
   name: string;
   /** Handles one received event: `args` as socket.io passes them, the ack (if any) last. Never rejects. */
-  receive(args: unknown[], context: EventContext): Promise<void>;
+  receive(args: unknown[], context: Omit<EventContext, "traceId">): Promise<void>;
 }
 
 export function bindEvent(definition: EventDefinition, metrics: NodeMetrics, logger: Logger): EventBinding {
@@ -137,21 +144,51 @@ function handleInTurn(socket: Socket, binding: EventBinding, args: unknown[], pr
 async function receiveEvent(
   definition: EventDefinition,
   args: unknown[],
-  context: EventContext,
+  { socket, principal }: Omit<EventContext, "traceId">,
   metrics: NodeMetrics,
   logger: Logger,
 ): Promise<void> {
   const last = args[args.length - 1];
   const ack = typeof last === "function" ? (last as Ack) : undefined;
   const payload = ack ? args.slice(0, -1)[0] : args[0];
+  const traceId = newTraceId();
+  const started = performance.now();
   try {
-    const result = await definition.handle(payload, context);
+    const result = await definition.handle(payload, { socket, principal, traceId });
     ack?.({ ok: true, ...result });
+    // One line per event only at debug: at info, every message sent would be a log line.
+    if (logger.isLevelEnabled("debug")) logger.debug(eventLine(definition.name, principal, traceId, started, result), "event handled");
   } catch (error) {
     const body = toErrorBody(error);
     metrics.errors.inc({ code: body.code, event: definition.name });
     if (body.code === "INTERNAL")
-      logger.error({ err: error, event: definition.name, user: context.principal.userId }, "event handler failed");
+      logger.error({ err: error, ...eventLine(definition.name, principal, traceId, started) }, "event handler failed");
+    else if (logger.isLevelEnabled("debug"))
+      logger.debug({ ...eventLine(definition.name, principal, traceId, started), "error.code": body.code }, "event refused");
     ack?.({ ok: false, error: body });
   }
+}
+
+/**
+ * What a line about one event says: ECS `event.action` (the event's name), `user.id`, the
+ * correlation id, how long it took (`event.duration`, ECS's nanoseconds) and, when it
+ * succeeded, the ids it answered (a message's `id` and `seq`: never its text).
+ */
+function eventLine(
+  action: string,
+  principal: Principal,
+  traceId: string,
+  started: number,
+  result?: Record<string, unknown>,
+): Record<string, unknown> {
+  const line: Record<string, unknown> = {
+    "event.action": action,
+    "user.id": principal.userId,
+    ...traceFields(traceId),
+    "event.duration": Math.round((performance.now() - started) * 1e6),
+  };
+  if (typeof result?.id === "string") line.id = result.id;
+  if (typeof result?.seq === "number") line.seq = result.seq;
+  if (result?.duplicate === true) line.duplicate = true;
+  return line;
 }

@@ -225,7 +225,7 @@ export function onConnection(
     onFlood(socket) {
       metrics.refusals.inc({ reason: "flood_disconnect" });
       logger.warn(
-        { user: principalOf(socket).userId, reason: "RATE_LIMITED" },
+        { "user.id": principalOf(socket).userId, reason: "RATE_LIMITED" },
         "disconnecting a socket that kept sending at 10x the event limit (or 20x within a second)",
       );
       // Tells the client why before the transport closes (stock clients see "io server disconnect").

@@ -6,11 +6,12 @@
  * share the shard's slot), so an entry is never half done with.
  */
 import type { Logger } from "../../common/logger.js";
+import { traceFields } from "../../common/trace-id.js";
 import type { RedisKeys } from "../keys.js";
 import { isChange, type LogEntry } from "../change.js";
 import { ChangeKeys } from "../change-keys.js";
 import type { RedisClient } from "../redis-client.js";
-import type { StreamEntry } from "../stream/entries.js";
+import { traceFieldArgs, type StreamEntry } from "../stream/entries.js";
 import type { FlusherEvents, FlusherOptions } from "./options.js";
 
 /** A stream entry and the log entry (a message or a change) it decoded to. */
@@ -91,6 +92,8 @@ export class Acknowledger {
   /**
    * Moves entries that can never be written to the dead-letter stream, with the reason, and
    * takes them out of the buffer in the same MULTI: an entry is in exactly one of the two.
+   * The dead letter keeps the entry's correlation id (field "t"), and each one gets an error
+   * line of its own with it as `trace.id`, so that a search for the client action finds it.
    */
   async deadLetter(poison: Poison[]): Promise<void> {
     const byStream = new Map<string, Poison[]>();
@@ -110,6 +113,7 @@ export class Acknowledger {
             error,
             "m",
             entry.payload ?? "",
+            ...traceFieldArgs(entry.traceId),
           );
           multi.xack(entry.stream, this.options.group, entry.id);
           multi.xdel(entry.stream, entry.id);
@@ -120,10 +124,13 @@ export class Acknowledger {
     );
     for (const result of results) throwOnFailure(result);
     this.events.deadLettered(poison.length);
-    this.logger.error(
-      { count: poison.length, entries: poison.map(({ entry, error }) => ({ stream: entry.stream, id: entry.id, error })) },
-      "entries moved to the dead-letter stream",
-    );
+    // Dead letters are rare (each needs an operator), so a line each is affordable.
+    for (const { entry, error } of poison) {
+      this.logger.error(
+        { stream: entry.stream, id: entry.id, "error.message": error, ...traceFields(entry.traceId) },
+        "entry moved to the dead-letter stream",
+      );
+    }
   }
 }
 

@@ -4,6 +4,7 @@
  * all pending behind an outage.
  */
 import type { Logger } from "../../common/logger.js";
+import { traceFields } from "../../common/trace-id.js";
 import { SeqConflictError } from "../cassandra/timeline.js";
 import { decodeLogEntry, isChange } from "../change.js";
 import type { StreamEntry } from "../stream/entries.js";
@@ -129,13 +130,23 @@ export class BatchWriter {
         // it is appended again under a new seq (and flushed with a later batch).
         const renumbered = await this.resequencer.resequence(item.entry, item.message, this.options.group);
         this.logger.warn(
-          { stream: item.entry.stream, id: item.entry.id, room: item.message.room, seq: item.message.seq, newSeq: renumbered?.seq },
+          {
+            stream: item.entry.stream,
+            id: item.entry.id,
+            room: item.message.room,
+            seq: item.message.seq,
+            newSeq: renumbered?.seq,
+            ...traceFields(item.entry.traceId),
+          },
           "seq already stored for another message: the message was given a new seq",
         );
         continue;
       }
       const failures = await this.acknowledger.countFailure(item.entry);
-      this.logger.warn({ stream: item.entry.stream, id: item.entry.id, failures, err: error }, "Cassandra rejected an entry");
+      this.logger.warn(
+        { stream: item.entry.stream, id: item.entry.id, room: item.message.room, failures, err: error, ...traceFields(item.entry.traceId) },
+        "Cassandra rejected an entry",
+      );
       if (failures >= this.options.maxEntryFailures) poison.push({ entry: item.entry, error: errorText(error) });
     }
     if (poison.length > 0) await this.acknowledger.deadLetter(poison);
@@ -146,7 +157,13 @@ export class BatchWriter {
   }
 }
 
+/**
+ * The reason kept with a dead letter and logged. V8's JSON.parse messages quote the start of
+ * the input ("Unexpected token 'h', "hello wor"... is not valid JSON"), which may be a message
+ * text: it is left out (the dead letter holds the entry itself).
+ */
 function errorText(error: unknown): string {
+  if (error instanceof SyntaxError) return "SyntaxError: the entry is not valid JSON";
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 

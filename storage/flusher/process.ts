@@ -57,7 +57,7 @@ export async function runFlusherProcess({ wrapRows = (timeline) => timeline }: F
   // Single Redis or Redis Cluster (CHAT_REDIS_CLUSTER_NODES); the error listener comes with it.
   const redis = createRedisClient(config.redis, {
     name: "redis",
-    onError: (error, client) => logger.warn({ err: error, client }, "redis connection error"),
+    onError: (error, client) => logger.warn({ err: error, connection: client }, "redis connection error"),
     lazyConnect: true,
   });
   const cassandra = createCassandraClient(config.cassandra);
@@ -87,7 +87,7 @@ export async function runFlusherProcess({ wrapRows = (timeline) => timeline }: F
   // Its own connection: the reader's may be held by a blocking XREADGROUP.
   const renumbering = duplicateClient(redis, {
     name: "redis-resequence",
-    onError: (error, client) => logger.warn({ err: error, client }, "redis connection error"),
+    onError: (error, client) => logger.warn({ err: error, connection: client }, "redis connection error"),
   });
   const resequencer = new MessageBuffer(renumbering, keys, config.stream, timeline);
   const flusher = new Flusher(

@@ -25,7 +25,8 @@
  *
  * KEYS: 1 idempotency key, 2 room meta hash, 3 shard stream, 4 room recent zset, 5 shard run key
  * ARGV: 1 message JSON without its closing brace, 2 random part of the id (10 Crockford chars),
- *       3 idempotency TTL ms, 4 max entries in the shard, 5 recent-zset TTL ms, 6 run-key TTL ms
+ *       3 idempotency TTL ms, 4 max entries in the shard, 5 recent-zset TTL ms, 6 run-key TTL ms,
+ *       7 correlation id ("" for none; the entry's field "t", entries.ts)
  * Returns: {"ok", receipt} | {"duplicate", receipt} | {"unseeded"} | {"full"}
  *   where receipt is "<id> <seq> <ts>".
  */
@@ -42,9 +43,10 @@ end
 /**
  * Assigns the room's next seq, its ts and id, and stores the message: stream entry, recent
  * history, idempotency receipt. KEYS 1..4 as in APPEND_SCRIPT. Returns "<id> <seq> <ts>".
+ * The correlation id goes into the stream entry only (the flusher logs it), never into the JSON.
  */
 const SEQUENCE = `
-local function sequence(head, idPart, idempotencyTtl, recentTtl)
+local function sequence(head, idPart, idempotencyTtl, recentTtl, trace)
   local time = redis.call('TIME')
   local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
   local last = tonumber(redis.call('HGET', KEYS[2], 'ts') or '0')
@@ -70,7 +72,11 @@ local function sequence(head, idPart, idempotencyTtl, recentTtl)
   local tsText = string.format('%.0f', now)
   local json = head .. ',"id":"' .. id .. '","seq":' .. seqText .. ',"ts":' .. tsText .. '}'
 
-  redis.call('XADD', KEYS[3], '*', 'm', json)
+  if trace and trace ~= '' then
+    redis.call('XADD', KEYS[3], '*', 'm', json, 't', trace)
+  else
+    redis.call('XADD', KEYS[3], '*', 'm', json)
+  end
   redis.call('ZADD', KEYS[4], seq, json)
   redis.call('PEXPIRE', KEYS[4], recentTtl)
   local receipt = id .. ' ' .. seqText .. ' ' .. tsText
@@ -84,7 +90,7 @@ local prior = redis.call('GET', KEYS[1])
 if prior then return {'duplicate', prior} end
 if redis.call('HGET', KEYS[2], 'run') ~= currentRun(KEYS[5], ARGV[6]) then return {'unseeded'} end
 if redis.call('XLEN', KEYS[3]) >= tonumber(ARGV[4]) then return {'full'} end
-return {'ok', sequence(ARGV[1], ARGV[2], ARGV[3], ARGV[5])}
+return {'ok', sequence(ARGV[1], ARGV[2], ARGV[3], ARGV[5], ARGV[7])}
 `;
 
 /**
@@ -116,7 +122,8 @@ return 1
  *
  * KEYS: as APPEND_SCRIPT
  * ARGV: 1 message head (as the append's), 2 random id part, 3 idempotency TTL ms, 4 run-key TTL
- *       ms, 5 recent-zset TTL ms, 6 old entry id, 7 consumer group, 8 old entry's JSON
+ *       ms, 5 recent-zset TTL ms, 6 old entry id, 7 consumer group, 8 old entry's JSON,
+ *       9 the old entry's correlation id ("" for none), kept by the new entry
  * Returns: {"ok", receipt} | {"unseeded"} | {"gone"}
  */
 export const RESEQUENCE_SCRIPT = `${CURRENT_RUN}${SEQUENCE}
@@ -124,5 +131,5 @@ if redis.call('HGET', KEYS[2], 'run') ~= currentRun(KEYS[5], ARGV[4]) then retur
 if redis.call('XACK', KEYS[3], ARGV[7], ARGV[6]) == 0 then return {'gone'} end
 redis.call('XDEL', KEYS[3], ARGV[6])
 redis.call('ZREM', KEYS[4], ARGV[8])
-return {'ok', sequence(ARGV[1], ARGV[2], ARGV[3], ARGV[5])}
+return {'ok', sequence(ARGV[1], ARGV[2], ARGV[3], ARGV[5], ARGV[9])}
 `;

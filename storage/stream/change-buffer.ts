@@ -43,6 +43,8 @@ export type ChangeOutcome =
 export interface ChangeRequest {
   change: NewChange;
   mayModerate: boolean;
+  /** The client action's correlation id (common/trace-id.ts), stored in the stream entry (entries.ts, field "t"). */
+  traceId?: string;
 }
 
 export interface ChangeLimits {
@@ -145,7 +147,7 @@ export class ChangeBuffer {
     }
   }
 
-  private async runScript({ change, mayModerate }: ChangeRequest, head: string): Promise<ScriptReply> {
+  private async runScript({ change, mayModerate, traceId }: ChangeRequest, head: string): Promise<ScriptReply> {
     const keys = [
       this.changeKeys.idempotency(change.by, change.room, change.clientId),
       this.keys.roomMeta(change.room),
@@ -171,6 +173,7 @@ export class ChangeBuffer {
       STATE_TTL_IN_MS,
       this.limits.maxEmojiPerMessage,
       RUN_KEY_TTL_IN_MS,
+      traceId ?? "",
     ];
     if (this.ackReplicas.count === 0) return (await this.scripted.chatChange(...keys, ...args)) as ScriptReply;
     // WAIT in the same pipeline goes to the script's slot's primary (see producer.ts, runAppend);

@@ -21,7 +21,8 @@
  * ARGV: 1 change JSON without seq, ts and closing brace, 2 kind, 3 by, 4 target id,
  *       5 target seq, 6 emoji, 7 on ("1"/"0"), 8 by may moderate ("1"/"0"), 9 new text,
  *       10 idempotency TTL ms, 11 max entries in the shard, 12 recent TTL ms, 13 state TTL ms,
- *       14 max distinct emoji, 15 run-key TTL ms
+ *       14 max distinct emoji, 15 run-key TTL ms, 16 correlation id ("" for none; the entry's
+ *       field "t", entries.ts)
  * Returns: {"ok", "<seq> <ts>", noop "1"/"0"} | {"duplicate", "<seq> <ts>"} | {"unseeded"} |
  *   {"full"} | {"unknown_target"} | {"not_found"} | {"forbidden"} | {"too_many_emoji"}
  */
@@ -93,7 +94,11 @@ local seqText = string.format('%.0f', seq)
 local tsText = string.format('%.0f', now)
 redis.call('HSET', KEYS[2], 'ts', tsText)
 local json = ARGV[1] .. ',"seq":' .. seqText .. ',"ts":' .. tsText .. (noop and ',"noop":true' or '') .. '}'
-redis.call('XADD', KEYS[3], '*', 'm', json)
+if ARGV[16] and ARGV[16] ~= '' then
+  redis.call('XADD', KEYS[3], '*', 'm', json, 't', ARGV[16])
+else
+  redis.call('XADD', KEYS[3], '*', 'm', json)
+end
 redis.call('ZADD', KEYS[5], seq, json)
 redis.call('PEXPIRE', KEYS[5], ARGV[12])
 local receipt = seqText .. ' ' .. tsText

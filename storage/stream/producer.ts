@@ -88,7 +88,11 @@ export class MessageBuffer {
     this.rateLimiter = sendRate && sendRate.perSecond > 0 ? new SendRateLimiter(redis, sendRate) : undefined;
   }
 
-  async append(message: NewMessage): Promise<AppendOutcome> {
+  /**
+   * `traceId`: the correlation id of the client action (common/trace-id.ts), stored in the
+   * stream entry beside the message (entries.ts, field "t") for the flusher's log lines.
+   */
+  async append(message: NewMessage, traceId?: string): Promise<AppendOutcome> {
     const bucket = this.keys.sendRate(message.from);
     if (this.rateLimiter) {
       const token = await this.rateLimiter.take(bucket);
@@ -98,7 +102,7 @@ export class MessageBuffer {
         return receipt ? { kind: "duplicate", receipt } : token;
       }
     }
-    const outcome = await this.appendWithSeeding(message);
+    const outcome = await this.appendWithSeeding(message, traceId ?? "");
     if (this.rateLimiter && (outcome.kind === "duplicate" || outcome.kind === "buffer_full")) {
       // Stored nothing new: give the token back. If this fails the user lost one token (refilled
       // within 1/rate s); not worth failing a send whose answer is already known.
@@ -107,11 +111,11 @@ export class MessageBuffer {
     return outcome;
   }
 
-  private async appendWithSeeding(message: NewMessage): Promise<AppendOutcome> {
+  private async appendWithSeeding(message: NewMessage, traceId: string): Promise<AppendOutcome> {
     const head = encodeMessageHead(message);
     const idPart = randomIdPart();
     for (let attempt = 0; ; attempt++) {
-      const reply = await this.runAppend(message, head, idPart);
+      const reply = await this.runAppend(message, head, idPart, traceId);
       switch (reply[0]) {
         case "ok": {
           const receipt = parseReceipt(reply[1]);
@@ -140,9 +144,17 @@ export class MessageBuffer {
    * A duplicate waits too: the first attempt may have been answered UNAVAILABLE for want of
    * replicas, and its receipt is only handed out once they have it.
    */
-  private async runAppend(message: NewMessage, head: string, idPart: string): Promise<ScriptReply> {
+  private async runAppend(message: NewMessage, head: string, idPart: string, traceId: string): Promise<ScriptReply> {
     const keys = this.scriptKeys(message);
-    const args = [head, idPart, this.config.idempotencyTtlInMs, this.config.maxEntriesPerShard, RECENT_TTL_IN_MS, RUN_KEY_TTL_IN_MS];
+    const args = [
+      head,
+      idPart,
+      this.config.idempotencyTtlInMs,
+      this.config.maxEntriesPerShard,
+      RECENT_TTL_IN_MS,
+      RUN_KEY_TTL_IN_MS,
+      traceId,
+    ];
     if (this.ackReplicas.count === 0) return (await this.scripted.chatAppend(...keys, ...args)) as ScriptReply;
     const [reply, replicas] = (await this.execPipeline(() => {
       const pipeline = this.redis.pipeline();
@@ -157,7 +169,7 @@ export class MessageBuffer {
   /**
    * The flusher's way out of a seq conflict (RESEQUENCE_SCRIPT): the message stored in `entry`
    * is appended again under the room's next seq and the old entry leaves the stream (pending in
-   * `group`). Resolves with the new receipt, or undefined when the entry was already gone.
+   * `group`); the new entry keeps the old one's correlation id. Resolves with the new receipt, or undefined when the entry was already gone.
    */
   async resequence(entry: StreamEntry, message: ChatMessage, group: string): Promise<SendReceipt | undefined> {
     const head = encodeMessageHead(message);
@@ -172,6 +184,7 @@ export class MessageBuffer {
         entry.id,
         group,
         entry.payload ?? "",
+        entry.traceId ?? "",
       ];
       const reply = (await this.scripted.chatResequence(...keys, ...args)) as ScriptReply;
       if (reply[0] === "ok") return parseReceipt(reply[1]);

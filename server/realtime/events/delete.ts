@@ -5,6 +5,6 @@ import type { EventDefinition } from "../dispatch.js";
 export function deleteEvent(changes: MessageChanges): EventDefinition {
   return {
     name: "delete",
-    handle: async (payload, { principal }) => ({ ...(await changes.delete(principal, payload)) }),
+    handle: async (payload, { principal, traceId }) => ({ ...(await changes.delete(principal, payload, traceId)) }),
   };
 }

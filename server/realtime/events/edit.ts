@@ -5,6 +5,6 @@ import type { EventDefinition } from "../dispatch.js";
 export function editEvent(changes: MessageChanges): EventDefinition {
   return {
     name: "edit",
-    handle: async (payload, { principal }) => ({ ...(await changes.edit(principal, payload)) }),
+    handle: async (payload, { principal, traceId }) => ({ ...(await changes.edit(principal, payload, traceId)) }),
   };
 }

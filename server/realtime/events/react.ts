@@ -5,6 +5,6 @@ import type { EventDefinition } from "../dispatch.js";
 export function reactEvent(changes: MessageChanges): EventDefinition {
   return {
     name: "react",
-    handle: async (payload, { principal }) => ({ ...(await changes.react(principal, payload)) }),
+    handle: async (payload, { principal, traceId }) => ({ ...(await changes.react(principal, payload, traceId)) }),
   };
 }

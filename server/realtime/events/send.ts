@@ -5,6 +5,6 @@ import type { EventDefinition } from "../dispatch.js";
 export function sendEvent(chat: ChatService): EventDefinition {
   return {
     name: "send",
-    handle: async (payload, { principal }) => ({ ...(await chat.send(principal, payload)) }),
+    handle: async (payload, { principal, traceId }) => ({ ...(await chat.send(principal, payload, traceId)) }),
   };
 }
