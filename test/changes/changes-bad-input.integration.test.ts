@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { Socket } from "socket.io-client";
+import { uuidV7 } from "../../client/client-id.js";
 import { DEFAULT_STREAM_CONFIG } from "../../storage/config.js";
 import { request, startTestCluster, type TestCluster } from "../fixture.js";
 import { assertClusterAlive, assertError, assertOk, send, uniqueTag, type ErrorCode } from "../protocol/helpers.js";
@@ -107,9 +108,11 @@ describe("malformed and refused changes, and the acknowledgement rules of send",
     const { id } = await sent(socket, room, "rate-target", "target");
     // All at once (sent one by one, the bucket would refill between them): the burst's 40
     // tokens go to the target and these sends, which the node handles first, and the edits
-    // behind them find none.
-    const sends = Array.from({ length: 39 }, (_, i) => send(socket, room, `rate-${i}`, "burst"));
-    const edits = Array.from({ length: 10 }, (_, i) => edit(socket, room, id, `rate-edit-${i}`, `edit ${i}`));
+    // behind them find none. Recent UUIDv7 clientIds, as the SDK makes: other ids first look for
+    // an older receipt in Cassandra, whose answers come back in any order, and an edit could
+    // then take a token before a send.
+    const sends = Array.from({ length: 39 }, () => send(socket, room, uuidV7(), "burst"));
+    const edits = Array.from({ length: 10 }, (_, i) => edit(socket, room, id, uuidV7(), `edit ${i}`));
     const [sendAcks, editAcks] = await Promise.all([Promise.all(sends), Promise.all(edits)]);
     assert.ok(
       sendAcks.every((ack) => ack.ok),
