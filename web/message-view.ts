@@ -115,7 +115,7 @@ export class MessageList {
     else if (this.editor?.id === message.id) item.append(this.editor.element);
     else item.append(span("text", message.text));
     if (message.editedAt !== undefined && !message.deleted) {
-      const edited = span("edited", "(edited)");
+      const edited = span("edited-note", "(edited)");
       edited.title = `edited ${new Date(message.editedAt).toLocaleString()}`;
       item.append(edited);
     }

@@ -85,7 +85,7 @@ function pageRows(): string[] {
     return [
       `${item.querySelector(".from")?.textContent}:`,
       item.classList.contains("deleted") ? `[deleted: ${text}]` : text,
-      item.querySelector(".edited") ? "(edited)" : "",
+      item.querySelector(".edited-note") ? "(edited)" : "",
       reactions.length > 0 ? `[${reactions.join(" ")}]` : "",
       actions.length > 0 ? `{${actions.join(",")}}` : "",
       item.dataset["pendingChanges"] ? `pending:${item.dataset["pendingChanges"]}` : "",
