@@ -200,6 +200,7 @@ test("edit, delete and react: live on the other page, pending while offline, the
     "bob sees the delete as a tombstone and alice's reaction live",
   );
   await react(bobPage, bobs, "👍");
+  await bobPage.waitForSelector(inMessage(bobs, `button.reaction[data-emoji="👍"][aria-pressed="true"]`), { timeout: WAIT_MS });
   await react(bobPage, first, "❤️");
   await waitForRows(
     alicePage,
