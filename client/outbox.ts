@@ -34,8 +34,8 @@ interface Waiter {
 export class Outbox {
   private readonly pending: StoredOperation[] = [];
   private readonly waiters = new Map<string, Waiter>();
-  /** Rooms whose lane runs, with the session it runs for. */
-  private readonly lanes = new Map<string, number>();
+  /** Rooms whose lane runs, with the session it runs for (one object per lane, so a lane that ended unmarks only itself). */
+  private readonly lanes = new Map<string, { session: number }>();
   private session = 0;
   private connected = false;
   /** Aborts the backoff waits of the session that ended. */
@@ -120,19 +120,27 @@ export class Outbox {
   }
 
   private runLane(room: string): void {
-    if (!this.connected || this.lanes.get(room) === this.session) return;
-    const session = this.session;
-    this.lanes.set(room, session);
-    void this.lane(room, session, this.sessionEnded.signal).finally(() => {
-      if (this.lanes.get(room) === session) this.lanes.delete(room);
-    });
+    if (!this.connected || this.lanes.get(room)?.session === this.session) return;
+    const lane = { session: this.session };
+    this.lanes.set(room, lane);
+    void this.lane(room, lane, this.sessionEnded.signal).finally(() => this.endLane(room, lane));
   }
 
-  private async lane(room: string, session: number, ended: AbortSignal): Promise<void> {
+  private endLane(room: string, lane: { session: number }): void {
+    if (this.lanes.get(room) === lane) this.lanes.delete(room);
+  }
+
+  private async lane(room: string, lane: { session: number }, ended: AbortSignal): Promise<void> {
+    const { session } = lane;
     const backoff = new Backoff(this.options.backoff);
     for (;;) {
       const operation = this.pending.find((candidate) => candidate.room === room);
-      if (!operation || session !== this.session) return;
+      if (!operation || session !== this.session) {
+        // Unmarked now, not in a later microtask: an operation stored in between would find the
+        // lane still marked as running and wait for the next reconnect.
+        this.endLane(room, lane);
+        return;
+      }
       const { kind, order: _order, ...payload } = operation;
       let error: ChatError;
       try {

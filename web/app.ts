@@ -1,10 +1,12 @@
 /**
  * The web chat served at `GET /`: rooms with unread counts, messages, send, typing, presence,
- * and an offline banner with the outbox's pending count, on the client SDK. Unsent messages
- * live in IndexedDB, so a reload or a lost network loses none; the SDK resends them with their
- * clientId, so none arrives twice.
+ * edits, deletes and reactions, and an offline banner with the outbox's pending count, on the
+ * client SDK. Unsent messages and changes live in IndexedDB, so a reload or a lost network
+ * loses none; the SDK resends them with their clientId, so none arrives twice.
  */
-import { ChatClient, IndexedDbOutboxStore, type Message } from "../client/index.js";
+import { ChatClient, IndexedDbOutboxStore, type Message, type OutboxOperation } from "../client/index.js";
+import { isChange, messageRows, type ChangeOperation, type OwnChange } from "./changes.js";
+import { MessageList, type PendingSend } from "./message-view.js";
 import { signIn } from "./sign-in.js";
 import { ChatView, type RoomEntry } from "./view.js";
 
@@ -23,25 +25,54 @@ const chat = new ChatClient({ url: location.origin, token: session.token, store:
 const unread = new Map<string, number>();
 const typingUntil = new Map<string, number>();
 const failed = new Set<string>();
+/** Own changes acknowledged but not yet in the room's state (their `change` event is on its way), with their seq. */
+const acknowledged = new Map<string, { operation: ChangeOperation; seq: number }>();
 // `/?room=NAME` opens that room (a link to a room); else the tab's last one, else the lobby.
 let active = new URLSearchParams(location.search).get("room") ?? sessionStorage.getItem(ACTIVE_ROOM_KEY) ?? DEFAULT_ROOM;
 let online: string[] = [];
 let problem: string | undefined;
 let readTimer: ReturnType<typeof setTimeout> | undefined;
 
-const drawStatus = () => view.status(chat.state, chat.pending.length, problem);
+const drawStatus = () => {
+  const changes = chat.pending.filter(isChange).length;
+  view.status(chat.state, { messages: chat.pending.length - changes, changes }, problem);
+};
 const drawRooms = () =>
   view.roomList(
     [...unread].map(([room, count]): RoomEntry => ({ room, unread: count })),
     active,
     (room) => void openRoom(room),
   );
-const drawMessages = () =>
-  view.messageList(
-    chat.room(active)?.messages ?? [],
-    chat.pending.filter((operation) => operation.room === active),
-    failed,
-  );
+const messageList = new MessageList(view.messages, session.user, {
+  edit: (message, text) => void chat.edit(message.room, message.id, text).catch(() => undefined),
+  delete: (message) => void chat.delete(message.room, message.id).catch(() => undefined),
+  react: (message, emoji, on) => void chat.react(message.room, message.id, emoji, on).catch(() => undefined),
+});
+let drawScheduled = false;
+/** Draws the active room's messages once per task: a catch-up applies hundreds of entries in one go. */
+const drawMessages = () => {
+  if (drawScheduled) return;
+  drawScheduled = true;
+  queueMicrotask(() => {
+    drawScheduled = false;
+    const state = chat.room(active);
+    for (const [clientId, { operation, seq }] of acknowledged) {
+      const room = chat.room(operation.room);
+      if (!room || room.lastSeq === undefined || room.lastSeq >= seq) acknowledged.delete(clientId);
+    }
+    const pending = chat.pending.filter((operation) => operation.room === active);
+    const own: OwnChange[] = [
+      ...[...acknowledged.values()]
+        .filter(({ operation }) => operation.room === active)
+        .map(({ operation }) => ({ operation, pending: false })),
+      ...pending.filter(isChange).map((operation) => ({ operation, pending: true })),
+    ];
+    const sends = pending
+      .filter((operation): operation is PendingSend["operation"] => operation.kind === "send")
+      .map((operation) => ({ operation, failed: failed.has(operation.clientId) }));
+    messageList.render(messageRows(state?.messages ?? [], own, session.user), sends);
+  });
+};
 const drawTyping = () => {
   const now = Date.now();
   view.typing([...typingUntil].filter(([, until]) => until > now).map(([user]) => user));
@@ -79,9 +110,14 @@ chat.on("presence", ({ room, user, online: isOnline }) => {
   view.roomHeader(active, online);
 });
 chat.on("synced", () => void refreshRooms());
+chat.on("sent", ({ operation, result }) => {
+  if (!isChange(operation)) return;
+  acknowledged.set(operation.clientId, { operation, seq: result.seq });
+  drawMessages();
+});
 chat.on("failed", ({ operation, error }) => {
   failed.add(operation.clientId);
-  problem = `Not sent: ${error.message}`;
+  problem = `${failure(operation)}: ${error.message}`;
   drawStatus();
   drawMessages();
 });
@@ -90,6 +126,10 @@ chat.on("error", (error) => {
   drawStatus();
 });
 addEventListener("online", drawStatus);
+
+function failure(operation: OutboxOperation): string {
+  return { send: "Not sent", edit: "Edit not saved", delete: "Not deleted", react: "Reaction not saved" }[operation.kind];
+}
 addEventListener("offline", drawStatus);
 
 /** The user's rooms and their unread counts (the server's read pointers), each joined to stay current. */

@@ -2,10 +2,7 @@
  * The DOM of the web chat: plain elements and textContent (no framework, no innerHTML, so no
  * message text is ever parsed as markup). app.ts decides what to show; this only draws it.
  */
-import type { ConnectionState, Message, OutboxOperation } from "../client/index.js";
-
-/** Drawn at most: a long-lived room keeps the page light. */
-const MAX_RENDERED_MESSAGES = 300;
+import type { ConnectionState } from "../client/index.js";
 
 function element<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);
@@ -24,7 +21,8 @@ export class ChatView {
   readonly composer = element<HTMLFormElement>("composer");
   readonly textInput = element<HTMLInputElement>("text");
   readonly joinInput = element<HTMLInputElement>("join-room");
-  private readonly messages = element<HTMLOListElement>("messages");
+  /** Drawn by MessageList (message-view.ts). */
+  readonly messages = element<HTMLOListElement>("messages");
   private readonly rooms = element<HTMLUListElement>("rooms");
 
   /** Shows the sign-in form; resolves with the name typed. */
@@ -54,16 +52,20 @@ export class ChatView {
     this.textInput.focus();
   }
 
-  /** The connection dot, and the banner: offline and/or messages waiting in the outbox. */
-  status(state: ConnectionState, pending: number, problem: string | undefined): void {
+  /** The connection dot, and the banner: offline and/or messages and changes waiting in the outbox. */
+  status(state: ConnectionState, waiting: { messages: number; changes: number }, problem: string | undefined): void {
     const label = element("state");
     label.textContent = state === "connected" ? "online" : state;
     label.className = `state ${state}`;
     const offline = state !== "connected";
     const parts: string[] = [];
     if (offline) parts.push(navigator.onLine ? "Offline: reconnecting…" : "Offline: no network.");
-    if (pending > 0)
-      parts.push(`${pending} ${pending === 1 ? "message" : "messages"} waiting to be sent${offline ? " when back online" : ""}.`);
+    const pending = waiting.messages + waiting.changes;
+    const counts = [
+      ...(waiting.messages > 0 ? [plural(waiting.messages, "message")] : []),
+      ...(waiting.changes > 0 ? [plural(waiting.changes, "change")] : []),
+    ];
+    if (pending > 0) parts.push(`${counts.join(" and ")} waiting to be sent${offline ? " when back online" : ""}.`);
     if (problem) parts.push(problem);
     const banner = element("banner");
     banner.textContent = parts.join(" ");
@@ -98,56 +100,11 @@ export class ChatView {
     element("presence").textContent = online.length > 0 ? `online: ${online.join(", ")}` : "";
   }
 
-  /** The room's messages in seq order, then what this user sent that waits for its ack. */
-  messageList(messages: readonly Message[], pending: readonly OutboxOperation[], failed: ReadonlySet<string>): void {
-    const atBottom = this.messages.scrollHeight - this.messages.scrollTop - this.messages.clientHeight < 40;
-    const shown = messages.slice(-MAX_RENDERED_MESSAGES);
-    const items = shown.map((message) =>
-      this.item(
-        message.from,
-        message.text,
-        message.ts,
-        { seq: String(message.seq), clientId: message.clientId },
-        message.deleted ? "deleted" : "",
-      ),
-    );
-    const delivered = new Set(shown.map((message) => message.clientId));
-    for (const operation of pending) {
-      if (operation.kind !== "send" || delivered.has(operation.clientId)) continue;
-      items.push(
-        this.item(
-          "you",
-          operation.text,
-          undefined,
-          { clientId: operation.clientId },
-          failed.has(operation.clientId) ? "pending failed" : "pending",
-        ),
-      );
-    }
-    this.messages.replaceChildren(...items);
-    if (atBottom) this.messages.scrollTop = this.messages.scrollHeight;
-  }
-
   typing(users: readonly string[]): void {
     element("typing").textContent = users.length === 0 ? "" : `${users.join(", ")} ${users.length === 1 ? "is" : "are"} typing…`;
   }
+}
 
-  private item(from: string, text: string, ts: number | undefined, data: Record<string, string>, className: string): HTMLLIElement {
-    const item = document.createElement("li");
-    item.className = className;
-    Object.assign(item.dataset, data);
-    const sender = document.createElement("span");
-    sender.className = "from";
-    sender.textContent = from;
-    const body = document.createElement("span");
-    body.className = "text";
-    body.textContent = text;
-    const time = document.createElement("time");
-    if (ts !== undefined) {
-      time.dateTime = new Date(ts).toISOString();
-      time.textContent = new Date(ts).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-    }
-    item.append(sender, body, time);
-    return item;
-  }
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
 }
