@@ -302,7 +302,7 @@ async function main(): Promise<void> {
       log(`  (ack path on CPU ${latencyPlacement.measured.join(",")}, everything else on CPU ${latencyPlacement.rest.join(",")})`);
     const keys = new RedisKeys(prefix, DEFAULT_STREAM_CONFIG.shards);
     const stored = await storedOnce(
-      changes ? "ingest, end to end and changes' seeds" : "ingest and end to end",
+      [...(ingest ? ["ingest and end to end"] : []), ...(changes ? ["the messages changes were made to"] : [])].join(", "),
       ingestReceipts,
       redisClient,
       keys,
