@@ -23,20 +23,23 @@ export function editText(clientId: string, bytes: number): string {
 }
 
 /**
- * The n-th change of a generator: even ones edit, odd ones react; targets and emoji taken in
- * turn; a reaction is removed on every other pass over the emoji, so reactions both appear and go.
+ * The n-th change of a generator: changes 2k and 2k + 1 go to target k (in turn), the first an
+ * edit, the second a reaction; each pass over the targets reacts with the next emoji, and each
+ * pass over the emoji removes (then adds again) what the previous one added, so every target is
+ * edited and reactions both appear and go.
  */
 export function nthChange(n: number, targets: readonly ChangeTarget[], by: string, clientId: string, textBytes: number): ChangeRequest {
   if (targets.length === 0) throw new Error("no change targets");
-  const target = targets[n % targets.length]!;
+  const turn = Math.floor(n / 2);
+  const target = targets[turn % targets.length]!;
   const common = { room: target.room, clientId, target: target.id, by };
   if (n % 2 === 0) {
     const text = editText(clientId, textBytes);
     return { event: "edit", payload: { room: target.room, id: target.id, clientId, text }, receipt: { ...common, kind: "edit", text } };
   }
-  const turn = Math.floor(n / 2);
-  const emoji = BENCH_EMOJI[turn % BENCH_EMOJI.length]!;
-  const on = Math.floor(turn / BENCH_EMOJI.length) % 2 === 0;
+  const pass = Math.floor(turn / targets.length);
+  const emoji = BENCH_EMOJI[pass % BENCH_EMOJI.length]!;
+  const on = Math.floor(pass / BENCH_EMOJI.length) % 2 === 0;
   return {
     event: "react",
     payload: { room: target.room, id: target.id, clientId, emoji, on },
