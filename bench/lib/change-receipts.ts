@@ -111,7 +111,7 @@ export function compareChanges(changes: readonly ChangeReceipt[], stored: Stored
       example(`${change.room}/${change.seq} not in room_log`);
     } else if (row.kind !== change.kind || row.clientId !== change.clientId) {
       result.wrong++;
-      example(`${change.room}/${change.seq} is a ${row.kind} of another clientId or kind`);
+      example(`${change.room}/${change.seq} holds a ${row.kind} of clientId ${row.clientId === change.clientId ? "its own" : "another"}`);
     } else result.found++;
   }
   for (const [room, rows] of stored.log) for (const seq of rows.keys()) if (!acked.get(room)?.has(seq)) result.unexpected++;
