@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { CHECKS, FigureRefused } from "./lib/integrity.js";
-import { buildChecks, centrifugoChecks, type BenchResults } from "./report.js";
+import { buildChecks, centrifugoChecks, ingestTable, type BenchResults } from "./report.js";
 import type { FanoutRow } from "./scenarios/fanout.js";
 import type { LoadPoint, RateBasis } from "./scenarios/ingest.js";
 
@@ -116,6 +116,18 @@ function soundResults(): BenchResults {
         acknowledged: 900,
       })),
     },
+    changes: {
+      seeded: 300,
+      targets: 128,
+      maxAckedPerSecond: 150,
+      nodeCpuPerChangeInMicros: 70,
+      nodeCpuUtilisation: 0.6,
+      redisCpuUtilisation: 0.3,
+      maxFailures: {},
+      points: [point("fixed", 0.5, 5), point("own maximum", 0.5, 6)],
+      acknowledged: 700,
+      storedReadBack: 700,
+    },
   };
 }
 
@@ -176,10 +188,31 @@ test("no table from results whose counts differ from what was expected", () => {
     [CHECKS.sends, (r) => (r.redisModes!.rows[0]!.latency.failed = 1)],
     [CHECKS.stored, (r) => (r.redisModes!.rows[1]!.storedReadBack = 899)],
     [CHECKS.stored, (r) => (r.redisModes!.rows[0]!.acknowledged = 0)],
+    [CHECKS.changes, (r) => (r.changes!.maxFailures = { NOT_FOUND: 1 })],
+    [CHECKS.changes, (r) => (r.changes!.points[0]!.failed = 1)],
+    [CHECKS.changesStored, (r) => (r.changes!.storedReadBack = 699)],
+    [CHECKS.changesStored, (r) => (r.changes!.acknowledged = 0)],
   ];
   for (const [check, breakIt] of broken) {
     const results = soundResults();
     breakIt(results);
     assert.throws(() => buildChecks(results), refusedBy(check), breakIt.toString());
   }
+});
+
+test("sends and changes share one ingest table; changes are marked ours only", () => {
+  const r = soundResults();
+  const table = ingestTable(r.ingest, r.changes!, r.centrifugo);
+  const lines = table.split("\n");
+  const sends = lines.find((line) => line.startsWith("| ours | send |"))!;
+  const changes = lines.find((line) => line.startsWith("| ours | change"))!;
+  assert.match(sends, /\| 200 \| 50\.0 \| 1\.00 \/ 3\.00 \/ 3\.00 \(100\/s\) \|/);
+  assert.match(
+    changes,
+    /\| 150 \| 70\.0 \| 1\.00 \/ 5\.00 \/ 3\.00 \(100\/s\) \| 1\.00 \/ 6\.00 \/ 3\.00 \(100\/s\) \| 700 \/ 700 changes/,
+  );
+  assert.ok(lines.some((line) => line.startsWith("| Centrifugo, raw uWS | change | – |")));
+  assert.match(table, /Changes are ours only/);
+  // Without changes measured: no changes row and no note.
+  assert.doesNotMatch(ingestTable(r.ingest, null, r.centrifugo), /change/);
 });

@@ -9,6 +9,7 @@ import { round } from "./lib/stats.js";
 import type { FlushResult } from "./flush-vs-raw.js";
 import type { ClusterRow, FanoutRow } from "./scenarios/fanout.js";
 import type { CentrifugoResults } from "./scenarios/centrifugo.js";
+import type { ChangesResult } from "./scenarios/changes.js";
 import { describeRate, type EndToEndResult, type IngestResult, type LoadPoint } from "./scenarios/ingest.js";
 import type { MemoryRow } from "./scenarios/memory.js";
 import { redisModesTable, type RedisModesResult } from "./scenarios/redis-modes.js";
@@ -32,6 +33,8 @@ export interface BenchResults {
   centrifugo: CentrifugoResults | null;
   /** Item 8, ingest on one Redis vs Redis Cluster with ack replicas 0 and 1; null (or absent in older results) when not measured. */
   redisModes?: RedisModesResult | null;
+  /** Item 4's changes (edits and reactions) beside the sends; null (or absent in older results) when not measured. */
+  changes?: ChangesResult | null;
 }
 
 const us = (micros: number) => `${micros.toFixed(2)} µs`;
@@ -63,6 +66,12 @@ export function requireSoundResults(r: BenchResults): void {
   if (failed(r.ingest) > 0) throw new FigureRefused(CHECKS.sends, "ingest", `${failed(r.ingest)} sends failed`);
   if (r.centrifugo && failed(r.centrifugo.ingest) > 0)
     throw new FigureRefused(CHECKS.sends, "Centrifugo publish", `${failed(r.centrifugo.ingest)} publishes failed`);
+  if (r.changes) {
+    const changesFailed =
+      Object.values(r.changes.maxFailures).reduce((sum, n) => sum + n, 0) + r.changes.points.reduce((sum, p) => sum + p.failed, 0);
+    if (changesFailed > 0) throw new FigureRefused(CHECKS.changes, "changes", `${changesFailed} changes failed`);
+    exact(CHECKS.changesStored, "changes", r.changes.storedReadBack, r.changes.acknowledged, "acknowledged changes read back");
+  }
   exact(CHECKS.sends, "end to end (A→B)", r.endToEnd.acked, r.endToEnd.sent, "sends acknowledged");
   exact(CHECKS.deliveries, "end to end (A→B)", r.endToEnd.received, r.endToEnd.acked, "acknowledged sends received");
   for (const row of r.redisModes?.rows ?? []) {
@@ -263,6 +272,54 @@ export function centrifugoChecks(fanout: readonly FanoutRow[], oursIngest: Inges
   return checks;
 }
 
+const ackLatencies = (p: LoadPoint | undefined) =>
+  p ? `${p.ack.p50InMs.toFixed(2)} / ${p.ack.p99InMs.toFixed(2)} / ${p.ack.p999InMs.toFixed(2)}` : "–";
+const offered = (p: LoadPoint | undefined) => (p ? `${p.offeredPerSecond.toFixed(0)}/s` : "–");
+
+/**
+ * Item 4's sends and changes in one row group, and what the peers have of them: acknowledged
+ * operations per second at the closed-loop maximum, node CPU per operation there, and ack
+ * latency at the fixed rate and at 50 % of the stack's own maximum. Changes are ours alone.
+ */
+export function ingestTable(ingest: IngestResult | undefined, changes: ChangesResult | null, centrifugo: CentrifugoResults | null): string {
+  const lines = [
+    "| stack | operation | max acked/s (closed loop) | node CPU µs per op at max | ack p50 / p99 / p99.9 ms at the fixed rate | ack p50 / p99 / p99.9 ms at 50 % of max | read back from Cassandra |",
+    "|---|---|---|---|---|---|---|",
+  ];
+  const row = (stack: string, operation: string, r: Pick<IngestResult, "maxAckedPerSecond" | "points">, cpu: number, readBack: string) => {
+    const fixed = atFixedRate(r as IngestResult);
+    const half = r.points.find((p) => p.basis === "own maximum" && Math.abs(p.loadFraction - 0.5) < 1e-9);
+    lines.push(
+      `| ${stack} | ${operation} | ${r.maxAckedPerSecond.toFixed(0)} | ${cpu.toFixed(1)} | ${ackLatencies(fixed)} (${offered(fixed)}) | ${ackLatencies(half)} (${offered(half)}) | ${readBack} |`,
+    );
+  };
+  if (ingest) row("ours", "send", ingest, ingest.nodeCpuPerSendInMicros, "every acknowledged send, once");
+  if (changes)
+    row(
+      "ours",
+      `change (edit and react alternately, to ${changes.targets} messages)`,
+      changes,
+      changes.nodeCpuPerChangeInMicros,
+      `${changes.storedReadBack} / ${changes.acknowledged} changes in room_log; edited texts and reactions as acknowledged`,
+    );
+  if (centrifugo)
+    row(
+      `Centrifugo ${centrifugo.version} (Redis engine, history)`,
+      "publish",
+      centrifugo.ingest,
+      centrifugo.ingest.nodeCpuPerSendInMicros,
+      "–",
+    );
+  if (changes) {
+    lines.push(
+      `| Centrifugo, raw uWS | change | – | – | – | – | – |`,
+      "",
+      "Changes are ours only: Centrifugo has no edit, delete or reaction of a published message (a correction is another publication), and raw uWS has no acknowledgement at all.",
+    );
+  }
+  return lines.join("\n");
+}
+
 export function fanoutTable(r: BenchResults): string {
   const lines = [
     "| stack | room | sends | deliveries (counted / expected) | server CPU µs/delivery (best round) | of it kernel | + Redis µs/delivery | idle floor µs/delivery | rounds |",
@@ -303,6 +360,10 @@ export function writeOutputs(r: BenchResults, checks: readonly Check[], paths: {
     "",
     markdownTable(checks),
     "",
+    "Ingest, sends and changes side by side (item 4; Centrifugo's publishes from item 7):",
+    "",
+    ingestTable(r.ingest, r.changes ?? null, r.centrifugo),
+    "",
     "Fan-out detail (CPU time of the server process(es) in the measuring window, divided by the deliveries the clients counted):",
     "",
     fanoutTable(r),
@@ -319,6 +380,9 @@ export function writeOutputs(r: BenchResults, checks: readonly Check[], paths: {
     `CPU placement while measuring latency (items 4 and 6): ${r.latencyPlacement ? `socket nodes and Redis on CPU ${r.latencyPlacement.measured.join(",")}; load generators, flusher, the bench driver and Cassandra (at nice 19) on CPU ${r.latencyPlacement.rest.join(",")} (bench/lib/cpu-placement.ts)` : "none (one CPU)"}. ` +
       `Machine load while measuring latency: ${r.ingest.points.map((p) => `at ${describeRate(p)} the node's main thread waited for a CPU ${(p.nodeRunQueueWaitShare * 100).toFixed(0)} % of the time (Redis ${(p.redisRunQueueWaitShare * 100).toFixed(0)} %, load average ${p.loadAverage})`).join("; ")}; ` +
       `end to end: node A ${(r.endToEnd.runQueueWaitShares.nodeA * 100).toFixed(0)} %, node B ${(r.endToEnd.runQueueWaitShares.nodeB * 100).toFixed(0)} %, Redis ${(r.endToEnd.runQueueWaitShares.redis * 100).toFixed(0)} %` +
+      (r.changes
+        ? `; changes: ${r.changes.points.map((p) => `at ${describeRate(p)} node ${(p.nodeRunQueueWaitShare * 100).toFixed(0)} %, Redis ${(p.redisRunQueueWaitShare * 100).toFixed(0)} % (load average ${p.loadAverage})`).join("; ")}`
+        : "") +
       (r.centrifugo
         ? `; Centrifugo ${r.centrifugo.version} (same placement): ${r.centrifugo.ingest.points.map((p) => `at ${describeRate(p)} its threads waited ${(p.nodeRunQueueWaitShare * 100).toFixed(0)} % of the window in sum (its Redis ${(p.redisRunQueueWaitShare * 100).toFixed(0)} %)`).join("; ")}`
         : "") +

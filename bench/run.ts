@@ -28,11 +28,14 @@ import { markdownTable } from "./lib/checks.js";
 import { withPlacement, type Placement } from "./lib/cpu-placement.js";
 import { FigureRefused } from "./lib/integrity.js";
 import { describeMachine } from "./lib/machine.js";
+import { readStoredChanges, requireChangesStoredOnce } from "./lib/change-receipts.js";
+import { deadLetterCount } from "./lib/read-back.js";
 import { storedOnceCheck } from "./lib/receipts.js";
 import { loadAverage, startOurNode, startReference, type MeasuredServer } from "./lib/servers.js";
 import { Generator } from "./load/pool.js";
-import type { Receipt } from "./load/protocol.js";
-import { buildChecks, centrifugoChecks, fanoutTable, writeOutputs, type BenchResults } from "./report.js";
+import type { ChangeReceipt, Receipt } from "./load/protocol.js";
+import { buildChecks, centrifugoChecks, fanoutTable, ingestTable, writeOutputs, type BenchResults } from "./report.js";
+import { measureChanges, type ChangesResult } from "./scenarios/changes.js";
 import { connectStack, measureCluster, measureFanout, type ConnectedStack } from "./scenarios/fanout.js";
 import { connectCentrifugoStacks, measureCentrifugoIngest, startCentrifugoPeers, type CentrifugoResults } from "./scenarios/centrifugo.js";
 import { connectSenders, measureEndToEnd, measureIngest, type EndToEndResult, type IngestResult } from "./scenarios/ingest.js";
@@ -45,11 +48,13 @@ import { formatHeapGrowth, heapGrowthPerConnection } from "./profile/heap-snapsh
 /** Where results.json, results.png and README.md go: the source bench/ folder, not dist/. */
 const BENCH_SOURCE_DIR = fileURLToPath(new URL("../../bench/", import.meta.url));
 const JWT_SECRET = `bench-${randomBytes(16).toString("hex")}`;
-const ROOM_PATTERNS = ["fan-*", "cl-*", "ing-*", "e2e-*", "rm-*"];
+/** The user of generator g's token: its senders' messages are theirs, so they may edit them. */
+const userOf = (g: number) => `bench-${g}`;
+const ROOM_PATTERNS = ["fan-*", "cl-*", "ing-*", "e2e-*", "rm-*", "chg-*"];
 
 const FLAGS = ["--quick", "--profile"];
 /** `--only=fanout,flush`: run just these parts (to iterate on one); prints figures, writes nothing. */
-const PARTS = ["fanout", "cluster", "ingest", "memory", "flush", "centrifugo", "redis-cluster"] as const;
+const PARTS = ["fanout", "cluster", "ingest", "changes", "memory", "flush", "centrifugo", "redis-cluster"] as const;
 type Part = (typeof PARTS)[number];
 const onlyArg = process.argv.slice(2).find((arg) => arg.startsWith("--only="));
 const only = onlyArg ? new Set(onlyArg.slice("--only=".length).split(",")) : undefined;
@@ -168,7 +173,7 @@ async function main(): Promise<void> {
   };
   const tokens = await Promise.all(
     Array.from({ length: Math.max(2, settings.memoryGenerators) }, (_, g) =>
-      mintToken({ secret: JWT_SECRET, userId: `bench-${g}`, rooms: ROOM_PATTERNS }),
+      mintToken({ secret: JWT_SECRET, userId: userOf(g), rooms: ROOM_PATTERNS }),
     ),
   );
   log(`stores up: Redis ${stores.redis.url}, Cassandra ${stores.cassandraContactPoint}, keyspace ${keyspace}, prefix ${prefix}`);
@@ -233,10 +238,12 @@ async function main(): Promise<void> {
 
   let ingest: IngestResult | undefined;
   let endToEnd: EndToEndResult | undefined;
+  let changes: ChangesResult | undefined;
   let latencyPlacement: Placement | null = null;
-  if (wanted("ingest")) {
-    log("4. durable ingest on one node");
+  if (wanted("ingest") || wanted("changes")) {
+    log(wanted("ingest") ? "4. durable ingest on one node" : "4. message changes on one node");
     const ingestReceipts: Receipt[] = [];
+    const changeReceipts: ChangeReceipt[] = [];
     const senders = await connectSenders(generators, urlA, tokens, settings.ingest);
     // Latency is measured with the ack path on a core of its own (see lib/cpu-placement.ts).
     const placed = await withPlacement(
@@ -246,36 +253,75 @@ async function main(): Promise<void> {
         background: [stores.cassandra.process.child.pid!],
       },
       async () => {
-        const ingestResult = await profiled([nodeA], "4-ingest", () =>
-          measureIngest(nodeA, redisPid, generators, senders, settings.ingest, log, { receipts: ingestReceipts }),
-        );
-        log("6. end to end, sent on node A, received on node B, at 50 % load");
-        const endToEndResult = await measureEndToEnd(
-          generators[0],
-          senders,
-          generators[1],
-          urlB,
-          tokens[1]!,
-          ingestResult.maxAckedPerSecond * 0.5,
-          settings.ingest,
-          { nodeA: nodeA.pid, nodeB: nodeB.pid, redis: redisPid },
-          log,
-          ingestReceipts,
-        );
-        return { ingestResult, endToEndResult };
+        let ingestResult: IngestResult | undefined;
+        let endToEndResult: EndToEndResult | undefined;
+        if (wanted("ingest")) {
+          ingestResult = await profiled([nodeA], "4-ingest", () =>
+            measureIngest(nodeA, redisPid, generators, senders, settings.ingest, log, { receipts: ingestReceipts }),
+          );
+          log("6. end to end, sent on node A, received on node B, at 50 % load");
+          endToEndResult = await measureEndToEnd(
+            generators[0],
+            senders,
+            generators[1],
+            urlB,
+            tokens[1]!,
+            ingestResult.maxAckedPerSecond * 0.5,
+            settings.ingest,
+            { nodeA: nodeA.pid, nodeB: nodeB.pid, redis: redisPid },
+            log,
+            ingestReceipts,
+          );
+        }
+        let changesResult: ChangesResult | undefined;
+        if (wanted("changes")) {
+          log("4. message changes (edits and reactions) on one node, beside the sends");
+          changesResult = await profiled([nodeA], "4-changes", () =>
+            measureChanges(
+              nodeA,
+              redisPid,
+              generators,
+              senders,
+              settings.ingest,
+              settings.changes,
+              generators.map((_, g) => userOf(g)),
+              log,
+              {
+                sends: ingestReceipts,
+                changes: changeReceipts,
+              },
+            ),
+          );
+        }
+        return { ingestResult, endToEndResult, changesResult };
       },
     );
-    ({ ingestResult: ingest, endToEndResult: endToEnd } = placed.result);
+    ({ ingestResult: ingest, endToEndResult: endToEnd, changesResult: changes } = placed.result);
     latencyPlacement = placed.placement;
     if (latencyPlacement)
       log(`  (ack path on CPU ${latencyPlacement.measured.join(",")}, everything else on CPU ${latencyPlacement.rest.join(",")})`);
+    const keys = new RedisKeys(prefix, DEFAULT_STREAM_CONFIG.shards);
     const stored = await storedOnce(
-      "ingest and end to end",
+      [...(ingest ? ["ingest and end to end"] : []), ...(changes ? ["the messages changes were made to"] : [])].join(", "),
       ingestReceipts,
       redisClient,
-      new RedisKeys(prefix, DEFAULT_STREAM_CONFIG.shards),
+      keys,
     );
     log(`  every acknowledged send stored once: ${stored} rows read back from Cassandra`);
+    if (changes) {
+      const readBackResult = await requireChangesStoredOnce({
+        where: "changes",
+        changes: changeReceipts,
+        sends: ingestReceipts,
+        read: (expected) => readStoredChanges(readBackClient, expected, ingestReceipts, DEFAULT_STREAM_CONFIG.bucketWidthInMs),
+        deadLettered: () => deadLetterCount(redisClient, keys),
+        timeoutInMs: 60_000,
+      });
+      changes.storedReadBack = readBackResult.found;
+      log(
+        `  every acknowledged change stored once: ${readBackResult.found} of ${changes.acknowledged} room_log entries read back, the edited texts and reactions of ${changes.targets} messages as the acks leave them`,
+      );
+    }
   }
   let centrifugo: CentrifugoResults | null = null;
   if (peers) {
@@ -355,6 +401,7 @@ async function main(): Promise<void> {
       const partial = centrifugoChecks(fanout, ingest, centrifugo);
       if (partial.length > 0) console.log(`\n${markdownTable(partial)}\n`);
     }
+    if (ingest || changes) console.log(`\n${ingestTable(ingest, changes ?? null, centrifugo)}\n`);
     if (profileDir) writeProfileSummary(profileDir, memory, startedAt);
     return;
   }
@@ -373,9 +420,12 @@ async function main(): Promise<void> {
     latencyPlacement,
     centrifugo,
     redisModes,
+    changes: changes ?? null,
   };
   const checks = buildChecks(results);
-  console.log(`\n${markdownTable(checks)}\n\n${fanoutTable(results)}\n`);
+  console.log(
+    `\n${markdownTable(checks)}\n\n${ingestTable(results.ingest, results.changes ?? null, results.centrifugo)}\n\n${fanoutTable(results)}\n`,
+  );
   log(`${checks.filter((c) => c.met).length}/${checks.length} targets met`);
   // A profiled run's figures are perturbed by the profiler: they do not replace the published ones.
   if (!profileDir) {

@@ -17,6 +17,8 @@ export const CHECKS = {
   rows: "every row read back from Cassandra",
   deadLetter: "nothing dead-lettered",
   stored: "every acknowledged send stored once",
+  changes: "every change acknowledged",
+  changesStored: "every acknowledged change stored once",
 } as const;
 
 export type CheckName = (typeof CHECKS)[keyof typeof CHECKS];
@@ -32,20 +34,28 @@ export class FigureRefused extends Error {
   }
 }
 
-/** Every send of `results` acknowledged `ok` (no error code, no TIMEOUT, CLOSED or DUPLICATE). */
-export function requireSendsAcknowledged(where: string, results: SendResult | readonly SendResult[]): void {
+/**
+ * Every send of `results` acknowledged `ok` (no error code, no TIMEOUT, CLOSED or DUPLICATE);
+ * `what` "changes" for the edits and reactions of the changes window.
+ */
+export function requireSendsAcknowledged(
+  where: string,
+  results: SendResult | readonly SendResult[],
+  what: "sends" | "changes" = "sends",
+): void {
+  const checkName = what === "sends" ? CHECKS.sends : CHECKS.changes;
   const all = Array.isArray(results) ? (results as readonly SendResult[]) : [results as SendResult];
   const sent = all.reduce((sum, r) => sum + r.sent, 0);
   const acked = all.reduce((sum, r) => sum + r.acked, 0);
   const failures: Record<string, number> = {};
   for (const r of all) for (const [code, count] of Object.entries(r.failures)) failures[code] = (failures[code] ?? 0) + count;
-  if (sent === 0) throw new FigureRefused(CHECKS.sends, where, "nothing was sent");
+  if (sent === 0) throw new FigureRefused(checkName, where, "nothing was sent");
   if (acked !== sent) {
     const codes =
       Object.entries(failures)
         .map(([code, count]) => `${count} ${code}`)
         .join(", ") || "no failure code";
-    throw new FigureRefused(CHECKS.sends, where, `${acked} of ${sent} sends acknowledged (${codes})`);
+    throw new FigureRefused(checkName, where, `${acked} of ${sent} ${what} acknowledged (${codes})`);
   }
 }
 

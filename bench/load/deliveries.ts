@@ -90,7 +90,7 @@ export class DeliveryCounter {
 
 export type ParsedEvent = { kind: "message"; room: string; seq: number; text: string } | { kind: "other" } | { kind: "malformed" };
 
-function isSeq(value: unknown): value is number {
+export function isSeq(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 1;
 }
 

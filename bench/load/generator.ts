@@ -12,6 +12,7 @@
  */
 import { WebSocket, type RawData } from "ws";
 import { uuidV7 } from "../../client/client-id.js";
+import { nthChange, parseChangeAck } from "./changes.js";
 import {
   isCentrifugoOpen,
   openCentrifugoClient,
@@ -30,6 +31,8 @@ import {
 } from "./deliveries.js";
 import {
   ACK_TIMEOUT_IN_MS,
+  type ChangeReceipt,
+  type ChangeTarget,
   type GeneratorAnswer,
   type GeneratorCommand,
   type Receipt,
@@ -242,8 +245,8 @@ async function joinAll(from: number, to: number, room: string): Promise<void> {
   await Promise.all(joins);
 }
 
-/** A send's outcome: a failure code, or success with the receipt when one was asked for. */
-type SendOutcome = { failure: string } | { receipt: Receipt | undefined };
+/** A send's (or change's) outcome: a failure code, or success with the receipt when one was asked for. */
+type SendOutcome = { failure: string } | { receipt: Receipt | undefined } | { changeReceipt: ChangeReceipt | undefined };
 
 /**
  * One send; resolves with the failure code (the server's, or TIMEOUT, CLOSED, DUPLICATE: an
@@ -271,11 +274,39 @@ function sendOne(client: Client, room: string, textBytes: number, ackTimeoutInMs
   });
 }
 
+/** This generator's changes so far: picks each change's target, kind and emoji (load/changes.ts). */
+let changesIssued = 0;
+
+/**
+ * One change (our server only): an edit or a reaction to one of `targets`, with a fresh UUIDv7
+ * clientId as the SDK makes; resolves with the failure code (the server's, TIMEOUT, CLOSED,
+ * DUPLICATE, BAD_ACK) or success with the receipt when one was asked for.
+ */
+function changeOne(
+  client: Client,
+  changes: { targets: ChangeTarget[]; by: string },
+  textBytes: number,
+  ackTimeoutInMs: number,
+  withReceipt: boolean,
+): Promise<SendOutcome> {
+  if (client.kind !== "socketio") return Promise.resolve({ failure: "NO_CHANGES" });
+  const change = nthChange(changesIssued++, changes.targets, changes.by, uuidV7(), textBytes);
+  return request(client, change.event, change.payload, ackTimeoutInMs).then((answer): SendOutcome => {
+    if ("failure" in answer) return { failure: answer.failure };
+    const ack = parseChangeAck(answer.reply);
+    if ("failure" in ack) return { failure: ack.failure };
+    return { changeReceipt: withReceipt ? { ...change.receipt, seq: ack.seq, ts: ack.ts } : undefined };
+  });
+}
+
 async function runSends(plan: SendPlan): Promise<SendResult> {
   const senders = clients.slice(plan.from, plan.to);
   if (senders.length === 0) throw new Error("no senders in range");
   const result: SendResult = { sent: 0, acked: 0, failed: 0, failures: {}, elapsedInMs: 0, ackLatenciesInMs: [] };
-  if (plan.recordReceipts) result.receipts = [];
+  if (plan.recordReceipts) {
+    if (plan.changes) result.changeReceipts = [];
+    else result.receipts = [];
+  }
   const outstanding = new Set<Promise<void>>();
   const started = nowInMs();
   const deadline = started + plan.durationInMs;
@@ -283,17 +314,18 @@ async function runSends(plan: SendPlan): Promise<SendResult> {
   const fire = (senderIndex: number): Promise<void> => {
     const sentAt = nowInMs();
     result.sent++;
-    const done = sendOne(
-      senders[senderIndex]!,
-      plan.rooms[senderIndex % plan.rooms.length]!,
-      plan.textBytes,
-      plan.ackTimeoutInMs ?? ACK_TIMEOUT_IN_MS,
-      plan.recordReceipts === true,
-    ).then((outcome) => {
-      if ("receipt" in outcome) {
+    const sender = senders[senderIndex]!;
+    const ackTimeoutInMs = plan.ackTimeoutInMs ?? ACK_TIMEOUT_IN_MS;
+    const withReceipt = plan.recordReceipts === true;
+    const issued = plan.changes
+      ? changeOne(sender, plan.changes, plan.textBytes, ackTimeoutInMs, withReceipt)
+      : sendOne(sender, plan.rooms[senderIndex % plan.rooms.length]!, plan.textBytes, ackTimeoutInMs, withReceipt);
+    const done = issued.then((outcome) => {
+      if (!("failure" in outcome)) {
         result.acked++;
         if (plan.recordAckLatency) result.ackLatenciesInMs.push(nowInMs() - sentAt);
-        if (outcome.receipt) result.receipts?.push(outcome.receipt);
+        if ("receipt" in outcome && outcome.receipt) result.receipts?.push(outcome.receipt);
+        if ("changeReceipt" in outcome && outcome.changeReceipt) result.changeReceipts?.push(outcome.changeReceipt);
       } else {
         result.failed++;
         result.failures[outcome.failure] = (result.failures[outcome.failure] ?? 0) + 1;

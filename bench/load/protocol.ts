@@ -60,6 +60,39 @@ export interface SendPlan {
   ackTimeoutInMs?: number;
   /** Keep each acked send's receipt (room, seq, id, ts) in the answer, to check later that it was stored once (socket.io only). */
   recordReceipts?: boolean;
+  /**
+   * Message changes instead of sends (socket.io, our server only): each request is an `edit` or a
+   * `react` (alternately) to one of `targets`, messages the same user (`by`, the senders' token's
+   * user) sent; `rooms` is then unused. With recordReceipts, the answer's `changeReceipts`.
+   */
+  changes?: { targets: ChangeTarget[]; by: string };
+}
+
+/** A message changes are made to: its room and id. */
+export interface ChangeTarget {
+  room: string;
+  id: string;
+}
+
+/**
+ * What an `ok` change ack says was appended to the room's log (its seq and ts), with what the
+ * change was: enough to find its log row and to know the projection's final state.
+ */
+export interface ChangeReceipt {
+  room: string;
+  seq: number;
+  ts: number;
+  clientId: string;
+  kind: "edit" | "react";
+  /** The changed message's id. */
+  target: string;
+  /** Who made it (the token's user). */
+  by: string;
+  /** edit: the new text. */
+  text?: string;
+  /** react: the emoji, and whether it was added or removed. */
+  emoji?: string;
+  on?: boolean;
 }
 
 /** What an `ok` send ack says was stored: the message's room, the seq and id it was given, and its ts. */
@@ -83,6 +116,8 @@ export interface SendResult {
   ackLatenciesInMs: number[];
   /** With plan.recordReceipts: one per acknowledged send. */
   receipts?: Receipt[];
+  /** With plan.changes and plan.recordReceipts: one per acknowledged change. */
+  changeReceipts?: ChangeReceipt[];
 }
 
 export type GeneratorAnswer =

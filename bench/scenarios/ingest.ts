@@ -58,7 +58,7 @@ export interface LoadPoint {
 }
 
 /** Runs `during` and returns the share of its wall time each pid spent waiting for a CPU. */
-async function withRunQueueWait<T>(
+export async function withRunQueueWait<T>(
   waits: readonly (number | (() => number))[],
   during: () => Promise<T>,
 ): Promise<{ result: T; waitShares: number[] }> {
@@ -99,7 +99,7 @@ export async function connectSenders(
   return { firsts };
 }
 
-function roomsFor(prefix: string, generatorIndex: number, settings: IngestSettings): string[] {
+export function roomsFor(prefix: string, generatorIndex: number, settings: IngestSettings): string[] {
   // Rooms spread so that the two generators' senders share them, like users of one room on two clients.
   return Array.from({ length: settings.sendersPerGenerator }, (_, i) => `${prefix}-${(i * 2 + generatorIndex) % settings.rooms}`);
 }
@@ -342,7 +342,7 @@ export async function measureEndToEnd(
   return out;
 }
 
-function mergeFailures(all: readonly Record<string, number>[]): Record<string, number> {
+export function mergeFailures(all: readonly Record<string, number>[]): Record<string, number> {
   const merged: Record<string, number> = {};
   for (const failures of all) for (const [code, count] of Object.entries(failures)) merged[code] = (merged[code] ?? 0) + count;
   return merged;
