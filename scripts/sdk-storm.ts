@@ -109,6 +109,8 @@ async function main(): Promise<number> {
     console.log(`
 SDK reconnect storm: ${result.clients} clients in ${result.rooms} rooms; fault: ${result.faultName} (gateway back after ${result.entryDownInMs} ms)
   session lost → caught up (SDK \`synced\`): ${formatDistribution(result.noticedToCaughtUp)}
+    of which lost → session open again:     ${formatDistribution(result.noticedToReconnected)}
+    and session open → caught up:           ${formatDistribution(result.reconnectedToCaughtUp)}
   fault → caught up:                          ${formatDistribution(result.faultToCaughtUp)}
   never caught up within ${settings.boundInMs} ms: ${result.notCaughtUp}; synced before holding every pre-fault ack: ${result.caughtUpEarly}
   acknowledged sends: ${result.acked}; outage sends acknowledged: ${result.outageSendsAcked}/${result.outageSends}; refused for good: ${result.failedSends}

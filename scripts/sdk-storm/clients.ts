@@ -20,6 +20,8 @@ export interface RecordedClient {
   faultAt?: number;
   /** When the client saw its session go (state left `connected`) after the fault. */
   downAt?: number;
+  /** The first session opened again after downAt. */
+  reconnectedAt?: number;
   /** The first `synced` after downAt. */
   syncedAt?: number;
   /** Called at that `synced`, to check what the room models hold at that moment. */
@@ -42,7 +44,10 @@ export function recordedClient({ userId, rooms, url, token, backoff }: ClientOpt
   client.on("message", (message) => recorded.emitted.get(message.room)?.push(message.seq));
   client.on("error", (error) => recorded.errors.push(error));
   client.on("state", (state) => {
-    if (recorded.faultAt !== undefined && recorded.downAt === undefined && state !== "connected") recorded.downAt = Date.now();
+    if (recorded.faultAt === undefined) return;
+    if (recorded.downAt === undefined && state !== "connected") recorded.downAt = Date.now();
+    else if (recorded.downAt !== undefined && recorded.reconnectedAt === undefined && state === "connected")
+      recorded.reconnectedAt = Date.now();
   });
   client.on("synced", () => {
     if (recorded.downAt === undefined || recorded.syncedAt !== undefined) return;

@@ -51,6 +51,9 @@ export interface StormResult {
   /** Per caught-up client: its session lost → `synced`, and fault → `synced`. */
   noticedToCaughtUp: Distribution;
   faultToCaughtUp: Distribution;
+  /** Of which: session lost → session open again (backoff and handshake), and that → `synced` (the rejoins). */
+  noticedToReconnected: Distribution;
+  reconnectedToCaughtUp: Distribution;
   notCaughtUp: number;
   /** `synced` emitted while a room did not yet hold every seq acknowledged before the fault. */
   caughtUpEarly: number;
@@ -68,6 +71,13 @@ export interface StormResult {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits for `promise`, at most `ms`; the timer is cleared, so it does not hold the process open. */
+async function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([promise, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
 
 export async function runStorm(target: StormTarget, options: StormOptions): Promise<StormResult> {
   const { tag, log } = options;
@@ -167,7 +177,7 @@ export async function runStorm(target: StormTarget, options: StormOptions): Prom
     await sleep(3000);
     sending = false;
     await Promise.all(senderLoops);
-    await Promise.race([Promise.all(sendsInFlight), sleep(options.boundInMs)]);
+    await settledWithin(Promise.all(sendsInFlight), options.boundInMs);
     // Every client's rooms reach the last acknowledged seq (live events or gap fills), or the bound passes.
     const settled = () =>
       clients.every((recorded) => recorded.rooms.every((room) => (recorded.client.room(room)?.lastSeq ?? 0) >= ledger.lastSeq(room)));
@@ -198,6 +208,8 @@ export async function runStorm(target: StormTarget, options: StormOptions): Prom
       faultName: target.faultName,
       entryDownInMs,
       noticedToCaughtUp: distribution(caughtUp.map((recorded) => recorded.syncedAt! - (recorded.downAt ?? faultAt))),
+      noticedToReconnected: distribution(caughtUp.map((recorded) => recorded.reconnectedAt! - (recorded.downAt ?? faultAt))),
+      reconnectedToCaughtUp: distribution(caughtUp.map((recorded) => recorded.syncedAt! - recorded.reconnectedAt!)),
       faultToCaughtUp: distribution(caughtUp.map((recorded) => recorded.syncedAt! - faultAt)),
       notCaughtUp: clients.length - caughtUp.length,
       caughtUpEarly,
