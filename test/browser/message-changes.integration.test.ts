@@ -9,12 +9,12 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import puppeteer, { type Browser, type Page } from "puppeteer-core";
-import { ensureChromium } from "../../scripts/infra/install.js";
+import type { Browser, Page } from "puppeteer-core";
 import { mintToken } from "../../scripts/lib/tokens.js";
 import { DEV_JWT_SECRET } from "../../server/http/dev-sign-in.js";
-import { request, startTestCluster, type TestCluster } from "../fixture.js";
+import { request, type TestCluster } from "../fixture.js";
 import { assertError, uniqueTag } from "../protocol/helpers.js";
+import { connected, say, signedIn as signedInAs, startWebChat, WAIT_MS } from "./web-chat-session.js";
 
 /** What the functions run in the page use of the DOM (the repository compiles without the DOM library). */
 interface PageNode {
@@ -32,43 +32,20 @@ const tag = uniqueTag();
 const room = `changes-${tag}`;
 const alice = `alice-${tag}`;
 const bob = `bob-${tag}`;
-const WAIT_MS = 30_000;
 /** Markup as message text: shown as typed, never run. */
 const MARKUP = `<img src=x onerror="window.injected=1">`;
 
 let cluster: TestCluster;
 let browser: Browser;
 before(async () => {
-  const executablePath = ensureChromium();
-  cluster = await startTestCluster({ nodeCount: 2, env: { CHAT_JWT_SECRET: DEV_JWT_SECRET } });
-  // Chromium's sandbox needs user namespaces a root process does not get.
-  browser = await puppeteer.launch({ executablePath, headless: true, args: process.getuid?.() === 0 ? ["--no-sandbox"] : [] });
+  ({ cluster, browser } = await startWebChat());
 });
 after(async () => {
   await browser?.close();
   await cluster?.stop();
 });
 
-/** A user in a browser context of their own (own IndexedDB and sessionStorage), signed in on the page. */
-async function signedIn(user: string): Promise<Page> {
-  const context = await browser.createBrowserContext();
-  const page = await context.newPage();
-  await page.setViewport({ width: 1000, height: 640 });
-  page.on("pageerror", (error) => console.error(`[${user} page error]`, error));
-  await page.goto(`${cluster.url}/?room=${room}`);
-  await page.waitForSelector("#sign-in-user", { visible: true, timeout: WAIT_MS });
-  await page.type("#sign-in-user", user);
-  await page.click("#sign-in button[type=submit]");
-  await connected(page);
-  return page;
-}
-
-const connected = (page: Page) => page.waitForSelector("#state.connected", { timeout: WAIT_MS });
-
-async function say(page: Page, text: string): Promise<void> {
-  await page.type("#text", text);
-  await page.keyboard.press("Enter");
-}
+const signedIn = (user: string) => signedInAs(browser, cluster, room, user);
 
 /**
  * The delivered messages as the page shows them, one line each:
