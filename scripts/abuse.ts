@@ -26,8 +26,7 @@ import { Canary } from "./abuse/canary.js";
 import { redisBytesPerSend } from "./abuse/redis-bytes.js";
 import { Verdicts, writeTable, type Report, type Row } from "./abuse/report.js";
 import { DATA_ROOT, REPO_ROOT } from "./infra/paths.js";
-import { freePort } from "./infra/process.js";
-import { cassandraConfigFor, migrateKeyspace, startApps, startStores, type Apps, type Stores } from "./infra/stack.js";
+import { startLocalStack, type Apps, type Stores } from "./infra/stack.js";
 import { mintToken } from "./lib/tokens.js";
 
 const run = promisify(execFile);
@@ -68,26 +67,7 @@ async function main(): Promise<void> {
   let canarySocket: Socket | undefined;
   const redis = { client: undefined as Redis | undefined };
   try {
-    stores = await startStores({
-      dir,
-      redisPort: await freePort(),
-      cassandraNativePort: await freePort(),
-      cassandraStoragePort: await freePort(),
-      log,
-    });
-    const keyspace = `abuse_${tag}`;
-    await migrateKeyspace(cassandraConfigFor(stores.cassandraContactPoint, keyspace));
-    apps = await startApps({
-      dir: join(dir, "logs"),
-      nodeCount: 2,
-      gatewayPort: await freePort(),
-      env: {
-        CHAT_REDIS_URL: stores.redis.url,
-        CHAT_CASSANDRA_CONTACT_POINTS: stores.cassandraContactPoint,
-        CHAT_CASSANDRA_KEYSPACE: keyspace,
-        CHAT_JWT_SECRET: SECRET,
-      },
-    });
+    ({ stores, apps } = await startLocalStack({ dir, keyspace: `abuse_${tag}`, jwtSecret: SECRET, log }));
     const url = apps.gateway.url;
     log(`cluster up at ${url} (gateway client limits on), logs in ${dir}`);
     redis.client = new Redis(stores.redis.url);

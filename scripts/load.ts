@@ -33,8 +33,7 @@ import { MetricsSampler, type ScrapeTarget } from "../artillery/report/sampler.j
 import { nodeMetricsUrlsFromGatewayConfig } from "../artillery/report/node-metrics.js";
 import { DEV_JWT_SECRET } from "./lib/tokens.js";
 import { DATA_ROOT, REPO_ROOT } from "./infra/paths.js";
-import { freePort } from "./infra/process.js";
-import { cassandraConfigFor, migrateKeyspace, startApps, startStores, type Apps, type Stores } from "./infra/stack.js";
+import { startLocalStack, type Apps, type Stores } from "./infra/stack.js";
 
 const SUITES = ["smoke", "load", "soak", "spike", "storm", "capacity"] as const;
 type Suite = (typeof SUITES)[number];
@@ -222,27 +221,7 @@ async function startLocalCluster(): Promise<LocalCluster> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    stores = await startStores({
-      dir,
-      redisPort: await freePort(),
-      cassandraNativePort: await freePort(),
-      cassandraStoragePort: await freePort(),
-      log,
-    });
-    const keyspace = "chat_load";
-    await migrateKeyspace(cassandraConfigFor(stores.cassandraContactPoint, keyspace));
-    apps = await startApps({
-      dir: join(dir, "logs"),
-      nodeCount: 2,
-      gatewayPort: await freePort(),
-      env: {
-        CHAT_REDIS_URL: stores.redis.url,
-        CHAT_CASSANDRA_CONTACT_POINTS: stores.cassandraContactPoint,
-        CHAT_CASSANDRA_KEYSPACE: keyspace,
-        CHAT_JWT_SECRET: secret,
-        LOG_LEVEL: "warn",
-      },
-    });
+    ({ stores, apps } = await startLocalStack({ dir, keyspace: "chat_load", jwtSecret: secret, log, env: { LOG_LEVEL: "warn" } }));
     log(
       `local cluster up: gateway ${apps.gateway.url}, nodes ${apps.nodes.map((node) => `:${node.port}`).join(" ")}, flusher :${apps.flusher.port}`,
     );

@@ -22,8 +22,7 @@ import { loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DATA_ROOT } from "./infra/paths.js";
-import { freePort } from "./infra/process.js";
-import { cassandraConfigFor, migrateKeyspace, startApps, startStores, type Apps, type Stores } from "./infra/stack.js";
+import { startLocalStack, type Apps, type Stores } from "./infra/stack.js";
 import { mintToken } from "./lib/tokens.js";
 import { formatDistribution } from "./sdk-storm/stats.js";
 import { runStorm, verdicts, type StormOptions } from "./sdk-storm/storm.js";
@@ -69,27 +68,8 @@ async function main(): Promise<number> {
   let stores: Stores | undefined;
   let apps: Apps | undefined;
   try {
-    stores = await startStores({
-      dir,
-      redisPort: await freePort(),
-      cassandraNativePort: await freePort(),
-      cassandraStoragePort: await freePort(),
-      log,
-    });
-    const keyspace = `sdk_${tag}`;
-    await migrateKeyspace(cassandraConfigFor(stores.cassandraContactPoint, keyspace));
     // The gateway's per-address limits stay off (its default): every client here is 127.0.0.1.
-    apps = await startApps({
-      dir: join(dir, "logs"),
-      nodeCount: 2,
-      gatewayPort: await freePort(),
-      env: {
-        CHAT_REDIS_URL: stores.redis.url,
-        CHAT_CASSANDRA_CONTACT_POINTS: stores.cassandraContactPoint,
-        CHAT_CASSANDRA_KEYSPACE: keyspace,
-        CHAT_JWT_SECRET: SECRET,
-      },
-    });
+    ({ stores, apps } = await startLocalStack({ dir, keyspace: `sdk_${tag}`, jwtSecret: SECRET, log }));
     log(`cluster up at ${apps.gateway.url}, logs in ${dir}`);
     const running = apps;
     const result = await runStorm(

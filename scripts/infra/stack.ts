@@ -250,3 +250,53 @@ async function allOrStopAll<T extends readonly Promise<{ stop(): Promise<void> }
   }
   return results.map((result) => (result as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
 }
+
+export interface LocalStackOptions {
+  /** Data and logs (`dir/logs`). */
+  dir: string;
+  keyspace: string;
+  jwtSecret: string;
+  log?: (line: string) => void;
+  /** More environment for the apps (e.g. LOG_LEVEL). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Redis and Cassandra on free ports, the keyspace migrated, and 2 socket nodes, a flusher and the
+ * gateway (on a free port) on them: what the one-off commands (`npm run load:*`, `abuse`,
+ * `sdk:storm`) run against. If a step fails, what was started is stopped.
+ */
+export async function startLocalStack({
+  dir,
+  keyspace,
+  jwtSecret,
+  log,
+  env = {},
+}: LocalStackOptions): Promise<{ stores: Stores; apps: Apps }> {
+  const stores = await startStores({
+    dir,
+    redisPort: await freePort(),
+    cassandraNativePort: await freePort(),
+    cassandraStoragePort: await freePort(),
+    log,
+  });
+  try {
+    await migrateKeyspace(cassandraConfigFor(stores.cassandraContactPoint, keyspace));
+    const apps = await startApps({
+      dir: join(dir, "logs"),
+      nodeCount: 2,
+      gatewayPort: await freePort(),
+      env: {
+        CHAT_REDIS_URL: stores.redis.url,
+        CHAT_CASSANDRA_CONTACT_POINTS: stores.cassandraContactPoint,
+        CHAT_CASSANDRA_KEYSPACE: keyspace,
+        CHAT_JWT_SECRET: jwtSecret,
+        ...env,
+      },
+    });
+    return { stores, apps };
+  } catch (error) {
+    await stores.stop();
+    throw error;
+  }
+}
