@@ -14,7 +14,8 @@
  * also writes one message during the outage.
  *
  * Prints p50/p95/p99/max of (session lost → SDK `synced`) and (fault → `synced`), the
- * correctness counts and the load average; exits 1 when a client never caught up within the
+ * correctness counts, the history requests of the catch-up against the storage reads they cost
+ * after coalescing, and the load average; exits 1 when a client never caught up within the
  * bound, lost or repeated a message, or an acknowledged send is missing anywhere.
  */
 import { mkdirSync } from "node:fs";
@@ -26,6 +27,7 @@ import { startLocalStack, type Apps, type Stores } from "./infra/stack.js";
 import { mintToken } from "./lib/tokens.js";
 import { formatDistribution } from "./sdk-storm/stats.js";
 import { runStorm, verdicts, type StormOptions } from "./sdk-storm/storm.js";
+import { formatHistoryDelta, readHistoryCounts } from "./sdk-storm/history-reads.js";
 
 const SECRET = "sdk-storm-secret-0123456789";
 const started = Date.now();
@@ -78,6 +80,7 @@ async function main(): Promise<number> {
         nodeUrls: running.nodes.map((node) => `http://127.0.0.1:${node.port}`),
         token: (userId, rooms) => mintToken({ secret: SECRET, userId, rooms }),
         faultName: "HAProxy killed -9, started again at once on the same ports",
+        historyCounts: () => readHistoryCounts(running.nodes.map((node) => `http://127.0.0.1:${node.port}/metrics`)),
         async fault() {
           await running.gateway.process.kill();
           await running.restartGateway();
@@ -85,6 +88,7 @@ async function main(): Promise<number> {
       },
       { ...settings, tag, log },
     );
+    const windowInMs = Number(process.env.CHAT_HISTORY_COALESCE_WINDOW_MS ?? 5);
     const load = loadavg().map((value) => value.toFixed(2));
     console.log(`
 SDK reconnect storm: ${result.clients} clients in ${result.rooms} rooms; fault: ${result.faultName} (gateway back after ${result.entryDownInMs} ms)
@@ -96,6 +100,9 @@ SDK reconnect storm: ${result.clients} clients in ${result.rooms} rooms; fault: 
   acknowledged sends: ${result.acked}; outage sends acknowledged: ${result.outageSendsAcked}/${result.outageSends}; refused for good: ${result.failedSends}
   lost: ${result.lost}, gaps: ${result.gaps}, duplicates: ${result.duplicates}
   SDK errors by code: ${JSON.stringify(result.sdkErrors)}
+  history reads from the fault to the last client caught up, coalesced per room in windows of ${windowInMs} ms
+  (CHAT_HISTORY_COALESCE_WINDOW_MS); the catch-up spanned ${result.catchUpSpanInMs} ms = ${Math.ceil(result.catchUpSpanInMs / windowInMs)} windows:
+    ${result.catchUpHistory ? formatHistoryDelta(result.catchUpHistory, result.rooms).join("\n    ") : "not counted"}
   load average (1, 5, 15 min): ${load.join(", ")}`);
     for (const problem of result.problems) console.log(`  problem: ${problem}`);
     let failed = false;

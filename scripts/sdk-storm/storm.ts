@@ -11,6 +11,7 @@ import type { BackoffOptions } from "../../client/backoff.js";
 import { AckLedger } from "./ledger.js";
 import { joinAll, recordedClient, type RecordedClient } from "./clients.js";
 import { distribution, type Distribution } from "./stats.js";
+import { historyDelta, type HistoryCounts } from "./history-reads.js";
 
 export interface StormTarget {
   gatewayUrl: string;
@@ -21,6 +22,8 @@ export interface StormTarget {
   fault(): Promise<void>;
   /** What the fault is, in words, for the report. */
   faultName: string;
+  /** The nodes' history counters (history-reads.ts), read before the fault and once every client caught up. */
+  historyCounts?(): Promise<HistoryCounts>;
 }
 
 export interface StormOptions {
@@ -67,6 +70,10 @@ export interface StormResult {
   failedSends: number;
   /** The SDK's `error` events of the storm clients by code (refused handshakes while the gateway is down: UNAVAILABLE). */
   sdkErrors: Record<string, number>;
+  /** History requests and the storage reads they cost, from before the fault to the last client caught up (when the target counts them). */
+  catchUpHistory?: HistoryCounts;
+  /** First session open again → last client caught up: the span the catch-up's reads fell in. */
+  catchUpSpanInMs: number;
   problems: string[];
 }
 
@@ -136,6 +143,7 @@ export async function runStorm(target: StormTarget, options: StormOptions): Prom
     const quiet = clients.filter((recorded) => recorded.rooms.some((room) => (recorded.client.room(room)?.lastSeq ?? 0) === 0));
     if (quiet.length > 0) problems.push(`${quiet.length} clients received nothing during the warm-up`);
 
+    const historyBefore = await target.historyCounts?.();
     // The fault. Acks seen up to this instant are "acknowledged before the fault".
     const faultAt = Date.now();
     let caughtUpEarly = 0;
@@ -172,6 +180,8 @@ export async function runStorm(target: StormTarget, options: StormOptions): Prom
     const deadline = faultAt + options.boundInMs;
     while (clients.some((recorded) => recorded.syncedAt === undefined) && Date.now() < deadline) await sleep(50);
     const caughtUp = clients.filter((recorded) => recorded.syncedAt !== undefined);
+    const historyAfter = historyBefore && (await target.historyCounts?.());
+    const catchUpHistory = historyBefore && historyAfter && historyDelta(historyBefore, historyAfter);
     log(`${caughtUp.length}/${clients.length} clients caught up; traffic continues 3 s, then stops`);
 
     await sleep(3000);
@@ -221,6 +231,11 @@ export async function runStorm(target: StormTarget, options: StormOptions): Prom
       outageSendsAcked,
       failedSends,
       sdkErrors: countByCode(clients),
+      ...(catchUpHistory ? { catchUpHistory } : {}),
+      catchUpSpanInMs:
+        caughtUp.length === 0
+          ? 0
+          : Math.max(...caughtUp.map((recorded) => recorded.syncedAt!)) - Math.min(...caughtUp.map((recorded) => recorded.reconnectedAt!)),
       problems,
     };
   } finally {
