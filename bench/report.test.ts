@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { CHECKS, FigureRefused } from "./lib/integrity.js";
 import { buildChecks, centrifugoChecks, ingestTable, type BenchResults } from "./report.js";
 import type { FanoutRow } from "./scenarios/fanout.js";
-import type { LoadPoint, RateBasis } from "./scenarios/ingest.js";
+import type { LoadPoint, RateBasis } from "./scenarios/acked-load.js";
 
 const latency = { samples: 100, p50InMs: 1, p99InMs: 2, p999InMs: 3, maxInMs: 4 };
 

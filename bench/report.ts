@@ -10,7 +10,8 @@ import type { FlushResult } from "./flush-vs-raw.js";
 import type { ClusterRow, FanoutRow } from "./scenarios/fanout.js";
 import type { CentrifugoResults } from "./scenarios/centrifugo.js";
 import type { ChangesResult } from "./scenarios/changes.js";
-import { describeRate, type EndToEndResult, type IngestResult, type LoadPoint } from "./scenarios/ingest.js";
+import { describeRate, type LoadPoint } from "./scenarios/acked-load.js";
+import type { EndToEndResult, IngestResult } from "./scenarios/ingest.js";
 import type { MemoryRow } from "./scenarios/memory.js";
 import { redisModesTable, type RedisModesResult } from "./scenarios/redis-modes.js";
 

@@ -11,7 +11,7 @@ import { deadLetterCount } from "../lib/read-back.js";
 import type { MeasuredServer } from "../lib/servers.js";
 import type { ChangeReceipt, Receipt } from "../load/protocol.js";
 import { measureChanges, type ChangesResult } from "../scenarios/changes.js";
-import { connectSenders, measureEndToEnd, measureIngest, type EndToEndResult, type IngestResult } from "../scenarios/ingest.js";
+import { connectSenders, ingestLoad, measureEndToEnd, measureIngest, type EndToEndResult, type IngestResult } from "../scenarios/ingest.js";
 import { socketIoUrl, userOf, type BenchRun, type BenchStack } from "../stack.js";
 
 export interface IngestPart {
@@ -45,7 +45,10 @@ export async function runIngestPart(
       let endToEnd: EndToEndResult | undefined;
       if (wanted("ingest")) {
         ingest = await profiled([nodeA], "4-ingest", () =>
-          measureIngest(nodeA, redisPid, generators, senders, settings.ingest, log, { receipts: ingestReceipts }),
+          measureIngest(
+            ingestLoad(nodeA, redisPid, generators, senders, settings.ingest, log, { receipts: ingestReceipts }),
+            settings.ingest,
+          ),
         );
         log("6. end to end, sent on node A, received on node B, at 50 % load");
         endToEnd = await measureEndToEnd(
