@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { CHECKS, FigureRefused } from "./lib/integrity.js";
 import { buildChecks, centrifugoChecks, ingestTable, type BenchResults } from "./report.js";
 import type { FanoutRow } from "./scenarios/fanout.js";
-import type { LoadPoint, RateBasis } from "./scenarios/ingest.js";
+import type { LoadPoint, RateBasis } from "./scenarios/acked-load.js";
 
 const latency = { samples: 100, p50InMs: 1, p99InMs: 2, p999InMs: 3, maxInMs: 4 };
 
@@ -136,6 +136,45 @@ const refusedBy = (check: string) => (error: unknown) => error instanceof Figure
 test("a sound run's results make the table", () => {
   const checks = buildChecks(soundResults());
   assert.ok(checks.some((c) => c.item === 1 && c.met));
+});
+
+test("memory: heap and RSS per idle connection against their limits, socket.io on ws beside", () => {
+  const row = (stack: "ours" | "socketio", heapKb: number, rssKb: number) => ({
+    stack,
+    connections: 1000,
+    requestedConnections: 1000,
+    heapPerConnectionInBytes: heapKb * 1024,
+    rssPerConnectionInBytes: rssKb * 1024,
+    baseline: { heapUsedInBytes: 0, rssInBytes: 0 },
+    loaded: { heapUsedInBytes: 0, rssInBytes: 0 },
+    connectSeconds: 1,
+  });
+  const checks = buildChecks({ ...soundResults(), memory: [row("ours", 3, 12), row("socketio", 6, 20)] }).filter((c) => c.item === 3);
+  assert.deepEqual(
+    checks.map(({ what, ours, reference, value, unit, kind, limit, met }) => ({ what, ours, reference, value, unit, kind, limit, met })),
+    [
+      {
+        what: "heap per idle connection (1000 idle conns)",
+        ours: "3.00 KB",
+        reference: "6.00 KB socket.io/ws",
+        value: 3,
+        unit: "KB",
+        kind: "max",
+        limit: 4,
+        met: true,
+      },
+      {
+        what: "RSS per idle connection (1000 idle conns)",
+        ours: "12.00 KB",
+        reference: "20.00 KB socket.io/ws",
+        value: 12,
+        unit: "KB",
+        kind: "max",
+        limit: 10,
+        met: false,
+      },
+    ],
+  );
 });
 
 test("the Centrifugo rows are ratios of the same run's figures against the issue's targets", () => {

@@ -10,7 +10,8 @@ import type { FlushResult } from "./flush-vs-raw.js";
 import type { ClusterRow, FanoutRow } from "./scenarios/fanout.js";
 import type { CentrifugoResults } from "./scenarios/centrifugo.js";
 import type { ChangesResult } from "./scenarios/changes.js";
-import { describeRate, type EndToEndResult, type IngestResult, type LoadPoint } from "./scenarios/ingest.js";
+import { describeRate, type LoadPoint } from "./scenarios/acked-load.js";
+import type { EndToEndResult, IngestResult } from "./scenarios/ingest.js";
 import type { MemoryRow } from "./scenarios/memory.js";
 import { redisModesTable, type RedisModesResult } from "./scenarios/redis-modes.js";
 
@@ -136,30 +137,24 @@ export function buildChecks(r: BenchResults): Check[] {
   const sio = r.memory.find((row) => row.stack === "socketio");
   if (ours) {
     const at = `${ours.connections} idle conns`;
-    checks.push(
-      check({
-        item: 3,
-        what: `heap per idle connection (${at})`,
-        ours: kb(ours.heapPerConnectionInBytes),
-        reference: sio ? `${kb(sio.heapPerConnectionInBytes)} socket.io/ws` : "n/a",
-        value: ours.heapPerConnectionInBytes / 1024,
-        unit: "KB",
-        kind: "max",
-        limit: 4,
-      }),
-    );
-    checks.push(
-      check({
-        item: 3,
-        what: `RSS per idle connection (${at})`,
-        ours: kb(ours.rssPerConnectionInBytes),
-        reference: sio ? `${kb(sio.rssPerConnectionInBytes)} socket.io/ws` : "n/a",
-        value: ours.rssPerConnectionInBytes / 1024,
-        unit: "KB",
-        kind: "max",
-        limit: 10,
-      }),
-    );
+    const perConnection = [
+      { what: "heap", bytes: (row: MemoryRow) => row.heapPerConnectionInBytes, limit: 4 },
+      { what: "RSS", bytes: (row: MemoryRow) => row.rssPerConnectionInBytes, limit: 10 },
+    ];
+    for (const { what, bytes, limit } of perConnection) {
+      checks.push(
+        check({
+          item: 3,
+          what: `${what} per idle connection (${at})`,
+          ours: kb(bytes(ours)),
+          reference: sio ? `${kb(bytes(sio))} socket.io/ws` : "n/a",
+          value: bytes(ours) / 1024,
+          unit: "KB",
+          kind: "max",
+          limit,
+        }),
+      );
+    }
   }
   const half = atOwnMaximum(r.ingest, 0.5);
   const high = atOwnMaximum(r.ingest, 0.8);

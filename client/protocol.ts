@@ -30,17 +30,24 @@ export interface Reaction {
 
 export type ChangeKind = "edit" | "delete" | "react";
 
-/** v1.1 event `change`: an entry of the room's log that changes an earlier message. */
+/**
+ * v1.1 event `change`: an entry of the room's log that changes an earlier message. Also the
+ * server's own type of a change (storage/change.ts takes it from here, as a type only).
+ */
 export interface Change {
   room: string;
   seq: number;
   ts: number;
+  /** Who made the change, from the token. */
   by: string;
   clientId: string;
   kind: ChangeKind;
+  /** Id of the changed message. */
   target: string;
   targetSeq: number;
+  /** edit: the new text ("" once the message is deleted: deletion erases earlier edits too). */
   text?: string;
+  /** react */
   emoji?: string;
   on?: boolean;
 }

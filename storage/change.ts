@@ -4,28 +4,18 @@
  * messages of storage/message.ts. A room's log is its messages and its changes, numbered by one
  * seq; a stream entry's JSON is a change exactly when it has a `kind`.
  */
+import type { Change, ChangeKind } from "../client/protocol.js";
 import { decodeMessage, type ChatMessage } from "./message.js";
 
-export const CHANGE_KINDS = ["edit", "delete", "react"] as const;
-export type ChangeKind = (typeof CHANGE_KINDS)[number];
+// The change's wire shape is stated once, in the SDK's client/protocol.ts, which imports nothing
+// so that it ships to browsers. The server takes it from there as a type only: erased at compile
+// time, nothing of the SDK runs here, and nothing of the server reaches the SDK.
+export type { ChangeKind };
+export type ChatChange = Change;
 
-export interface ChatChange {
-  room: string;
-  seq: number;
-  ts: number;
-  /** Who made the change, from the token. */
-  by: string;
-  clientId: string;
-  kind: ChangeKind;
-  /** Id of the changed message. */
-  target: string;
-  targetSeq: number;
-  /** edit: the new text ("" once the message is deleted: deletion erases earlier edits too). */
-  text?: string;
-  /** react */
-  emoji?: string;
-  on?: boolean;
-}
+/** Every kind, once: a kind added to ChangeKind fails to compile here until it is listed. */
+const EVERY_KIND: Record<ChangeKind, true> = { edit: true, delete: true, react: true };
+export const CHANGE_KINDS = Object.keys(EVERY_KIND) as readonly ChangeKind[];
 
 /** What a change has to say; the write buffer adds seq and ts atomically. */
 export type NewChange = Omit<ChatChange, "seq" | "ts">;

@@ -20,7 +20,8 @@ import { CENTRIFUGO_VERSION, ensureCentrifugo } from "../centrifugo/binary.js";
 import { CENTRIFUGO_NAMESPACE, centrifugoToken, startCentrifugo, type CentrifugoServer } from "../centrifugo/server.js";
 import type { Generator } from "../load/pool.js";
 import { connectStack, type ConnectedStack } from "./fanout.js";
-import { connectSenders, measureIngest, type IngestResult, type IngestSettings, type OfferedRate } from "./ingest.js";
+import type { OfferedRate } from "./acked-load.js";
+import { connectSenders, ingestLoad, measureIngest, type IngestResult, type IngestSettings } from "./ingest.js";
 
 export interface CentrifugoPeers {
   version: string;
@@ -115,9 +116,9 @@ export async function measureCentrifugoIngest(
     { basis: "fixed", offeredPerSecond: settings.fixedRatePerSecond },
     ...(ourMaximum === undefined ? [] : [{ basis: "our maximum" as const, offeredPerSecond: ourMaximum * 0.5 }]),
   ];
-  return measureIngest(peers.redisEngine, peers.redisPid, generators, senders, settings, log, {
+  const publishes = ingestLoad(peers.redisEngine, peers.redisPid, generators, senders, settings, log, {
     who: "Centrifugo publish",
     roomPrefix: `${CENTRIFUGO_NAMESPACE}:ing`,
-    rates,
   });
+  return measureIngest(publishes, settings, rates);
 }

@@ -11,9 +11,18 @@
 import type { Generator } from "../load/pool.js";
 import type { Receipt, SendResult, WireKind } from "../load/protocol.js";
 import { CHECKS, FigureRefused, requireExactDeliveries, requireNothingAfterWindow, requireSendsAcknowledged } from "../lib/integrity.js";
-import { loadAverage, runQueueWaitInMs, type MeasuredServer } from "../lib/servers.js";
+import { loadAverage, type MeasuredServer } from "../lib/servers.js";
 import { summarize, type LatencySummary } from "../lib/stats.js";
-import { cpuSnapshot, sumCpu, type RedisPids } from "./measure.js";
+import {
+  measureAckLatency,
+  measureMaximum,
+  warmUp,
+  withRunQueueWait,
+  type AckedLoad,
+  type LoadPoint,
+  type OfferedRate,
+} from "./acked-load.js";
+import type { RedisPids } from "./measure.js";
 
 export interface IngestSettings {
   sendersPerGenerator: number;
@@ -26,49 +35,6 @@ export interface IngestSettings {
   textBytes: number;
   /** The fixed offered rate latency is also measured at, for every stack (sends/s). */
   fixedRatePerSecond: number;
-}
-
-/**
- * What an offered rate is relative to: the measured stack's own maximum, a fixed rate, or our
- * maximum (Centrifugo at 50 % of our maximum, so both carry the same offered load).
- */
-export type RateBasis = "own maximum" | "fixed" | "our maximum" | "slowest mode's maximum";
-
-export interface OfferedRate {
-  basis: RateBasis;
-  offeredPerSecond: number;
-}
-
-export interface LoadPoint {
-  basis: RateBasis;
-  /** offeredPerSecond ÷ the measured stack's own maximum. */
-  loadFraction: number;
-  offeredPerSecond: number;
-  ackedPerSecond: number;
-  failed: number;
-  failures: Record<string, number>;
-  ack: LatencySummary;
-  /**
-   * Share of the window the node's / Redis's main thread was runnable but waiting for a CPU
-   * (Centrifugo: the sum over all its threads, which can exceed 1 with several runnable at once).
-   */
-  nodeRunQueueWaitShare: number;
-  redisRunQueueWaitShare: number;
-  loadAverage: number;
-}
-
-/** Runs `during` and returns the share of its wall time each pid spent waiting for a CPU. */
-export async function withRunQueueWait<T>(
-  waits: readonly (number | (() => number))[],
-  during: () => Promise<T>,
-): Promise<{ result: T; waitShares: number[] }> {
-  // A pid reads its main thread's wait; a function reads its own (a Go server's: all its threads).
-  const read = (wait: number | (() => number)) => (typeof wait === "number" ? runQueueWaitInMs(wait) : wait());
-  const started = performance.now();
-  const before = waits.map(read);
-  const result = await during();
-  const elapsed = performance.now() - started;
-  return { result, waitShares: waits.map((wait, i) => (read(wait) - before[i]!) / elapsed) };
 }
 
 export interface IngestResult {
@@ -113,20 +79,11 @@ export function ourRates(settings: IngestSettings): (max: number) => OfferedRate
   ];
 }
 
-export function describeRate(point: Pick<LoadPoint, "basis" | "loadFraction" | "offeredPerSecond">): string {
-  if (point.basis === "fixed") return `${point.offeredPerSecond.toFixed(0)}/s`;
-  if (point.basis === "our maximum") return `${point.offeredPerSecond.toFixed(0)}/s (50 % of our max)`;
-  if (point.basis === "slowest mode's maximum") return `${point.offeredPerSecond.toFixed(0)}/s (50 % of the slowest Redis mode's max)`;
-  return `${(point.loadFraction * 100).toFixed(0)} %`;
-}
-
 export interface IngestOptions {
   /** Names the stack in log lines and refusals. */
   who?: string;
   /** Names its rooms (channels). */
   roomPrefix?: string;
-  /** The offered rates of the latency points, from the maximum just measured. */
-  rates?: (max: number) => OfferedRate[];
   /** When given, every acknowledged send's receipt is appended to it. */
   receipts?: Receipt[];
 }
@@ -148,18 +105,13 @@ export function keepReceipts(results: readonly SendResult[], into: Receipt[] | u
   return results;
 }
 
-/** Share of the window each of `pids` spent waiting for a CPU, summed (a Redis Cluster's nodes). */
-function summedRunQueueWait(pids: RedisPids): () => number {
-  return () => (typeof pids === "number" ? [pids] : pids).reduce((sum, pid) => sum + runQueueWaitInMs(pid), 0);
-}
-
 /**
- * The closed-loop maximum, then ack latency open loop at each of `rates(maximum)`. `who` names
- * the stack in log lines and refusals; `roomPrefix` names its rooms (channels). With
- * `receipts`, every acknowledged send's receipt is appended to it, to be read back from
- * Cassandra (lib/receipts.ts) once the measurement is over.
+ * The sends of `clients` to `node` as an acked load (scenarios/acked-load.ts). `who` names the
+ * stack in log lines and refusals; `roomPrefix` names its rooms (channels). With `receipts`,
+ * every acknowledged send's receipt is appended to it, to be read back from Cassandra
+ * (lib/receipts.ts) once the measurement is over.
  */
-export async function measureIngest(
+export function ingestLoad(
   node: MeasuredServer,
   redisPid: RedisPids,
   generators: readonly Generator[],
@@ -167,104 +119,38 @@ export async function measureIngest(
   settings: IngestSettings,
   log: (line: string) => void,
   options: IngestOptions = {},
-): Promise<IngestResult> {
-  const { who = "ingest", rates = ourRates(settings), receipts } = options;
+): AckedLoad {
   const plan = planOf(clients, settings, options);
-  // Warm-up (unmeasured): JIT, and the first send to each new room seeds its seq from Cassandra.
-  requireSendsAcknowledged(
-    `${who} warm-up`,
-    keepReceipts(
-      await Promise.all(
-        generators.map((generator, g) =>
-          generator.send({ ...plan(g), inFlightPerSender: 1, durationInMs: settings.warmupInMs, recordAckLatency: false }),
-        ),
-      ),
-      receipts,
-    ),
-  );
-  const finish = await cpuSnapshot([node], redisPid);
-  const closed = await Promise.all(
-    generators.map((generator, g) =>
-      generator.send({
-        ...plan(g),
-        inFlightPerSender: settings.inFlightPerSender,
-        durationInMs: settings.maxDurationInMs,
-        recordAckLatency: false,
-      }),
-    ),
-  );
-  const window = await finish();
-  // A failed or timed-out send is neither in the rate nor in the CPU per send: the run is refused.
-  requireSendsAcknowledged(`${who} maximum (closed loop)`, keepReceipts(closed, receipts));
-  const acked = closed.reduce((sum, result) => sum + result.acked, 0);
-  const elapsedInMs = Math.max(...closed.map((result) => result.elapsedInMs));
-  const maxAckedPerSecond = (acked * 1000) / elapsedInMs;
-  const nodeCpu = sumCpu(window, { withRedis: false });
+  return {
+    who: options.who ?? "ingest",
+    what: "sends",
+    node,
+    redisPid,
+    generators,
+    send: (g, window) => generators[g]!.send({ ...plan(g), ...window }),
+    keep: (results) => keepReceipts(results, options.receipts),
+    log,
+  };
+}
+
+/** The closed-loop maximum of `sends`, then ack latency open loop at each of `rates(maximum)`. */
+export async function measureIngest(sends: AckedLoad, settings: IngestSettings, rates = ourRates(settings)): Promise<IngestResult> {
+  await warmUp(sends, settings.warmupInMs);
+  const max = await measureMaximum(sends, settings.inFlightPerSender, settings.maxDurationInMs);
   const result: IngestResult = {
-    maxAckedPerSecond,
-    nodeCpuPerSendInMicros: nodeCpu / Math.max(1, acked),
-    nodeCpuUtilisation: nodeCpu / 1000 / window.wallInMs,
-    redisCpuUtilisation: (window.redisCpuInMicros ?? 0) / 1000 / window.wallInMs,
-    maxFailures: mergeFailures(closed.map((r) => r.failures)),
+    maxAckedPerSecond: max.maxAckedPerSecond,
+    nodeCpuPerSendInMicros: max.nodeCpuPerAckInMicros,
+    nodeCpuUtilisation: max.nodeCpuUtilisation,
+    redisCpuUtilisation: max.redisCpuUtilisation,
+    maxFailures: max.maxFailures,
     points: [],
   };
-  log(
-    `  ${who} max: ${maxAckedPerSecond.toFixed(0)} acked sends/s (server CPU ${(result.nodeCpuUtilisation * 100).toFixed(0)} %, redis ${(result.redisCpuUtilisation * 100).toFixed(0)} %)`,
+  sends.log(
+    `  ${sends.who} max: ${max.maxAckedPerSecond.toFixed(0)} acked sends/s (server CPU ${(result.nodeCpuUtilisation * 100).toFixed(0)} %, redis ${(result.redisCpuUtilisation * 100).toFixed(0)} %)`,
   );
-  for (const rate of rates(maxAckedPerSecond))
-    result.points.push(await measureLoadPoint(node, redisPid, generators, clients, settings, log, rate, maxAckedPerSecond, options));
+  for (const rate of rates(max.maxAckedPerSecond))
+    result.points.push(await measureAckLatency(sends, rate, max.maxAckedPerSecond, settings.latencyDurationInMs));
   return result;
-}
-
-/**
- * Ack latency open loop at `rate` (from each send to its ack, acknowledged sends only: a failed
- * one refuses the point); `maxAckedPerSecond` is the stack's own maximum, for the load fraction.
- */
-export async function measureLoadPoint(
-  node: MeasuredServer,
-  redisPid: RedisPids,
-  generators: readonly Generator[],
-  clients: IngestClients,
-  settings: IngestSettings,
-  log: (line: string) => void,
-  { basis, offeredPerSecond }: OfferedRate,
-  maxAckedPerSecond: number,
-  options: IngestOptions = {},
-): Promise<LoadPoint> {
-  const { who = "ingest", receipts } = options;
-  const plan = planOf(clients, settings, options);
-  const loadFraction = offeredPerSecond / maxAckedPerSecond;
-  const at = describeRate({ basis, loadFraction, offeredPerSecond });
-  const { result: results, waitShares } = await withRunQueueWait([node.runQueueWaitInMs ?? node.pid, summedRunQueueWait(redisPid)], () =>
-    Promise.all(
-      generators.map((generator, g) =>
-        generator.send({
-          ...plan(g),
-          ratePerSecond: offeredPerSecond / generators.length,
-          durationInMs: settings.latencyDurationInMs,
-          recordAckLatency: true,
-        }),
-      ),
-    ),
-  );
-  // The ack latencies are those of acknowledged sends only: a failed one would be left out of p99.
-  requireSendsAcknowledged(`${who} latency at ${at}`, keepReceipts(results, receipts));
-  const point: LoadPoint = {
-    basis,
-    loadFraction,
-    offeredPerSecond,
-    ackedPerSecond: (results.reduce((sum, r) => sum + r.acked, 0) * 1000) / Math.max(...results.map((r) => r.elapsedInMs)),
-    failed: results.reduce((sum, r) => sum + r.failed, 0),
-    failures: mergeFailures(results.map((r) => r.failures)),
-    ack: summarize(results.flatMap((r) => r.ackLatenciesInMs)),
-    nodeRunQueueWaitShare: waitShares[0]!,
-    redisRunQueueWaitShare: waitShares[1]!,
-    loadAverage: loadAverage(),
-  };
-  log(
-    `  ${who} at ${at}: ack p50 ${point.ack.p50InMs.toFixed(2)} ms, p99 ${point.ack.p99InMs.toFixed(2)} ms, p99.9 ${point.ack.p999InMs.toFixed(2)} ms; server waited for a CPU ${(point.nodeRunQueueWaitShare * 100).toFixed(0)} % of the time, Redis ${(point.redisRunQueueWaitShare * 100).toFixed(0)} %, load average ${point.loadAverage}`,
-  );
-  return point;
 }
 
 export interface EndToEndResult {
@@ -340,10 +226,4 @@ export async function measureEndToEnd(
     `  end to end at ${ratePerSecond.toFixed(0)}/s: p50 ${out.latency.p50InMs.toFixed(2)} ms, p99 ${out.latency.p99InMs.toFixed(2)} ms (${out.received}/${out.acked} received); waited for a CPU: node A ${(waitShares[0]! * 100).toFixed(0)} %, node B ${(waitShares[1]! * 100).toFixed(0)} %, Redis ${(waitShares[2]! * 100).toFixed(0)} %`,
   );
   return out;
-}
-
-export function mergeFailures(all: readonly Record<string, number>[]): Record<string, number> {
-  const merged: Record<string, number> = {};
-  for (const failures of all) for (const [code, count] of Object.entries(failures)) merged[code] = (merged[code] ?? 0) + count;
-  return merged;
 }

@@ -25,16 +25,8 @@ import { startOurNode, type MeasuredServer } from "../lib/servers.js";
 import type { StoredOnce } from "../lib/receipts.js";
 import { DEFAULT_STREAM_CONFIG } from "../../storage/config.js";
 import { RedisKeys } from "../../storage/keys.js";
-import {
-  connectSenders,
-  measureIngest,
-  measureLoadPoint,
-  type IngestClients,
-  type IngestOptions,
-  type IngestResult,
-  type IngestSettings,
-  type LoadPoint,
-} from "./ingest.js";
+import { connectSenders, ingestLoad, measureIngest, type IngestResult, type IngestSettings } from "./ingest.js";
+import { measureAckLatency, type AckedLoad, type LoadPoint } from "./acked-load.js";
 
 export const CLUSTER_PRIMARIES = 3;
 export const CLUSTER_REPLICAS_PER_PRIMARY = 1;
@@ -168,31 +160,29 @@ export async function measureRedisModes(options: {
     placement = done.placement;
     return done.result;
   };
-  const measured: { target: RedisModeTarget; senders: IngestClients; options: IngestOptions; ingest: IngestResult }[] = [];
+  const measured: { target: RedisModeTarget; sends: AckedLoad; ingest: IngestResult }[] = [];
   for (const target of targets) {
     const senders = await connectSenders(generators, target.url, tokens, settings);
     const kept: Receipt[] = [];
     receipts.set(target.label, kept);
-    const ingestOptions: IngestOptions = { who: target.label, roomPrefix: target.roomPrefix, receipts: kept, rates: () => [] };
-    const ingest = await placed(target, () =>
-      measureIngest(target.node, target.redisPids, generators, senders, settings, log, ingestOptions),
-    );
-    measured.push({ target, senders, options: ingestOptions, ingest });
+    const sends = ingestLoad(target.node, target.redisPids, generators, senders, settings, log, {
+      who: target.label,
+      roomPrefix: target.roomPrefix,
+      receipts: kept,
+    });
+    // No latency point yet: every mode's is taken at 50 % of the slowest mode's maximum, below.
+    const ingest = await placed(target, () => measureIngest(sends, settings, () => []));
+    measured.push({ target, sends, ingest });
   }
   const offeredPerSecond = Math.min(...measured.map(({ ingest }) => ingest.maxAckedPerSecond)) * 0.5;
   const rows: Omit<RedisModeRow, "storedReadBack" | "acknowledged">[] = [];
-  for (const { target, senders, options: ingestOptions, ingest } of measured) {
+  for (const { target, sends, ingest } of measured) {
     const latency = await placed(target, () =>
-      measureLoadPoint(
-        target.node,
-        target.redisPids,
-        generators,
-        senders,
-        settings,
-        log,
+      measureAckLatency(
+        sends,
         { basis: "slowest mode's maximum", offeredPerSecond },
         ingest.maxAckedPerSecond,
-        ingestOptions,
+        settings.latencyDurationInMs,
       ),
     );
     rows.push({
