@@ -34,6 +34,10 @@ const SECRET = "abuse-suite-secret-0123456789";
 const BASELINE_MS = 10_000;
 const ATTACK_MS = 10_000;
 const SETTLE_MS = 15_000;
+/** `--only <text>`: run only the attacks whose name contains it (no Redis bytes measurement, no table written: the rows are printed). */
+const onlyAt = process.argv.indexOf("--only");
+const ONLY = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
+if (onlyAt >= 0 && !ONLY) throw new Error("--only needs the text of an attack's name, e.g. --only sockets");
 const tag = Date.now().toString(36);
 const started = Date.now();
 const log = (line: string) => console.log(`[abuse +${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`);
@@ -111,7 +115,8 @@ async function main(): Promise<void> {
       if (Date.now() - from > 1000) shedSeconds[after] = Math.round((Date.now() - from) / 1000);
     };
     let previous = "warm-up";
-    const attack = async (name: string, runIt: () => Promise<Report>, judge: (report: Report) => string): Promise<Report> => {
+    const attack = async (name: string, runIt: () => Promise<Report>, judge: (report: Report) => string): Promise<Report | undefined> => {
+      if (ONLY !== undefined && !name.includes(ONLY)) return undefined;
       await waitUntilAccepted(previous);
       previous = name;
       canary.take();
@@ -120,12 +125,18 @@ async function main(): Promise<void> {
       const rssBefore = await nodeRssMb(apps!);
       log(`${name}…`);
       const attackStarted = Date.now();
+      const attackStartedAt = performance.now();
       const report = await runIt();
+      const ranForMs = performance.now() - attackStartedAt;
       // An attack refused within a second still gets a full slot, so that "during" holds samples.
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, attackStarted + ATTACK_MS - Date.now())));
-      const during = canary.take();
+      // Each sample with its send time from the attack's start: with one send a second, p99 is the
+      // slowest, so the log shows whether it is one outlier (and when) or all of them.
+      const samples: string[] = [];
+      const during = canary.take((ms, at) => samples.push(`${((at - attackStartedAt) / 1000).toFixed(1)}s:${ms.toFixed(1)}`));
+      log(`${name}: canary samples (sent at, from the attack's start: ack ms) ${samples.join(" ")}`);
       const rssAfter = await nodeRssMb(apps!);
-      log(`${name}: ${JSON.stringify(report)}`);
+      log(`${name}: ${JSON.stringify(report)} (the attacker ran for ${(ranForMs / 1000).toFixed(1)} s)`);
       const refused = judge(report);
       rows.push({ attack: name, refused, baseline, during, rssBefore, rssAfter });
       check(
@@ -148,8 +159,9 @@ async function main(): Promise<void> {
 
     await firstAttacks(kit);
     await waitUntilAccepted(previous);
-    const { bytesPerSend, acked } = await redisBytesPerSend(url, redis.client, SECRET, tag);
-    log(`Redis bytes per acknowledged send after flushing: ${bytesPerSend} (${acked} sends)`);
+    const { bytesPerSend, acked } =
+      ONLY === undefined ? await redisBytesPerSend(url, redis.client, SECRET, tag) : { bytesPerSend: 0, acked: 0 };
+    if (ONLY === undefined) log(`Redis bytes per acknowledged send after flushing: ${bytesPerSend} (${acked} sends)`);
     await lastAttacks(kit);
 
     canary.stop();
@@ -170,12 +182,16 @@ async function main(): Promise<void> {
     );
 
     log(`127.0.0.1 shed by the gateway after: ${JSON.stringify(shedSeconds)} (seconds)`);
-    writeTable(
-      rows,
-      { bytesPerSend, acked, rssBaseline, rssEnd, connections, fdLimit, shedSeconds, settleMs: SETTLE_MS },
-      verdicts.failures,
-      log,
-    );
+    if (ONLY !== undefined) {
+      for (const row of rows) log(`row: ${JSON.stringify(row)}`);
+      if (rows.length === 0) check(false, `--only ${ONLY}: no attack's name contains it`);
+    } else
+      writeTable(
+        rows,
+        { bytesPerSend, acked, rssBaseline, rssEnd, connections, fdLimit, shedSeconds, settleMs: SETTLE_MS },
+        verdicts.failures,
+        log,
+      );
   } finally {
     canarySocket?.disconnect();
     redis.client?.disconnect();

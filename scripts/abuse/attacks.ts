@@ -13,7 +13,8 @@ import { brief, codes, type Report } from "./report.js";
 
 export interface AttackKit {
   /** Runs one attack between two canary samples; `judge` checks the report and returns the "refused how" cell. */
-  attack(name: string, runIt: () => Promise<Report>, judge: (report: Report) => string): Promise<Report>;
+  /** Skipped (undefined) when `--only` names another attack. */
+  attack(name: string, runIt: () => Promise<Report>, judge: (report: Report) => string): Promise<Report | undefined>;
   /** One user's attack, by name (test/limits/abuse/attacker.ts). */
   user(name: string): Promise<Report>;
   /** One address's attack, by name (test/abuse/gateway-attacks.ts). */
