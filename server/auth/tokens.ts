@@ -104,7 +104,7 @@ export class TokenVerifier {
 
   private verificationKey(): Promise<Uint8Array | KeyObject | webcrypto.CryptoKey> | Uint8Array | KeyObject {
     if (!(this.key instanceof Uint8Array)) return this.key;
-    this.hmacKey ??= crypto.subtle
+    this.hmacKey ??= webcrypto.subtle
       .importKey("raw", this.key, { name: "HMAC", hash: "SHA-256" }, false, ["verify"])
       .catch((error: unknown) => {
         this.hmacKey = undefined;
