@@ -40,6 +40,9 @@ export class SharedVerifications {
   }
 }
 
+/** How long a token refused LIMIT_REACHED is known without verifying it again: as long as the cap's memory of the refusal. */
+export const REFUSED_TOKEN_MEMORY_MS = 1000;
+
 /** Tokens kept at most (a token is up to 8 KB: at most ~8 MB), when many users are refused at once; the oldest go first. */
 export const REFUSED_TOKENS_MAX = 1000;
 

@@ -13,7 +13,7 @@ import type { Principal } from "../chat/principal.js";
 import type { NodeMetrics } from "../metrics.js";
 import { createDispatcher, type EventBinding } from "./dispatch.js";
 import { ExpiryWheel } from "./expiry.js";
-import { RefusedTokens, SharedVerifications } from "./early-refusal.js";
+import { REFUSED_TOKEN_MEMORY_MS, RefusedTokens, SharedVerifications } from "./early-refusal.js";
 import { FloodGuard } from "./flood-guard.js";
 import { sizeLimitedParser, TRANSPORT_MAX_BYTES } from "./frame-limit.js";
 import { OutgoingBufferCap } from "./slow-consumer.js";
@@ -26,8 +26,6 @@ export interface ConnectionCap {
   refusesAtOnce(user: string): boolean;
 }
 
-/** How long a token refused LIMIT_REACHED is known without verifying it again (early-refusal.ts). */
-export const REFUSED_TOKEN_MEMORY_MS = 1000;
 import type { AdmissionSettings } from "./admission.js";
 import { HandshakeGate } from "./handshake-gate.js";
 
