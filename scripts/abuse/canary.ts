@@ -11,7 +11,8 @@ export interface Latencies {
 }
 
 export class Canary {
-  private samples: number[] = [];
+  /** Ack latency in ms, and when (performance.now()) the send was asked. */
+  private samples: { ms: number; at: number }[] = [];
   private timer: NodeJS.Timeout | undefined;
   private sent = 0;
   readonly failures: string[] = [];
@@ -32,7 +33,7 @@ export class Canary {
         }>
       ).then(
         (reply) => {
-          this.samples.push(performance.now() - asked);
+          this.samples.push({ ms: performance.now() - asked, at: asked });
           if (reply.ok) this.acked.push(reply.seq!);
           else this.failures.push(`${clientId}: ${reply.error?.code}`);
         },
@@ -40,9 +41,11 @@ export class Canary {
       );
     }, 1000);
   }
-  /** The latencies sampled since the last take. */
-  take(): Latencies {
-    const sorted = this.samples.splice(0).sort((a, b) => a - b);
+  /** The latencies sampled since the last take; `each` is told every sample in the order sent (for the log). */
+  take(each?: (ms: number, at: number) => void): Latencies {
+    const taken = this.samples.splice(0);
+    for (const sample of taken) each?.(sample.ms, sample.at);
+    const sorted = taken.map((sample) => sample.ms).sort((a, b) => a - b);
     const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
     return { p50: at(0.5), p99: at(0.99), count: sorted.length };
   }

@@ -7,7 +7,7 @@
  * refused as AUTH_INVALID with the reason (docs/protocol.md v1.1 "Limits"), the size before any
  * decoding; the room patterns are compiled once here, for the connection's whole life.
  */
-import { createPublicKey, type KeyObject } from "node:crypto";
+import { createPublicKey, webcrypto, type KeyObject } from "node:crypto";
 import { errors as joseErrors, jwtVerify } from "jose";
 import type { RefusalReason } from "../chat/limits.js";
 import { USER_ID } from "../chat/names.js";
@@ -46,6 +46,12 @@ export class TokenVerifier {
    * bounded in entries and in the length of each claim (long ones are compiled per connection).
    */
   private readonly compiled = new Map<string, RoomAccess>();
+  /**
+   * The shared secret as a WebCrypto key, imported once: given the raw bytes, jose imports them
+   * again on every verification (~40 % of a verification's CPU, measured in issue 17's burst of
+   * handshakes). Not kept if the import fails, so a later verification tries again.
+   */
+  private hmacKey: Promise<webcrypto.CryptoKey> | undefined;
 
   private constructor(
     private readonly key: Uint8Array | KeyObject,
@@ -72,7 +78,10 @@ export class TokenVerifier {
     if (token.length > maxTokenBytes)
       throw new AuthError("AUTH_INVALID", `the token is larger than ${maxTokenBytes} bytes`, "token_too_large");
     try {
-      const { payload } = await jwtVerify(token, this.key, { algorithms: this.algorithms, requiredClaims: ["sub", "exp"] });
+      const { payload } = await jwtVerify(token, await this.verificationKey(), {
+        algorithms: this.algorithms,
+        requiredClaims: ["sub", "exp"],
+      });
       const userId = payload.sub;
       if (typeof userId !== "string" || !USER_ID.test(userId))
         throw new AuthError("AUTH_INVALID", "the token's sub is not a valid user id");
@@ -91,6 +100,17 @@ export class TokenVerifier {
       // Deliberately vague: which check failed is no business of a caller holding a bad token.
       throw new AuthError("AUTH_INVALID", "the token is not valid");
     }
+  }
+
+  private verificationKey(): Promise<Uint8Array | KeyObject | webcrypto.CryptoKey> | Uint8Array | KeyObject {
+    if (!(this.key instanceof Uint8Array)) return this.key;
+    this.hmacKey ??= webcrypto.subtle
+      .importKey("raw", this.key, { name: "HMAC", hash: "SHA-256" }, false, ["verify"])
+      .catch((error: unknown) => {
+        this.hmacKey = undefined;
+        throw error;
+      });
+    return this.hmacKey;
   }
 
   private compile(patterns: string[]): RoomAccess {

@@ -12,6 +12,17 @@
  *
  * If Redis cannot be reached the connection is let in (and logged): the cap protects the
  * cluster from one user, and refusing everyone while Redis is down protects nothing.
+ *
+ * Refusals that need no script (`refusesAtOnce`, issue 17: a user hammering the cap must cost
+ * the node little, so the other users keep their latency):
+ * - this node alone already holds or is reserving `limit` of the user's connections: the
+ *   script would refuse too (it adds the other nodes' counts, never less than 0), so this is
+ *   exactly its answer, and it holds while Redis is down;
+ * - the script refused this user less than `atCapMemoryMs` ago (1 s by default): the user was
+ *   at the cap cluster-wide. Forgotten when one of the user's connections on this node closes
+ *   (or one is granted); a connection that closes on another node cannot be known here, so a
+ *   user who just went under the cap there may be refused for at most that long. It is far
+ *   shorter than `ttlInMs`, so a dead node's counts still stop counting when they expire.
  */
 import type { RedisClient } from "../../storage/redis-client.js";
 import type { RedisKeys } from "../../storage/keys.js";
@@ -59,12 +70,20 @@ export interface ConnectionRegistryOptions {
   limit: number;
   /** How long a node's count stands without a heartbeat (the heartbeat runs every third of it). */
   ttlInMs: number;
+  /** How long a refusal by the script is remembered for that user (see the top of the file); 1000 when absent, 0: never. */
+  atCapMemoryMs?: number;
+  /** The clock (Date.now when absent): for tests. */
+  now?: () => number;
   onError: (error: unknown, what: string) => void;
 }
 
 export class ConnectionRegistry {
   /** user → this node's sockets of that user. */
   private readonly local = new Map<string, number>();
+  /** user → until when (ms) this node remembers that the script refused them: at the cap cluster-wide. */
+  private readonly atCapUntil = new Map<string, number>();
+  private readonly now: () => number;
+  private readonly atCapMemoryMs: number;
   private readonly scripted: RedisWithConnections;
   private heartbeat: NodeJS.Timeout | undefined;
 
@@ -75,13 +94,30 @@ export class ConnectionRegistry {
   ) {
     redis.defineCommand("chatAcquireConnection", { numberOfKeys: 1, lua: ACQUIRE_SCRIPT });
     this.scripted = redis as unknown as RedisWithConnections;
+    this.now = options.now ?? Date.now;
+    this.atCapMemoryMs = options.atCapMemoryMs ?? 1000;
+  }
+
+  /**
+   * True when `acquire(user)` would refuse without asking Redis: this node alone holds the limit,
+   * or the script refused the user moments ago (see the top of the file). Synchronous and cheap:
+   * callers ask it before any other work on a new connection.
+   */
+  refusesAtOnce(user: string): boolean {
+    if ((this.local.get(user) ?? 0) >= this.options.limit) return true;
+    const until = this.atCapUntil.get(user);
+    if (until === undefined) return false;
+    if (until > this.now()) return true;
+    this.atCapUntil.delete(user);
+    return false;
   }
 
   /** Reserves a connection for `user`: false when they already hold the limit across the cluster. */
   async acquire(user: string): Promise<boolean> {
+    if (this.refusesAtOnce(user)) return false;
     const count = (this.local.get(user) ?? 0) + 1;
     this.local.set(user, count);
-    const now = Date.now();
+    const now = this.now();
     let granted: boolean;
     try {
       const { nodeName, limit, ttlInMs } = this.options;
@@ -90,7 +126,10 @@ export class ConnectionRegistry {
       this.options.onError(error, "connection count");
       return true;
     }
-    if (!granted) {
+    // Replies come in the order Redis ran the scripts: a grant seen after a refusal was decided after it.
+    if (granted) this.atCapUntil.delete(user);
+    else {
+      if (this.atCapMemoryMs > 0) this.atCapUntil.set(user, this.now() + this.atCapMemoryMs);
       this.decrement(user);
       // A connect that ran meanwhile may have written a count that included this one.
       this.write(user);
@@ -100,6 +139,8 @@ export class ConnectionRegistry {
 
   /** A connection `acquire` granted has ended. */
   release(user: string): void {
+    // The user is one below the cap now (at least on this node's account): let the script decide again.
+    this.atCapUntil.delete(user);
     this.decrement(user);
     this.write(user);
   }
@@ -119,7 +160,10 @@ export class ConnectionRegistry {
   }
 
   private refresh(): void {
-    const expiry = Date.now() + this.options.ttlInMs;
+    const now = this.now();
+    const expiry = now + this.options.ttlInMs;
+    // Users refused once and never seen again: their memories would otherwise stay.
+    for (const [user, until] of this.atCapUntil) if (until <= now) this.atCapUntil.delete(user);
     // Separate commands, auto-pipelined by the client: one explicit pipeline cannot span the
     // users' slots on a Redis Cluster.
     const writes: Promise<unknown>[] = [];
@@ -145,7 +189,7 @@ export class ConnectionRegistry {
     const done =
       count === 0
         ? this.redis.hdel(key, this.options.nodeName)
-        : this.redis.hset(key, this.options.nodeName, `${count}|${Date.now() + this.options.ttlInMs}`);
+        : this.redis.hset(key, this.options.nodeName, `${count}|${this.now() + this.options.ttlInMs}`);
     done.catch((error: unknown) => this.options.onError(error, "connection count"));
   }
 

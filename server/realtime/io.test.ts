@@ -43,22 +43,30 @@ async function startNode() {
   const app = uws.App();
   const metrics = createNodeMetrics(createRegistry("node", "io-test"));
   const logger = createLogger("io-test", "silent");
-  // Fakes of the connection cap and the event budget: "crowded" has no connection left,
-  // "spender" no budget; every other user is within both.
+  // Fakes of the connection cap and the event budget: "crowded" (and any user put in `atCap`)
+  // has no connection left, "spender" no budget; every other user is within both. The cap
+  // counts its acquires and the verifier its verifications, for the early refusal.
   const held = new Map<string, number>();
+  const atCap = new Set(["crowded"]);
+  const calls = { acquire: 0, verify: 0 };
   const connections = {
     acquire: async (user: string) => {
-      if (user === "crowded") return false;
+      calls.acquire += 1;
+      if (atCap.has(user)) return false;
       held.set(user, (held.get(user) ?? 0) + 1);
       return true;
     },
     release: (user: string) => void held.set(user, (held.get(user) ?? 0) - 1),
+    refusesAtOnce: (user: string) => atCap.has(user),
   };
+  const verifier = TokenVerifier.fromConfig({ secret: SECRET, publicKeyPem: undefined }, DEFAULT_LIMITS);
+  const verify = verifier.verify.bind(verifier);
+  verifier.verify = (token) => ((calls.verify += 1), verify(token));
   const options = {
     nodeName: "io-test",
     acceptsClients: () => true,
     allowedOrigins: [],
-    verifier: TokenVerifier.fromConfig({ secret: SECRET, publicKeyPem: undefined }, DEFAULT_LIMITS),
+    verifier,
     connections,
     authTimeoutInMs: AUTH_TIMEOUT_IN_MS,
     maxOutgoingBufferBytes: DEFAULT_LIMITS.maxOutgoingBufferBytes,
@@ -114,15 +122,16 @@ async function startNode() {
     url,
     concurrency,
     held,
+    atCap,
+    calls,
     metrics,
     left,
     handled,
     async client(user: string, ttlInSeconds = 3600, transports = ["websocket"]): Promise<ClientSocket> {
-      const socket = connectClient(url, {
-        transports,
-        reconnection: false,
-        auth: { token: await mintToken({ secret: SECRET, userId: user, ttlInSeconds }) },
-      });
+      return this.clientWithToken(await mintToken({ secret: SECRET, userId: user, ttlInSeconds }), transports);
+    },
+    async clientWithToken(token: string, transports = ["websocket"]): Promise<ClientSocket> {
+      const socket = connectClient(url, { transports, reconnection: false, auth: { token } });
       clients.push(socket);
       await new Promise<void>((resolve, reject) => {
         socket.once("connect", resolve);
@@ -284,6 +293,34 @@ test("a user without a connection left gets connect_error LIMIT_REACHED; a conne
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal(node.held.get("counted"), 0);
   } finally {
+    node.disconnectClients();
+  }
+});
+
+test("a token refused LIMIT_REACHED is refused again, the same way, without verifying it or asking the cap; once under the cap it gets in", async () => {
+  const limitReached = (error: Error & { data?: { code: string; message: string } }) =>
+    error.message === "LIMIT_REACHED" &&
+    error.data?.code === "LIMIT_REACHED" &&
+    error.data.message === "this user has too many connections open; close one first";
+  try {
+    node.atCap.add("hammer");
+    const token = await mintToken({ secret: SECRET, userId: "hammer" });
+    const before = { ...node.calls, refused: await refusals("connections_per_user") };
+    await assert.rejects(node.clientWithToken(token), limitReached);
+    await assert.rejects(node.clientWithToken(token), limitReached);
+    await assert.rejects(node.clientWithToken(token, ["polling"]), limitReached);
+    assert.deepEqual(
+      [node.calls.verify - before.verify, node.calls.acquire - before.acquire, (await refusals("connections_per_user")) - before.refused],
+      [1, 1, 3],
+      "verified and acquired once; all three refusals counted",
+    );
+    // A connection of the user closed (somewhere): the cap no longer refuses at once, the same token gets in.
+    node.atCap.delete("hammer");
+    const client = await node.clientWithToken(token);
+    assert.equal(node.held.get("hammer"), 1);
+    client.disconnect();
+  } finally {
+    node.atCap.delete("hammer");
     node.disconnectClients();
   }
 });

@@ -13,6 +13,7 @@ import type { Principal } from "../chat/principal.js";
 import type { NodeMetrics } from "../metrics.js";
 import { createDispatcher, type EventBinding } from "./dispatch.js";
 import { ExpiryWheel } from "./expiry.js";
+import { REFUSED_TOKEN_MEMORY_MS, RefusedTokens, SharedVerifications } from "./early-refusal.js";
 import { FloodGuard } from "./flood-guard.js";
 import { sizeLimitedParser, TRANSPORT_MAX_BYTES } from "./frame-limit.js";
 import { OutgoingBufferCap } from "./slow-consumer.js";
@@ -21,7 +22,10 @@ import { OutgoingBufferCap } from "./slow-consumer.js";
 export interface ConnectionCap {
   acquire(user: string): Promise<boolean>;
   release(user: string): void;
+  /** True when `acquire` would refuse `user` without asking Redis (the node's own count, or a refusal moments ago). */
+  refusesAtOnce(user: string): boolean;
 }
+
 import type { AdmissionSettings } from "./admission.js";
 import { HandshakeGate } from "./handshake-gate.js";
 
@@ -155,24 +159,37 @@ export function isOriginAllowed(origin: string | undefined, host: string | undef
  * Verifies the token, then reserves one of the user's connections: `connect_error` UNAUTHORIZED
  * (with the reason) or LIMIT_REACHED. A reservation is released when the socket disconnects,
  * or at once if the client went away before socket.io connected it (no `disconnect` follows).
+ *
+ * A user at the cap is refused as cheaply as possible (early-refusal.ts): a token refused moments
+ * ago is not verified again while the cap still refuses its user at once, connections with the
+ * same token at the same time share one verification, and the cap answers without Redis when it
+ * can. The client sees the same LIMIT_REACHED either way.
  */
 function authenticate(
   { verifier, connections, metrics }: RealtimeOptions,
   onAuthenticated: (socket: Socket, principal: Principal) => void,
 ) {
+  const verifications = new SharedVerifications((token) => verifier.verify(token));
+  const refusedTokens = new RefusedTokens(REFUSED_TOKEN_MEMORY_MS);
+  const refuseLimitReached = (next: (error?: Error) => void) => {
+    metrics.refusals.inc({ reason: "connections_per_user" });
+    next(
+      Object.assign(new Error("LIMIT_REACHED"), {
+        data: { code: "LIMIT_REACHED", message: "this user has too many connections open; close one first" },
+      }),
+    );
+  };
   return (socket: Socket, next: (error?: Error) => void) => {
     const token: unknown = socket.handshake.auth?.["token"];
-    verifier
-      .verify(token)
+    const knownUser = refusedTokens.userOf(token);
+    if (knownUser !== undefined && connections.refusesAtOnce(knownUser)) return refuseLimitReached(next);
+    verifications
+      .principalOf(token)
       .then(
         async (principal) => {
           if (!(await connections.acquire(principal.userId))) {
-            metrics.refusals.inc({ reason: "connections_per_user" });
-            return next(
-              Object.assign(new Error("LIMIT_REACHED"), {
-                data: { code: "LIMIT_REACHED", message: "this user has too many connections open; close one first" },
-              }),
-            );
+            refusedTokens.remember(token, principal);
+            return refuseLimitReached(next);
           }
           socket.data.principal = principal;
           socket.data.holdsConnection = true;

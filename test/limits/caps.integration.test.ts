@@ -73,6 +73,30 @@ test("a user holds at most 4 connections across both nodes: the 5th gets connect
   assert.ok(again.connected);
 });
 
+test("30 connections of one user at once, over both nodes: exactly 4 held, the rest LIMIT_REACHED, and once one closes the user gets in again", async () => {
+  // The refusals that skip Redis or the token's verification (server/realtime/early-refusal.ts,
+  // server/cluster/connection-registry.ts) must neither let a 5th in nor keep refusing a user under the cap.
+  const token = await cluster.token(`burst-${tag}`);
+  const attempts = await Promise.allSettled(Array.from({ length: 30 }, () => cluster.client(token, { transports: ["websocket"] })));
+  const held = attempts.flatMap((attempt) => (attempt.status === "fulfilled" ? [attempt.value] : []));
+  const refusals = attempts.flatMap((attempt) => (attempt.status === "rejected" ? [(attempt.reason as ConnectError).data?.code] : []));
+  assert.equal(held.length, CONNECTIONS_PER_USER);
+  assert.deepEqual(new Set(refusals), new Set(["LIMIT_REACHED"]));
+  assert.equal((await connectError(token)).message, "LIMIT_REACHED", "a retry at once is refused the same way");
+  held.pop()!.disconnect();
+  const again = await eventually("a connection after one was freed", async () => {
+    try {
+      return await cluster.client(token, { transports: ["websocket"] });
+    } catch (error) {
+      if ((error as Error).message !== "LIMIT_REACHED") throw error;
+      return undefined;
+    }
+  });
+  assert.ok(again.connected);
+  assert.equal((await connectError(token)).message, "LIMIT_REACHED", "and the cap holds again");
+  for (const socket of held) socket.disconnect();
+});
+
 test("tokens over 8 KB or with more than 256 patterns are AUTH_INVALID with the reason, on the socket and on REST", async () => {
   const user = `big-token-${tag}`;
   const huge = await cluster.token(

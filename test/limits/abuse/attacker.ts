@@ -8,7 +8,9 @@
  * - typing: `typing` as fast as possible into a room where 20 other users listen;
  * - joins: one socket joins up to 50,000 distinct rooms as fast as possible;
  * - reads: `history`, `rooms` and `read` as fast as possible;
- * - sockets: one user opens 2,000 sockets at once;
+ * - sockets: one user opens 2,000 sockets at once (200 at a time), holding what it gets; again
+ *   every SOCKET_ROUND_MS while `durationInMs` lasts (one round in a window shorter than two), so
+ *   a long window is under attack throughout, not just its first second;
  * - token: a token with 3,000 room patterns.
  */
 import { io as connect, type Socket } from "socket.io-client";
@@ -20,6 +22,9 @@ export interface AttackOptions {
   tag: string;
   durationInMs: number;
 }
+
+/** How often the sockets attack starts again within its window. */
+export const SOCKET_ROUND_MS = 10_000;
 
 export type AttackName = "typing" | "joins" | "reads" | "sockets" | "token";
 
@@ -120,15 +125,21 @@ export async function runAttack(name: AttackName, { url, secret, tag, durationIn
     case "sockets": {
       const userToken = await token(`crowd-${tag}`);
       const sockets: Socket[] = [];
-      for (let batch = 0; batch < 10; batch++) {
-        const attempts = await Promise.allSettled(Array.from({ length: 200 }, () => client(url, userToken)));
-        for (const attempt of attempts) {
-          if (attempt.status === "fulfilled") sockets.push(attempt.value);
-          const code = attempt.status === "fulfilled" ? "ok" : (attempt.reason as Error).message;
-          answers[code] = (answers[code] ?? 0) + 1;
+      const started = Date.now();
+      const rounds = Math.max(1, Math.floor(durationInMs / SOCKET_ROUND_MS));
+      for (let round = 0; round < rounds; round++) {
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + round * SOCKET_ROUND_MS - Date.now())));
+        for (let batch = 0; batch < 10; batch++) {
+          const attempts = await Promise.allSettled(Array.from({ length: 200 }, () => client(url, userToken)));
+          for (const attempt of attempts) {
+            if (attempt.status === "fulfilled") sockets.push(attempt.value);
+            const code = attempt.status === "fulfilled" ? "ok" : (attempt.reason as Error).message;
+            answers[code] = (answers[code] ?? 0) + 1;
+          }
         }
       }
       figures["held"] = sockets.length;
+      figures["rounds"] = rounds;
       for (const socket of sockets) socket.disconnect();
       break;
     }
