@@ -23,7 +23,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { threadId } from "node:worker_threads";
+import { parentPort, threadId } from "node:worker_threads";
 import type { EventEmitter } from "node:events";
 import { DEV_JWT_SECRET, mintToken } from "../scripts/lib/tokens.js";
 import { NeverAdmitted } from "./lib/admission.js";
@@ -91,7 +91,7 @@ export async function connect(context: ArtilleryContext, events: EventEmitter): 
       metrics.counter(tagged.refused(arrivalPhase), admission.refusals);
       metrics.histogram("chat.time_to_admitted", admittedAt - arrivedAt);
       metrics.histogram(tagged.timeToAdmitted(arrivalPhase), admittedAt - arrivedAt);
-      metrics.histogram(tagged.admittedAtSecond(arrivalPhase), (admittedAt - clock.origin) / 1000);
+      metrics.histogram(tagged.admittedAtSecond(arrivalPhase), (admittedAt - clock.startOf(arrivalPhase)) / 1000);
     } catch (error) {
       if (error instanceof NeverAdmitted) {
         metrics.counter("chat.never_admitted");
@@ -221,7 +221,29 @@ function phaseClockOf(vars: Record<string, unknown>, settings: Settings): PhaseC
   if (!file) throw new Error("cohortSplitPhase needs the suite file ($scenarioFile), which this Artillery did not provide");
   const clock = new PhaseClock(phasesOfSuite(readFileSync(file, "utf8"), file), workerStartedAt);
   clock.cohortOf(workerStartedAt, settings.cohortSplitPhase); // a split phase the suite does not have stops the first user, naming it
+  for (const [index, at] of observedPhaseStarts) clock.started(index, at);
   return (cachedClock = clock);
+}
+
+/**
+ * When this worker's phaser really started each phase. Artillery tells no step its phase; its
+ * worker reports each start to the main thread (`{ event: "phaseStarted", phase: { index } }`
+ * through parentPort.postMessage, artillery/lib/platform/local/worker.js), so the processor,
+ * loaded before the phaser runs, looks at those messages on their way. With another Artillery
+ * that reports otherwise, the planned times stay (and the README says how far they drift).
+ */
+const observedPhaseStarts = new Map<number, number>();
+if (parentPort) {
+  const port = parentPort;
+  const post = port.postMessage.bind(port);
+  port.postMessage = (message: unknown, ...rest: unknown[]) => {
+    const report = message as { event?: unknown; phase?: { index?: unknown } } | null;
+    if (report?.event === "phaseStarted" && typeof report.phase?.index === "number") {
+      observedPhaseStarts.set(report.phase.index, Date.now());
+      cachedClock?.started(report.phase.index, Date.now());
+    }
+    (post as (...args: unknown[]) => void)(message, ...rest);
+  };
 }
 
 // The generator's own health: a saturated Artillery worker inflates every latency it measures,

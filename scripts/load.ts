@@ -261,9 +261,9 @@ async function startLocalCluster(): Promise<LocalCluster> {
  * Only for a cluster this script starts: a running cluster keeps its own admission (the report
  * then shows whether the spike met it: refusals per phase).
  */
-const CAPACITY = { arrivalsPerSecond: 13, usersOnline: 475, nodes: 2 };
-
 function spikeAdmission(): { nodeEnv: NodeJS.ProcessEnv; gatewayEnv: NodeJS.ProcessEnv; description: string } {
+  // Inside the function: the run above executes at module load, before a module-level const would be initialised.
+  const CAPACITY = { arrivalsPerSecond: 13, usersOnline: 475, nodes: 2 };
   const perNode = Math.ceil(CAPACITY.usersOnline / CAPACITY.nodes);
   const nodeLimit = Math.ceil(perNode * 1.1);
   const connectRate = Math.ceil(CAPACITY.arrivalsPerSecond / CAPACITY.nodes);

@@ -37,6 +37,21 @@ test("the clock puts a moment in its phase (the drain in the last) and a user in
   assert.throws(() => clock.cohortOf(0, "surge"), /no phase named "surge"/);
 });
 
+test("a phase Artillery started late moves, with the phases after it, to when it really started", () => {
+  const clock = new PhaseClock(PHASES, 1_000_000);
+  clock.started(0, 1_000_300);
+  clock.started(1, 1_000_000 + 112_000); // a starved generator ended "steady" 22 s late
+  assert.equal(clock.phaseAt(1_000_000 + 100_000), "steady");
+  assert.equal(clock.phaseAt(1_000_000 + 112_000), "spike_3");
+  assert.equal(clock.startOf("recovery"), 1_000_000 + 172_000, "the next phase keeps its planned distance until it is seen");
+  assert.equal(clock.cohortOf(1_000_000 + 111_000, "spike_3"), "incumbent");
+  clock.started(2, 1_000_000 + 200_000);
+  assert.equal(clock.phaseAt(1_000_000 + 199_999), "spike_3");
+  assert.equal(clock.phaseAt(1_000_000 + 200_000), "recovery");
+  clock.started(7, 0);
+  assert.equal(clock.phaseAt(1_000_000 + 200_000), "recovery", "an unknown phase index changes nothing");
+});
+
 function aggregate(acks: Record<string, [number, number, number]>, extra: Partial<AggregateLike> = {}): AggregateLike {
   const summaries: AggregateLike["summaries"] = {};
   for (const [name, [count, p50, p99]] of Object.entries(acks)) summaries[name] = { count, p50, p99, max: p99 * 2 };
@@ -75,7 +90,7 @@ test("the 2× check compares the incumbents' spike p99 with the steady phase's p
   assert.throws(() => reducePerPhase(aggregate({}), PHASES, "steady"), /must follow a baseline phase/);
 });
 
-test("admission per arrival phase: users, refusals, never admitted, wait, and when the spike's last arrival got in", () => {
+test("admission per arrival phase: users, refusals, never admitted, wait, and how long after the spike its last arrival got in", () => {
   const reduction = reducePerPhase(
     aggregate(
       {},
@@ -115,6 +130,9 @@ test("admission per arrival phase: users, refusals, never admitted, wait, and wh
     timeToAdmitted: { p50: 4000, p99: 95_000, max: 120_000 },
     lastAdmittedAtSecond: 262.4,
   });
-  assert.equal(reduction.splitEndsAtSecond, 150);
-  assert.ok(Math.abs(reduction.lastSplitArrivalInAfterSeconds! - 112.4) < 1e-9);
+  assert.equal(reduction.splitSeconds, 60);
+  assert.ok(
+    Math.abs(reduction.lastSplitArrivalInAfterSeconds! - 202.4) < 1e-9,
+    "the last spike arrival got in 262.4 s after the spike began",
+  );
 });

@@ -6,8 +6,8 @@
  * percentile per phase (its 10-s periods' summaries cannot be merged into one): each ack goes to
  * `chat.ack_latency.<phase>.<cohort>` by the phase its send was emitted in, and each arrival's
  * admission to `chat.admission.<phase>.*` by the phase it arrived in. The phases' time ranges come
- * from the suite's `phases: [...]` (a JSON flow sequence), measured from the worker's start,
- * when Artillery's phaser starts too; the drain after the last phase counts in the last phase.
+ * from the suite's `phases: [...]` (a JSON flow sequence), moved to when Artillery's worker
+ * really started each phase (PhaseClock.started); the drain after the last phase counts in the last phase.
  * Cohort: `incumbent` when the user was admitted before the split phase (the spike) began,
  * else `newcomer`.
  */
@@ -50,30 +50,53 @@ export function phasesOfSuite(yamlText: string, file = "the suite"): PhaseSpan[]
   });
 }
 
+/**
+ * Which phase a moment belongs to. Starts are first the suite's durations laid end to end from
+ * `origin`; `started(index, at)` moves a phase (and those after it) to when Artillery really
+ * started it: a starved generator stretches its phases (its arrival timers fire late and it
+ * makes every arrival anyway), so the planned times drift by tens of seconds under load.
+ */
 export class PhaseClock {
+  private readonly starts: number[];
+
   constructor(
     readonly phases: readonly PhaseSpan[],
-    /** ms since the epoch when the first phase started. */
+    /** ms since the epoch when the first phase started (planned). */
     readonly origin: number,
   ) {
     if (phases.length === 0) throw new Error("a phase clock needs at least one phase");
+    this.starts = phases.map((phase) => origin + phase.startsAtMs);
+  }
+
+  /** Artillery started phase `index` at `at` (ms since the epoch): it and the later phases move by the difference. */
+  started(index: number, at: number): void {
+    if (!(index >= 0 && index < this.starts.length)) return;
+    const shift = at - this.starts[index]!;
+    for (let i = index; i < this.starts.length; i += 1) this.starts[i]! += shift;
+  }
+
+  /** When the phase started (or is planned to), ms since the epoch. */
+  startOf(name: string): number {
+    const index = this.indexOf(name);
+    return this.starts[index]!;
   }
 
   /** The phase `at` (ms since the epoch) falls in; before the first, the first; after the last (the drain), the last. */
   phaseAt(at: number): string {
-    const offset = at - this.origin;
-    return (this.phases.find((phase) => offset < phase.endsAtMs) ?? this.phases[this.phases.length - 1]!).name;
-  }
-
-  span(name: string): PhaseSpan | undefined {
-    return this.phases.find((phase) => phase.name === name);
+    let index = 0;
+    while (index + 1 < this.starts.length && at >= this.starts[index + 1]!) index += 1;
+    return this.phases[index]!.name;
   }
 
   /** `incumbent` when admitted before `splitPhase` began. */
   cohortOf(admittedAt: number, splitPhase: string): Cohort {
-    const split = this.span(splitPhase);
-    if (!split) throw new Error(`no phase named "${splitPhase}" (phases: ${this.phases.map((phase) => phase.name).join(", ")})`);
-    return admittedAt - this.origin < split.startsAtMs ? "incumbent" : "newcomer";
+    return admittedAt < this.startOf(splitPhase) ? "incumbent" : "newcomer";
+  }
+
+  private indexOf(name: string): number {
+    const index = this.phases.findIndex((phase) => phase.name === name);
+    if (index < 0) throw new Error(`no phase named "${name}" (phases: ${this.phases.map((phase) => phase.name).join(", ")})`);
+    return index;
   }
 }
 
@@ -85,7 +108,7 @@ export const tagged = {
   refused: (phase: string) => `chat.admission.${phase}.refused`,
   neverAdmitted: (phase: string) => `chat.admission.${phase}.never_admitted`,
   timeToAdmitted: (phase: string) => `chat.admission.${phase}.time_to_admitted`,
-  /** Seconds after the run's start at which a user of this arrival phase got in: its max is the last one in. */
+  /** Seconds after its arrival phase began at which a user got in: its max is the last one in. */
   admittedAtSecond: (phase: string) => `chat.admission.${phase}.admitted_at_s`,
 };
 
@@ -110,7 +133,7 @@ export interface AdmissionRow {
   refused: number;
   neverAdmitted: number;
   timeToAdmitted: { p50: number; p99: number; max: number } | undefined;
-  /** Seconds after the run's start when the last user of this phase got in. */
+  /** Seconds after this phase began when the last user that arrived in it got in. */
   lastAdmittedAtSecond: number | undefined;
 }
 
@@ -127,8 +150,8 @@ export interface PerPhase {
   acks: AckRow[];
   admission: AdmissionRow[];
   check: SpikeCheck;
-  /** When the split phase ended, s after the run's start, and how long after it the last of its arrivals got in. */
-  splitEndsAtSecond: number;
+  /** The split phase's planned duration, s, and how long after it the last of its arrivals got in. */
+  splitSeconds: number;
   lastSplitArrivalInAfterSeconds: number | undefined;
 }
 
@@ -162,14 +185,14 @@ export function reducePerPhase(aggregate: AggregateLike, phases: readonly PhaseS
   const baselineP99 = p99Of(baselinePhase, "incumbent");
   const incumbentsP99 = p99Of(splitPhase, "incumbent");
   const met = baselineP99 === undefined || incumbentsP99 === undefined ? undefined : incumbentsP99 <= 2 * baselineP99;
-  const splitEndsAtSecond = phases[splitIndex]!.endsAtMs / 1000;
+  const splitSeconds = (phases[splitIndex]!.endsAtMs - phases[splitIndex]!.startsAtMs) / 1000;
   const lastIn = admission[splitIndex]!.lastAdmittedAtSecond;
   return {
     acks,
     admission,
     check: { baselinePhase, splitPhase, baselineP99, incumbentsP99, met },
-    splitEndsAtSecond,
-    lastSplitArrivalInAfterSeconds: lastIn === undefined ? undefined : lastIn - splitEndsAtSecond,
+    splitSeconds,
+    lastSplitArrivalInAfterSeconds: lastIn === undefined ? undefined : lastIn - splitSeconds,
   };
 }
 
@@ -195,7 +218,7 @@ export function perPhaseMarkdown(reduction: PerPhase): string[] {
     `- last arrival of "${reduction.check.splitPhase}" admitted ${
       reduction.lastSplitArrivalInAfterSeconds === undefined
         ? "– (none admitted)"
-        : `${reduction.lastSplitArrivalInAfterSeconds.toFixed(0)} s after it ended (+${reduction.splitEndsAtSecond} s)`
+        : `${reduction.lastSplitArrivalInAfterSeconds.toFixed(0)} s after its planned end (${reduction.splitSeconds} s after it began)`
     }`,
     "",
     "Ack latency by the phase the send was made in (exact percentiles over the phase; the last phase includes the drain). `incumbent`: admitted before the spike began.",
@@ -206,13 +229,13 @@ export function perPhaseMarkdown(reduction: PerPhase): string[] {
     "",
     "Admission by the phase the user arrived in: refusals are handshakes answered 503/429 (or not answered) and retried after Retry-After with backoff; time to admitted includes the gateway's queue.",
     "",
-    "| arrived in | users | admitted | refusals | never admitted | time to admitted p50 / p99 / max, ms | last admitted at, s |",
+    "| arrived in | users | admitted | refusals | never admitted | time to admitted p50 / p99 / max, ms | last admitted, s after the phase began |",
     "|---|---|---|---|---|---|---|",
     ...reduction.admission.map(
       (row) =>
         `| ${row.phase} | ${row.arrived} | ${row.admitted} | ${row.refused} | ${row.neverAdmitted} | ${
           row.timeToAdmitted ? `${ms(row.timeToAdmitted.p50)} / ${ms(row.timeToAdmitted.p99)} / ${ms(row.timeToAdmitted.max)}` : "–"
-        } | ${row.lastAdmittedAtSecond === undefined ? "–" : `+${row.lastAdmittedAtSecond.toFixed(0)}`} |`,
+        } | ${row.lastAdmittedAtSecond === undefined ? "–" : row.lastAdmittedAtSecond.toFixed(0)} |`,
     ),
     "",
   ];
