@@ -92,6 +92,11 @@ export async function connect(context: ArtilleryContext, events: EventEmitter): 
       metrics.histogram("chat.time_to_admitted", admittedAt - arrivedAt);
       metrics.histogram(tagged.timeToAdmitted(arrivalPhase), admittedAt - arrivedAt);
       metrics.histogram(tagged.admittedAtSecond(arrivalPhase), (admittedAt - clock.startOf(arrivalPhase)) / 1000);
+      const arrivalPhaseEnd = clock.endOf(arrivalPhase);
+      if (arrivalPhaseEnd !== undefined && admittedAt > arrivalPhaseEnd) {
+        metrics.counter(tagged.admittedAfterEnd(arrivalPhase));
+        metrics.histogram(tagged.admittedAfterEndSecond(arrivalPhase), (admittedAt - arrivalPhaseEnd) / 1000);
+      }
     } catch (error) {
       if (error instanceof NeverAdmitted) {
         metrics.counter("chat.never_admitted");
@@ -222,17 +227,19 @@ function phaseClockOf(vars: Record<string, unknown>, settings: Settings): PhaseC
   const clock = new PhaseClock(phasesOfSuite(readFileSync(file, "utf8"), file), workerStartedAt);
   clock.cohortOf(workerStartedAt, settings.cohortSplitPhase); // a split phase the suite does not have stops the first user, naming it
   for (const [index, at] of observedPhaseStarts) clock.started(index, at);
+  for (const [index, at] of observedPhaseEnds) clock.completed(index, at);
   return (cachedClock = clock);
 }
 
 /**
- * When this worker's phaser really started each phase. Artillery tells no step its phase; its
- * worker reports each start to the main thread (`{ event: "phaseStarted", phase: { index } }`
+ * When this worker's phaser really started and completed each phase. Artillery tells no step its phase; its
+ * worker reports each start and end to the main thread (`{ event: "phaseStarted", phase: { index } }`
  * through parentPort.postMessage, artillery/lib/platform/local/worker.js), so the processor,
  * loaded before the phaser runs, looks at those messages on their way. With another Artillery
  * that reports otherwise, the planned times stay (and the README says how far they drift).
  */
 const observedPhaseStarts = new Map<number, number>();
+const observedPhaseEnds = new Map<number, number>();
 if (parentPort) {
   const port = parentPort;
   const post = port.postMessage.bind(port);
@@ -241,6 +248,10 @@ if (parentPort) {
     if (report?.event === "phaseStarted" && typeof report.phase?.index === "number") {
       observedPhaseStarts.set(report.phase.index, Date.now());
       cachedClock?.started(report.phase.index, Date.now());
+    }
+    if (report?.event === "phaseCompleted" && typeof report.phase?.index === "number") {
+      observedPhaseEnds.set(report.phase.index, Date.now());
+      cachedClock?.completed(report.phase.index, Date.now());
     }
     (post as (...args: unknown[]) => void)(message, ...rest);
   };

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { REPO_ROOT } from "../../scripts/infra/paths.js";
-import { checkLine, PhaseClock, phasesOfSuite, reducePerPhase, tagged, type AggregateLike } from "./per-phase.js";
+import { checkLine, perPhaseMarkdown, PhaseClock, phasesOfSuite, reducePerPhase, tagged, type AggregateLike } from "./per-phase.js";
 
 const PHASES = phasesOfSuite(
   'config:\n  phases: [{ "name": "steady", "duration": 90, "arrivalCount": 819 }, { "name": "Spike ×3", "duration": 60, "arrivalRate": 39 }, { "name": "recovery", "duration": 120 }]\n',
@@ -50,6 +50,9 @@ test("a phase Artillery started late moves, with the phases after it, to when it
   assert.equal(clock.phaseAt(1_000_000 + 200_000), "recovery");
   clock.started(7, 0);
   assert.equal(clock.phaseAt(1_000_000 + 200_000), "recovery", "an unknown phase index changes nothing");
+  assert.equal(clock.endOf("spike_3"), undefined, "not ended until Artillery says so");
+  clock.completed(1, 1_000_000 + 199_000);
+  assert.equal(clock.endOf("spike_3"), 1_000_000 + 199_000);
 });
 
 function aggregate(acks: Record<string, [number, number, number]>, extra: Partial<AggregateLike> = {}): AggregateLike {
@@ -102,10 +105,12 @@ test("admission per arrival phase: users, refusals, never admitted, wait, and ho
           [tagged.admitted("spike_3")]: 2339,
           [tagged.refused("spike_3")]: 5120,
           [tagged.neverAdmitted("spike_3")]: 1,
+          [tagged.admittedAfterEnd("spike_3")]: 1200,
         },
         summaries: {
           [tagged.timeToAdmitted("spike_3")]: { count: 2339, p50: 4000, p99: 95_000, max: 120_000 },
           [tagged.admittedAtSecond("spike_3")]: { count: 2339, p50: 140, p99: 260, max: 262.4 },
+          [tagged.admittedAfterEndSecond("spike_3")]: { count: 1200, p50: 50, p99: 190, max: 202.4 },
         },
       },
     ),
@@ -130,9 +135,7 @@ test("admission per arrival phase: users, refusals, never admitted, wait, and ho
     timeToAdmitted: { p50: 4000, p99: 95_000, max: 120_000 },
     lastAdmittedAtSecond: 262.4,
   });
-  assert.equal(reduction.splitSeconds, 60);
-  assert.ok(
-    Math.abs(reduction.lastSplitArrivalInAfterSeconds! - 202.4) < 1e-9,
-    "the last spike arrival got in 262.4 s after the spike began",
-  );
+  assert.equal(reduction.admittedAfterSplit, 1200);
+  assert.equal(reduction.lastSplitArrivalInAfterSeconds, 202.4);
+  assert.match(perPhaseMarkdown(reduction).join("\n"), /admitted only after it ended: 1200, the last 202 s after it ended/);
 });
