@@ -14,16 +14,21 @@
  * Variables (config.variables in the YAML; defaults below): smallRooms, smallRoomsPerUser,
  * largeRooms, largeRoomShare, largeRoomSendShare, editShare, deleteShare, reactShare (message
  * changes: see lib/change-book.ts; 0, none, by default), ackTimeoutMs, deliveryGraceMs,
- * transports ("websocket" or "polling,websocket"), thinkMs, and for the storm stormAtSeconds
- * and outageSeconds. Environment: CHAT_JWT_SECRET (else the dev default of `npm start`),
+ * transports ("websocket" or "polling,websocket"), thinkMs, for the storm stormAtSeconds
+ * and outageSeconds, and for the spike admissionMaxWaitSeconds (how long a refused handshake is
+ * retried, honouring Retry-After: lib/admission.ts) and cohortSplitPhase (per-phase figures of
+ * users admitted before that phase vs newcomers: lib/per-phase.ts). Environment: CHAT_JWT_SECRET (else the dev default of `npm start`),
  * LOAD_RUN_ID (names this run's rooms; scripts/load.ts sets it).
  */
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { threadId } from "node:worker_threads";
+import { parentPort, threadId } from "node:worker_threads";
 import type { EventEmitter } from "node:events";
 import { DEV_JWT_SECRET, mintToken } from "../scripts/lib/tokens.js";
+import { NeverAdmitted } from "./lib/admission.js";
 import { DeliveryLedger } from "./lib/ledger.js";
+import { metricSafe, PhaseClock, phasesOfSuite, tagged, type Cohort } from "./lib/per-phase.js";
 import type { ChangeShares } from "./lib/change-book.js";
 import { pickRooms, validateRoomModel, type RoomModel } from "./lib/rooms.js";
 import { VirtualUser, type MetricSink, type Transport } from "./lib/virtual-user.js";
@@ -49,9 +54,14 @@ let connectedUsers = 0;
 
 export async function connect(context: ArtilleryContext, events: EventEmitter): Promise<void> {
   const settings = readSettings(context.vars);
+  const metrics = sink(events);
+  const clock = phaseClockOf(context.vars, settings);
+  const arrivedAt = Date.now();
+  const arrivalPhase = clock?.phaseAt(arrivedAt);
   userCount += 1;
   const userId = `lu-${runId}-${threadId}-${userCount}`;
   const token = await mintToken({ secret, userId, rooms: [`load:${runId}:*`], ttlInSeconds: 6 * 3600 });
+  let cohort: Cohort = "incumbent";
   const user = new VirtualUser(
     {
       url: String(context.vars["target"]),
@@ -63,12 +73,41 @@ export async function connect(context: ArtilleryContext, events: EventEmitter): 
       ackTimeoutInMs: settings.ackTimeoutInMs,
       ledger,
       changes: settings.changes,
+      ackTag: clock ? (sentAt) => tagged.ack(clock.phaseAt(sentAt), cohort) : undefined,
     },
-    sink(events),
+    metrics,
   );
   users.set(context, user);
   connectedUsers += 1;
-  await step(context, () => user.connect());
+  if (arrivalPhase) metrics.counter(tagged.arrived(arrivalPhase));
+  await step(context, async () => {
+    try {
+      const admission = await user.connect(settings.admissionMaxWaitInMs);
+      metrics.counter("chat.never_admitted", 0);
+      if (!clock || !arrivalPhase) return;
+      const admittedAt = Date.now();
+      cohort = clock.cohortOf(admittedAt, settings.cohortSplitPhase!);
+      metrics.counter(tagged.admitted(arrivalPhase));
+      metrics.counter(tagged.refused(arrivalPhase), admission.refusals);
+      metrics.histogram("chat.time_to_admitted", admittedAt - arrivedAt);
+      metrics.histogram(tagged.timeToAdmitted(arrivalPhase), admittedAt - arrivedAt);
+      metrics.histogram(tagged.admittedAtSecond(arrivalPhase), (admittedAt - clock.startOf(arrivalPhase)) / 1000);
+      const arrivalPhaseEnd = clock.endOf(arrivalPhase);
+      if (arrivalPhaseEnd !== undefined && admittedAt > arrivalPhaseEnd) {
+        metrics.counter(tagged.admittedAfterEnd(arrivalPhase));
+        metrics.histogram(tagged.admittedAfterEndSecond(arrivalPhase), (admittedAt - arrivalPhaseEnd) / 1000);
+      }
+    } catch (error) {
+      if (error instanceof NeverAdmitted) {
+        metrics.counter("chat.never_admitted");
+        if (arrivalPhase) {
+          metrics.counter(tagged.neverAdmitted(arrivalPhase));
+          metrics.counter(tagged.refused(arrivalPhase), error.attempts);
+        }
+      }
+      throw error;
+    }
+  });
 }
 
 export async function joinRooms(context: ArtilleryContext): Promise<void> {
@@ -124,6 +163,10 @@ interface Settings {
   thinkInMs: number;
   stormAtInMs: number;
   outageInMs: number;
+  /** How long a refused user keeps retrying its handshake (0: not at all). */
+  admissionMaxWaitInMs: number;
+  /** Per-phase figures: users admitted before this phase began are its incumbents (undefined: no per-phase tags). */
+  cohortSplitPhase: string | undefined;
 }
 
 let cachedSettings: Settings | undefined;
@@ -164,8 +207,54 @@ function readSettings(vars: Record<string, unknown>): Settings {
     thinkInMs: number("thinkMs", 1000),
     stormAtInMs: number("stormAtSeconds", 50) * 1000,
     outageInMs: number("outageSeconds", 10) * 1000,
+    admissionMaxWaitInMs: number("admissionMaxWaitSeconds", 0) * 1000,
+    cohortSplitPhase: vars["cohortSplitPhase"] === undefined ? undefined : metricSafe(String(vars["cohortSplitPhase"])),
   };
   return cachedSettings;
+}
+
+let cachedClock: PhaseClock | undefined;
+
+/**
+ * The suite's phases on this worker's clock, read once from the suite file (Artillery gives a
+ * step no phase): only for suites that ask for per-phase figures (`cohortSplitPhase`).
+ */
+function phaseClockOf(vars: Record<string, unknown>, settings: Settings): PhaseClock | undefined {
+  if (settings.cohortSplitPhase === undefined) return undefined;
+  if (cachedClock) return cachedClock;
+  const file = String(vars["$scenarioFile"] ?? "");
+  if (!file) throw new Error("cohortSplitPhase needs the suite file ($scenarioFile), which this Artillery did not provide");
+  const clock = new PhaseClock(phasesOfSuite(readFileSync(file, "utf8"), file), workerStartedAt);
+  clock.cohortOf(workerStartedAt, settings.cohortSplitPhase); // a split phase the suite does not have stops the first user, naming it
+  for (const [index, at] of observedPhaseStarts) clock.started(index, at);
+  for (const [index, at] of observedPhaseEnds) clock.completed(index, at);
+  return (cachedClock = clock);
+}
+
+/**
+ * When this worker's phaser really started and completed each phase. Artillery tells no step its phase; its
+ * worker reports each start and end to the main thread (`{ event: "phaseStarted", phase: { index } }`
+ * through parentPort.postMessage, artillery/lib/platform/local/worker.js), so the processor,
+ * loaded before the phaser runs, looks at those messages on their way. With another Artillery
+ * that reports otherwise, the planned times stay (and the README says how far they drift).
+ */
+const observedPhaseStarts = new Map<number, number>();
+const observedPhaseEnds = new Map<number, number>();
+if (parentPort) {
+  const port = parentPort;
+  const post = port.postMessage.bind(port);
+  port.postMessage = (message: unknown, ...rest: unknown[]) => {
+    const report = message as { event?: unknown; phase?: { index?: unknown } } | null;
+    if (report?.event === "phaseStarted" && typeof report.phase?.index === "number") {
+      observedPhaseStarts.set(report.phase.index, Date.now());
+      cachedClock?.started(report.phase.index, Date.now());
+    }
+    if (report?.event === "phaseCompleted" && typeof report.phase?.index === "number") {
+      observedPhaseEnds.set(report.phase.index, Date.now());
+      cachedClock?.completed(report.phase.index, Date.now());
+    }
+    (post as (...args: unknown[]) => void)(message, ...rest);
+  };
 }
 
 // The generator's own health: a saturated Artillery worker inflates every latency it measures,

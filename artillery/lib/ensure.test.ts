@@ -58,6 +58,7 @@ const CLEAN: Record<string, number> = {
   "chat.change_deliveries_expected": 300,
   "chat.change_deliveries_lost": 0,
   "chat.changes_duplicated": 0,
+  "chat.never_admitted": 0,
 };
 
 /** The suites whose users edit, delete and react (a `changeMessages` step in their flow). */
@@ -99,3 +100,9 @@ for (const suite of WITH_CHANGES) {
     assert.ok(failing(suite, withoutLostCounter).length > 0, "a run that never emitted the changes-lost counter is not taken as clean");
   });
 }
+
+test("spike.yml: ensure fails when a newcomer never got in, or the never-admitted counter was never emitted", () => {
+  assert.ok(failing("spike", { ...CLEAN, "chat.never_admitted": 1 }).length > 0, "a user still refused after the spike fails the run");
+  const { ["chat.never_admitted"]: _never, ...withoutNeverAdmitted } = CLEAN;
+  assert.ok(failing("spike", withoutNeverAdmitted).length > 0, "a run that never counted admissions is not taken as clean");
+});

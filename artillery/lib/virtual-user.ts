@@ -11,6 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { io, type Socket } from "socket.io-client";
 import { uuidV7 } from "../../client/client-id.js";
 import { AckDeadlines } from "./ack-deadlines.js";
+import { admitWithBackoff, openOnce, type Admission } from "./admission.js";
 import { ChangeBook, verifyAgainstHistory, type ChangeShares, type MessageState, type PlannedChange } from "./change-book.js";
 import { auditDelivery, type DeliveryLedger } from "./ledger.js";
 import { allRooms, pickSendRoom, type RoomModel, type UserRooms } from "./rooms.js";
@@ -33,6 +34,8 @@ export interface VirtualUserOptions {
   ackTimeoutInMs: number;
   ledger: DeliveryLedger;
   changes: ChangeShares;
+  /** A second histogram for each send's ack latency, chosen by when it was sent (per-phase figures), or none. */
+  ackTag?: (sentAt: number) => string | undefined;
 }
 
 interface ErrorAck {
@@ -116,10 +119,22 @@ export class VirtualUser {
     return this.options.userId;
   }
 
-  async connect(): Promise<void> {
-    const started = Date.now();
-    await this.openSocket();
-    this.metrics.histogram("chat.connect_latency", Date.now() - started);
+  /**
+   * Connects; a handshake refused with 503/429 (or not answered) is retried after Retry-After with
+   * the SDK's backoff for up to `maxWaitInMs` (0: not retried), then it throws NeverAdmitted.
+   */
+  async connect(maxWaitInMs = 0): Promise<Admission> {
+    const admission = await admitWithBackoff({
+      attempt: () => openOnce(this.socket),
+      maxWaitInMs,
+      onRefused: (refusal) => {
+        this.metrics.counter("chat.admission_refused");
+        this.metrics.counter(`chat.admission_refused.${refusal.status || refusal.code}`);
+        this.metrics.counter("chat.admission_retries");
+      },
+    });
+    this.metrics.histogram("chat.connect_latency", admission.waitedInMs);
+    return admission;
   }
 
   async joinRooms(): Promise<void> {
@@ -149,6 +164,8 @@ export class VirtualUser {
     });
     const ackedAt = Date.now();
     this.metrics.histogram("chat.ack_latency", ackedAt - sentAt);
+    const tag = this.options.ackTag?.(sentAt);
+    if (tag) this.metrics.histogram(tag, ackedAt - sentAt);
     this.metrics.counter("chat.messages_acked");
     // Every clientId is new, so a duplicate ack means the server's idempotency misfired.
     if (ack.duplicate) this.metrics.counter("chat.unexpected_duplicate_acks");
@@ -320,24 +337,11 @@ export class VirtualUser {
     throw new ChatRequestError("join", "CATCH_UP_INCOMPLETE", `still more after ${MAX_CATCH_UP_PAGES} pages`);
   }
 
-  /** Connects, retrying a refused or timed-out handshake with exponential backoff as a real client does. */
+  /** Connects, retrying a refused or timed-out handshake with exponential backoff (the reconnect storm's own retries). */
   private async openSocket(attempts = 1): Promise<void> {
     for (let attempt = 1; ; attempt += 1) {
       try {
-        await new Promise<void>((resolve, reject) => {
-          const onConnect = () => {
-            this.socket.off("connect_error", onError);
-            resolve();
-          };
-          const onError = (error: Error & { data?: { code?: string } }) => {
-            this.socket.off("connect", onConnect);
-            reject(new ChatRequestError("connect", error.data?.code ?? error.message, ""));
-          };
-          this.socket.once("connect", onConnect);
-          this.socket.once("connect_error", onError);
-          this.socket.connect();
-        });
-        return;
+        return await openOnce(this.socket);
       } catch (error) {
         if (attempt >= attempts) throw error;
         this.metrics.counter("chat.reconnect_retries");

@@ -18,6 +18,7 @@ import {
 import { writeChart, type Panel, type Series } from "./charts.js";
 import type { ServerSample } from "./sampler.js";
 import { phaseEnds, phaseFigures, phaseStarts } from "./phases.js";
+import { cohortSection } from "./cohort-section.js";
 import { bySource, serverFigures, type ServerFigures } from "./server-figures.js";
 
 // eslint-disable-next-line no-control-regex -- matches the ESC byte that starts a terminal colour code
@@ -256,6 +257,7 @@ function summaryMarkdown(
     }
     lines.push(...clientSection(result));
     lines.push(...phaseSection(result, input));
+    lines.push(...cohortSection(input.suiteFile, result.aggregate));
     lines.push(...windowSection(result, input));
   }
   lines.push(...serverSection(servers, input.scrapeFailures, steadyLabel));

@@ -1,0 +1,21 @@
+/**
+ * The spike's per-phase section of summary.md (lib/per-phase.ts): only for a suite that tags its
+ * figures per phase (`cohortSplitPhase` among its variables).
+ */
+import { readFileSync } from "node:fs";
+import { metricSafe, PER_PHASE_HEADING, perPhaseMarkdown, phasesOfSuite, reducePerPhase, type AggregateLike } from "../lib/per-phase.js";
+
+export function cohortSection(suiteFile: string, aggregate: AggregateLike): string[] {
+  const text = readFileSync(suiteFile, "utf8");
+  const split = /^\s*cohortSplitPhase:\s*"?([^"\n]+?)"?\s*$/m.exec(text);
+  if (!split) return [];
+  return perPhaseMarkdown(reducePerPhase(aggregate, phasesOfSuite(text, suiteFile), metricSafe(split[1]!)));
+}
+
+/** That section of a written summary.md, for the console at the end of a run ("" when it has none). */
+export function cohortSectionOf(summaryMarkdown: string): string {
+  const start = summaryMarkdown.indexOf(PER_PHASE_HEADING);
+  if (start < 0) return "";
+  const end = summaryMarkdown.indexOf("\n## ", start + PER_PHASE_HEADING.length);
+  return summaryMarkdown.slice(start, end < 0 ? undefined : end).trim();
+}
