@@ -1,19 +1,23 @@
 /**
- * The socket node's side of the write buffer: takes the sender's rate token, appends a message
- * to its room's shard stream (with ack replicas: and waits for them) and returns the receipt to
- * acknowledge. See append-script.ts for the atomicity argument, send-rate.ts for the token.
+ * The socket node's side of the write buffer: appends a message to its room's shard stream
+ * (with ack replicas: and waits for them), taking the sender's rate token, and returns the
+ * receipt to acknowledge. On a single Redis the token is taken inside the append script, one
+ * round trip per send; on Redis Cluster the token is in another slot, so a send takes it first
+ * (its own round trip), then appends, and gives it back when nothing was stored. See
+ * append-script.ts for the atomicity argument, send-rate.ts for the token.
  */
 import { randomFillSync } from "node:crypto";
 import type { StreamConfig } from "../config.js";
 import type { RedisKeys } from "../keys.js";
 import { encodeMessageHead, type ChatMessage, type NewMessage, type SendReceipt } from "../message.js";
-import type { ChainableCommander } from "ioredis";
 import { isCluster, type RedisClient } from "../redis-client.js";
-import { APPEND_SCRIPT, RESEQUENCE_SCRIPT, SEED_SCRIPT } from "./append-script.js";
+import { APPEND_SCRIPT, RATED_APPEND_SCRIPT, RESEQUENCE_SCRIPT, SEED_SCRIPT } from "./append-script.js";
 import type { StreamEntry } from "./entries.js";
+import { execWithWait, NotReplicatedError, type AckReplicas } from "./replicated-write.js";
 import { SendRateLimiter, type SendRateLimit } from "./send-rate.js";
 
 export type { SendRateLimit } from "./send-rate.js";
+export { NotReplicatedError, type AckReplicas } from "./replicated-write.js";
 
 /** Where a room's last seq comes from when Redis cannot vouch for it (a new room, or a Redis that may have lost writes). */
 export interface LatestSeqSource {
@@ -26,26 +30,11 @@ export type AppendOutcome =
   | { kind: "buffer_full" }
   | { kind: "rate_limited"; retryAfterMs: number };
 
-/** CHAT_ACK_REPLICAS / CHAT_ACK_TIMEOUT_MS: how many replicas must have a write before it is acknowledged. */
-export interface AckReplicas {
-  count: number;
-  timeoutInMs: number;
-}
-
 /**
- * WAIT answered fewer replicas than required in time. The write may still be stored (and may
- * still reach the replicas); the client retries with the same clientId and gets the first
- * receipt once it is replicated. The node answers UNAVAILABLE with retryAfterMs.
+ * Where a send takes its rate token: "in-script" in the append script (one round trip; single
+ * Redis only), "separate" in its own script first (Redis Cluster: the bucket is in another slot).
  */
-export class NotReplicatedError extends Error {
-  override name = "NotReplicatedError";
-  constructor(
-    readonly replicas: number,
-    readonly required: number,
-  ) {
-    super(`the write reached ${replicas} of ${required} required replicas in time`);
-  }
-}
+export type TokenStep = "in-script" | "separate";
 
 /** Recent-history zsets of idle rooms expire after this long; the flusher trims active ones. */
 const RECENT_TTL_IN_MS = 7 * 24 * 60 * 60 * 1000;
@@ -54,14 +43,13 @@ const RECENT_TTL_IN_MS = 7 * 24 * 60 * 60 * 1000;
  * below cluster-node-timeout, so a promoted replica never trusts its former primary's run.
  */
 const RUN_KEY_TTL_IN_MS = 500;
-/** A pipeline answered MOVED is sent again after a slot-map refresh at most this often. */
-const MAX_REDIRECTIONS = 3;
 /** Seeding and appending again is retried this often when the run keeps changing (a flapping Redis). */
 const MAX_SEED_ATTEMPTS = 3;
 
 /** ioredis runs a defined command with EVALSHA and falls back to EVAL once after a NOSCRIPT. */
 interface WithAppendScripts {
   chatAppend(...keysThenArgs: (string | number)[]): unknown;
+  chatAppendRated(...keysThenArgs: (string | number)[]): unknown;
   chatSeedRoom(...keysThenArgs: (string | number)[]): unknown;
   chatResequence(...keysThenArgs: (string | number)[]): unknown;
 }
@@ -71,6 +59,7 @@ type ScriptReply = [string, string?];
 export class MessageBuffer {
   private readonly scripted: WithAppendScripts;
   private readonly rateLimiter: SendRateLimiter | undefined;
+  private readonly tokenInScript: boolean;
 
   constructor(
     private readonly redis: RedisClient,
@@ -80,33 +69,39 @@ export class MessageBuffer {
     /** Per-sender limit, cluster-wide; none when absent (tools that fill the buffer). */
     sendRate?: SendRateLimit,
     private readonly ackReplicas: AckReplicas = { count: 0, timeoutInMs: 0 },
+    /** Follows the client; a single Redis can be told "separate" (tests of the Cluster way). */
+    tokenStep: TokenStep = isCluster(redis) ? "separate" : "in-script",
   ) {
+    if (tokenStep === "in-script" && isCluster(redis))
+      throw new Error("on Redis Cluster the rate token cannot be taken in the append script");
     redis.defineCommand("chatAppend", { numberOfKeys: 5, lua: APPEND_SCRIPT });
     redis.defineCommand("chatSeedRoom", { numberOfKeys: 2, lua: SEED_SCRIPT });
     redis.defineCommand("chatResequence", { numberOfKeys: 5, lua: RESEQUENCE_SCRIPT });
     this.scripted = redis as unknown as WithAppendScripts;
     this.rateLimiter = sendRate && sendRate.perSecond > 0 ? new SendRateLimiter(redis, sendRate) : undefined;
+    this.tokenInScript = this.rateLimiter !== undefined && tokenStep === "in-script";
+    if (this.tokenInScript) redis.defineCommand("chatAppendRated", { numberOfKeys: 6, lua: RATED_APPEND_SCRIPT });
   }
 
   /**
    * `traceId`: the correlation id of the client action (common/trace-id.ts), stored in the
    * stream entry beside the message (entries.ts, field "t") for the flusher's log lines.
    */
-  async append(message: NewMessage, traceId?: string): Promise<AppendOutcome> {
+  async append(message: NewMessage, traceId = ""): Promise<AppendOutcome> {
+    const limiter = this.rateLimiter;
+    if (limiter === undefined || this.tokenInScript) return this.appendWithSeeding(message, traceId);
     const bucket = this.keys.sendRate(message.from);
-    if (this.rateLimiter) {
-      const token = await this.rateLimiter.take(bucket);
-      if (token.kind === "rate_limited") {
-        // A retry of an acknowledged send is free, even from an empty bucket.
-        const receipt = await this.priorReceipt(message);
-        return receipt ? { kind: "duplicate", receipt } : token;
-      }
+    const token = await limiter.take(bucket);
+    if (token.kind === "rate_limited") {
+      // A retry of an acknowledged send is free, even from an empty bucket.
+      const receipt = await this.priorReceipt(message);
+      return receipt ? { kind: "duplicate", receipt } : token;
     }
-    const outcome = await this.appendWithSeeding(message, traceId ?? "");
-    if (this.rateLimiter && (outcome.kind === "duplicate" || outcome.kind === "buffer_full")) {
+    const outcome = await this.appendWithSeeding(message, traceId);
+    if (outcome.kind === "duplicate" || outcome.kind === "buffer_full") {
       // Stored nothing new: give the token back. If this fails the user lost one token (refilled
       // within 1/rate s); not worth failing a send whose answer is already known.
-      await this.rateLimiter.refund(bucket).catch(() => undefined);
+      await limiter.refund(bucket).catch(() => undefined);
     }
     return outcome;
   }
@@ -125,6 +120,8 @@ export class MessageBuffer {
           return { kind: "duplicate", receipt: parseReceipt(reply[1]) };
         case "full":
           return { kind: "buffer_full" };
+        case "rate_limited":
+          return { kind: "rate_limited", retryAfterMs: Number(reply[1]) };
         case "unseeded":
           // This Redis run has not vouched for the room's seq (a new room, a restart, a promoted
           // replica): continue from what Cassandra holds, so no seq is handed out twice.
@@ -146,7 +143,7 @@ export class MessageBuffer {
    */
   private async runAppend(message: NewMessage, head: string, idPart: string, traceId: string): Promise<ScriptReply> {
     const keys = this.scriptKeys(message);
-    const args = [
+    const args: (string | number)[] = [
       head,
       idPart,
       this.config.idempotencyTtlInMs,
@@ -155,10 +152,16 @@ export class MessageBuffer {
       RUN_KEY_TTL_IN_MS,
       traceId,
     ];
-    if (this.ackReplicas.count === 0) return (await this.scripted.chatAppend(...keys, ...args)) as ScriptReply;
-    const [reply, replicas] = (await this.execPipeline(() => {
+    const limiter = this.tokenInScript ? this.rateLimiter : undefined;
+    if (limiter) {
+      keys.push(this.keys.sendRate(message.from));
+      args.push(limiter.limit.perSecond, limiter.limit.burst, limiter.ttlInMs);
+    }
+    const run = (target: WithAppendScripts) => (limiter ? target.chatAppendRated(...keys, ...args) : target.chatAppend(...keys, ...args));
+    if (this.ackReplicas.count === 0) return (await run(this.scripted)) as ScriptReply;
+    const [reply, replicas] = (await execWithWait(this.redis, () => {
       const pipeline = this.redis.pipeline();
-      (pipeline as unknown as WithAppendScripts).chatAppend(...keys, ...args);
+      run(pipeline as unknown as WithAppendScripts);
       return pipeline.call("wait", this.ackReplicas.count, this.ackReplicas.timeoutInMs);
     })) as [ScriptReply, number];
     const stored = reply[0] === "ok" || reply[0] === "duplicate";
@@ -211,28 +214,12 @@ export class MessageBuffer {
       const text = await this.redis.get(key);
       return text === null ? undefined : parseReceipt(text);
     }
-    const [text, replicas] = (await this.execPipeline(() =>
+    const [text, replicas] = (await execWithWait(this.redis, () =>
       this.redis.pipeline().get(key).call("wait", this.ackReplicas.count, this.ackReplicas.timeoutInMs),
     )) as [string | null, number];
     if (text === null) return undefined;
     if (replicas < this.ackReplicas.count) throw new NotReplicatedError(replicas, this.ackReplicas.count);
     return parseReceipt(text);
-  }
-
-  /**
-   * Runs a [keyed command, WAIT] pipeline. ioredis follows a MOVED answer in a Cluster pipeline
-   * only when every command of it got the same error, and WAIT (keyless) never does, so after
-   * a failover such a pipeline would keep going to the former primary of the slot: on MOVED the
-   * slot map is refreshed and the pipeline sent again (the keyed command did not run there).
-   */
-  private async execPipeline(build: () => ChainableCommander): Promise<unknown[]> {
-    for (let attempt = 0; ; attempt++) {
-      const results = await build().exec();
-      const moved = results?.find(([error]) => error instanceof Error && error.message.startsWith("MOVED "));
-      if (moved === undefined || !isCluster(this.redis) || attempt >= MAX_REDIRECTIONS) return unwrapPipeline(results);
-      const cluster = this.redis;
-      await new Promise<void>((resolve) => cluster.refreshSlotsCache(() => resolve()));
-    }
   }
 
   private async seedRoom(room: string): Promise<void> {
@@ -245,14 +232,6 @@ export class MessageBuffer {
       RUN_KEY_TTL_IN_MS,
     );
   }
-}
-
-function unwrapPipeline(results: [Error | null, unknown][] | null): unknown[] {
-  if (results === null) throw new Error("Redis pipeline aborted");
-  return results.map(([error, value]) => {
-    if (error) throw error;
-    return value;
-  });
 }
 
 function parseReceipt(text: string | undefined): SendReceipt {
