@@ -48,8 +48,8 @@ const MAX_SEED_ATTEMPTS = 3;
 
 /** ioredis runs a defined command with EVALSHA and falls back to EVAL once after a NOSCRIPT. */
 interface WithAppendScripts {
-  chatAppend(...keysThenArgs: (string | number)[]): unknown;
-  chatAppendRated(...keysThenArgs: (string | number)[]): unknown;
+  chatAppend(...keysThenArgs: (string | number)[]): Promise<unknown>;
+  chatAppendRated(...keysThenArgs: (string | number)[]): Promise<unknown>;
   chatSeedRoom(...keysThenArgs: (string | number)[]): unknown;
   chatResequence(...keysThenArgs: (string | number)[]): unknown;
 }
@@ -60,6 +60,8 @@ export class MessageBuffer {
   private readonly scripted: WithAppendScripts;
   private readonly rateLimiter: SendRateLimiter | undefined;
   private readonly tokenInScript: boolean;
+  /** ARGV 8..10 of RATED_APPEND_SCRIPT, the same for every send. */
+  private readonly rateArgs: (string | number)[] = [];
 
   constructor(
     private readonly redis: RedisClient,
@@ -80,16 +82,24 @@ export class MessageBuffer {
     this.scripted = redis as unknown as WithAppendScripts;
     this.rateLimiter = sendRate && sendRate.perSecond > 0 ? new SendRateLimiter(redis, sendRate) : undefined;
     this.tokenInScript = this.rateLimiter !== undefined && tokenStep === "in-script";
-    if (this.tokenInScript) redis.defineCommand("chatAppendRated", { numberOfKeys: 6, lua: RATED_APPEND_SCRIPT });
+    if (this.tokenInScript && this.rateLimiter) {
+      redis.defineCommand("chatAppendRated", { numberOfKeys: 6, lua: RATED_APPEND_SCRIPT });
+      this.rateArgs = [this.rateLimiter.limit.perSecond, this.rateLimiter.limit.burst, this.rateLimiter.ttlInMs];
+    }
   }
 
   /**
    * `traceId`: the correlation id of the client action (common/trace-id.ts), stored in the
    * stream entry beside the message (entries.ts, field "t") for the flusher's log lines.
    */
-  async append(message: NewMessage, traceId = ""): Promise<AppendOutcome> {
-    const limiter = this.rateLimiter;
-    if (limiter === undefined || this.tokenInScript) return this.appendWithSeeding(message, traceId);
+  append(message: NewMessage, traceId = ""): Promise<AppendOutcome> {
+    // Not async: the one-trip path (no limiter, or its token in the script) is one async step.
+    if (this.rateLimiter === undefined || this.tokenInScript) return this.appendWithSeeding(message, traceId);
+    return this.appendAfterTakingToken(message, traceId, this.rateLimiter);
+  }
+
+  /** The Redis Cluster way: the token first, in its own round trip; given back when nothing was stored. */
+  private async appendAfterTakingToken(message: NewMessage, traceId: string, limiter: SendRateLimiter): Promise<AppendOutcome> {
     const bucket = this.keys.sendRate(message.from);
     const token = await limiter.take(bucket);
     if (token.kind === "rate_limited") {
@@ -107,14 +117,13 @@ export class MessageBuffer {
   }
 
   private async appendWithSeeding(message: NewMessage, traceId: string): Promise<AppendOutcome> {
-    const head = encodeMessageHead(message);
-    const idPart = randomIdPart();
+    const keysThenArgs = this.appendKeysThenArgs(message, encodeMessageHead(message), randomIdPart(), traceId);
     for (let attempt = 0; ; attempt++) {
-      const reply = await this.runAppend(message, head, idPart, traceId);
+      const reply = await this.runAppend(keysThenArgs);
       switch (reply[0]) {
         case "ok": {
-          const receipt = parseReceipt(reply[1]);
-          return { kind: "stored", message: { ...message, ...receipt } };
+          const [id, seq, ts] = splitReceipt(reply[1]);
+          return { kind: "stored", message: { ...message, id, seq, ts } };
         }
         case "duplicate":
           return { kind: "duplicate", receipt: parseReceipt(reply[1]) };
@@ -134,16 +143,19 @@ export class MessageBuffer {
     }
   }
 
-  /**
-   * The script, and with ack replicas WAIT in the same pipeline: both go to the connection of
-   * the script's slot, so WAIT counts the replicas of the primary that has the write (a bare
-   * WAIT through a Cluster client goes to an arbitrary primary and can acknowledge falsely).
-   * A duplicate waits too: the first attempt may have been answered UNAVAILABLE for want of
-   * replicas, and its receipt is only handed out once they have it.
-   */
-  private async runAppend(message: NewMessage, head: string, idPart: string, traceId: string): Promise<ScriptReply> {
-    const keys = this.scriptKeys(message);
-    const args: (string | number)[] = [
+  /** KEYS then ARGV of APPEND_SCRIPT, or of RATED_APPEND_SCRIPT when the token is taken in the script. */
+  private appendKeysThenArgs(message: NewMessage, head: string, idPart: string, traceId: string): (string | number)[] {
+    const { room, from } = message;
+    const shard = this.keys.shardOf(room);
+    const keysThenArgs: (string | number)[] = [
+      this.keys.idempotency(from, room, message.clientId),
+      this.keys.roomMeta(room),
+      this.keys.stream(shard),
+      this.keys.roomRecent(room),
+      this.keys.shardRun(shard),
+    ];
+    if (this.tokenInScript) keysThenArgs.push(this.keys.sendRate(from));
+    keysThenArgs.push(
       head,
       idPart,
       this.config.idempotencyTtlInMs,
@@ -151,22 +163,36 @@ export class MessageBuffer {
       RECENT_TTL_IN_MS,
       RUN_KEY_TTL_IN_MS,
       traceId,
-    ];
-    const limiter = this.tokenInScript ? this.rateLimiter : undefined;
-    if (limiter) {
-      keys.push(this.keys.sendRate(message.from));
-      args.push(limiter.limit.perSecond, limiter.limit.burst, limiter.ttlInMs);
-    }
-    const run = (target: WithAppendScripts) => (limiter ? target.chatAppendRated(...keys, ...args) : target.chatAppend(...keys, ...args));
-    if (this.ackReplicas.count === 0) return (await run(this.scripted)) as ScriptReply;
+    );
+    if (this.tokenInScript) keysThenArgs.push(...this.rateArgs);
+    return keysThenArgs;
+  }
+
+  /**
+   * The script, and with ack replicas WAIT in the same pipeline: both go to the connection of
+   * the script's slot, so WAIT counts the replicas of the primary that has the write (a bare
+   * WAIT through a Cluster client goes to an arbitrary primary and can acknowledge falsely).
+   * A duplicate waits too: the first attempt may have been answered UNAVAILABLE for want of
+   * replicas, and its receipt is only handed out once they have it.
+   */
+  private runAppend(keysThenArgs: (string | number)[]): Promise<ScriptReply> {
+    if (this.ackReplicas.count === 0) return this.callAppend(this.scripted, keysThenArgs);
+    return this.runAppendWithWait(keysThenArgs);
+  }
+
+  private async runAppendWithWait(keysThenArgs: (string | number)[]): Promise<ScriptReply> {
     const [reply, replicas] = (await execWithWait(this.redis, () => {
       const pipeline = this.redis.pipeline();
-      run(pipeline as unknown as WithAppendScripts);
+      void this.callAppend(pipeline as unknown as WithAppendScripts, keysThenArgs);
       return pipeline.call("wait", this.ackReplicas.count, this.ackReplicas.timeoutInMs);
     })) as [ScriptReply, number];
     const stored = reply[0] === "ok" || reply[0] === "duplicate";
     if (stored && replicas < this.ackReplicas.count) throw new NotReplicatedError(replicas, this.ackReplicas.count);
     return reply;
+  }
+
+  private callAppend(target: WithAppendScripts, keysThenArgs: (string | number)[]): Promise<ScriptReply> {
+    return (this.tokenInScript ? target.chatAppendRated(...keysThenArgs) : target.chatAppend(...keysThenArgs)) as Promise<ScriptReply>;
   }
 
   /**
@@ -235,9 +261,15 @@ export class MessageBuffer {
 }
 
 function parseReceipt(text: string | undefined): SendReceipt {
+  const [id, seq, ts] = splitReceipt(text);
+  return { id, seq, ts };
+}
+
+/** "<id> <seq> <ts>" as the script writes it. */
+function splitReceipt(text: string | undefined): [id: string, seq: number, ts: number] {
   const [id, seq, ts] = (text ?? "").split(" ");
   if (!id || !seq || !ts) throw new Error(`malformed receipt "${text}"`);
-  return { id, seq: Number(seq), ts: Number(ts) };
+  return [id, Number(seq), Number(ts)];
 }
 
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
