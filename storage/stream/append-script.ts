@@ -5,7 +5,8 @@
  * once WAIT confirmed it): the message is in the stream, and its seq can never be handed out twice.
  *
  * Every key is in the room's shard slot (keys.ts), so the script runs on Redis Cluster too. The
- * sender's rate limit is in another slot and is taken before this script (send-rate.ts).
+ * sender's rate limit is in another slot: on Redis Cluster it is taken before this script
+ * (send-rate.ts), on a single Redis RATED_APPEND_SCRIPT takes it inside, in the same round trip.
  *
  * ts comes from Redis's clock, clamped to never go below the room's previous ts, so ts (and
  * so the Cassandra time bucket) is monotonic in seq within a room.
@@ -30,6 +31,8 @@
  * Returns: {"ok", receipt} | {"duplicate", receipt} | {"unseeded"} | {"full"}
  *   where receipt is "<id> <seq> <ts>".
  */
+import { TOKEN_BUCKET } from "./send-rate.js";
+
 const CURRENT_RUN = `
 local function currentRun(runKey, ttl)
   local run = redis.call('GET', runKey)
@@ -85,13 +88,42 @@ local function sequence(head, idPart, idempotencyTtl, recentTtl, trace)
 end
 `;
 
-export const APPEND_SCRIPT = `${CURRENT_RUN}${SEQUENCE}
+/**
+ * The sender's token, for RATED_APPEND_SCRIPT: checked after the idempotency check (a retry of an
+ * acknowledged send is answered even from an empty bucket) and before the others, so an empty
+ * bucket answers "rate_limited" whatever the buffer's state, as the separate take does on Cluster.
+ * It is only spent once the message is appended: a refused or unseeded send costs nothing.
+ */
+const TOKEN_CHECK = `
+local rate = tonumber(ARGV[8])
+local tokens, now = refilledTokens(KEYS[6], rate, tonumber(ARGV[9]))
+if tokens < 1 then return {'rate_limited', waitForToken(tokens, rate)} end
+`;
+const TOKEN_SPEND = `spendToken(KEYS[6], tokens, now, ARGV[10])`;
+
+function appendScript(rated: boolean): string {
+  return `${CURRENT_RUN}${SEQUENCE}${rated ? TOKEN_BUCKET : ""}
 local prior = redis.call('GET', KEYS[1])
 if prior then return {'duplicate', prior} end
+${rated ? TOKEN_CHECK : ""}
 if redis.call('HGET', KEYS[2], 'run') ~= currentRun(KEYS[5], ARGV[6]) then return {'unseeded'} end
 if redis.call('XLEN', KEYS[3]) >= tonumber(ARGV[4]) then return {'full'} end
+${rated ? TOKEN_SPEND : ""}
 return {'ok', sequence(ARGV[1], ARGV[2], ARGV[3], ARGV[5], ARGV[7])}
 `;
+}
+
+export const APPEND_SCRIPT = appendScript(false);
+
+/**
+ * APPEND_SCRIPT with the sender's rate token taken in the same step (single Redis only: KEYS[6]
+ * is in the user's slot, not the room's).
+ *
+ * KEYS: 1..5 as APPEND_SCRIPT, 6 the sender's bucket hash (send-rate.ts)
+ * ARGV: 1..7 as APPEND_SCRIPT, 8 tokens per second, 9 burst, 10 bucket TTL ms
+ * Returns: as APPEND_SCRIPT, or {"rate_limited", waitMs}
+ */
+export const RATED_APPEND_SCRIPT = appendScript(true);
 
 /**
  * Vouches for a room's seq in this Redis run: raises seq and ts to at least what Cassandra

@@ -11,7 +11,8 @@ import type { RedisKeys } from "../keys.js";
 import type { RedisClient } from "../redis-client.js";
 import { SEED_SCRIPT } from "./append-script.js";
 import { CHANGE_SCRIPT, SEED_TARGET_SCRIPT } from "./change-script.js";
-import { NotReplicatedError, type AckReplicas, type LatestSeqSource } from "./producer.js";
+import type { LatestSeqSource } from "./producer.js";
+import { NotReplicatedError, type AckReplicas } from "./replicated-write.js";
 import { SendRateLimiter, type SendRateLimit } from "./send-rate.js";
 
 /** A message's state as Cassandra's read model holds it, to seed Redis with. */

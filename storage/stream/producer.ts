@@ -1,19 +1,23 @@
 /**
- * The socket node's side of the write buffer: takes the sender's rate token, appends a message
- * to its room's shard stream (with ack replicas: and waits for them) and returns the receipt to
- * acknowledge. See append-script.ts for the atomicity argument, send-rate.ts for the token.
+ * The socket node's side of the write buffer: appends a message to its room's shard stream
+ * (with ack replicas: and waits for them), taking the sender's rate token, and returns the
+ * receipt to acknowledge. On a single Redis the token is taken inside the append script, one
+ * round trip per send; on Redis Cluster the token is in another slot, so a send takes it first
+ * (its own round trip), then appends, and gives it back when nothing was stored. See
+ * append-script.ts for the atomicity argument, send-rate.ts for the token.
  */
 import { randomFillSync } from "node:crypto";
 import type { StreamConfig } from "../config.js";
 import type { RedisKeys } from "../keys.js";
 import { encodeMessageHead, type ChatMessage, type NewMessage, type SendReceipt } from "../message.js";
-import type { ChainableCommander } from "ioredis";
 import { isCluster, type RedisClient } from "../redis-client.js";
-import { APPEND_SCRIPT, RESEQUENCE_SCRIPT, SEED_SCRIPT } from "./append-script.js";
+import { APPEND_SCRIPT, RATED_APPEND_SCRIPT, RESEQUENCE_SCRIPT, SEED_SCRIPT } from "./append-script.js";
 import type { StreamEntry } from "./entries.js";
+import { execWithWait, NotReplicatedError, type AckReplicas } from "./replicated-write.js";
 import { SendRateLimiter, type SendRateLimit } from "./send-rate.js";
 
 export type { SendRateLimit } from "./send-rate.js";
+export { NotReplicatedError, type AckReplicas } from "./replicated-write.js";
 
 /** Where a room's last seq comes from when Redis cannot vouch for it (a new room, or a Redis that may have lost writes). */
 export interface LatestSeqSource {
@@ -26,26 +30,11 @@ export type AppendOutcome =
   | { kind: "buffer_full" }
   | { kind: "rate_limited"; retryAfterMs: number };
 
-/** CHAT_ACK_REPLICAS / CHAT_ACK_TIMEOUT_MS: how many replicas must have a write before it is acknowledged. */
-export interface AckReplicas {
-  count: number;
-  timeoutInMs: number;
-}
-
 /**
- * WAIT answered fewer replicas than required in time. The write may still be stored (and may
- * still reach the replicas); the client retries with the same clientId and gets the first
- * receipt once it is replicated. The node answers UNAVAILABLE with retryAfterMs.
+ * Where a send takes its rate token: "in-script" in the append script (one round trip; single
+ * Redis only), "separate" in its own script first (Redis Cluster: the bucket is in another slot).
  */
-export class NotReplicatedError extends Error {
-  override name = "NotReplicatedError";
-  constructor(
-    readonly replicas: number,
-    readonly required: number,
-  ) {
-    super(`the write reached ${replicas} of ${required} required replicas in time`);
-  }
-}
+export type TokenStep = "in-script" | "separate";
 
 /** Recent-history zsets of idle rooms expire after this long; the flusher trims active ones. */
 const RECENT_TTL_IN_MS = 7 * 24 * 60 * 60 * 1000;
@@ -54,14 +43,13 @@ const RECENT_TTL_IN_MS = 7 * 24 * 60 * 60 * 1000;
  * below cluster-node-timeout, so a promoted replica never trusts its former primary's run.
  */
 const RUN_KEY_TTL_IN_MS = 500;
-/** A pipeline answered MOVED is sent again after a slot-map refresh at most this often. */
-const MAX_REDIRECTIONS = 3;
 /** Seeding and appending again is retried this often when the run keeps changing (a flapping Redis). */
 const MAX_SEED_ATTEMPTS = 3;
 
 /** ioredis runs a defined command with EVALSHA and falls back to EVAL once after a NOSCRIPT. */
 interface WithAppendScripts {
-  chatAppend(...keysThenArgs: (string | number)[]): unknown;
+  chatAppend(...keysThenArgs: (string | number)[]): Promise<unknown>;
+  chatAppendRated(...keysThenArgs: (string | number)[]): Promise<unknown>;
   chatSeedRoom(...keysThenArgs: (string | number)[]): unknown;
   chatResequence(...keysThenArgs: (string | number)[]): unknown;
 }
@@ -71,6 +59,9 @@ type ScriptReply = [string, string?];
 export class MessageBuffer {
   private readonly scripted: WithAppendScripts;
   private readonly rateLimiter: SendRateLimiter | undefined;
+  private readonly tokenInScript: boolean;
+  /** ARGV 8..10 of RATED_APPEND_SCRIPT, the same for every send. */
+  private readonly rateArgs: (string | number)[] = [];
 
   constructor(
     private readonly redis: RedisClient,
@@ -80,51 +71,66 @@ export class MessageBuffer {
     /** Per-sender limit, cluster-wide; none when absent (tools that fill the buffer). */
     sendRate?: SendRateLimit,
     private readonly ackReplicas: AckReplicas = { count: 0, timeoutInMs: 0 },
+    /** Follows the client; a single Redis can be told "separate" (tests of the Cluster way). */
+    tokenStep: TokenStep = isCluster(redis) ? "separate" : "in-script",
   ) {
+    if (tokenStep === "in-script" && isCluster(redis))
+      throw new Error("on Redis Cluster the rate token cannot be taken in the append script");
     redis.defineCommand("chatAppend", { numberOfKeys: 5, lua: APPEND_SCRIPT });
     redis.defineCommand("chatSeedRoom", { numberOfKeys: 2, lua: SEED_SCRIPT });
     redis.defineCommand("chatResequence", { numberOfKeys: 5, lua: RESEQUENCE_SCRIPT });
     this.scripted = redis as unknown as WithAppendScripts;
     this.rateLimiter = sendRate && sendRate.perSecond > 0 ? new SendRateLimiter(redis, sendRate) : undefined;
+    this.tokenInScript = this.rateLimiter !== undefined && tokenStep === "in-script";
+    if (this.tokenInScript && this.rateLimiter) {
+      redis.defineCommand("chatAppendRated", { numberOfKeys: 6, lua: RATED_APPEND_SCRIPT });
+      this.rateArgs = [this.rateLimiter.limit.perSecond, this.rateLimiter.limit.burst, this.rateLimiter.ttlInMs];
+    }
   }
 
   /**
    * `traceId`: the correlation id of the client action (common/trace-id.ts), stored in the
    * stream entry beside the message (entries.ts, field "t") for the flusher's log lines.
    */
-  async append(message: NewMessage, traceId?: string): Promise<AppendOutcome> {
+  append(message: NewMessage, traceId = ""): Promise<AppendOutcome> {
+    // Not async: the one-trip path (no limiter, or its token in the script) is one async step.
+    if (this.rateLimiter === undefined || this.tokenInScript) return this.appendWithSeeding(message, traceId);
+    return this.appendAfterTakingToken(message, traceId, this.rateLimiter);
+  }
+
+  /** The Redis Cluster way: the token first, in its own round trip; given back when nothing was stored. */
+  private async appendAfterTakingToken(message: NewMessage, traceId: string, limiter: SendRateLimiter): Promise<AppendOutcome> {
     const bucket = this.keys.sendRate(message.from);
-    if (this.rateLimiter) {
-      const token = await this.rateLimiter.take(bucket);
-      if (token.kind === "rate_limited") {
-        // A retry of an acknowledged send is free, even from an empty bucket.
-        const receipt = await this.priorReceipt(message);
-        return receipt ? { kind: "duplicate", receipt } : token;
-      }
+    const token = await limiter.take(bucket);
+    if (token.kind === "rate_limited") {
+      // A retry of an acknowledged send is free, even from an empty bucket.
+      const receipt = await this.priorReceipt(message);
+      return receipt ? { kind: "duplicate", receipt } : token;
     }
-    const outcome = await this.appendWithSeeding(message, traceId ?? "");
-    if (this.rateLimiter && (outcome.kind === "duplicate" || outcome.kind === "buffer_full")) {
+    const outcome = await this.appendWithSeeding(message, traceId);
+    if (outcome.kind === "duplicate" || outcome.kind === "buffer_full") {
       // Stored nothing new: give the token back. If this fails the user lost one token (refilled
       // within 1/rate s); not worth failing a send whose answer is already known.
-      await this.rateLimiter.refund(bucket).catch(() => undefined);
+      await limiter.refund(bucket).catch(() => undefined);
     }
     return outcome;
   }
 
   private async appendWithSeeding(message: NewMessage, traceId: string): Promise<AppendOutcome> {
-    const head = encodeMessageHead(message);
-    const idPart = randomIdPart();
+    const keysThenArgs = this.appendKeysThenArgs(message, encodeMessageHead(message), randomIdPart(), traceId);
     for (let attempt = 0; ; attempt++) {
-      const reply = await this.runAppend(message, head, idPart, traceId);
+      const reply = await this.runAppend(keysThenArgs);
       switch (reply[0]) {
         case "ok": {
-          const receipt = parseReceipt(reply[1]);
-          return { kind: "stored", message: { ...message, ...receipt } };
+          const [id, seq, ts] = splitReceipt(reply[1]);
+          return { kind: "stored", message: { ...message, id, seq, ts } };
         }
         case "duplicate":
           return { kind: "duplicate", receipt: parseReceipt(reply[1]) };
         case "full":
           return { kind: "buffer_full" };
+        case "rate_limited":
+          return { kind: "rate_limited", retryAfterMs: Number(reply[1]) };
         case "unseeded":
           // This Redis run has not vouched for the room's seq (a new room, a restart, a promoted
           // replica): continue from what Cassandra holds, so no seq is handed out twice.
@@ -137,16 +143,19 @@ export class MessageBuffer {
     }
   }
 
-  /**
-   * The script, and with ack replicas WAIT in the same pipeline: both go to the connection of
-   * the script's slot, so WAIT counts the replicas of the primary that has the write (a bare
-   * WAIT through a Cluster client goes to an arbitrary primary and can acknowledge falsely).
-   * A duplicate waits too: the first attempt may have been answered UNAVAILABLE for want of
-   * replicas, and its receipt is only handed out once they have it.
-   */
-  private async runAppend(message: NewMessage, head: string, idPart: string, traceId: string): Promise<ScriptReply> {
-    const keys = this.scriptKeys(message);
-    const args = [
+  /** KEYS then ARGV of APPEND_SCRIPT, or of RATED_APPEND_SCRIPT when the token is taken in the script. */
+  private appendKeysThenArgs(message: NewMessage, head: string, idPart: string, traceId: string): (string | number)[] {
+    const { room, from } = message;
+    const shard = this.keys.shardOf(room);
+    const keysThenArgs: (string | number)[] = [
+      this.keys.idempotency(from, room, message.clientId),
+      this.keys.roomMeta(room),
+      this.keys.stream(shard),
+      this.keys.roomRecent(room),
+      this.keys.shardRun(shard),
+    ];
+    if (this.tokenInScript) keysThenArgs.push(this.keys.sendRate(from));
+    keysThenArgs.push(
       head,
       idPart,
       this.config.idempotencyTtlInMs,
@@ -154,16 +163,36 @@ export class MessageBuffer {
       RECENT_TTL_IN_MS,
       RUN_KEY_TTL_IN_MS,
       traceId,
-    ];
-    if (this.ackReplicas.count === 0) return (await this.scripted.chatAppend(...keys, ...args)) as ScriptReply;
-    const [reply, replicas] = (await this.execPipeline(() => {
+    );
+    if (this.tokenInScript) keysThenArgs.push(...this.rateArgs);
+    return keysThenArgs;
+  }
+
+  /**
+   * The script, and with ack replicas WAIT in the same pipeline: both go to the connection of
+   * the script's slot, so WAIT counts the replicas of the primary that has the write (a bare
+   * WAIT through a Cluster client goes to an arbitrary primary and can acknowledge falsely).
+   * A duplicate waits too: the first attempt may have been answered UNAVAILABLE for want of
+   * replicas, and its receipt is only handed out once they have it.
+   */
+  private runAppend(keysThenArgs: (string | number)[]): Promise<ScriptReply> {
+    if (this.ackReplicas.count === 0) return this.callAppend(this.scripted, keysThenArgs);
+    return this.runAppendWithWait(keysThenArgs);
+  }
+
+  private async runAppendWithWait(keysThenArgs: (string | number)[]): Promise<ScriptReply> {
+    const [reply, replicas] = (await execWithWait(this.redis, () => {
       const pipeline = this.redis.pipeline();
-      (pipeline as unknown as WithAppendScripts).chatAppend(...keys, ...args);
+      void this.callAppend(pipeline as unknown as WithAppendScripts, keysThenArgs);
       return pipeline.call("wait", this.ackReplicas.count, this.ackReplicas.timeoutInMs);
     })) as [ScriptReply, number];
     const stored = reply[0] === "ok" || reply[0] === "duplicate";
     if (stored && replicas < this.ackReplicas.count) throw new NotReplicatedError(replicas, this.ackReplicas.count);
     return reply;
+  }
+
+  private callAppend(target: WithAppendScripts, keysThenArgs: (string | number)[]): Promise<ScriptReply> {
+    return (this.tokenInScript ? target.chatAppendRated(...keysThenArgs) : target.chatAppend(...keysThenArgs)) as Promise<ScriptReply>;
   }
 
   /**
@@ -211,28 +240,12 @@ export class MessageBuffer {
       const text = await this.redis.get(key);
       return text === null ? undefined : parseReceipt(text);
     }
-    const [text, replicas] = (await this.execPipeline(() =>
+    const [text, replicas] = (await execWithWait(this.redis, () =>
       this.redis.pipeline().get(key).call("wait", this.ackReplicas.count, this.ackReplicas.timeoutInMs),
     )) as [string | null, number];
     if (text === null) return undefined;
     if (replicas < this.ackReplicas.count) throw new NotReplicatedError(replicas, this.ackReplicas.count);
     return parseReceipt(text);
-  }
-
-  /**
-   * Runs a [keyed command, WAIT] pipeline. ioredis follows a MOVED answer in a Cluster pipeline
-   * only when every command of it got the same error, and WAIT (keyless) never does, so after
-   * a failover such a pipeline would keep going to the former primary of the slot: on MOVED the
-   * slot map is refreshed and the pipeline sent again (the keyed command did not run there).
-   */
-  private async execPipeline(build: () => ChainableCommander): Promise<unknown[]> {
-    for (let attempt = 0; ; attempt++) {
-      const results = await build().exec();
-      const moved = results?.find(([error]) => error instanceof Error && error.message.startsWith("MOVED "));
-      if (moved === undefined || !isCluster(this.redis) || attempt >= MAX_REDIRECTIONS) return unwrapPipeline(results);
-      const cluster = this.redis;
-      await new Promise<void>((resolve) => cluster.refreshSlotsCache(() => resolve()));
-    }
   }
 
   private async seedRoom(room: string): Promise<void> {
@@ -247,18 +260,16 @@ export class MessageBuffer {
   }
 }
 
-function unwrapPipeline(results: [Error | null, unknown][] | null): unknown[] {
-  if (results === null) throw new Error("Redis pipeline aborted");
-  return results.map(([error, value]) => {
-    if (error) throw error;
-    return value;
-  });
+function parseReceipt(text: string | undefined): SendReceipt {
+  const [id, seq, ts] = splitReceipt(text);
+  return { id, seq, ts };
 }
 
-function parseReceipt(text: string | undefined): SendReceipt {
+/** "<id> <seq> <ts>" as the script writes it. */
+function splitReceipt(text: string | undefined): [id: string, seq: number, ts: number] {
   const [id, seq, ts] = (text ?? "").split(" ");
   if (!id || !seq || !ts) throw new Error(`malformed receipt "${text}"`);
-  return { id, seq: Number(seq), ts: Number(ts) };
+  return [id, Number(seq), Number(ts)];
 }
 
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";

@@ -1,9 +1,13 @@
 /**
  * The per-sender send rate limit: a token bucket per user, on Redis's clock so every node
- * shares it. It lives in the user's own hash slot, so on Redis Cluster it cannot be part of the
- * append script (CROSSSLOT, even when both slots sit on one node): a send takes its token here
- * first, then appends. A send that turns out not to need it (a duplicate, a full buffer) gives
- * the token back, so a retry of an acknowledged send stays free and a refused send costs nothing.
+ * shares it. It lives in the user's own hash slot, which decides how a send takes its token:
+ * - single Redis: inside the append script itself (RATED_APPEND_SCRIPT, append-script.ts), one
+ *   round trip per send; the token is only spent when the message is appended, so a duplicate,
+ *   a full buffer or an "unseeded" answer costs none;
+ * - Redis Cluster: the bucket's slot is not the room's, so it cannot be part of the append script
+ *   (CROSSSLOT, even when both slots sit on one node): a send takes its token here first, then
+ *   appends, and a send that turns out not to need it (a duplicate, a full buffer) gives it back.
+ * Either way a retry of an acknowledged send stays free and a refused send costs nothing.
  */
 import type { RedisClient } from "../redis-client.js";
 
@@ -14,22 +18,40 @@ export interface SendRateLimit {
 }
 
 /**
+ * The bucket as Lua functions, shared by TAKE_SCRIPT and RATED_APPEND_SCRIPT. A bucket is a hash
+ * { tokens, at }; a missing one is full.
+ * - refilledTokens(key, rate, burst) → tokens, now: what the bucket holds now (read only)
+ * - waitForToken(tokens, rate) → ms until it holds one token, as text
+ * - spendToken(key, tokens, now, ttl): stores tokens - 1 as of now
+ */
+export const TOKEN_BUCKET = `
+local function refilledTokens(key, rate, burst)
+  local time = redis.call('TIME')
+  local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  local bucket = redis.call('HMGET', key, 'tokens', 'at')
+  local tokens = tonumber(bucket[1]) or burst
+  local at = tonumber(bucket[2]) or now
+  return math.min(burst, tokens + math.max(0, now - at) * rate / 1000), now
+end
+local function waitForToken(tokens, rate)
+  return tostring(math.ceil((1 - tokens) * 1000 / rate))
+end
+local function spendToken(key, tokens, now, ttl)
+  redis.call('HSET', key, 'tokens', tostring(tokens - 1), 'at', string.format('%.0f', now))
+  redis.call('PEXPIRE', key, ttl)
+end
+`;
+
+/**
  * KEYS: 1 the user's bucket hash { tokens, at }
  * ARGV: 1 tokens per second, 2 burst, 3 bucket TTL ms
  * Returns {"ok"} | {"rate_limited", waitMs}
  */
-const TAKE_SCRIPT = `
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+const TAKE_SCRIPT = `${TOKEN_BUCKET}
 local rate = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local bucket = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(bucket[1]) or burst
-local at = tonumber(bucket[2]) or now
-tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
-if tokens < 1 then return {'rate_limited', tostring(math.ceil((1 - tokens) * 1000 / rate))} end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens - 1), 'at', string.format('%.0f', now))
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
+local tokens, now = refilledTokens(KEYS[1], rate, tonumber(ARGV[2]))
+if tokens < 1 then return {'rate_limited', waitForToken(tokens, rate)} end
+spendToken(KEYS[1], tokens, now, ARGV[3])
 return {'ok'}
 `;
 
@@ -51,11 +73,11 @@ export type TakeOutcome = { kind: "taken" } | { kind: "rate_limited"; retryAfter
 export class SendRateLimiter {
   private readonly scripted: RedisWithRateScripts;
   /** A full bucket refills in burst/rate seconds; after that its key carries no information. */
-  private readonly ttlInMs: number;
+  readonly ttlInMs: number;
 
   constructor(
     redis: RedisClient,
-    private readonly limit: SendRateLimit,
+    readonly limit: SendRateLimit,
   ) {
     if (!(limit.perSecond > 0) || !(limit.burst >= 1))
       throw new Error(`a send rate needs perSecond > 0 and burst >= 1, got ${limit.perSecond}/${limit.burst}`);
