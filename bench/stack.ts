@@ -117,6 +117,11 @@ export async function startBenchStack({ settings, wanted, dir, log, onCleanup }:
     CHAT_EVENTS_PER_SECOND: "1000000",
     CHAT_EVENT_BURST: "1000000",
     CHAT_CONNECTIONS_PER_USER: "1000000",
+    // And the node's admission (a connection cap and rate per node): the memory part opens
+    // 20,000 connections as fast as the node takes them, and that rate is what the admission
+    // default is derived from (scripts/capacity), so it must not be capped by it.
+    CHAT_MAX_CONNECTIONS: "0",
+    CHAT_CONNECT_RATE: "0",
     LOG_LEVEL: "warn",
   };
   const tokens = await Promise.all(

@@ -17,12 +17,12 @@ export interface AdmissionSettings {
 /**
  * The defaults, from bench/results.json (`npm run capacity` prints the derivation; a unit test
  * fails when they drift from it): a node held 19 939 idle connections (capped by the open-files
- * limit), so 19 939 / 1.5 headroom, rounded down to a thousand; it accepted them at 3 654 new
+ * limit), so 19 939 / 1.5 headroom, rounded down to a thousand; it accepted them at 2 144 new
  * connections/s with the generator on the same 2 cores, and half of that is left to handshakes
  * so the users already in keep working through a reconnect storm, rounded down to a hundred.
  */
 export const DEFAULT_MAX_CONNECTIONS = 13_000;
-export const DEFAULT_CONNECT_RATE_PER_SECOND = 1_800;
+export const DEFAULT_CONNECT_RATE_PER_SECOND = 1_000;
 export const DEFAULT_CONNECT_RETRY_AFTER_SECONDS = 5;
 
 export type RefusalReason = "max_connections" | "connect_rate";
