@@ -145,16 +145,8 @@ export class MessageBuffer {
 
   /** KEYS then ARGV of APPEND_SCRIPT, or of RATED_APPEND_SCRIPT when the token is taken in the script. */
   private appendKeysThenArgs(message: NewMessage, head: string, idPart: string, traceId: string): (string | number)[] {
-    const { room, from } = message;
-    const shard = this.keys.shardOf(room);
-    const keysThenArgs: (string | number)[] = [
-      this.keys.idempotency(from, room, message.clientId),
-      this.keys.roomMeta(room),
-      this.keys.stream(shard),
-      this.keys.roomRecent(room),
-      this.keys.shardRun(shard),
-    ];
-    if (this.tokenInScript) keysThenArgs.push(this.keys.sendRate(from));
+    const keysThenArgs: (string | number)[] = this.scriptKeys(message);
+    if (this.tokenInScript) keysThenArgs.push(this.keys.sendRate(message.from));
     keysThenArgs.push(
       head,
       idPart,
@@ -223,13 +215,16 @@ export class MessageBuffer {
     }
   }
 
+  /** KEYS 1..5 of the append and resequence scripts; the room's shard hashed once. */
   private scriptKeys(message: NewMessage): string[] {
+    const { room, from } = message;
+    const shard = this.keys.shardOf(room);
     return [
-      this.keys.idempotency(message.from, message.room, message.clientId),
-      this.keys.roomMeta(message.room),
-      this.keys.streamOf(message.room),
-      this.keys.roomRecent(message.room),
-      this.keys.shardRun(this.keys.shardOf(message.room)),
+      this.keys.idempotency(from, room, message.clientId),
+      this.keys.roomMeta(room),
+      this.keys.stream(shard),
+      this.keys.roomRecent(room),
+      this.keys.shardRun(shard),
     ];
   }
 
