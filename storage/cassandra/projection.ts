@@ -13,6 +13,7 @@
  */
 import { bucketOf, type ChatMessage } from "../message.js";
 import { decodeMessageId, isChange, type ChatChange, type LogEntry } from "../change.js";
+import { messagePartition, roomBucketPartition, roomPartition } from "./partitions.js";
 
 /**
  * Write times are microseconds; wall-clock ones (what rows written before the log carried)
@@ -44,8 +45,14 @@ export function rebuildWriteTime(latestSeq: number): number {
 export interface Statement {
   query: string;
   params: unknown[];
-  /** The partition the row belongs to, for grouping into single-partition batches. */
+  /** The partition key's value the row belongs to (partitions.ts), for grouping into single-partition batches. */
   partition: string;
+  /**
+   * Set on a bucket-list row (room_buckets, log_buckets): the "<table>|<bucket>|<room>" it records.
+   * Such a row never changes once written, so a writer that saw it succeed may leave it out
+   * (timeline.ts).
+   */
+  bucketRow?: string;
 }
 
 const Q = {
@@ -84,7 +91,12 @@ export class LogProjection {
       const bucketKey = `${bucket}|${entry.room}`;
       if (!buckets.has(bucketKey)) {
         buckets.add(bucketKey);
-        statements.push({ query: Q.logBucket, params: [entry.room, bucket], partition: `lb|${entry.room}` });
+        statements.push({
+          query: Q.logBucket,
+          params: [entry.room, bucket],
+          partition: roomPartition(entry.room),
+          bucketRow: `log_buckets|${bucketKey}`,
+        });
       }
       if (isChange(entry) && !noop) statements.push(...this.changeStatements(entry));
     }
@@ -93,7 +105,7 @@ export class LogProjection {
 
   private logRow(entry: LogEntry, bucket: number, noop: boolean): Statement {
     const time = logWriteTime(entry.seq);
-    const partition = `l|${bucket}|${entry.room}`;
+    const partition = roomBucketPartition(entry.room, bucket);
     if (!isChange(entry)) {
       const m: ChatMessage = entry;
       const meta = m.meta === undefined ? undefined : JSON.stringify(m.meta);
@@ -150,33 +162,34 @@ export class LogProjection {
     const time = logWriteTime(change.seq);
     const { room, target } = change;
     const targetBucket = this.targetBucket(change);
-    const messagePartition = `r|${targetBucket}|${room}`;
+    const targetPartition = roomBucketPartition(room, targetBucket);
+    const reactionsAndEdits = messagePartition(room, target);
     const messageKey = [room, targetBucket, change.targetSeq];
     switch (change.kind) {
       case "edit":
         return [
-          { query: Q.editMessage, params: [time, change.text ?? "", new Date(change.ts), ...messageKey], partition: messagePartition },
-          { query: Q.editText, params: [room, target, change.seq, change.text ?? "", time], partition: `e|${room}|${target}` },
+          { query: Q.editMessage, params: [time, change.text ?? "", new Date(change.ts), ...messageKey], partition: targetPartition },
+          { query: Q.editText, params: [room, target, change.seq, change.text ?? "", time], partition: reactionsAndEdits },
         ];
       case "delete":
         return [
-          { query: Q.deleteMessage, params: [time, ...messageKey], partition: messagePartition },
+          { query: Q.deleteMessage, params: [time, ...messageKey], partition: targetPartition },
           {
             query: Q.eraseLogEntry,
             params: [time, room, this.targetLogBucket(change), change.targetSeq],
-            partition: `l|${this.targetLogBucket(change)}|${room}`,
+            partition: roomBucketPartition(room, this.targetLogBucket(change)),
           },
-          { query: Q.eraseEditTexts, params: [time, room, target], partition: `e|${room}|${target}` },
-          { query: Q.eraseReactions, params: [time, room, target], partition: `x|${room}|${target}` },
+          { query: Q.eraseEditTexts, params: [time, room, target], partition: reactionsAndEdits },
+          { query: Q.eraseReactions, params: [time, room, target], partition: reactionsAndEdits },
         ];
       case "react":
         if (change.on) {
           return [
-            { query: Q.addReaction, params: [room, target, change.emoji, change.by, change.seq, time], partition: `x|${room}|${target}` },
-            { query: Q.markReacted, params: [time, ...messageKey], partition: messagePartition },
+            { query: Q.addReaction, params: [room, target, change.emoji, change.by, change.seq, time], partition: reactionsAndEdits },
+            { query: Q.markReacted, params: [time, ...messageKey], partition: targetPartition },
           ];
         }
-        return [{ query: Q.removeReaction, params: [time, room, target, change.emoji, change.by], partition: `x|${room}|${target}` }];
+        return [{ query: Q.removeReaction, params: [time, room, target, change.emoji, change.by], partition: reactionsAndEdits }];
     }
   }
 

@@ -24,6 +24,7 @@ import type { ChangeReceipt, LogEntry } from "../change.js";
 import { isChange } from "../change.js";
 import type { SendReceipt } from "../message.js";
 import type { CassandraClient } from "./client.js";
+import { receiptPartition } from "./partitions.js";
 import type { Statement } from "./projection.js";
 import { bigintToNumber } from "./values.js";
 
@@ -55,7 +56,7 @@ export function receiptStatements(entries: readonly LogEntry[], ttlInMs: number,
     statements.push({
       query: Q.write,
       params: [user, entry.room, entry.clientId, scope, id, entry.seq, new Date(entry.ts), ttlInSeconds],
-      partition: `k|${user}|${entry.room}`,
+      partition: receiptPartition(user, entry.room),
     });
   }
   return statements;

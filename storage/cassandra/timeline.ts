@@ -9,7 +9,8 @@ import { isChange, tombstoneOf, type LogEntry, type MessageView } from "../chang
 import { DEFAULT_STREAM_CONFIG } from "../config.js";
 import { bucketOf, type ChatMessage } from "../message.js";
 import type { CassandraClient } from "./client.js";
-import { LogProjection, logWriteTime, type ProjectedEntry } from "./projection.js";
+import { roomBucketPartition, roomPartition, userPartition } from "./partitions.js";
+import { LogProjection, logWriteTime, type ProjectedEntry, type Statement } from "./projection.js";
 import { receiptStatements } from "./receipts.js";
 import { bigintToNumber } from "./values.js";
 
@@ -70,17 +71,23 @@ export class SeqConflictError extends RangeError {
 /** Rows per UNLOGGED batch: single-partition batches have no batch-size cap, but huge ones stall a replica. */
 const MAX_ROWS_PER_BATCH = 100;
 
-interface Statement {
-  query: string;
-  params: unknown[];
-  /** The partition the row belongs to, for grouping into single-partition batches. */
-  partition: string;
-}
+/**
+ * How many bucket-list rows (room_buckets, log_buckets) a Timeline remembers as written. A room's
+ * bucket changes once per bucket width (a day by default), so this holds the active rooms of a
+ * flusher many times over; past it the memory starts again, and the rows are written once more.
+ */
+const MAX_KNOWN_BUCKET_ROWS = 100_000;
 
 export class Timeline {
   /** Shared by the calls of write() without options: see write(). */
   private readonly window: Window;
   private readonly projection: LogProjection;
+  /**
+   * Bucket-list rows this Timeline wrote successfully (Statement.bucketRow). Each message used to
+   * write its room's bucket rows again (one request each per room and batch); they never change
+   * once written (no TTL, a replay drops only the read model's messages), so once is enough.
+   */
+  private readonly knownBucketRows = new Set<string>();
 
   constructor(
     private readonly client: CassandraClient,
@@ -122,7 +129,13 @@ export class Timeline {
         this.receiptTtlInMs,
         Date.now(),
       ),
-    ];
+    ].filter((statement) => statement.bucketRow === undefined || !this.knownBucketRows.has(statement.bucketRow));
+    await this.execute(statements, options);
+    // Only once the whole write succeeded: a bucket row that may have failed is written again next time.
+    for (const { bucketRow } of statements) if (bucketRow !== undefined) this.rememberBucketRow(bucketRow);
+  }
+
+  private async execute(statements: Statement[], options: TimelineWriteOptions | undefined): Promise<void> {
     if (options === undefined) {
       await this.writeInSharedWindow(statements);
       return;
@@ -135,6 +148,11 @@ export class Timeline {
       return;
     }
     await runBounded(groupIntoBatches(statements), options.concurrency, (batch) => this.executeBatch(batch));
+  }
+
+  private rememberBucketRow(bucketRow: string): void {
+    if (this.knownBucketRows.size >= MAX_KNOWN_BUCKET_ROWS) this.knownBucketRows.clear();
+    this.knownBucketRows.add(bucketRow);
   }
 
   /**
@@ -209,13 +227,18 @@ export class Timeline {
           ts,
           logWriteTime(m.seq),
         ],
-        partition: `r|${bucket}|${m.room}`,
+        partition: roomBucketPartition(m.room, bucket),
       });
-      statements.push({ query: Q.insertUserIndex, params: [m.from, m.id, m.room, m.seq, bucket, ts], partition: `u|${m.from}` });
-      const bucketKey = `b|${bucket}|${m.room}`;
+      statements.push({ query: Q.insertUserIndex, params: [m.from, m.id, m.room, m.seq, bucket, ts], partition: userPartition(m.from) });
+      const bucketKey = `${bucket}|${m.room}`;
       if (!buckets.has(bucketKey)) {
         buckets.add(bucketKey);
-        statements.push({ query: Q.insertBucket, params: [m.room, bucket], partition: `b|${m.room}` });
+        statements.push({
+          query: Q.insertBucket,
+          params: [m.room, bucket],
+          partition: roomPartition(m.room),
+          bucketRow: `room_buckets|${bucketKey}`,
+        });
       }
     }
     return statements;
