@@ -19,6 +19,7 @@ import { writeChart, type Panel, type Series } from "./charts.js";
 import type { ServerSample } from "./sampler.js";
 import { phaseEnds, phaseFigures, phaseStarts } from "./phases.js";
 import { cohortSection } from "./cohort-section.js";
+import { serverAckPerPhase } from "./server-per-phase.js";
 import { bySource, serverFigures, type ServerFigures } from "./server-figures.js";
 
 // eslint-disable-next-line no-control-regex -- matches the ESC byte that starts a terminal colour code
@@ -334,21 +335,23 @@ function clientSection(result: ArtilleryResult): string[] {
 }
 
 function phaseSection(result: ArtilleryResult, input: ReportInput): string[] {
-  const phases = phaseFigures(result, phaseStarts(input.artilleryLog, input.startedAt));
+  const starts = phaseStarts(input.artilleryLog, input.startedAt);
+  const phases = phaseFigures(result, starts);
   if (phases.length === 0) return [];
+  const serverAck = new Map(serverAckPerPhase(input.serverSamples, starts).map((phase) => [phase.name, phase]));
   const f = (value: number | undefined, digits = 1) => (value === undefined ? "–" : value.toFixed(digits));
   const p99 = (window: { mean: number; worst: number } | undefined) => (window ? `${f(window.mean, 0)} / ${f(window.worst, 0)}` : "–");
   const lines = [
     "## Per phase",
     "",
-    "Rates are per second over the phase's 10-s periods; p99 is the count-weighted mean / the worst of the periods' p99 (ms). The last phase includes the drain after the last arrival.",
+    "Rates are per second over the phase's 10-s periods; p99 is the count-weighted mean / the worst of the periods' p99 (ms). The last phase includes the drain after the last arrival. Server ack p99: the nodes' own chat_ack_latency_seconds over the phase (from its start to the next one's), without the generator's delay; interpolated within the histogram's buckets (server-per-phase.ts).",
     "",
-    "| phase | periods | arrivals/s | acked sends/s | acked changes/s | deliveries/s | users online (max) | ack p99 | broadcast p99 | generator lag (worst p99, ms) | failed users |",
-    "|---|---|---|---|---|---|---|---|---|---|---|",
+    "| phase | periods | arrivals/s | acked sends/s | acked changes/s | deliveries/s | users online (max) | ack p99 | server ack p99, ms | broadcast p99 | generator lag (worst p99, ms) | failed users |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const x of phases) {
     lines.push(
-      `| ${x.name} | ${x.periods} | ${f(x.arrivalsPerSecond)} | ${f(x.ackedPerSecond)} | ${f(x.changesAckedPerSecond)} | ${f(x.receivedPerSecond, 0)} | ${f(x.usersOnlineMax, 0)} | ${p99(x.ackP99)} | ${p99(x.broadcastP99)} | ${f(x.generatorLagWorstMs, 0)} | ${x.failed} |`,
+      `| ${x.name} | ${x.periods} | ${f(x.arrivalsPerSecond)} | ${f(x.ackedPerSecond)} | ${f(x.changesAckedPerSecond)} | ${f(x.receivedPerSecond, 0)} | ${f(x.usersOnlineMax, 0)} | ${p99(x.ackP99)} | ${f(serverAck.get(x.name)?.p99Ms)} | ${p99(x.broadcastP99)} | ${f(x.generatorLagWorstMs, 0)} | ${x.failed} |`,
     );
   }
   lines.push("");

@@ -1,0 +1,50 @@
+/**
+ * The server's own ack latency per Artillery phase, from the nodes' chat_ack_latency_seconds
+ * histograms: what the client-side figures cannot separate from the generator's own delay (a
+ * generator that lags adds its lag to every ack it times). Each phase's window runs from its
+ * start to the next phase's start (the last one to the last sample); the nodes' bucket counts
+ * are summed, and the quantile is interpolated within the buckets (prom.ts), so it is as fine as
+ * the histogram's bounds (server/metrics.ts).
+ */
+import type { PhaseStart } from "./phases.js";
+import { quantileBetween } from "./prom.js";
+import type { ServerSample } from "./sampler.js";
+
+export interface ServerPhaseAck {
+  name: string;
+  /** Sends the nodes acknowledged in the window. */
+  acks: number;
+  p99Ms: number | undefined;
+}
+
+/** Per phase, the nodes' ack p99 over the phase's window; phases without two samples around them get no figure. */
+export function serverAckPerPhase(samples: readonly ServerSample[], starts: readonly PhaseStart[]): ServerPhaseAck[] {
+  const withAcks = samples.filter((sample) => sample.ackBuckets.size > 0);
+  const lastAt = Math.max(...withAcks.map((sample) => sample.at));
+  return starts.map((phase, i) => {
+    const end = starts[i + 1]?.startedAt ?? lastAt;
+    const before = bucketsAt(withAcks, phase.startedAt);
+    const after = bucketsAt(withAcks, end);
+    const p99 = quantileBetween(before, after, 0.99);
+    return { name: phase.name, acks: countOf(after) - countOf(before), p99Ms: p99 === undefined ? undefined : p99 * 1000 };
+  });
+}
+
+/** Every node's cumulative bucket counts as of `at`: each node's last sample at or before it, summed (none yet: zero). */
+function bucketsAt(samples: readonly ServerSample[], at: number): Map<number, number> {
+  const latest = new Map<string, ServerSample>();
+  for (const sample of samples) {
+    if (sample.at > at) continue;
+    const seen = latest.get(sample.source);
+    if (!seen || seen.at < sample.at) latest.set(sample.source, sample);
+  }
+  const sum = new Map<number, number>();
+  // Bounds present in any sample, so a node with no sample yet counts as zero in each of them.
+  for (const sample of samples) for (const le of sample.ackBuckets.keys()) sum.set(le, 0);
+  for (const sample of latest.values()) for (const [le, count] of sample.ackBuckets) sum.set(le, (sum.get(le) ?? 0) + count);
+  return sum;
+}
+
+function countOf(buckets: Map<number, number>): number {
+  return buckets.get(Infinity) ?? 0;
+}
