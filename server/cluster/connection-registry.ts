@@ -27,6 +27,9 @@
 import type { RedisClient } from "../../storage/redis-client.js";
 import type { RedisKeys } from "../../storage/keys.js";
 
+/** How long the script's refusal of a user is remembered on a node unless told otherwise (see above). */
+export const DEFAULT_AT_CAP_MEMORY_MS = 1000;
+
 /**
  * KEYS: 1 the user's connections hash.  ARGV: 1 this node, 2 this node's count with the new
  * connection, 3 now ms, 4 expiry ms, 5 limit, 6 the hash's own TTL ms.
@@ -70,7 +73,7 @@ export interface ConnectionRegistryOptions {
   limit: number;
   /** How long a node's count stands without a heartbeat (the heartbeat runs every third of it). */
   ttlInMs: number;
-  /** How long a refusal by the script is remembered for that user (see the top of the file); 1000 when absent, 0: never. */
+  /** How long a refusal by the script is remembered for that user (see the top of the file); DEFAULT_AT_CAP_MEMORY_MS when absent, 0: never. */
   atCapMemoryMs?: number;
   /** The clock (Date.now when absent): for tests. */
   now?: () => number;
@@ -95,7 +98,7 @@ export class ConnectionRegistry {
     redis.defineCommand("chatAcquireConnection", { numberOfKeys: 1, lua: ACQUIRE_SCRIPT });
     this.scripted = redis as unknown as RedisWithConnections;
     this.now = options.now ?? Date.now;
-    this.atCapMemoryMs = options.atCapMemoryMs ?? 1000;
+    this.atCapMemoryMs = options.atCapMemoryMs ?? DEFAULT_AT_CAP_MEMORY_MS;
   }
 
   /**

@@ -15,6 +15,7 @@
  * asked each time: these only spare the work of finding out who the user is.
  */
 import type { Principal } from "../chat/principal.js";
+import { DEFAULT_AT_CAP_MEMORY_MS } from "../cluster/connection-registry.js";
 
 export class SharedVerifications {
   private readonly running = new Map<string, Promise<Principal>>();
@@ -41,7 +42,7 @@ export class SharedVerifications {
 }
 
 /** How long a token refused LIMIT_REACHED is known without verifying it again: as long as the cap's memory of the refusal. */
-export const REFUSED_TOKEN_MEMORY_MS = 1000;
+export const REFUSED_TOKEN_MEMORY_MS = DEFAULT_AT_CAP_MEMORY_MS;
 
 /** Tokens kept at most (a token is up to 8 KB: at most ~8 MB), when many users are refused at once; the oldest go first. */
 export const REFUSED_TOKENS_MAX = 1000;
