@@ -14,6 +14,10 @@
  * `npm start`, the node ports in the gateway config it wrote (artillery/report/node-metrics.ts);
  * else none (the report says so).
  *
+ * Where the CPU went: every second, the CPU time of each process of the local cluster (when this
+ * script started it), of Artillery and of this script, and the machine's busy time, from /proc
+ * (artillery/report/cpu-sampler.ts); the report's "Where the CPU went" table, cpu-samples.json.
+ *
  * Environment: TARGET, CHAT_JWT_SECRET (else the dev default that `npm start` uses),
  * SOAK_MINUTES (the soak's steady phase; default: as in soak.yml, 60), LOAD_METRICS_URLS,
  * LOAD_SAMPLE_SECONDS, LOAD_ALLOW_REMOTE_TARGET=1 (TARGET must be a loopback address
@@ -31,7 +35,9 @@ import { EnvReader } from "../common/env.js";
 import { renderReport, rerenderReport } from "../artillery/report/render.js";
 import { MetricsSampler, type ScrapeTarget } from "../artillery/report/sampler.js";
 import { nodeMetricsUrlsFromGatewayConfig } from "../artillery/report/node-metrics.js";
-import { cohortSectionOf } from "../artillery/report/cohort-section.js";
+import { cohortSectionOf, sectionOf } from "../artillery/report/cohort-section.js";
+import { CpuSampler, type CpuTarget } from "../artillery/report/cpu-sampler.js";
+import { CPU_HEADING } from "../artillery/report/cpu-budget.js";
 import { DEV_JWT_SECRET } from "./lib/tokens.js";
 import { DATA_ROOT, REPO_ROOT } from "./infra/paths.js";
 import { startLocalStack, type Apps, type Stores } from "./infra/stack.js";
@@ -61,6 +67,8 @@ const sampleEveryInMs = env.integer("LOAD_SAMPLE_SECONDS", 5, { min: 1, max: 300
 const soakMinutes =
   env.optionalString("SOAK_MINUTES") === undefined ? undefined : env.integer("SOAK_MINUTES", 60, { min: 1, max: 24 * 60 });
 const cpuProfile = env.boolean("LOAD_CPU_PROFILE", false);
+/** Finer than the /metrics samples (a few /proc reads, well under a millisecond): phase edges and Artillery's exit fall within a second. */
+const CPU_SAMPLE_EVERY_IN_MS = 1000;
 const runId = randomBytes(4).toString("hex");
 const suiteFile = join(REPO_ROOT, "artillery", `${suite}.yml`);
 const reportDir = join(REPO_ROOT, "artillery", "reports", `${suite}-${new Date(started).toISOString().replace(/[:.]/g, "-")}`);
@@ -80,10 +88,18 @@ try {
   const target = await resolveTarget();
   mkdirSync(reportDir, { recursive: true });
   const sampler = new MetricsSampler(target.scrapeTargets, sampleEveryInMs);
+  const cpuTargets: CpuTarget[] = [
+    ...target.cpuTargets,
+    { label: "artillery (the generator)", pid: () => artilleryChild?.pid },
+    { label: "load.ts (this script)", pid: () => process.pid },
+  ];
+  const cpuSampler = new CpuSampler(cpuTargets, CPU_SAMPLE_EVERY_IN_MS);
   log(`suite ${suite} → ${target.url} (${target.description}); report in ${reportDir}`);
   log(`server metrics: ${target.scrapeDescription}`);
   sampler.start();
+  cpuSampler.start();
   const artillery = await runArtillery(target.url);
+  cpuSampler.stop();
   await sampler.stop();
   exitCode = artillery.exitCode;
   const summary = await renderReport({
@@ -97,12 +113,13 @@ try {
     artilleryExitCode: artillery.exitCode,
     serverSamples: sampler.samples,
     scrapeFailures: sampler.failures,
+    cpu: cpuSampler.record(target.cpuScope),
     reportDir,
     startedAt: started,
   });
   log(`report: ${summary}`);
-  const perPhase = cohortSectionOf(readFileSync(summary, "utf8"));
-  if (perPhase) console.log(`\n${perPhase}\n`);
+  const written = readFileSync(summary, "utf8");
+  for (const section of [cohortSectionOf(written), sectionOf(written, CPU_HEADING)]) if (section) console.log(`\n${section}\n`);
 } catch (error) {
   console.error(error instanceof Error ? error.message : error);
   exitCode = 1;
@@ -117,29 +134,51 @@ interface ResolvedTarget {
   description: string;
   scrapeTargets: ScrapeTarget[];
   scrapeDescription: string;
+  /** The cluster's processes whose CPU is measured: those of a cluster this script started, else none. */
+  cpuTargets: CpuTarget[];
+  cpuScope: string;
 }
+
+/** A cluster this script did not start: its processes are unknown here. */
+const NOT_OURS_CPU = {
+  cpuTargets: [],
+  cpuScope:
+    'Listed: Artillery (its worker threads are in its process) and this script only. The cluster was not started by this script, so its processes are not listed: when they run on this machine, their CPU is in "other".',
+};
 
 async function resolveTarget(): Promise<ResolvedTarget> {
   const explicit = env.optionalString("TARGET");
   const metricsUrls = env.list("LOAD_METRICS_URLS", []);
   if (explicit !== undefined) {
     const url = checkedTarget(explicit);
-    return { url, description: "TARGET", ...(await metricsOfRunningCluster(url, metricsUrls)) };
+    return { url, description: "TARGET", ...(await metricsOfRunningCluster(url, metricsUrls)), ...NOT_OURS_CPU };
   }
   if (await answersReady(DEFAULT_TARGET))
     return {
       url: DEFAULT_TARGET,
       description: "the cluster already running on :8080",
       ...(await metricsOfRunningCluster(DEFAULT_TARGET, metricsUrls)),
+      ...NOT_OURS_CPU,
     };
   log("nothing answers on http://127.0.0.1:8080/readyz: starting a local cluster for this run…");
   cluster = await startLocalCluster();
   const direct = [...cluster.apps.nodes, cluster.apps.flusher].map((app) => `http://127.0.0.1:${app.port}/metrics`);
+  const { apps, stores } = cluster;
   return {
     url: cluster.apps.gateway.url,
     description: `a local cluster started for this run (2 nodes, flusher, HAProxy, Redis, Cassandra; logs in ${cluster.dir})`,
     scrapeTargets: direct.map((url) => ({ url })),
     scrapeDescription: `each process directly: ${direct.join(", ")}`,
+    // Getters, so that a component restarted under another pid is followed.
+    cpuTargets: [
+      ...apps.nodes.map((node, i) => ({ label: `node/${node.process.name}`, pid: () => apps.nodes[i]?.process.child.pid })),
+      { label: "flusher", pid: () => apps.flusher.process.child.pid },
+      { label: "cassandra", pid: () => stores.cassandra.process.child.pid },
+      { label: "redis", pid: () => stores.redis.process.child.pid },
+      { label: "haproxy", pid: () => apps.gateway.process.child.pid },
+    ],
+    cpuScope:
+      "Listed: every process of the local cluster this script started (Cassandra is its JVM, HAProxy runs in the foreground), Artillery (its worker threads are in its process) and this script (sampling, /metrics scrapes).",
   };
 }
 
@@ -210,6 +249,7 @@ async function answersReady(url: string): Promise<boolean> {
 
 interface LocalCluster {
   apps: Apps;
+  stores: Stores;
   dir: string;
   stop(): Promise<void>;
 }
@@ -240,7 +280,7 @@ async function startLocalCluster(): Promise<LocalCluster> {
     log(
       `local cluster up: gateway ${apps.gateway.url}, nodes ${apps.nodes.map((node) => `:${node.port}`).join(" ")}, flusher :${apps.flusher.port}`,
     );
-    return { apps, dir, stop };
+    return { apps, stores, dir, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -14,8 +14,13 @@ export function cohortSection(suiteFile: string, aggregate: AggregateLike): stri
 
 /** That section of a written summary.md, for the console at the end of a run ("" when it has none). */
 export function cohortSectionOf(summaryMarkdown: string): string {
-  const start = summaryMarkdown.indexOf(PER_PHASE_HEADING);
+  return sectionOf(summaryMarkdown, PER_PHASE_HEADING);
+}
+
+/** The section under `heading` (a "## " line) of a written summary.md, up to the next one ("" when it has none). */
+export function sectionOf(summaryMarkdown: string, heading: string): string {
+  const start = summaryMarkdown.indexOf(heading);
   if (start < 0) return "";
-  const end = summaryMarkdown.indexOf("\n## ", start + PER_PHASE_HEADING.length);
+  const end = summaryMarkdown.indexOf("\n## ", start + heading.length);
   return summaryMarkdown.slice(start, end < 0 ? undefined : end).trim();
 }

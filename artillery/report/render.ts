@@ -3,7 +3,7 @@
  * last minute, server-side figures per process) and PNG charts of latency, throughput and the
  * server's memory, event-loop lag, connections and stream backlog over time.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import {
   PERIOD_IN_MS,
@@ -21,6 +21,8 @@ import { phaseEnds, phaseFigures, phaseStarts } from "./phases.js";
 import { cohortSection } from "./cohort-section.js";
 import { serverAckPerPhase } from "./server-per-phase.js";
 import { bySource, serverFigures, type ServerFigures } from "./server-figures.js";
+import { cpuSection, cpuWindows } from "./cpu-budget.js";
+import type { CpuRecord } from "./cpu-sampler.js";
 
 // eslint-disable-next-line no-control-regex -- matches the ESC byte that starts a terminal colour code
 const ANSI_COLOUR = /\u001b\[[0-9;]*m/g;
@@ -36,6 +38,8 @@ export interface ReportInput {
   artilleryExitCode: number;
   serverSamples: ServerSample[];
   scrapeFailures: Map<string, number>;
+  /** The CPU samples (cpu-sampler.ts); undefined for a report saved before they were taken. */
+  cpu: CpuRecord | undefined;
   reportDir: string;
   startedAt: number;
 }
@@ -80,6 +84,7 @@ export async function renderReport(input: ReportInput): Promise<string> {
       1,
     ),
   );
+  if (input.cpu) writeFileSync(join(input.reportDir, "cpu-samples.json"), JSON.stringify(input.cpu));
   let result: ArtilleryResult | undefined;
   let readError: string | undefined;
   try {
@@ -116,6 +121,9 @@ export async function rerenderReport(reportDir: string): Promise<string> {
       ackBuckets: new Map(Object.entries(sample.ackBuckets).map(([le, count]) => [Number(le), count])),
     })),
     scrapeFailures: new Map(record.scrapeFailures),
+    cpu: existsSync(join(reportDir, "cpu-samples.json"))
+      ? (JSON.parse(readFileSync(join(reportDir, "cpu-samples.json"), "utf8")) as CpuRecord)
+      : undefined,
     reportDir,
   });
 }
@@ -262,6 +270,7 @@ function summaryMarkdown(
     lines.push(...windowSection(result, input));
   }
   lines.push(...serverSection(servers, input.scrapeFailures, steadyLabel));
+  if (input.cpu) lines.push(...cpuSection(input.cpu, cpuWindows(input.cpu, result, phaseStarts(input.artilleryLog, input.startedAt))));
   if (charts.length > 0) {
     lines.push("## Charts", "");
     for (const chart of charts) lines.push(`![${chart}](${chart})`, "");
@@ -272,6 +281,7 @@ function summaryMarkdown(
     "- `artillery.json`: Artillery's --output (aggregate and 10-second periods)",
     "- `artillery.log`: Artillery's console output",
     "- `server-samples.json`: the /metrics samples",
+    ...(input.cpu ? ["- `cpu-samples.json`: the /proc CPU samples (each listed process and the machine)"] : []),
     "",
   );
   return lines.join("\n");
