@@ -98,17 +98,33 @@ export function ackedSendsBetween(result: ArtilleryResult, from: number, to: num
  * than one phase, each phase from its start (Artillery's console) to the next one's (the last
  * phase to the end, its drain included).
  */
-export function cpuWindows(record: CpuRecord, result: ArtilleryResult | undefined, starts: readonly PhaseStart[]): CpuWindow[] {
+export function cpuWindows(
+  record: CpuRecord,
+  result: ArtilleryResult | undefined,
+  starts: readonly PhaseStart[],
+  /** Acked sends between two moments when Artillery's results are missing (the nodes' own count). */
+  sendsWithoutResult: (from: number, to: number) => number | undefined = () => undefined,
+): CpuWindow[] {
   const first = record.samples[0]?.at;
   const last = record.samples[record.samples.length - 1]?.at;
   if (first === undefined || last === undefined) return [];
   const windows: CpuWindow[] = [
-    { label: "whole run", from: first, to: last, ackedSends: result ? (result.aggregate.counters["chat.messages_acked"] ?? 0) : undefined },
+    {
+      label: "whole run",
+      from: first,
+      to: last,
+      ackedSends: result ? (result.aggregate.counters["chat.messages_acked"] ?? 0) : sendsWithoutResult(first, last),
+    },
   ];
   if (starts.length < 2) return windows;
   starts.forEach((phase, i) => {
     const to = starts[i + 1]?.startedAt ?? last;
-    windows.push({ label: phase.name, from: phase.startedAt, to, ackedSends: result && ackedSendsBetween(result, phase.startedAt, to) });
+    windows.push({
+      label: phase.name,
+      from: phase.startedAt,
+      to,
+      ackedSends: result ? ackedSendsBetween(result, phase.startedAt, to) : sendsWithoutResult(phase.startedAt, to),
+    });
   });
   return windows;
 }
@@ -153,6 +169,11 @@ export function cpuSection(record: CpuRecord | undefined, windows: readonly CpuW
       .join(" | ")} |`,
     "",
   );
+  if (uses.some((use) => use.otherSeconds !== undefined && use.otherSeconds < 0))
+    lines.push(
+      `A negative "other": the listed processes' counters add up to more than the machine's. The kernel keeps the two apart (each task's time from the scheduler's clock, /proc/stat's by CPU state per tick), and on this machine they differed by up to ~0.1 core on a quiet run: "other" that small is nothing measurable.`,
+      "",
+    );
   if (uses.some((use) => use.components.some((component) => component.exited)))
     lines.push(
       `† exited or restarted in the window (Artillery does at the end of the run): the CPU it used after its last sample (under ${record.intervalInMs} ms) is not counted; it shows in "other".`,

@@ -19,7 +19,7 @@ import { writeChart, type Panel, type Series } from "./charts.js";
 import type { ServerSample } from "./sampler.js";
 import { phaseEnds, phaseFigures, phaseStarts } from "./phases.js";
 import { cohortSection } from "./cohort-section.js";
-import { serverAckPerPhase } from "./server-per-phase.js";
+import { nodeSendsBetween, serverAckPerPhase } from "./server-per-phase.js";
 import { bySource, serverFigures, type ServerFigures } from "./server-figures.js";
 import { cpuSection, cpuWindows } from "./cpu-budget.js";
 import type { CpuRecord } from "./cpu-sampler.js";
@@ -270,7 +270,11 @@ function summaryMarkdown(
     lines.push(...windowSection(result, input));
   }
   lines.push(...serverSection(servers, input.scrapeFailures, steadyLabel));
-  if (input.cpu) lines.push(...cpuSection(input.cpu, cpuWindows(input.cpu, result, phaseStarts(input.artilleryLog, input.startedAt))));
+  if (input.cpu) {
+    const nodeSends = (from: number, to: number) => nodeSendsBetween(input.serverSamples, from, to);
+    lines.push(...cpuSection(input.cpu, cpuWindows(input.cpu, result, phaseStarts(input.artilleryLog, input.startedAt), nodeSends)));
+    if (!result) lines.push("Acked sends here are the nodes' own count (chat_messages_in_total): Artillery's results are missing.", "");
+  }
   if (charts.length > 0) {
     lines.push("## Charts", "");
     for (const chart of charts) lines.push(`![${chart}](${chart})`, "");

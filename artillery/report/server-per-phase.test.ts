@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { ServerSample } from "./sampler.js";
-import { serverAckPerPhase } from "./server-per-phase.js";
+import { nodeSendsBetween, serverAckPerPhase } from "./server-per-phase.js";
 
 /** A node's sample with cumulative counts at le 0.01, 0.1 and +Inf. */
 function sample(source: string, at: number, under10ms: number, under100ms: number, total: number): ServerSample {
@@ -62,4 +62,21 @@ test("a node whose first sample comes after a phase began counts from zero; a ph
       ["late", 10, false],
     ],
   );
+});
+
+test("the nodes' acknowledged sends between two moments, each node from its last sample at or before each", () => {
+  const at = (source: string, time: number, messagesIn: number | undefined): ServerSample => ({
+    ...sample(source, time, 0, 0, 0),
+    messagesIn,
+  });
+  const samples = [
+    at("node/n1", 0, 10),
+    at("node/n2", 0, 5),
+    at("node/n1", 100, 60),
+    at("node/n2", 100, 25),
+    at("flusher/f", 100, undefined),
+  ];
+  assert.equal(nodeSendsBetween(samples, 0, 100), 70);
+  assert.equal(nodeSendsBetween(samples, 50, 99), 0, "no sample moved inside the window");
+  assert.equal(nodeSendsBetween([at("flusher/f", 0, undefined)], 0, 100), undefined);
 });

@@ -48,3 +48,25 @@ function bucketsAt(samples: readonly ServerSample[], at: number): Map<number, nu
 function countOf(buckets: Map<number, number>): number {
   return buckets.get(Infinity) ?? 0;
 }
+
+/**
+ * Sends the nodes acknowledged between two moments (chat_messages_in_total, duplicates
+ * excluded), each node counted from its last sample at or before each moment: the count of a
+ * run whose Artillery results are missing (stopped by a signal before it wrote them).
+ * Undefined when no node exports the counter.
+ */
+export function nodeSendsBetween(samples: readonly ServerSample[], from: number, to: number): number | undefined {
+  const counted = samples.filter((sample) => sample.messagesIn !== undefined);
+  if (counted.length === 0) return undefined;
+  const totalAt = (at: number) => {
+    const latest = new Map<string, number>();
+    const seenAt = new Map<string, number>();
+    for (const sample of counted) {
+      if (sample.at > at || (seenAt.get(sample.source) ?? -Infinity) > sample.at) continue;
+      seenAt.set(sample.source, sample.at);
+      latest.set(sample.source, sample.messagesIn!);
+    }
+    return [...latest.values()].reduce((sum, value) => sum + value, 0);
+  };
+  return totalAt(to) - totalAt(from);
+}
