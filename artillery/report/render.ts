@@ -266,7 +266,13 @@ function summaryMarkdown(
     }
     lines.push(...clientSection(result));
     lines.push(...phaseSection(result, input));
-    lines.push(...cohortSection(input.suiteFile, result.aggregate));
+    lines.push(
+      ...cohortSection(
+        input.suiteFile,
+        result.aggregate,
+        serverAckPerPhase(input.serverSamples, phaseStarts(input.artilleryLog, input.startedAt)),
+      ),
+    );
     lines.push(...windowSection(result, input));
   }
   lines.push(...serverSection(servers, input.scrapeFailures, steadyLabel));

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { ServerSample } from "./sampler.js";
-import { nodeSendsBetween, serverAckPerPhase } from "./server-per-phase.js";
+import { nodeSendsBetween, serverAckPerPhase, serverCheckLine } from "./server-per-phase.js";
 
 /** A node's sample with cumulative counts at le 0.01, 0.1 and +Inf. */
 function sample(source: string, at: number, under10ms: number, under100ms: number, total: number): ServerSample {
@@ -79,4 +79,16 @@ test("the nodes' acknowledged sends between two moments, each node from its last
   assert.equal(nodeSendsBetween(samples, 0, 100), 70);
   assert.equal(nodeSendsBetween(samples, 50, 99), 0, "no sample moved inside the window");
   assert.equal(nodeSendsBetween([at("flusher/f", 0, undefined)], 0, 100), undefined);
+});
+
+test("the spike's 2× check on the nodes' own p99: met, missed, or not measured", () => {
+  const phases = [
+    { name: "steady", acks: 100, p99Ms: 20 },
+    { name: "spike", acks: 100, p99Ms: 40 },
+    { name: "recovery", acks: 100, p99Ms: 41 },
+    { name: "idle", acks: 0, p99Ms: undefined },
+  ];
+  assert.match(serverCheckLine(phases, "steady", "spike"), /: \*\*met\*\* \(40\.0 ms vs 2 × 20\.0 = 40\.0 ms\)$/);
+  assert.match(serverCheckLine(phases, "steady", "recovery"), /: \*\*missed\*\* \(41\.0 ms/);
+  assert.match(serverCheckLine(phases, "idle", "spike"), /: not measured/);
 });

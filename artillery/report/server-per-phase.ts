@@ -70,3 +70,17 @@ export function nodeSendsBetween(samples: readonly ServerSample[], from: number,
   };
   return totalAt(to) - totalAt(from);
 }
+
+/**
+ * The spike's 2× check on the nodes' own ack p99 (every admitted user, incumbents and
+ * newcomers alike: the nodes cannot tell them apart), as a line beside the client-side one.
+ */
+export function serverCheckLine(phases: readonly ServerPhaseAck[], baselinePhase: string, splitPhase: string): string {
+  const p99Of = (name: string) => phases.find((phase) => phase.name === name)?.p99Ms;
+  const baseline = p99Of(baselinePhase);
+  const split = p99Of(splitPhase);
+  const head = `server side, the nodes' own ack p99 (every admitted user) during "${splitPhase}" ≤ 2 × "${baselinePhase}"`;
+  if (baseline === undefined || split === undefined) return `${head}: not measured (no ack counted by the nodes in one of the phases)`;
+  const verdict = split <= 2 * baseline ? "**met**" : "**missed**";
+  return `${head}: ${verdict} (${split.toFixed(1)} ms vs 2 × ${baseline.toFixed(1)} = ${(2 * baseline).toFixed(1)} ms)`;
+}
