@@ -221,12 +221,17 @@ export function checkLine({ check }: PerPhase): string {
 export const PER_PHASE_HEADING = "## Per phase: users already in vs newcomers";
 
 /** The per-phase section of summary.md (and of the console at the end of `npm run load:spike`). */
-export function perPhaseMarkdown(reduction: PerPhase): string[] {
+export function perPhaseMarkdown(
+  reduction: PerPhase,
+  /** More checks of the same spike, printed right under this one (the report's server-side check). */
+  moreChecks: readonly string[] = [],
+): string[] {
   const ms = (value: number | undefined) => (value === undefined ? "–" : String(Math.round(value)));
   const lines = [
     PER_PHASE_HEADING,
     "",
     `- ${checkLine(reduction)}`,
+    ...moreChecks.map((check) => `- ${check}`),
     `- arrivals of "${reduction.check.splitPhase}" admitted only after it ended: ${reduction.admittedAfterSplit}${
       reduction.lastSplitArrivalInAfterSeconds === undefined
         ? ""

@@ -11,12 +11,9 @@ export function cohortSection(suiteFile: string, aggregate: AggregateLike, serve
   const split = /^\s*cohortSplitPhase:\s*"?([^"\n]+?)"?\s*$/m.exec(text);
   if (!split) return [];
   const reduction = reducePerPhase(aggregate, phasesOfSuite(text, suiteFile), metricSafe(split[1]!));
-  const lines = perPhaseMarkdown(reduction);
-  if (serverAck.length === 0) return lines;
-  // Right under the client-side check: the same check on the nodes' own latency, without the generator's delay.
-  const checkAt = lines.findIndex((line) => line.startsWith("- ack p99 of users already in"));
-  lines.splice(checkAt + 1, 0, `- ${serverCheckLine(serverAck, reduction.check.baselinePhase, reduction.check.splitPhase)}`);
-  return lines;
+  // The same check on the nodes' own latency, without the generator's delay.
+  const serverCheck = serverAck.length === 0 ? [] : [serverCheckLine(serverAck, reduction.check.baselinePhase, reduction.check.splitPhase)];
+  return perPhaseMarkdown(reduction, serverCheck);
 }
 
 /** That section of a written summary.md, for the console at the end of a run ("" when it has none). */

@@ -17,7 +17,7 @@ export interface CpuWindow {
   /** ms since the epoch. */
   from: number;
   to: number;
-  /** Acked sends in the window; undefined when Artillery's results are missing. */
+  /** Acked sends in the window: Artillery's, else the nodes' own count; undefined when neither is there. */
   ackedSends: number | undefined;
 }
 
@@ -41,10 +41,15 @@ export interface WindowUse {
   otherSeconds: number | undefined;
 }
 
+/** The same process in both samples: a pid alone may have been reused by another one, so its start time too. */
+function sameProcess(a: ProcessTicks, b: ProcessTicks): boolean {
+  return a.pid === b.pid && a.startedAtTicks === b.startedAtTicks;
+}
+
 /** The ticks a process used between two samples; a process not seen in the first (new, or restarted under another pid) counts from zero. */
 function ticksBetween(before: ProcessTicks | null | undefined, after: ProcessTicks | null | undefined): number {
   if (!after) return 0;
-  if (!before || before.pid !== after.pid || before.startedAtTicks !== after.startedAtTicks) return after.cpuTicks;
+  if (!before || !sameProcess(before, after)) return after.cpuTicks;
   return after.cpuTicks - before.cpuTicks;
 }
 
@@ -68,7 +73,7 @@ export function cpuUse(record: CpuRecord, window: CpuWindow): WindowUse {
       const b = after.processes[component.label];
       component.cpuSeconds += ticksBetween(a, b) * share * secondsPerTick;
       if (a || b) component.seen = true;
-      if (a && (!b || b.pid !== a.pid || b.startedAtTicks !== a.startedAtTicks)) component.exited = true;
+      if (a && (!b || !sameProcess(a, b))) component.exited = true;
     }
     if (before.machine && after.machine) {
       busyTicks += (after.machine.busy - before.machine.busy) * share;

@@ -17,9 +17,9 @@ import {
 } from "./artillery-json.js";
 import { writeChart, type Panel, type Series } from "./charts.js";
 import type { ServerSample } from "./sampler.js";
-import { phaseEnds, phaseFigures, phaseStarts } from "./phases.js";
+import { phaseEnds, phaseFigures, phaseStarts, type PhaseStart } from "./phases.js";
 import { cohortSection } from "./cohort-section.js";
-import { nodeSendsBetween, serverAckPerPhase } from "./server-per-phase.js";
+import { nodeSendsBetween, serverAckPerPhase, type ServerPhaseAck } from "./server-per-phase.js";
 import { bySource, serverFigures, type ServerFigures } from "./server-figures.js";
 import { cpuSection, cpuWindows } from "./cpu-budget.js";
 import type { CpuRecord } from "./cpu-sampler.js";
@@ -237,6 +237,9 @@ function summaryMarkdown(
 ): string {
   const checks = ensureVerdicts(input.artilleryLog);
   const passed = input.artilleryExitCode === 0 && !readError;
+  // Read from the log once: the per-phase sections and the CPU table share the phases and the nodes' figures.
+  const starts = phaseStarts(input.artilleryLog, input.startedAt);
+  const serverAck = serverAckPerPhase(input.serverSamples, starts);
   const lines: string[] = [];
   lines.push(`# Load report: ${input.suite} — ${passed ? "PASS" : "FAIL"}`, "");
   lines.push(`- suite: \`${relative(process.cwd(), input.suiteFile)}\``);
@@ -265,20 +268,14 @@ function summaryMarkdown(
       );
     }
     lines.push(...clientSection(result));
-    lines.push(...phaseSection(result, input));
-    lines.push(
-      ...cohortSection(
-        input.suiteFile,
-        result.aggregate,
-        serverAckPerPhase(input.serverSamples, phaseStarts(input.artilleryLog, input.startedAt)),
-      ),
-    );
-    lines.push(...windowSection(result, input));
+    lines.push(...phaseSection(result, starts, serverAck));
+    lines.push(...cohortSection(input.suiteFile, result.aggregate, serverAck));
+    lines.push(...windowSection(result, input, starts));
   }
   lines.push(...serverSection(servers, input.scrapeFailures, steadyLabel));
   if (input.cpu) {
     const nodeSends = (from: number, to: number) => nodeSendsBetween(input.serverSamples, from, to);
-    lines.push(...cpuSection(input.cpu, cpuWindows(input.cpu, result, phaseStarts(input.artilleryLog, input.startedAt), nodeSends)));
+    lines.push(...cpuSection(input.cpu, cpuWindows(input.cpu, result, starts, nodeSends)));
     if (!result) lines.push("Acked sends here are the nodes' own count (chat_messages_in_total): Artillery's results are missing.", "");
   }
   if (charts.length > 0) {
@@ -354,11 +351,10 @@ function clientSection(result: ArtilleryResult): string[] {
   return lines;
 }
 
-function phaseSection(result: ArtilleryResult, input: ReportInput): string[] {
-  const starts = phaseStarts(input.artilleryLog, input.startedAt);
+function phaseSection(result: ArtilleryResult, starts: readonly PhaseStart[], serverAckPhases: readonly ServerPhaseAck[]): string[] {
   const phases = phaseFigures(result, starts);
   if (phases.length === 0) return [];
-  const serverAck = new Map(serverAckPerPhase(input.serverSamples, starts).map((phase) => [phase.name, phase]));
+  const serverAck = new Map(serverAckPhases.map((phase) => [phase.name, phase]));
   const f = (value: number | undefined, digits = 1) => (value === undefined ? "–" : value.toFixed(digits));
   const p99 = (window: { mean: number; worst: number } | undefined) => (window ? `${f(window.mean, 0)} / ${f(window.worst, 0)}` : "–");
   const lines = [
@@ -383,8 +379,7 @@ function phaseSection(result: ArtilleryResult, input: ReportInput): string[] {
  * phase's arrivals ended, so the drain after it (users finishing, fewer senders) does not
  * count; the first minute of that phase is shown too, for a soak's steady phase.
  */
-function windowSection(result: ArtilleryResult, input: ReportInput): string[] {
-  const starts = phaseStarts(input.artilleryLog, input.startedAt);
+function windowSection(result: ArtilleryResult, input: ReportInput, starts: readonly PhaseStart[]): string[] {
   const ends = phaseEnds(input.artilleryLog, input.startedAt);
   const lastPhase = starts[starts.length - 1];
   const lastEnd = ends[ends.length - 1]?.startedAt;

@@ -30,18 +30,23 @@ export function serverAckPerPhase(samples: readonly ServerSample[], starts: read
   });
 }
 
-/** Every node's cumulative bucket counts as of `at`: each node's last sample at or before it, summed (none yet: zero). */
-function bucketsAt(samples: readonly ServerSample[], at: number): Map<number, number> {
+/** Each source's last sample at or before `at` (a source with none yet is absent). */
+function latestPerSource(samples: readonly ServerSample[], at: number): ServerSample[] {
   const latest = new Map<string, ServerSample>();
   for (const sample of samples) {
     if (sample.at > at) continue;
     const seen = latest.get(sample.source);
     if (!seen || seen.at < sample.at) latest.set(sample.source, sample);
   }
+  return [...latest.values()];
+}
+
+/** Every node's cumulative bucket counts as of `at`: each node's last sample at or before it, summed (none yet: zero). */
+function bucketsAt(samples: readonly ServerSample[], at: number): Map<number, number> {
   const sum = new Map<number, number>();
   // Bounds present in any sample, so a node with no sample yet counts as zero in each of them.
   for (const sample of samples) for (const le of sample.ackBuckets.keys()) sum.set(le, 0);
-  for (const sample of latest.values()) for (const [le, count] of sample.ackBuckets) sum.set(le, (sum.get(le) ?? 0) + count);
+  for (const sample of latestPerSource(samples, at)) for (const [le, count] of sample.ackBuckets) sum.set(le, (sum.get(le) ?? 0) + count);
   return sum;
 }
 
@@ -58,16 +63,7 @@ function countOf(buckets: Map<number, number>): number {
 export function nodeSendsBetween(samples: readonly ServerSample[], from: number, to: number): number | undefined {
   const counted = samples.filter((sample) => sample.messagesIn !== undefined);
   if (counted.length === 0) return undefined;
-  const totalAt = (at: number) => {
-    const latest = new Map<string, number>();
-    const seenAt = new Map<string, number>();
-    for (const sample of counted) {
-      if (sample.at > at || (seenAt.get(sample.source) ?? -Infinity) > sample.at) continue;
-      seenAt.set(sample.source, sample.at);
-      latest.set(sample.source, sample.messagesIn!);
-    }
-    return [...latest.values()].reduce((sum, value) => sum + value, 0);
-  };
+  const totalAt = (at: number) => latestPerSource(counted, at).reduce((sum, sample) => sum + sample.messagesIn!, 0);
   return totalAt(to) - totalAt(from);
 }
 

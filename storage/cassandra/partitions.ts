@@ -25,6 +25,15 @@ export function messagePartition(room: string, messageId: string): string {
   return `m|${room}|${messageId}`;
 }
 
+/**
+ * A bucket-list row (Statement.bucketRow): which table, room and bucket it records. The table is
+ * part of it because the two lists are written apart: a change reaches log_buckets only, so a
+ * bucket that only a change reached has no room_buckets row yet.
+ */
+export function bucketListRow(table: "room_buckets" | "log_buckets", room: string, bucket: number): string {
+  return `${table}|${bucket}|${room}`;
+}
+
 /** messages_by_user: PRIMARY KEY (user_id, id). */
 export function userPartition(user: string): string {
   return `u|${user}`;

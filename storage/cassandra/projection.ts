@@ -13,7 +13,7 @@
  */
 import { bucketOf, type ChatMessage } from "../message.js";
 import { decodeMessageId, isChange, type ChatChange, type LogEntry } from "../change.js";
-import { messagePartition, roomBucketPartition, roomPartition } from "./partitions.js";
+import { bucketListRow, messagePartition, roomBucketPartition, roomPartition } from "./partitions.js";
 
 /**
  * Write times are microseconds; wall-clock ones (what rows written before the log carried)
@@ -48,7 +48,7 @@ export interface Statement {
   /** The partition key's value the row belongs to (partitions.ts), for grouping into single-partition batches. */
   partition: string;
   /**
-   * Set on a bucket-list row (room_buckets, log_buckets): the "<table>|<bucket>|<room>" it records.
+   * Set on a bucket-list row (room_buckets, log_buckets): what it records (partitions.ts bucketListRow).
    * Such a row never changes once written, so a writer that saw it succeed may leave it out
    * (timeline.ts).
    */
@@ -95,7 +95,7 @@ export class LogProjection {
           query: Q.logBucket,
           params: [entry.room, bucket],
           partition: roomPartition(entry.room),
-          bucketRow: `log_buckets|${bucketKey}`,
+          bucketRow: bucketListRow("log_buckets", entry.room, bucket),
         });
       }
       if (isChange(entry) && !noop) statements.push(...this.changeStatements(entry));

@@ -9,7 +9,7 @@ import { isChange, tombstoneOf, type LogEntry, type MessageView } from "../chang
 import { DEFAULT_STREAM_CONFIG } from "../config.js";
 import { bucketOf, type ChatMessage } from "../message.js";
 import type { CassandraClient } from "./client.js";
-import { roomBucketPartition, roomPartition, userPartition } from "./partitions.js";
+import { bucketListRow, roomBucketPartition, roomPartition, userPartition } from "./partitions.js";
 import { LogProjection, logWriteTime, type ProjectedEntry, type Statement } from "./projection.js";
 import { receiptStatements } from "./receipts.js";
 import { bigintToNumber } from "./values.js";
@@ -237,7 +237,7 @@ export class Timeline {
           query: Q.insertBucket,
           params: [m.room, bucket],
           partition: roomPartition(m.room),
-          bucketRow: `room_buckets|${bucketKey}`,
+          bucketRow: bucketListRow("room_buckets", m.room, bucket),
         });
       }
     }
